@@ -1,0 +1,1 @@
+"""Earshot host tools: the `earshot` command and its library."""
