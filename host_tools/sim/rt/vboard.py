@@ -1,0 +1,327 @@
+# The virtual board's "ROM and pyexec", running inside the MicroPython Unix port.
+#
+# A real ESP32-S3 mounts its flash, runs boot.py, then main.py (only when the REPL is in
+# friendly mode), then serves the REPL on its USB serial. This module does the same over
+# stdin/stdout, which the host-side supervisor (host_tools/sim/board.py) joins to a
+# pseudo-terminal. Resets end this process with an exit code; the supervisor starts a new
+# one, so every soft reset gets a fresh heap exactly as on a board.
+import os
+import sys
+
+EXIT_SOFT_RAW = 10  # soft reset while in the raw REPL: boot.py only, then raw REPL
+EXIT_SOFT_FRIENDLY = 11  # soft reset from the friendly REPL: boot.py, main.py, REPL
+EXIT_HARD = 12  # machine.reset(): like pressing the reset button
+EXIT_BOOTLOADER = 13  # machine.bootloader(): the ROM serial download mode
+
+_CTRL_A = 1
+_CTRL_B = 2
+_CTRL_C = 3
+_CTRL_D = 4
+_CTRL_E = 5
+_PASTE_WINDOW = 256
+
+_out = sys.stdout
+_in = sys.stdin.buffer
+
+
+class Reset(BaseException):
+    # Raised by the machine shim and by Ctrl-D; a BaseException so user code's
+    # `except Exception` cannot swallow a reset, as on a board.
+    def __init__(self, code):
+        self.code = code
+
+
+def write(s):
+    _out.write(s)
+
+
+def getc():
+    # Ctrl-C reaches us as SIGINT (the supervisor turns the byte into an interrupt so that
+    # running code is interrupted too); while we wait for input it means the byte itself.
+    try:
+        b = _in.read(1)
+    except KeyboardInterrupt:
+        return _CTRL_C
+    if not b:
+        raise Reset(0)  # the supervisor closed the line: power is gone
+    return b[0]
+
+
+# ---- machine shim: what `mpremote reset` and friends need from `machine` ----------------
+
+
+class _MachineShim:
+    PWRON_RESET = 1
+    HARD_RESET = 2
+    WDT_RESET = 3
+    DEEPSLEEP_RESET = 4
+    SOFT_RESET = 5
+
+    def __init__(self, builtin):
+        self._builtin = builtin
+
+    def __getattr__(self, name):
+        return getattr(self._builtin, name)
+
+    def reset(self):
+        raise Reset(EXIT_HARD)
+
+    def soft_reset(self):
+        raise Reset(EXIT_SOFT_FRIENDLY)
+
+    def bootloader(self):
+        raise Reset(EXIT_BOOTLOADER)
+
+    def reset_cause(self):
+        return int(os.getenv("EARSHOT_RESET_CAUSE") or 1)
+
+    def freq(self, *args):
+        return 240000000
+
+    def unique_id(self):
+        mac = os.getenv("EARSHOT_MAC") or "02:00:00:00:00:01"
+        return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def _install_machine():
+    import machine
+
+    sys.modules["machine"] = _MachineShim(machine)
+
+
+# ---- running code ------------------------------------------------------------------------
+
+
+def _run(source, mode, globals_):
+    # Compile and run; return the exception to report (as pyexec does), or None.
+    try:
+        exec(compile(source, "<stdin>", mode), globals_)
+    except Reset:
+        raise
+    except SystemExit:
+        raise Reset(EXIT_SOFT_FRIENDLY)
+    except BaseException as e:  # noqa: B036 - the REPL reports everything, as a board does
+        return e
+    return None
+
+
+def _run_raw(source, globals_):
+    # Raw REPL framing: output, EOF, error output, EOF.
+    e = _run(source, "exec", globals_)
+    write("\x04")
+    if e is not None:
+        sys.print_exception(e, _out)
+    write("\x04")
+
+
+def _run_file(name, globals_):
+    try:
+        with open(name) as f:
+            source = f.read()
+    except OSError:
+        return
+    try:
+        exec(compile(source, name, "exec"), globals_)
+    except Reset:
+        raise
+    except SystemExit:
+        raise Reset(EXIT_SOFT_FRIENDLY)
+    except BaseException as e:  # noqa: B036
+        sys.print_exception(e, _out)
+
+
+# ---- raw REPL (what mpremote uses) ---------------------------------------------------------
+
+
+def _raw_paste(globals_):
+    # Raw-paste mode: flow-controlled upload, then compile and run.
+    write("R\x01")
+    write(bytes((_PASTE_WINDOW & 0xFF, _PASTE_WINDOW >> 8)).decode())
+    buf = bytearray()
+    since_ack = 0
+    while True:
+        c = getc()
+        if c == _CTRL_D:
+            write("\x04")
+            break
+        if c == _CTRL_C:
+            write("\x04")
+            return
+        buf.append(c)
+        since_ack += 1
+        if since_ack >= _PASTE_WINDOW:
+            since_ack = 0
+            write("\x01")
+    _run_raw(bytes(buf), globals_)
+
+
+def raw_repl(globals_):
+    write("raw REPL; CTRL-B to exit\r\n>")
+    buf = bytearray()
+    while True:
+        try:
+            if _raw_step(globals_, buf):
+                return
+        except KeyboardInterrupt:
+            # Ctrl-C landing between reads (while we print) only clears the line.
+            buf[:] = b""
+
+
+def _raw_step(globals_, buf):
+    # One input byte of the raw REPL; returns True to leave for the friendly REPL.
+    c = getc()
+    if c == _CTRL_A:
+        write("\r\nraw REPL; CTRL-B to exit\r\n>")
+        buf[:] = b""
+    elif c == _CTRL_B:
+        write("\r\n")
+        return True
+    elif c == _CTRL_C:
+        buf[:] = b""
+    elif c == _CTRL_E and not buf:
+        if getc() == ord("A") and getc() == _CTRL_A:
+            _raw_paste(globals_)
+            write(">")
+        else:
+            write("R\x00")
+    elif c == _CTRL_D:
+        if not buf:
+            write("\r\n")
+            raise Reset(EXIT_SOFT_RAW)
+        write("OK")
+        _run_raw(bytes(buf), globals_)
+        write(">")
+        buf[:] = b""
+    else:
+        buf.append(c)
+    return False
+
+
+# ---- friendly REPL ---------------------------------------------------------------------------
+
+
+def _banner():
+    v = sys.implementation.version
+    write(
+        "MicroPython v%d.%d.%d on Earshot virtual board; ESP32S3 (Unix port)\r\n"
+        'Type "help()" for more information.\r\n' % (v[0], v[1], v[2])
+    )
+
+
+def _readline(prompt):
+    # Returns the line, or a control code the caller acts on.
+    write(prompt)
+    line = bytearray()
+    while True:
+        c = getc()
+        if c in (13, 10):
+            write("\r\n")
+            return bytes(line).decode()
+        if c in (_CTRL_A, _CTRL_B, _CTRL_E):
+            return c
+        if c == _CTRL_C:
+            write("\r\nKeyboardInterrupt\r\n")
+            return _CTRL_C
+        if c == _CTRL_D:
+            if not line:
+                return _CTRL_D
+            continue
+        if c in (8, 127):
+            if line:
+                line.pop()
+                write("\x08 \x08")
+            continue
+        if c >= 32:
+            line.append(c)
+            write(chr(c))
+
+
+def friendly_repl(globals_):
+    _banner()
+    write(">>> ")
+    prompt = ""
+    while True:
+        try:
+            line = _readline(prompt)
+        except KeyboardInterrupt:
+            line = _CTRL_C
+        prompt = ">>> "
+        if line == _CTRL_A:
+            raw_repl(globals_)
+            _banner()
+            continue
+        if line == _CTRL_B:
+            write("\r\n")
+            _banner()
+            continue
+        if line == _CTRL_D:
+            write("\r\n")
+            raise Reset(EXIT_SOFT_FRIENDLY)
+        if line in (_CTRL_C, _CTRL_E) or not line.strip():
+            continue
+        source = line
+        while source.rstrip().endswith(":") or (source.count("\n") and line.strip()):
+            line = _readline("... ")
+            if not isinstance(line, str):
+                break
+            source += "\n" + line
+        e = _run(source + "\n", "single", globals_)
+        if e is not None:
+            sys.print_exception(e, _out)
+
+
+# ---- boot --------------------------------------------------------------------------------------
+
+
+def _mount_flash():
+    flash = os.getenv("EARSHOT_FLASH")
+    try:
+        os.umount("/")
+    except OSError:
+        pass
+    os.mount(os.VfsPosix(flash), "/")
+    os.chdir("/")
+    sys.path.clear()
+    sys.path.extend(("", "/lib"))
+
+
+def _announce(mode):
+    # Tell the physical world we are alive, so it may deliver Ctrl-C as an interrupt.
+    import socket
+    import struct
+
+    path = os.getenv("EARSHOT_SIM_SOCK")
+    if not path:
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + bytes(1))
+    s.write(b"B" + (b"R" if mode == "raw" else b"F"))
+    return s
+
+
+def main():
+    mode = os.getenv("EARSHOT_MODE") or "friendly"
+    _install_machine()
+    link = _announce(mode)
+    _mount_flash()
+    globals_ = {"__name__": "__main__"}
+    code = 0
+    try:
+        _run_file("boot.py", globals_)
+        if mode == "friendly":
+            _run_file("main.py", globals_)
+            friendly_repl(globals_)
+        else:
+            raw_repl(globals_)
+            friendly_repl(globals_)
+    except Reset as r:
+        code = r.code
+        if code in (EXIT_SOFT_RAW, EXIT_SOFT_FRIENDLY):
+            # ESP32 ports print this exact line; mpremote waits for "soft reboot\r\n".
+            write("MPY: soft reboot\r\n")
+    if link:
+        link.close()
+    sys.exit(code)
+
+
+main()
