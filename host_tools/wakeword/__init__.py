@@ -1,0 +1,1 @@
+"""Wake word on the host: the numpy twin of the board's detector, training, scoring, dataset."""

@@ -1,0 +1,189 @@
+# Wake-word frontend: 20 ms of int16 PCM in, one frame of 32 log-mel features (0..127) out.
+#
+# Fixed point throughout, in viper; host_tools/wakeword/features.py is the numpy reference of
+# the very same arithmetic and documents why every intermediate stays inside int32 (the board's
+# viper ints are 32 bits, the Unix port's 64: staying inside int32 makes them agree bit for bit).
+#
+# Viper loads from ptr8/ptr16/ptr32 are zero-extended, so signed values are sign-extended by hand
+# with (v ^ 0x8000) - 0x8000; int32 arrays only ever hold non-negative values.
+import micropython
+from micropython import const
+
+_WIN = const(512)
+_HOP = const(320)
+_NBINS = const(257)
+_NBANDS = const(32)
+_FEAT_OFFSET = const(320)
+
+# round(64 * (log2(1 + f) - f)) for each 1/16 of an octave (same literal as the host reference)
+_LOG_CORR = b"\x01\x02\x03\x04\x05\x05\x05\x05\x05\x05\x05\x04\x03\x02\x02\x01"
+
+
+@micropython.viper
+def _ingest(ring: ptr16, pcm: ptr16, pos: int) -> int:
+    # copy one hop of samples into the 512-sample ring; return the new write position, which is
+    # also where the current frame's oldest sample sits
+    i = 0
+    while i < _HOP:
+        ring[(pos + i) & 511] = pcm[i]
+        i += 1
+    return (pos + _HOP) & 511
+
+
+@micropython.viper
+def _window(ring: ptr16, start: int, win: ptr16, rev: ptr16, re: ptr16, im: ptr16) -> int:
+    # block floating point: the largest left shift s <= 14 with max|x| << s <= 16383
+    m = 0
+    n = 0
+    while n < _WIN:
+        v = ring[n]
+        v = (v ^ 0x8000) - 0x8000
+        if v < 0:
+            v = 0 - v
+        if v > m:
+            m = v
+        n += 1
+    s = 0
+    while s < 14 and (m << (s + 1)) <= 16383:
+        s += 1
+    n = 0
+    while n < _WIN:
+        v = ring[(start + n) & 511]
+        v = (v ^ 0x8000) - 0x8000
+        w = win[n]
+        w = (w ^ 0x8000) - 0x8000
+        k = rev[n]
+        re[k] = ((v << s) * w) >> 15
+        im[k] = 0
+        n += 1
+    return s
+
+
+@micropython.viper
+def _fft(re: ptr16, im: ptr16, twr: ptr16, twi: ptr16):
+    # in-place radix-2 DIT on bit-reversed input, each stage scaled by 1/2
+    h = 1
+    step = 256
+    while h < _WIN:
+        j = 0
+        while j < h:
+            wr = twr[j * step]
+            wr = (wr ^ 0x8000) - 0x8000
+            wi = twi[j * step]
+            wi = (wi ^ 0x8000) - 0x8000
+            i = j
+            while i < _WIN:
+                k = i + h
+                br = re[k]
+                br = (br ^ 0x8000) - 0x8000
+                bi = im[k]
+                bi = (bi ^ 0x8000) - 0x8000
+                ar = re[i]
+                ar = (ar ^ 0x8000) - 0x8000
+                ai = im[i]
+                ai = (ai ^ 0x8000) - 0x8000
+                tr = (wr * br - wi * bi) >> 15
+                ti = (wr * bi + wi * br) >> 15
+                re[i] = (ar + tr) >> 1
+                im[i] = (ai + ti) >> 1
+                re[k] = (ar - tr) >> 1
+                im[k] = (ai - ti) >> 1
+                i += h + h
+            j += 1
+        h <<= 1
+        step >>= 1
+
+
+@micropython.viper
+def _mel(re: ptr16, im: ptr16, seg: ptr8, wq: ptr8, energy: ptr32):
+    b = 0
+    while b <= _NBANDS:
+        energy[b] = 0
+        b += 1
+    k = 0
+    while k < _NBINS:
+        b = seg[k]
+        if b < 128:  # 255 (-1) marks bins outside every band
+            r = re[k]
+            r = (r ^ 0x8000) - 0x8000
+            q = im[k]
+            q = (q ^ 0x8000) - 0x8000
+            p = (r * r + q * q) >> 2
+            w = wq[k]
+            energy[b] = energy[b] + p * w
+            if b >= 1:
+                energy[b - 1] = energy[b - 1] + p * (16 - w)
+        k += 1
+
+
+@micropython.viper
+def _log(energy: ptr32, s: int, corr: ptr8, out: ptr8):
+    b = 0
+    while b < _NBANDS:
+        v = energy[b] + 1
+        n = 0
+        t = v
+        if t >= 65536:
+            t >>= 16
+            n += 16
+        if t >= 256:
+            t >>= 8
+            n += 8
+        if t >= 16:
+            t >>= 4
+            n += 4
+        if t >= 4:
+            t >>= 2
+            n += 2
+        if t >= 2:
+            n += 1
+        if n >= 6:
+            f = (v >> (n - 6)) & 63
+        else:
+            f = (v << (6 - n)) & 63
+        q = n * 64 + f + int(corr[f >> 2]) - 128 * s
+        q = (q + _FEAT_OFFSET) >> 4
+        if q < 0:
+            q = 0
+        if q > 127:
+            q = 127
+        out[b] = q
+        b += 1
+
+
+class Frontend:
+    """Streaming features: `step(pcm, out)` turns 320 samples into 32 features, constant work."""
+
+    def __init__(self, window, tw_re, tw_im, mel_seg, mel_w):
+        # tables are memoryviews into the model file (little-endian int16 / int8 / uint8)
+        self._win = window
+        self._twr = tw_re
+        self._twi = tw_im
+        self._seg = mel_seg
+        self._wq = mel_w
+        self._ring = bytearray(_WIN * 2)
+        self._re = bytearray(_WIN * 2)
+        self._im = bytearray(_WIN * 2)
+        self._energy = bytearray((_NBANDS + 1) * 4)
+        self._rev = bytearray(_WIN * 2)
+        for i in range(_WIN):
+            r = 0
+            v = i
+            for _ in range(9):
+                r = (r << 1) | (v & 1)
+                v >>= 1
+            self._rev[2 * i] = r & 255
+            self._rev[2 * i + 1] = r >> 8
+        self._pos = 0
+
+    def reset(self):
+        for i in range(_WIN * 2):
+            self._ring[i] = 0
+        self._pos = 0
+
+    def step(self, pcm, out):
+        self._pos = _ingest(self._ring, pcm, self._pos)
+        s = _window(self._ring, self._pos, self._win, self._rev, self._re, self._im)
+        _fft(self._re, self._im, self._twr, self._twi)
+        _mel(self._re, self._im, self._seg, self._wq, self._energy)
+        _log(self._energy, s, _LOG_CORR, out)

@@ -1,0 +1,163 @@
+# Wake-word model: a streaming dilated temporal conv net with int8 weights, int32 accumulators.
+#
+# host_tools/wakeword/model.py is the numpy reference of the same arithmetic and holds the
+# int32 bounds proof (|acc| < 2^21.1, |acc * M| < 2^30). Each hop computes exactly one new
+# output frame per layer; past outputs live in per-layer rings, so work per hop is constant.
+#
+# Weights are offset-binary uint8 (u = w + 128): sum(u * x) - 128 * sum(x) == sum(w * x) with
+# activations x in 0..127, which avoids sign-extending every weight in the inner loop.
+# Per output channel, the q tensor holds 4 uint16: bias low half, bias high half, M, S.
+import micropython
+
+
+@micropython.viper
+def dense(x: ptr8, nin: int, w: ptr8, q: ptr16, out: ptr8, ooff: int, nout: int):
+    # out[ooff + o] = relu(requant(sum_i w[o, i] * x[i] + bias[o])), clamped to 0..127
+    sx = 0
+    i = 0
+    while i < nin:
+        sx += x[i]
+        i += 1
+    sx = sx * 128
+    o = 0
+    wo = 0
+    while o < nout:
+        acc = 0
+        i = 0
+        while i < nin:
+            acc += w[wo + i] * x[i]
+            i += 1
+        hi = q[4 * o + 1]
+        acc = acc - sx + ((((hi ^ 0x8000) - 0x8000) << 16) + q[4 * o])
+        sh = q[4 * o + 3]
+        y = (acc * q[4 * o + 2] + (1 << (sh - 1))) >> sh
+        if y < 0:
+            y = 0
+        if y > 127:
+            y = 127
+        out[ooff + o] = y
+        o += 1
+        wo += nin
+
+
+@micropython.viper
+def depthwise(ring: ptr8, o0: int, o1: int, o2: int, w: ptr8, q: ptr16, out: ptr8, c: int):
+    # out[ch] = relu(requant(w0 * x[t-2d] + w1 * x[t-d] + w2 * x[t] + bias)); o0..o2 are the
+    # ring offsets of frames t-2d, t-d, t
+    ch = 0
+    while ch < c:
+        a = ring[o0 + ch]
+        b = ring[o1 + ch]
+        e = ring[o2 + ch]
+        acc = (w[3 * ch] * a + w[3 * ch + 1] * b + w[3 * ch + 2] * e - 128 * (a + b + e))
+        hi = q[4 * ch + 1]
+        acc += (((hi ^ 0x8000) - 0x8000) << 16) + q[4 * ch]
+        sh = q[4 * ch + 3]
+        y = (acc * q[4 * ch + 2] + (1 << (sh - 1))) >> sh
+        if y < 0:
+            y = 0
+        if y > 127:
+            y = 127
+        out[ch] = y
+        ch += 1
+
+
+@micropython.viper
+def head(x: ptr8, nin: int, w: ptr8, q: ptr16) -> int:
+    # the logit in 1/16 units, clamped to -127..127
+    acc = 0
+    sx = 0
+    i = 0
+    while i < nin:
+        acc += w[i] * x[i]
+        sx += x[i]
+        i += 1
+    hi = q[1]
+    acc = acc - 128 * sx + ((((hi ^ 0x8000) - 0x8000) << 16) + q[0])
+    sh = q[3]
+    y = (acc * q[2] + (1 << (sh - 1))) >> sh
+    if y < -127:
+        y = -127
+    if y > 127:
+        y = 127
+    return y
+
+
+@micropython.viper
+def shift_in(win: ptr8, n: int, keep: int):
+    # drop the oldest n bytes of a window of keep + n bytes (newest data goes at the end)
+    i = 0
+    while i < keep:
+        win[i] = win[i + n]
+        i += 1
+
+
+@micropython.viper
+def zero(buf: ptr8, n: int):
+    i = 0
+    while i < n:
+        buf[i] = 0
+        i += 1
+
+
+class Model:
+    """Streaming inference: `step(features) -> logit` once per hop, no allocation."""
+
+    def __init__(self, tensors, channels, dilations, nfeat):
+        # tensors: name -> memoryview into the model file
+        c = channels
+        self._c = c
+        self._nfeat = nfeat
+        self._w = [tensors["l%d_w" % i] for i in range(2 + 2 * len(dilations))]
+        self._q = [tensors["l%d_q" % i] for i in range(2 + 2 * len(dilations))]
+        self._fwin = bytearray(3 * nfeat)  # conv0 input: frames t-2, t-1, t
+        # where the frontend writes the newest frame (a view made once, not per hop)
+        self.newest = memoryview(self._fwin)[2 * nfeat:]
+        self._d = tuple(dilations)
+        self._rings = [bytearray((2 * d + 1) * c) for d in dilations]
+        self._pos = [0] * len(dilations)
+        self._u = bytearray(c)  # depthwise output
+        self._h = bytearray(c)  # last block's output (head input)
+        self._nblocks = len(dilations)
+
+    def reset(self):
+        zero(self._fwin, len(self._fwin))
+        for r in self._rings:
+            zero(r, len(r))
+        for i in range(self._nblocks):
+            self._pos[i] = 0
+
+    def step(self):
+        # the caller has just written the newest features into self.newest
+        c = self._c
+        w = self._w
+        q = self._q
+        rings = self._rings
+        pos = self._pos
+        d = self._d
+        r = rings[0]
+        dense(self._fwin, 3 * self._nfeat, w[0], q[0], r, pos[0] * c, c)
+        li = 1
+        for b in range(self._nblocks):
+            r = rings[b]
+            size = 2 * d[b] + 1
+            p = pos[b]
+            p1 = p - d[b]
+            if p1 < 0:
+                p1 += size
+            p2 = p1 - d[b]
+            if p2 < 0:
+                p2 += size
+            depthwise(r, p2 * c, p1 * c, p * c, w[li], q[li], self._u, c)
+            if b + 1 < self._nblocks:
+                dense(self._u, c, w[li + 1], q[li + 1], rings[b + 1], pos[b + 1] * c, c)
+            else:
+                dense(self._u, c, w[li + 1], q[li + 1], self._h, 0, c)
+            p += 1
+            if p == size:
+                p = 0
+            pos[b] = p
+            li += 2
+        logit = head(self._h, c, w[li], q[li])
+        shift_in(self._fwin, self._nfeat, 2 * self._nfeat)
+        return logit

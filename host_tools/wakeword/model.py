@@ -1,0 +1,189 @@
+"""The quantised wake-word model: file format, and the numpy reference of the board's inference.
+
+A streaming dilated temporal convolution network over the 20 ms feature frames:
+
+  conv0   causal conv over the last 3 frames (3 x 32 features -> C channels), ReLU
+  block i (dilation d = 2, 4, 8, 16): depthwise causal conv over frames t, t-d, t-2d, ReLU,
+          then pointwise C -> C, ReLU
+  head    C -> 1 logit, in 1/16 units, clamped to +-127
+  score   sigmoid table (0..255) of the logit, summed over the last `smooth` hops
+
+Receptive field 3 + 2 * (2 + 4 + 8 + 16) = 63 frames (1.26 s); every hop computes exactly one new
+output per layer (the board keeps a ring of past outputs per layer), so work per hop is constant.
+
+Integer arithmetic (identical on the board, `firmware/earshot/ww_model.py`):
+  activations  0..127 (uint7); features are 0..127 too
+  weights      int8 stored offset-binary (u = w + 128, 0..255): sum(u*x) - 128*sum(x) = sum(w*x)
+  accumulator  |acc| <= n_in * 127 * 127 + |bias| <= 96 * 16129 + 2^19 < 2^21.1
+  requantise   y = clamp((acc * M + 2^(S-1)) >> S, 0, 127), per output channel M in 1..511,
+               S in 1..30: |acc * M| < 2^30, + 2^29 < 2^31
+Everything fits int32, so the board's 32-bit viper ints and the Unix port's 64-bit ones agree.
+
+The numpy reference below evaluates the same sums with float64 matrix products, which are exact
+because every partial sum is an integer of magnitude below 2^53.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import features as feat
+
+MAGIC = b"EWW1"
+VERSION = 1
+LOGIT_Q = 16          # head output is logit * 16
+BIAS_LIMIT = 1 << 19  # |bias| bound used in the int32 proof above
+M_MAX = 511
+
+
+def sigmoid_table():
+    i = np.arange(255) - 127
+    return np.round(255.0 / (1.0 + np.exp(-i / LOGIT_Q))).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- file format
+# The .bin is a sequence of tensors, each 4-byte aligned; the manifest names their offsets.
+# Per layer: l<i>_w (n_out x n_in offset-binary uint8; conv0's n_in is oldest frame first) and
+# l<i>_q (n_out x 4 uint16: bias low half, bias high half, M, S).
+
+def _pack(tensors):
+    blob = bytearray(MAGIC)
+    index = {}
+    for name, arr in tensors:
+        while len(blob) % 4:
+            blob.append(0)
+        data = arr.tobytes()
+        index[name] = [len(blob), len(data)]
+        blob += data
+    return bytes(blob), index
+
+
+def save(path_bin, path_json, qmodel, manifest_extra):
+    """Write model tensors (+ frontend tables) and the manifest JSON."""
+    tables = feat.build_tables()
+    tensors = [
+        ("window", tables["window"].astype("<i2")),
+        ("tw_re", tables["tw_re"].astype("<i2")),
+        ("tw_im", tables["tw_im"].astype("<i2")),
+        ("mel_seg", tables["mel_seg"].astype("i1")),
+        ("mel_w", tables["mel_w"].astype("u1")),
+        ("sigmoid", sigmoid_table()),
+    ]
+    for li, layer in enumerate(qmodel["layers"]):
+        tensors.append(("l%d_w" % li, (layer["w"].astype(np.int16) + 128).astype("u1")))
+        b = layer["b"].astype(np.int64)
+        q = np.stack([b & 0xFFFF, (b >> 16) & 0xFFFF, layer["m"], layer["s"]], axis=1)
+        tensors.append(("l%d_q" % li, q.astype("<u2")))
+    blob, index = _pack(tensors)
+    manifest = dict(manifest_extra)
+    manifest.update({
+        "type": "earshot-tcn",
+        "version": VERSION,
+        "model": Path(path_bin).name,
+        "model_bytes": len(blob),
+        "features": feat.frontend_params(),
+        "channels": qmodel["channels"],
+        "dilations": qmodel["dilations"],
+        "layers": [l["kind"] for l in qmodel["layers"]],
+        "tensors": index,
+        "logit_q": LOGIT_Q,
+        "score_max": 255 * manifest["smooth"],
+        "hop_s": feat.HOP / feat.SAMPLE_RATE,
+    })
+    Path(path_bin).write_bytes(blob)
+    Path(path_json).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def load(path_bin, path_json):
+    manifest = json.loads(Path(path_json).read_text())
+    blob = Path(path_bin).read_bytes()
+    if blob[:4] != MAGIC:
+        raise ValueError("%s is not an Earshot wake-word model" % path_bin)
+    idx = manifest["tensors"]
+
+    def t(name, dtype):
+        off, n = idx[name]
+        return np.frombuffer(blob, dtype=dtype, count=n // np.dtype(dtype).itemsize, offset=off)
+
+    C = manifest["channels"]
+    layers = []
+    for li, kind in enumerate(manifest["layers"]):
+        w = t("l%d_w" % li, "u1").astype(np.int64) - 128
+        n_out = 1 if kind == "head" else C
+        q = t("l%d_q" % li, "<u2").astype(np.int64).reshape(n_out, 4)
+        b = q[:, 0] + (((q[:, 1] ^ 0x8000) - 0x8000) << 16)
+        layers.append({"kind": kind, "w": w.reshape(n_out, -1), "b": b, "m": q[:, 2], "s": q[:, 3]})
+    qmodel = {"channels": C, "dilations": manifest["dilations"], "layers": layers,
+              "sigmoid": t("sigmoid", "u1").astype(np.int64)}
+    return qmodel, manifest
+
+
+# ---------------------------------------------------------------- reference inference
+
+def _requant(acc, layer, lo, hi):
+    m = layer["m"][None, :]
+    s = layer["s"][None, :]
+    return np.clip((acc * m + (np.int64(1) << (s - 1))) >> s, lo, hi)
+
+
+def _mm(x, w):
+    """Exact integer x @ w.T through float64 BLAS (all partial sums are integers < 2^53)."""
+    return np.rint(x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+
+
+def _delayed(h, k):
+    """h shifted k frames later, zero-filled (the board's rings start zeroed)."""
+    if k == 0:
+        return h
+    out = np.zeros_like(h)
+    out[k:] = h[:-k] if k < len(h) else 0
+    return out
+
+
+def logits(qmodel, X):
+    """(T, 32) uint8 features -> (T,) int64 head logits (1/16 units), as the board computes."""
+    X = np.asarray(X, dtype=np.int64)
+    layers = qmodel["layers"]
+    l0 = layers[0]
+    U = np.concatenate([_delayed(X, 2), _delayed(X, 1), X], axis=1)  # oldest frame first
+    h = _requant(_mm(U, l0["w"]) + l0["b"][None, :], l0, 0, 127)
+    li = 1
+    for d in qmodel["dilations"]:
+        dw, pw = layers[li], layers[li + 1]
+        acc = (dw["w"][None, :, 0] * _delayed(h, 2 * d) + dw["w"][None, :, 1] * _delayed(h, d)
+               + dw["w"][None, :, 2] * h)
+        u = _requant(acc + dw["b"][None, :], dw, 0, 127)
+        h = _requant(_mm(u, pw["w"]) + pw["b"][None, :], pw, 0, 127)
+        li += 2
+    head = layers[li]
+    acc = _mm(h, head["w"]) + head["b"][None, :]
+    return _requant(acc, head, -127, 127)[:, 0]
+
+
+def scores(qmodel, manifest, X):
+    """(T,) int64 smoothed scores: sum of sigmoid(logit) (0..255) over the last `smooth` hops."""
+    p = qmodel["sigmoid"][logits(qmodel, X) + 127]
+    c = np.concatenate([[0], np.cumsum(p)])
+    W = manifest["smooth"]
+    lo = np.maximum(np.arange(len(p)) + 1 - W, 0)
+    return c[1:] - c[lo]
+
+
+def detections(score, manifest):
+    """Hop indices where the board fires: score >= threshold, then quiet for `refractory` hops."""
+    thr = manifest["threshold"]
+    refr = manifest["refractory"]
+    out = []
+    quiet_until = -1
+    for i in np.flatnonzero(np.asarray(score) >= thr):
+        if i > quiet_until:
+            out.append(int(i))
+            quiet_until = i + refr
+    return out
+
+
+def score_pcm(qmodel, manifest, pcm):
+    """int16 PCM -> smoothed scores per 20 ms hop (the host twin of Detector.feed)."""
+    return scores(qmodel, manifest, feat.features(pcm))

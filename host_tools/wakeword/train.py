@@ -1,0 +1,325 @@
+"""Train a wake-word model on the dataset's train split and export the quantised board model.
+
+    python -m host_tools.wakeword.train --word alexa      (or `earshot wakeword train "alexa"`)
+
+Features come from the integer frontend (`features.py`), the exact input the board sees. The
+float model (torch, the optional `[train]` extra) is trained with quantisation simulated in the
+forward pass (int8 per-channel weights, activations on the 0..127 grid, straight-through
+gradients), then converted to the integer model of `model.py` and checked on the integer
+reference, which also picks the threshold. Only the train split is used: a slice of its voices
+and long negatives is held back to pick the threshold; dev is never read here.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EarshotError
+from . import features as feat
+from . import model as M
+
+HOP_S = feat.HOP / feat.SAMPLE_RATE
+ACT_MAX = 4.0                # float value of activation 127
+ACT_SCALE = ACT_MAX / 127.0  # features use the same scale: x = f * ACT_SCALE
+CHANNELS = 48
+DILATIONS = (2, 4, 8, 16)
+CROP = 160                   # frames per training sequence (3.2 s)
+POS_BEFORE = 0.04            # label 1 from word_end - POS_BEFORE ...
+POS_AFTER = 0.30             # ... to word_end + POS_AFTER (seconds)
+SMOOTH = 5                   # score = sum of the last 5 sigmoid outputs (100 ms)
+REFRACTORY_S = 1.5
+TARGET_FA_PER_HOUR = 0.3     # threshold chosen on held-back train negatives
+
+
+def read_wav(path):
+    with wave.open(str(path)) as w:
+        if w.getframerate() != feat.SAMPLE_RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise EarshotError("%s: need 16 kHz mono int16 WAV" % path)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
+def load_manifest(split_dir):
+    path = Path(split_dir) / "manifest.jsonl"
+    if not path.exists():
+        raise EarshotError("no dataset in %s; build it with `earshot wakeword dataset`" % split_dir)
+    out = []
+    for line in path.read_text().splitlines():
+        e = json.loads(line)
+        e["path"] = str(Path(split_dir) / e["file"])
+        out.append(e)
+    return out
+
+
+def split_features(split_dir, cache_dir=".cache/ww/feat", log=print):
+    """Features of every clip of a split, cached by manifest content: (entries, [arrays])."""
+    entries = load_manifest(split_dir)
+    key = hashlib.sha1((Path(split_dir) / "manifest.jsonl").read_bytes()).hexdigest()[:12]
+    cache = Path(cache_dir) / ("%s-%s.npz" % (Path(split_dir).parent.name + "-" + Path(split_dir).name, key))
+    if cache.exists():
+        z = np.load(cache)
+        lens = z["lens"]
+        flat = z["flat"]
+        offs = np.concatenate([[0], np.cumsum(lens)])
+        return entries, [flat[offs[i]:offs[i + 1]] for i in range(len(lens))]
+    t0 = time.time()
+    tables = feat.build_tables()
+    feats = []
+    for i, e in enumerate(entries):
+        feats.append(feat.features(read_wav(e["path"]), tables))
+        if i % 1000 == 0:
+            log("features %s: %d/%d (%.0f s)" % (split_dir, i, len(entries), time.time() - t0))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, lens=np.array([len(f) for f in feats]), flat=np.concatenate(feats))
+    return entries, feats
+
+
+# ---------------------------------------------------------------- targets and batches
+
+def frame_targets(n, e):
+    """Per-frame target (1/0) and mask for one clip; frame i ends at (i + 1) * HOP_S."""
+    y = np.zeros(n, np.float32)
+    mask = np.ones(n, np.float32)
+    if e["label"] == "pos":
+        te = (np.arange(n) + 1) * HOP_S
+        we = e["word_end_s"]
+        y[(te >= we - POS_BEFORE) & (te <= we + POS_AFTER)] = 1
+        mask[(te > we - 0.45) & (te < we - POS_BEFORE)] = 0   # half-heard word: no opinion
+        mask[(te > we + POS_AFTER) & (te < we + 0.7)] = 0
+    return y, mask
+
+
+class Batcher:
+    """Sequences of CROP frames: clips with negative context before them, and negative crops."""
+
+    def __init__(self, entries, feats, rng):
+        self.rng = rng
+        self.pos = [(f, e) for f, e in zip(feats, entries) if e["label"] == "pos"]
+        self.nm = [(f, e) for f, e in zip(feats, entries) if e["label"] == "nearmiss"]
+        self.neg = [f for f, e in zip(feats, entries) if e["label"] == "neg" and len(f) > CROP]
+        if not self.pos or not self.neg:
+            raise EarshotError("the train split needs positives and long negatives")
+
+    def _neg_crop(self, n):
+        f = self.neg[self.rng.integers(len(self.neg))]
+        s = self.rng.integers(0, len(f) - n + 1)
+        return f[s:s + n]
+
+    def _clip(self, f, e):
+        y, m = frame_targets(len(f), e)
+        if len(f) >= CROP:
+            # keep the end of the word inside the crop
+            hi = len(f) - CROP
+            s = 0 if e["label"] != "pos" else min(hi, max(0, int(e["word_end_s"] / HOP_S) + 20 - CROP))
+            s = min(hi, s + int(self.rng.integers(0, 10))) if hi > 0 else 0
+            return f[s:s + CROP], y[s:s + CROP], m[s:s + CROP]
+        k = CROP - len(f)
+        ctx = self._neg_crop(k) if self.rng.random() < 0.7 else np.zeros((k, feat.N_BANDS), np.uint8)
+        return (np.concatenate([ctx, f]), np.concatenate([np.zeros(k, np.float32), y]),
+                np.concatenate([np.ones(k, np.float32), m]))
+
+    def batch(self, n, frac_pos=0.35, frac_nm=0.15):
+        X = np.zeros((n, CROP, feat.N_BANDS), np.uint8)
+        Y = np.zeros((n, CROP), np.float32)
+        W = np.ones((n, CROP), np.float32)
+        for i in range(n):
+            r = self.rng.random()
+            if r < frac_pos:
+                X[i], Y[i], W[i] = self._clip(*self.pos[self.rng.integers(len(self.pos))])
+            elif r < frac_pos + frac_nm and self.nm:
+                X[i], Y[i], W[i] = self._clip(*self.nm[self.rng.integers(len(self.nm))])
+            else:
+                X[i] = self._neg_crop(CROP)
+        return X, Y, W
+
+
+# ---------------------------------------------------------------- torch model
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise EarshotError("training needs torch: pip install -e '.[train]'") from None
+    return torch
+
+
+def build_net(channels=CHANNELS, dilations=DILATIONS):
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    def ste_round(x):
+        return x + (torch.round(x) - x).detach()
+
+    def qweight(w, on):
+        if not on:
+            return w
+        s = w.detach().abs().amax(dim=tuple(range(1, w.dim())), keepdim=True).clamp_min(1e-8) / 127
+        return ste_round(w / s) * s
+
+    def qact(x, on):
+        x = torch.clamp(x, 0, ACT_MAX)
+        return ste_round(x / ACT_SCALE) * ACT_SCALE if on else x
+
+    class TCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dilations = list(dilations)
+            self.conv0 = nn.Conv1d(feat.N_BANDS, channels, 3)
+            self.dw = nn.ModuleList(nn.Conv1d(channels, channels, 3, dilation=d, groups=channels)
+                                    for d in dilations)
+            self.pw = nn.ModuleList(nn.Conv1d(channels, channels, 1) for _ in dilations)
+            self.head = nn.Conv1d(channels, 1, 1)
+            self.quant = False
+
+        def _conv(self, m, x, pad, dil=1, groups=1):
+            return F.conv1d(F.pad(x, (pad, 0)), qweight(m.weight, self.quant), m.bias,
+                            dilation=dil, groups=groups)
+
+        def forward(self, f):  # f: (B, T, 32) feature integers as float
+            q = self.quant
+            x = f.transpose(1, 2) * ACT_SCALE
+            h = qact(self._conv(self.conv0, x, 2), q)
+            for dw, pw, d in zip(self.dw, self.pw, self.dilations):
+                u = qact(self._conv(dw, h, 2 * d, d, h.shape[1]), q)
+                h = qact(self._conv(pw, u, 0), q)
+            return self._conv(self.head, h, 0)[:, 0, :]  # logits (B, T)
+
+    return TCN()
+
+
+def _requant_params(m):
+    """Real multipliers -> (M, S) with M <= 511 and 1 <= S <= 30 (see model.py's bounds)."""
+    m = np.asarray(m, np.float64)
+    S = np.floor(np.log2(M.M_MAX / np.maximum(m, 1e-12))).astype(np.int64)
+    S = np.clip(S, 1, 30)
+    Mq = np.clip(np.round(m * (2.0 ** S)), 0, M.M_MAX).astype(np.int64)
+    return Mq, S
+
+
+def _quant_layer(w, b, in_scale, out_scale, kind):
+    w = w.reshape(w.shape[0], -1).astype(np.float64)
+    sw = np.maximum(np.abs(w).max(axis=1), 1e-8) / 127
+    wq = np.clip(np.round(w / sw[:, None]), -127, 127).astype(np.int64)
+    bq = np.clip(np.round(b / (in_scale * sw)), -M.BIAS_LIMIT, M.BIAS_LIMIT).astype(np.int64)
+    Mq, S = _requant_params(in_scale * sw / out_scale)
+    return {"kind": kind, "w": wq, "b": bq, "m": Mq, "s": S}
+
+
+def quantise(net):
+    """Float TCN -> integer model dict (model.py layout)."""
+    sd = {k: v.detach().cpu().numpy() for k, v in net.state_dict().items()}
+    layers = []
+    w0 = sd["conv0.weight"]  # (C, 32, 3): flatten oldest frame first, like the board's window
+    w0 = np.transpose(w0, (0, 2, 1)).reshape(w0.shape[0], -1)
+    layers.append(_quant_layer(w0, sd["conv0.bias"], ACT_SCALE, ACT_SCALE, "conv0"))
+    for i in range(len(net.dilations)):
+        layers.append(_quant_layer(sd["dw.%d.weight" % i][:, 0, :], sd["dw.%d.bias" % i],
+                                   ACT_SCALE, ACT_SCALE, "dw"))
+        layers.append(_quant_layer(sd["pw.%d.weight" % i][:, :, 0], sd["pw.%d.bias" % i],
+                                   ACT_SCALE, ACT_SCALE, "pw"))
+    layers.append(_quant_layer(sd["head.weight"][:, :, 0], sd["head.bias"], ACT_SCALE,
+                               1.0 / M.LOGIT_Q, "head"))
+    return {"channels": int(net.conv0.weight.shape[0]), "dilations": list(net.dilations),
+            "layers": layers, "sigmoid": M.sigmoid_table().astype(np.int64)}
+
+
+# ---------------------------------------------------------------- threshold
+
+def pick_threshold(qmodel, manifest, pos_feats, neg_feats, target_fa_h):
+    """Lowest threshold whose false accepts on held-back negatives stay <= target per hour."""
+    neg_scores = [M.scores(qmodel, manifest, f) for f in neg_feats]
+    hours = sum(len(f) for f in neg_feats) * HOP_S / 3600
+    pos_max = np.array([M.scores(qmodel, manifest, f).max() for f in pos_feats])
+    best = None
+    for thr in range(manifest["score_max"], 0, -5):
+        man = dict(manifest, threshold=thr)
+        fa = sum(len(M.detections(s, man)) for s in neg_scores)
+        if fa / hours > target_fa_h:
+            break
+        best = (thr, fa / hours, float(np.mean(pos_max < thr)))
+    return best, hours
+
+
+def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
+          channels=CHANNELS, log=print, threads=1):
+    torch = _torch()
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    from . import dataset_text
+    slug = dataset_text.slug(word)
+    root = Path(data_root or Path("data/wakeword") / slug)
+    entries, feats = split_features(root / "train", log=log)
+    # hold back ~10% of voices and of long negatives to pick the threshold (dev is never used)
+    voices = sorted({e["voice"] for e in entries if e["label"] != "neg"})
+    held_v = set(voices[::10])
+    negs = [i for i, e in enumerate(entries) if e["label"] == "neg"]
+    held_neg = set(negs[::8])
+    tr = [i for i, e in enumerate(entries) if i not in held_neg and e["voice"] not in held_v]
+    rng = np.random.default_rng(seed)
+    bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng)
+    net = build_net(channels)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    t0 = time.time()
+    for step in range(steps):
+        net.quant = step >= steps // 2
+        X, Y, W = bat.batch(batch)
+        logits = net(torch.from_numpy(X.astype(np.float32)))
+        y = torch.from_numpy(Y)
+        w = torch.from_numpy(W) * (1 + 4 * y)
+        loss = (torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+                * w).sum() / w.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 200 == 0 or step == steps - 1:
+            log("step %d/%d loss %.4f (%.0f s)" % (step, steps, loss.item(), time.time() - t0))
+    qm = quantise(net)
+    manifest = {"word": word, "smooth": SMOOTH, "threshold": 0,
+                "refractory": int(round(REFRACTORY_S / HOP_S)), "score_max": 255 * SMOOTH}
+    pos_h = [feats[i] for i, e in enumerate(entries) if e["voice"] in held_v and e["label"] == "pos"]
+    neg_h = [feats[i] for i in held_neg]
+    best, hours = pick_threshold(qm, manifest, pos_h, neg_h, TARGET_FA_PER_HOUR)
+    thr, fa_h, frr = best if best else (manifest["score_max"], 0.0, 1.0)
+    manifest["threshold"] = int(thr)
+    manifest["training"] = {
+        "data": str(root / "train"), "steps": steps, "batch": batch, "seed": seed,
+        "held_back": {"voices": sorted(held_v), "neg_hours": round(hours, 2),
+                      "fa_per_hour": round(fa_h, 3), "false_reject": round(frr, 4)},
+        "threshold_rule": "lowest with <= %.2f false accepts/hour on held-back train negatives"
+                          % TARGET_FA_PER_HOUR,
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    man = M.save(out / (slug + ".bin"), out / (slug + ".json"), qm, manifest)
+    log("saved %s (%d bytes), threshold %d: held-back FA/h %.3f, FRR %.4f"
+        % (out / (slug + ".bin"), man["model_bytes"], thr, fa_h, frr))
+    torch.save(net.state_dict(), Path(".cache/ww") / (slug + ".pt"))
+    return man
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m host_tools.wakeword.train")
+    p.add_argument("--word", required=True)
+    p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
+    p.add_argument("--out", default="firmware/models")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--channels", type=int, default=CHANNELS)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    train(a.word, a.data, a.out, a.steps, a.batch, a.seed, a.channels,
+          log=lambda m: print(m, file=sys.stderr))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
