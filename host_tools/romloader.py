@@ -108,6 +108,7 @@ class RomLoader:
         if flash_size not in JEDEC_CAPACITY or psram_mb not in PSRAM_CAP or len(mac) != 6:
             raise ValueError("unsupported flash size, PSRAM size or MAC")
         self.flash_size, self.mac, self.on_reset = flash_size, bytes(mac), on_reset
+        self.chip_id = CHIP_ID  # tests set another id to play a different chip
         self.flash_id = flash_vendor | 0x40 << 8 | JEDEC_CAPACITY[flash_size] << 16
         self._file = open(flash_image_path, "a+b")
         if os.fstat(self._file.fileno()).st_size < flash_size:  # new flash reads erased
@@ -196,7 +197,7 @@ class RomLoader:
         return self._reply(SYNC, 0 if self.stub else SYNC_VALUE) * 8
 
     def _security_info(self, body, chk):
-        return 0, struct.pack("<IB7BII", 0, 0, *[0] * 7, CHIP_ID, 0)
+        return 0, struct.pack("<IB7BII", 0, 0, *[0] * 7, self.chip_id, 0)
 
     def _read_reg(self, body, chk):
         if len(body) != 4:
@@ -299,11 +300,15 @@ class RomLoader:
             raise _Fail(BAD_CHECKSUM)
         return data
 
-    def _flash_end(self, body, chk):
+    def _flash_end(self, body, chk, op=FLASH_END):
         self._write = None
-        if not self.stub:  # ROM leaves the loader; the stub stays (esptool relies on it)
-            run_user_code = len(body) >= 4 and struct.unpack("<I", body[:4])[0] == 1
+        run_user_code = len(body) >= 4 and struct.unpack("<I", body[:4])[0] == 1
+        if not self.stub:  # the ROM leaves the loader
             self.pending_reset = "run-user-code" if run_user_code else "reboot"
+        elif not run_user_code:  # the stub reboots, BOOT is still held: back in the ROM
+            reply = self._reply(op)
+            self.reset_state()
+            return reply
 
     def _md5(self, body, chk):
         addr, size = struct.unpack("<II", body[:8])
@@ -368,7 +373,8 @@ class RomLoader:
         SPI_SET_PARAMS: _set_params,
         FLASH_BEGIN: _flash_begin, FLASH_DATA: _flash_data, FLASH_END: _flash_end,
         FLASH_DEFL_BEGIN: lambda self, b, c: self._flash_begin(b, c, deflate=True),
-        FLASH_DEFL_DATA: _defl_data, FLASH_DEFL_END: _flash_end,
+        FLASH_DEFL_DATA: _defl_data,
+        FLASH_DEFL_END: lambda self, b, c: self._flash_end(b, c, FLASH_DEFL_END),
         SPI_FLASH_MD5: _md5, READ_FLASH_SLOW: _read_slow,
         MEM_BEGIN: _mem_begin, MEM_DATA: _mem_data, MEM_END: _mem_end,
         ERASE_FLASH: _erase_flash, ERASE_REGION: _erase_region, READ_FLASH: _read_flash,

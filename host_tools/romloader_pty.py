@@ -23,6 +23,13 @@ def serve(fd, loader, stop=None, poll=0.05):
     `loader.on_reset(reason)` once the reply that triggered it has been written, or None when
     stopped. The caller then runs the application on the same fd (or serves again).
     """
+    try:
+        return _serve(fd, loader, stop, poll)
+    except (OSError, ValueError):  # the fd was closed under us: the cable was pulled
+        return None
+
+
+def _serve(fd, loader, stop, poll):
     while stop is None or not stop.is_set():
         if not select.select([fd], [], [], poll)[0]:
             loader.idle()
@@ -74,6 +81,13 @@ class VirtualRomBoard:
         if self._user_on_reset is not None:
             self._user_on_reset(reason)
 
+    def unplug(self):
+        """Pull the cable: esptool sees the port die mid-conversation."""
+        self._stop.set()
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
+
     def enter_download_mode(self):
         self.loader.reset_state()
         self._download.set()
@@ -82,11 +96,12 @@ class VirtualRomBoard:
         while not self._stop.is_set():
             if self._download.is_set():
                 serve(self._master, self.loader, self._stop)
-            elif select.select([self._master], [], [], 0.05)[0]:
-                try:
+                continue
+            try:
+                if select.select([self._master], [], [], 0.05)[0]:
                     os.read(self._master, 65536)  # the application ignores esptool's bytes
-                except OSError:
-                    self._stop.wait(0.05)
+            except (OSError, TypeError, ValueError):  # EIO between clients, or unplugged
+                self._stop.wait(0.05)
 
     def __enter__(self):
         self._master, self._slave = os.openpty()
@@ -101,6 +116,7 @@ class VirtualRomBoard:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(2)
-        os.close(self._master)
+        if self._master is not None:
+            os.close(self._master)
         os.close(self._slave)
         self.loader.close()
