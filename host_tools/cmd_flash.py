@@ -110,23 +110,24 @@ def wait_for_board(port, serial_number, timeout):
                        "native USB find its new path with `earshot ports`" % (port, timeout))
 
 
-def _lead_function(module, name):
+def _lead_function(module, name, done):
     """A step-2 function from the rest of the tool, or a clear error if this build lacks it."""
     try:
         return getattr(importlib.import_module("host_tools." + module), name)
     except (ImportError, AttributeError):
-        raise EarshotError("MicroPython is flashed, but this build has no host_tools.%s.%s: "
-                           "run `earshot deploy` and `earshot provision` by hand" % (module, name))
+        raise EarshotError("%s, but this build has no host_tools.%s.%s: finish with `earshot "
+                           "%s --port ...`" % (done, module, name, module)) from None
 
 
 def deploy_and_verify(port, board_id):
-    _lead_function("deploy", "deploy")(port, board_id)
-    probe = _lead_function("client", "probe")
-    provision = _lead_function("client", "provision")
+    """Deploy the application, provision it, and read its version back; returns hello."""
+    deploy = _lead_function("deploy", "deploy", "MicroPython is flashed")
+    deploy(port, board_id, progress=lambda msg: print("earshot: " + msg))
+    provision = _lead_function("provision", "provision", "the firmware is deployed")
     provision(port)
-    info = probe(port, timeout=2.0)
+    info = _lead_function("client", "probe", "the board is provisioned")(port, timeout=2.0)
     if not info or not info.get("version"):
-        raise EarshotError("the application did not answer after deploy on %s: run "
+        raise EarshotError("the application did not answer after provisioning on %s: run "
                            "`earshot status --port %s` to see why" % (port, port))
     return info
 

@@ -2,11 +2,13 @@
 
 import errno
 import os
+import sys
+import types
 
 import pytest
 import serial
 
-from host_tools import flashing
+from host_tools import cmd_flash, flashing
 from host_tools.cli import main
 from host_tools.errors import PortError
 from host_tools.romloader import MB
@@ -86,7 +88,11 @@ def test_image_built_for_another_chip_is_refused(board, tmp_path, capsys):
     assert "c3.bin is a build for ESP32-C3, not ESP32-S3" in capsys.readouterr().err
 
 
-def test_unplugged_mid_flash_fails_and_leaves_no_bootable_half_image(board, tmp_path, capsys):
+def test_unplugged_mid_flash_fails_and_leaves_no_bootable_half_image(board, tmp_path, capsys,
+                                                                     monkeypatch):
+    import esptool.cmds
+
+    monkeypatch.setattr(esptool.cmds, "DEFAULT_CONNECT_ATTEMPTS", 1)  # esptool waits 1 s/attempt
     (tmp_path / "mp.bin").write_bytes(s3_image(200_000))
     feed, blocks = board.loader.feed, []
 
@@ -128,3 +134,39 @@ def test_missing_port_and_missing_board_file_say_what_to_do(tmp_path, capsys):
     assert "earshot ports" in capsys.readouterr().err
     assert main(["flash", "--board", "nope", "--port", "x", "--micropython", "y"]) == 1
     assert "no board file boards/nope.json: use one of" in capsys.readouterr().err
+
+
+def test_board_stuck_in_download_mode_after_flashing_is_named(tmp_path, capsys):
+    (tmp_path / "mp.bin").write_bytes(s3_image(10_000))
+    # BOOT held down: every reset lands in the ROM bootloader again.
+    with VirtualRomBoard(tmp_path / "flash.bin", psram_mb=8,
+                         on_reset=lambda reason: b.enter_download_mode()) as b:
+        assert main(["flash", "--board", DEVKIT, "--port", b.port, "--micropython",
+                     str(tmp_path / "mp.bin"), "--before", "no-reset", "--wait", "1"]) == 1
+    assert "still in download mode after flashing: release BOOT" in capsys.readouterr().err
+
+
+def fake_module(monkeypatch, name, **functions):
+    module = types.ModuleType("host_tools." + name)
+    module.__dict__.update(functions)
+    monkeypatch.setitem(sys.modules, "host_tools." + name, module)
+
+
+def test_step_two_deploys_provisions_and_reads_the_version(board, tmp_path, monkeypatch, capsys):
+    (tmp_path / "mp.bin").write_bytes(s3_image(10_000))
+    calls = []
+    monkeypatch.setattr(cmd_flash, "wait_for_board", lambda port, serial_number, timeout: port)
+    fake_module(monkeypatch, "deploy", deploy=lambda port, board_id, progress: calls.append(
+        ("deploy", board_id)))
+    monkeypatch.setitem(sys.modules, "host_tools.provision", None)
+    args = ["flash", "--board", DEVKIT, "--port", board.port, "--micropython",
+            str(tmp_path / "mp.bin"), "--before", "no-reset"]
+    assert main(args) == 1  # a missing piece is an error, never a silent success
+    assert "the firmware is deployed, but this build has no host_tools.provision.provision" in \
+        capsys.readouterr().err
+    board.enter_download_mode()
+    fake_module(monkeypatch, "provision", provision=lambda port: calls.append(("provision",)))
+    fake_module(monkeypatch, "client", probe=lambda port, timeout: {"version": "0.3.0"})
+    assert main(args) == 0
+    assert calls == [("deploy", DEVKIT), ("deploy", DEVKIT), ("provision",)]
+    assert "runs Earshot 0.3.0" in capsys.readouterr().out
