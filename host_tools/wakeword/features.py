@@ -160,8 +160,16 @@ def frames_from_pcm_with_history(history, pcm):
     return x[idx]
 
 
-def features_of_frames(x, tables):
-    """(F, WIN) int64 sample frames -> (F, N_BANDS) uint8, the board's integer arithmetic."""
+def _track(stats, name, v):
+    if stats is not None and v.size:
+        stats[name] = max(stats.get(name, 0), int(np.abs(v).max()))
+
+
+def features_of_frames(x, tables, stats=None):
+    """(F, WIN) int64 sample frames -> (F, N_BANDS) uint8, the board's integer arithmetic.
+
+    `stats`, if a dict, collects the largest magnitude of each intermediate (for bound tests).
+    """
     F = x.shape[0]
     m = np.abs(x).max(axis=1)
     s = np.zeros(F, dtype=np.int64)
@@ -184,14 +192,21 @@ def features_of_frames(x, tables):
         r = re.reshape(F, NFFT // (2 * h), 2, h)
         i = im.reshape(F, NFFT // (2 * h), 2, h)
         ar, ai, br, bi = r[:, :, 0, :], i[:, :, 0, :], r[:, :, 1, :], i[:, :, 1, :]
-        tr = (wr * br - wi * bi) >> 15
-        ti = (wr * bi + wi * br) >> 15
+        pr, pi = wr * br - wi * bi, wr * bi + wi * br
+        _track(stats, "fft_product", pr)
+        _track(stats, "fft_product", pi)
+        tr, ti = pr >> 15, pi >> 15
         nr0, ni0, nr1, ni1 = (ar + tr) >> 1, (ai + ti) >> 1, (ar - tr) >> 1, (ai - ti) >> 1
         re = np.stack([nr0, nr1], axis=2).reshape(F, NFFT)
         im = np.stack([ni0, ni1], axis=2).reshape(F, NFFT)
+        _track(stats, "fft_value", re)
+        _track(stats, "fft_value", im)
         h *= 2
     p = (re[:, :N_BINS] ** 2 + im[:, :N_BINS] ** 2) >> 2
     # float64 matmul is exact here: every partial sum is an integer below 2^31 < 2^53.
     E = np.rint(p.astype(np.float64) @ mel_matrix(tables)).astype(np.int64)
+    _track(stats, "window_product", (x << s[:, None]) * w[None, :])
+    _track(stats, "power", re[:, :N_BINS] ** 2 + im[:, :N_BINS] ** 2)
+    _track(stats, "mel_energy", E)
     L = _ilog2_q6(E) - (2 * 64) * s[:, None]
     return np.clip((L + FEAT_OFFSET) >> 4, 0, FEAT_MAX).astype(np.uint8)

@@ -120,12 +120,42 @@ def load(path_bin, path_json):
     return qmodel, manifest
 
 
+def requant_params(m):
+    """Real multipliers -> integer (M, S), M <= 511 and 1 <= S <= 30 (the bounds above)."""
+    m = np.asarray(m, np.float64)
+    S = np.clip(np.floor(np.log2(M_MAX / np.maximum(m, 1e-12))).astype(np.int64), 1, 30)
+    Mq = np.clip(np.round(m * (2.0 ** S)), 0, M_MAX).astype(np.int64)
+    return Mq, S
+
+
+def random_model(seed=0, channels=16, dilations=(2, 4, 8, 16), nfeat=feat.N_BANDS):
+    """A deterministic untrained integer model with lively activations (for equivalence tests)."""
+    rng = np.random.default_rng(seed)
+
+    def layer(kind, n_out, n_in, gain, bias=BIAS_LIMIT // 64):
+        w = rng.integers(-127, 128, size=(n_out, n_in))
+        Mq, S = requant_params(np.full(n_out, gain / np.sqrt(n_in)))
+        b = rng.integers(-bias, bias + 1, size=n_out)
+        return {"kind": kind, "w": w, "b": b, "m": Mq, "s": S}
+
+    layers = [layer("conv0", channels, 3 * nfeat, 1 / 60)]
+    for _ in dilations:
+        layers += [layer("dw", channels, 3, 1 / 60), layer("pw", channels, channels, 1 / 60)]
+    layers.append(layer("head", 1, channels, 1 / 10, bias=0))
+    return {"channels": channels, "dilations": list(dilations), "layers": layers,
+            "sigmoid": sigmoid_table().astype(np.int64)}
+
+
 # ---------------------------------------------------------------- reference inference
 
-def _requant(acc, layer, lo, hi):
+def _requant(acc, layer, lo, hi, stats=None):
     m = layer["m"][None, :]
     s = layer["s"][None, :]
-    return np.clip((acc * m + (np.int64(1) << (s - 1))) >> s, lo, hi)
+    v = acc * m + (np.int64(1) << (s - 1))
+    if stats is not None and v.size:
+        stats["acc"] = max(stats.get("acc", 0), int(np.abs(acc).max()))
+        stats["requant"] = max(stats.get("requant", 0), int(np.abs(v).max()))
+    return np.clip(v >> s, lo, hi)
 
 
 def _mm(x, w):
@@ -142,24 +172,27 @@ def _delayed(h, k):
     return out
 
 
-def logits(qmodel, X):
-    """(T, 32) uint8 features -> (T,) int64 head logits (1/16 units), as the board computes."""
+def logits(qmodel, X, stats=None):
+    """(T, 32) uint8 features -> (T,) int64 head logits (1/16 units), as the board computes.
+
+    `stats`, if a dict, collects the largest |accumulator| and |acc * M + round| (bound tests).
+    """
     X = np.asarray(X, dtype=np.int64)
     layers = qmodel["layers"]
     l0 = layers[0]
     U = np.concatenate([_delayed(X, 2), _delayed(X, 1), X], axis=1)  # oldest frame first
-    h = _requant(_mm(U, l0["w"]) + l0["b"][None, :], l0, 0, 127)
+    h = _requant(_mm(U, l0["w"]) + l0["b"][None, :], l0, 0, 127, stats)
     li = 1
     for d in qmodel["dilations"]:
         dw, pw = layers[li], layers[li + 1]
         acc = (dw["w"][None, :, 0] * _delayed(h, 2 * d) + dw["w"][None, :, 1] * _delayed(h, d)
                + dw["w"][None, :, 2] * h)
-        u = _requant(acc + dw["b"][None, :], dw, 0, 127)
-        h = _requant(_mm(u, pw["w"]) + pw["b"][None, :], pw, 0, 127)
+        u = _requant(acc + dw["b"][None, :], dw, 0, 127, stats)
+        h = _requant(_mm(u, pw["w"]) + pw["b"][None, :], pw, 0, 127, stats)
         li += 2
     head = layers[li]
     acc = _mm(h, head["w"]) + head["b"][None, :]
-    return _requant(acc, head, -127, 127)[:, 0]
+    return _requant(acc, head, -127, 127, stats)[:, 0]
 
 
 def scores(qmodel, manifest, X):

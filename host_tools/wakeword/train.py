@@ -61,7 +61,7 @@ def split_features(split_dir, cache_dir=".cache/ww/feat", log=print):
     """Features of every clip of a split, cached by manifest content: (entries, [arrays])."""
     entries = load_manifest(split_dir)
     key = hashlib.sha1((Path(split_dir) / "manifest.jsonl").read_bytes()).hexdigest()[:12]
-    cache = Path(cache_dir) / ("%s-%s.npz" % (Path(split_dir).parent.name + "-" + Path(split_dir).name, key))
+    cache = Path(cache_dir) / ("%s.npz" % key)  # paths in a manifest are relative: keyed by content
     if cache.exists():
         z = np.load(cache)
         lens = z["lens"]
@@ -194,21 +194,12 @@ def build_net(channels=CHANNELS, dilations=DILATIONS):
     return TCN()
 
 
-def _requant_params(m):
-    """Real multipliers -> (M, S) with M <= 511 and 1 <= S <= 30 (see model.py's bounds)."""
-    m = np.asarray(m, np.float64)
-    S = np.floor(np.log2(M.M_MAX / np.maximum(m, 1e-12))).astype(np.int64)
-    S = np.clip(S, 1, 30)
-    Mq = np.clip(np.round(m * (2.0 ** S)), 0, M.M_MAX).astype(np.int64)
-    return Mq, S
-
-
 def _quant_layer(w, b, in_scale, out_scale, kind):
     w = w.reshape(w.shape[0], -1).astype(np.float64)
     sw = np.maximum(np.abs(w).max(axis=1), 1e-8) / 127
     wq = np.clip(np.round(w / sw[:, None]), -127, 127).astype(np.int64)
     bq = np.clip(np.round(b / (in_scale * sw)), -M.BIAS_LIMIT, M.BIAS_LIMIT).astype(np.int64)
-    Mq, S = _requant_params(in_scale * sw / out_scale)
+    Mq, S = M.requant_params(in_scale * sw / out_scale)
     return {"kind": kind, "w": wq, "b": bq, "m": Mq, "s": S}
 
 
