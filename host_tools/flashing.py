@@ -212,7 +212,7 @@ def reset_mode(esp):
 
 def answers_as_bootloader(port, timeout=0.5):
     """True if the ROM bootloader answers SYNC on `port` (the board is stuck in download mode)."""
-    from .romloader import slip_encode
+    from .romloader_proto import slip_encode
 
     sync = slip_encode(struct.pack("<BBHI", 0, 0x08, 36, 0) + b"\x07\x07\x12\x20" + b"\x55" * 32)
     try:

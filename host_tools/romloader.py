@@ -27,29 +27,13 @@ import os
 import struct
 import zlib
 
-MB = 1024 * 1024
-SECTOR = 0x1000
-
-# Command opcodes (esptool ESPLoader.ESP_CMDS)
-FLASH_BEGIN, FLASH_DATA, FLASH_END = 0x02, 0x03, 0x04
-MEM_BEGIN, MEM_END, MEM_DATA = 0x05, 0x06, 0x07
-SYNC, WRITE_REG, READ_REG = 0x08, 0x09, 0x0A
-SPI_SET_PARAMS, SPI_ATTACH, READ_FLASH_SLOW, CHANGE_BAUDRATE = 0x0B, 0x0D, 0x0E, 0x0F
-FLASH_DEFL_BEGIN, FLASH_DEFL_DATA, FLASH_DEFL_END = 0x10, 0x11, 0x12
-SPI_FLASH_MD5, GET_SECURITY_INFO = 0x13, 0x14
-ERASE_FLASH, ERASE_REGION, READ_FLASH, RUN_USER_CODE = 0xD0, 0xD1, 0xD2, 0xD3  # stub only
-
-# Failure kind -> (ROM error byte, stub error byte). ROM codes from the serial-protocol docs,
-# stub codes from esptool's result table (0xC0.. and 0xFF "command not implemented").
-BAD_LENGTH = (0x05, 0xC0)
-UNKNOWN_COMMAND = (0x05, 0xFF)
-NOT_IN_FLASH_MODE = (0x06, 0xC6)
-PAST_FLASH_END = (0x06, 0xC9)
-BAD_CHECKSUM = (0x07, 0xC1)
-INFLATE_ERROR = (0x0B, 0xC7)
-
-SYNC_VALUE = 0x20120707
-CHIP_ID = 9  # ESP32-S3 (esptool ESP32S3ROM.IMAGE_CHIP_ID)
+from .romloader_proto import (  # noqa: F401 (MB, SECTOR and slip_encode are re-exported)
+    BAD_CHECKSUM, BAD_LENGTH, CHANGE_BAUDRATE, CHIP_ID, ERASE_FLASH, ERASE_REGION, FLASH_BEGIN,
+    FLASH_DATA, FLASH_DEFL_BEGIN, FLASH_DEFL_DATA, FLASH_DEFL_END, FLASH_END, GET_SECURITY_INFO,
+    INFLATE_ERROR, MB, MEM_BEGIN, MEM_DATA, MEM_END, NOT_IN_FLASH_MODE, PAST_FLASH_END,
+    READ_FLASH, READ_FLASH_SLOW, READ_REG, RUN_USER_CODE, SECTOR, SPI_ATTACH, SPI_FLASH_MD5,
+    SPI_SET_PARAMS, SYNC, SYNC_VALUE, UNKNOWN_COMMAND, WRITE_REG, Refused, SlipDecoder,
+    slip_encode)
 
 # ESP32-S3 registers esptool reads or writes (addresses from esptool targets/esp32s3.py)
 SPI_BASE = 0x60002000
@@ -66,45 +50,13 @@ JEDEC_CAPACITY = {2 * MB: 0x15, 4 * MB: 0x16, 8 * MB: 0x17, 16 * MB: 0x18, 32 * 
 PSRAM_CAP = {0: 0, 8: 1, 2: 2, 16: 3, 4: 4}
 
 
-class _Fail(Exception):
-    """A command the chip refuses; carries the (ROM, stub) error codes."""
-
-
-def slip_encode(packet):
-    return b"\xc0" + packet.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc") + b"\xc0"
-
-
-class SlipDecoder:
-    """Splits a byte stream into SLIP frames; bytes outside frames are dropped like the ROM does."""
-
-    def __init__(self):
-        self._buf = None  # None: between frames
-        self._esc = False
-
-    def feed(self, data):
-        frames = []
-        for b in data:
-            if b == 0xC0:
-                if self._buf:
-                    frames.append(bytes(self._buf))
-                self._buf, self._esc = bytearray(), False
-            elif self._buf is None:
-                continue
-            elif self._esc:
-                self._buf.append({0xDC: 0xC0, 0xDD: 0xDB}.get(b, b))
-                self._esc = False
-            elif b == 0xDB:
-                self._esc = True
-            else:
-                self._buf.append(b)
-        return frames
-
-
 class RomLoader:
     """One ESP32-S3 in its serial bootloader, with `flash_size` bytes of flash in a file."""
 
     def __init__(self, flash_image_path, flash_size=8 * MB, mac=b"\x24\x0a\xc4\x5e\xa7\x01",
                  on_reset=None, psram_mb=0, flash_vendor=0xC8):
+        if isinstance(mac, str):  # "02:e5:00:00:00:01", as the virtual board spells it
+            mac = bytes.fromhex(mac.replace(":", ""))
         if flash_size not in JEDEC_CAPACITY or psram_mb not in PSRAM_CAP or len(mac) != 6:
             raise ValueError("unsupported flash size, PSRAM size or MAC")
         self.flash_size, self.mac, self.on_reset = flash_size, bytes(mac), on_reset
@@ -170,12 +122,12 @@ class RomLoader:
         self.commands.append(op)
         try:
             if size != len(body):
-                raise _Fail(BAD_LENGTH)
+                raise Refused(BAD_LENGTH)
             handler = self._HANDLERS.get(op)
             if handler is None or (op >= 0xD0 and not self.stub):
-                raise _Fail(UNKNOWN_COMMAND)
+                raise Refused(UNKNOWN_COMMAND)
             result = handler(self, body, chk)
-        except _Fail as e:
+        except Refused as e:
             code = e.args[0][1 if self.stub else 0]
             return self._reply(op, status=bytes([1, code]))
         if isinstance(result, bytes):  # already framed (SYNC, READ_FLASH, MEM_END)
@@ -192,7 +144,7 @@ class RomLoader:
 
     def _sync(self, body, chk):
         if body != b"\x07\x07\x12\x20" + b"\x55" * 32:
-            raise _Fail(BAD_LENGTH)
+            raise Refused(BAD_LENGTH)
         # The ROM answers every SYNC 8 times; the stub answers with value 0.
         return self._reply(SYNC, 0 if self.stub else SYNC_VALUE) * 8
 
@@ -201,12 +153,12 @@ class RomLoader:
 
     def _read_reg(self, body, chk):
         if len(body) != 4:
-            raise _Fail(BAD_LENGTH)
+            raise Refused(BAD_LENGTH)
         return self.regs.get(struct.unpack("<I", body)[0], 0)
 
     def _write_reg(self, body, chk):
         if not body or len(body) % 16:
-            raise _Fail(BAD_LENGTH)
+            raise Refused(BAD_LENGTH)
         for i in range(0, len(body), 16):
             addr, value, mask, _delay = struct.unpack("<IIII", body[i:i + 16])
             self.regs[addr] = (self.regs.get(addr, 0) & ~mask) | (value & mask)
@@ -238,7 +190,7 @@ class RomLoader:
 
     def _set_params(self, body, chk):
         if len(body) != 24:
-            raise _Fail(BAD_LENGTH)
+            raise Refused(BAD_LENGTH)
         self.chip_size = struct.unpack("<6I", body)[1]
 
     def _limit(self):
@@ -247,21 +199,21 @@ class RomLoader:
     def _erase(self, offset, size):
         end = offset + (size + SECTOR - 1) // SECTOR * SECTOR
         if offset % SECTOR or end > self._limit():
-            raise _Fail(PAST_FLASH_END)
+            raise Refused(PAST_FLASH_END)
         self.flash[offset:end] = b"\xff" * (end - offset)
 
     def _program(self, addr, data):
         """NOR programming: bits only go 1 -> 0. Trailing 0xFF padding past the end is a no-op."""
         end = min(addr + len(data), self._limit())
         if addr > end or data[end - addr:].strip(b"\xff"):
-            raise _Fail(PAST_FLASH_END)
+            raise Refused(PAST_FLASH_END)
         old = int.from_bytes(self.flash[addr:end], "little")
         self.flash[addr:end] = (old & int.from_bytes(data[:end - addr], "little")).to_bytes(
             end - addr, "little")
 
     def _flash_begin(self, body, chk, deflate=False):
         if len(body) not in (16, 20):
-            raise _Fail(BAD_LENGTH)
+            raise Refused(BAD_LENGTH)
         size, _blocks, block_size, offset = struct.unpack("<4I", body[:16])
         self._erase(offset, size)
         self._write = {"offset": offset, "block": block_size, "pos": offset, "end": offset + size,
@@ -271,7 +223,7 @@ class RomLoader:
         data = self._data_block(body, chk)
         w = self._write
         if w is None or w["inflate"] is not None:
-            raise _Fail(NOT_IN_FLASH_MODE)
+            raise Refused(NOT_IN_FLASH_MODE)
         seq = struct.unpack("<I", body[4:8])[0]
         self._program(w["offset"] + seq * w["block"], data)
 
@@ -279,25 +231,25 @@ class RomLoader:
         data = self._data_block(body, chk)
         w = self._write
         if w is None or w["inflate"] is None:
-            raise _Fail(NOT_IN_FLASH_MODE)
+            raise Refused(NOT_IN_FLASH_MODE)
         try:
             plain = w["inflate"].decompress(data)
         except zlib.error:
-            raise _Fail(INFLATE_ERROR) from None
+            raise Refused(INFLATE_ERROR) from None
         if w["pos"] + len(plain) > max(w["end"], w["pos"]) and plain.strip(b"\xff"):
-            raise _Fail(PAST_FLASH_END)
+            raise Refused(PAST_FLASH_END)
         self._program(w["pos"], plain)
         w["pos"] += len(plain)
 
     def _data_block(self, body, chk):
         if len(body) < 16 or struct.unpack("<I", body[:4])[0] != len(body) - 16:
-            raise _Fail(BAD_LENGTH)
+            raise Refused(BAD_LENGTH)
         data = body[16:]
         check = 0xEF
         for b in data:
             check ^= b
         if check != chk & 0xFF:
-            raise _Fail(BAD_CHECKSUM)
+            raise Refused(BAD_CHECKSUM)
         return data
 
     def _flash_end(self, body, chk, op=FLASH_END):
@@ -313,7 +265,7 @@ class RomLoader:
     def _md5(self, body, chk):
         addr, size = struct.unpack("<II", body[:8])
         if addr + size > self.flash_size:
-            raise _Fail(PAST_FLASH_END)
+            raise Refused(PAST_FLASH_END)
         digest = hashlib.md5(self.flash[addr:addr + size])
         # ROM: 32 hex characters; stub: 16 raw bytes
         return 0, digest.digest() if self.stub else digest.hexdigest().encode()
@@ -321,7 +273,7 @@ class RomLoader:
     def _read_slow(self, body, chk):
         addr, size = struct.unpack("<II", body[:8])
         if size > 64 or addr + size > self.flash_size:
-            raise _Fail(PAST_FLASH_END)
+            raise Refused(PAST_FLASH_END)
         return 0, self.flash[addr:addr + size].ljust(64, b"\xff")  # always a 64-byte buffer
 
     def _mem_begin(self, body, chk):
@@ -331,7 +283,7 @@ class RomLoader:
     def _mem_data(self, body, chk):
         data = self._data_block(body, chk)
         if self._mem is None:
-            raise _Fail(NOT_IN_FLASH_MODE)
+            raise Refused(NOT_IN_FLASH_MODE)
         start = struct.unpack("<I", body[4:8])[0] * self._mem["block"]
         self._mem["data"][start:start + len(data)] = data
 
@@ -351,13 +303,13 @@ class RomLoader:
     def _erase_region(self, body, chk):
         offset, size = struct.unpack("<II", body[:8])
         if size % SECTOR:
-            raise _Fail(BAD_LENGTH)
+            raise Refused(BAD_LENGTH)
         self._erase(offset, size)
 
     def _read_flash(self, body, chk):
         offset, size, packet, _in_flight = struct.unpack("<4I", body[:16])
         if offset + size > self.flash_size or not packet:
-            raise _Fail(PAST_FLASH_END)
+            raise Refused(PAST_FLASH_END)
         # Simplification: all packets are sent at once; the host's 4-byte acks are ignored.
         data = self.flash[offset:offset + size]
         frames = [slip_encode(data[i:i + packet]) for i in range(0, size, packet)]

@@ -37,6 +37,8 @@ def _serve(fd, loader, stop, poll):
         else:
             try:
                 data = os.read(fd, 65536)
+            except BlockingIOError:  # the fd may be non-blocking (the virtual board's is)
+                continue
             except OSError as e:
                 if e.errno != errno.EIO:  # EIO: no process has the slave open right now
                     raise
@@ -44,15 +46,22 @@ def _serve(fd, loader, stop, poll):
                     break
                 continue
         reply = loader.feed(data) if data else b""
-        view = memoryview(reply)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, reply)
         if loader.pending_reset:
             reason = loader.pending_reset
             if loader.on_reset is not None:
                 loader.on_reset(reason)
             return reason
     return None
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:  # pty buffer full: wait until the host reads
+            select.select([], [fd], [], 1.0)
 
 
 class VirtualRomBoard:

@@ -175,3 +175,13 @@ def test_esptool_watchdog_reset_runs_the_application(tmp_path):
         r = esptool(board, "--no-stub", "flash-id", after="watchdog-reset")
     assert r.returncode == 0, r.stderr
     assert resets == ["watchdog"]
+
+
+def test_esptool_read_flash_through_a_non_blocking_pty(board, tmp_path):
+    # The virtual board's pty master is non-blocking; a big read must not lose bytes.
+    os.set_blocking(board._master, False)
+    data = os.urandom(300_000)
+    board.loader.flash[0x20000:0x20000 + len(data)] = data
+    r = esptool(board, "read-flash", "0x20000", str(len(data)), str(tmp_path / "out.bin"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "out.bin").read_bytes() == data
