@@ -15,6 +15,9 @@
 #   buttons()                bitmask of pressed buttons: BUTTON_MUTE | BUTTON_ACTION
 #   ticks_ms()               board time in ms (the virtual board follows its audio clock)
 #   wdt_start(ms) / wdt_feed()  hardware watchdog (a reset leaves the mic off: boot is muted)
+#   wdt_stop()               best effort, after Ctrl-C only: a developer at the REPL must not be
+#                            reset mid-deploy (the ESP32 cannot stop it: longest timeout instead)
+#   reset_cause()            1 power-on, 2 hard reset, 3 watchdog, 4 deep sleep, 5 soft reset
 #   serial_read(buf) -> n    non-blocking: copy bytes waiting from the host into buf
 #   serial_write(data)       write bytes to the host (the USB serial the REPL also uses)
 #   urandom(n) -> bytes      n random bytes

@@ -10,6 +10,7 @@ Wire format (internal to the simulator; both ends live in this repository):
                       b"P" id u8, r, g, b u8     output pin changed (id: see PIN_IDS)
                       b"W" timeout_ms u32 LE     watchdog started
                       b"w"                       watchdog fed
+                      b"D"                       watchdog stopped (after Ctrl-C only)
                       b"B" mode u8               the board runtime booted (b"F" friendly, b"R" raw)
 """
 
@@ -131,7 +132,7 @@ class World:
     def watchdog(self, timeout_ms=None, feed=False):
         with self._cond:
             if timeout_ms is not None:
-                self._wdt_timeout = timeout_ms / 1000.0
+                self._wdt_timeout = timeout_ms / 1000.0 if timeout_ms else None
             self._wdt_fed = time.monotonic()
 
     def check_watchdog(self):
@@ -154,6 +155,8 @@ class World:
             self._wdt_timeout = None
             self.booted.clear()
             for name, value in self._reset_state.items():
+                if name not in ("mute_led", "mic_power", "status_led"):
+                    continue
                 self.set_pin(name, tuple(value) if isinstance(value, list) else value)
 
     # -- the tester's side ---------------------------------------------------------------------
@@ -285,6 +288,8 @@ class WorldServer:
                     w.watchdog(timeout_ms=ms)
                 elif op == b"w":
                     w.watchdog(feed=True)
+                elif op == b"D":
+                    w.watchdog(timeout_ms=0)
                 elif op == b"B":
                     _read_exact(f, 1)
                     w.booted.set()

@@ -1,0 +1,2 @@
+# Earshot boot.py: runs first on every reset. Nothing here touches the microphone; the
+# hardware stays in its fail-closed reset state (mic unpowered, mute LED lit) until main.py.

@@ -1,0 +1,148 @@
+# Hardware layer for the virtual board (MicroPython Unix port under host_tools/sim).
+#
+# The "physical world" (microphone, buttons, pins, watchdog) is a host process reached over
+# a Unix socket named by $EARSHOT_SIM_SOCK; the USB serial is this process's stdin/stdout.
+# Board time is the audio clock: every frame read is 20 ms. See host_tools/sim/world.py.
+import os
+import select
+import socket
+import struct
+import sys
+
+from micropython import const
+
+_FRAME = const(320)
+_PIN_MUTE_LED = const(0)
+_PIN_MIC_POWER = const(1)
+_PIN_STATUS_LED = const(2)
+
+
+class Hardware:
+    FRAME_SAMPLES = _FRAME
+
+    def __init__(self, board):
+        self.board = board
+        path = os.getenv("EARSHOT_SIM_SOCK")
+        if not path:
+            raise OSError("EARSHOT_SIM_SOCK not set: not running on the virtual board")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + bytes(1))
+        self._sock = s
+        self._btn = bytearray(1)
+        self._pin = bytearray(5)
+        self._pin[0] = ord("P")
+        self._wdt = bytearray(5)
+        self._wdt[0] = ord("W")
+        self._frames = 0
+        self._buttons = 0
+        self._mic_on = False
+        self._in = sys.stdin.buffer
+        self._one = bytearray(1)
+        self._out = sys.stdout.buffer
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+
+    # -- microphone -----------------------------------------------------------------------
+
+    def mic_start(self):
+        self._set_pin(_PIN_MIC_POWER, 1, 0, 0)
+        self._mic_on = True
+
+    def mic_stop(self):
+        self._mic_on = False
+        try:
+            self._set_pin(_PIN_MIC_POWER, 0, 0, 0)
+        except OSError:
+            pass
+
+    def read_frame(self, buf):
+        s = self._sock
+        s.write(b"F")
+        self._read_exact(self._btn)
+        self._read_exact(buf)
+        self._buttons = self._btn[0]
+        self._frames += 1
+        if not self._mic_on:
+            # I2S is stopped: whatever arrived is discarded, the frame is silence.
+            for i in range(len(buf)):
+                buf[i] = 0
+
+    def _read_exact(self, buf):
+        n = self._sock.readinto(buf)
+        if n == len(buf):
+            return
+        mv = memoryview(buf)  # a short read is rare: only then do we allocate
+        while n < len(buf):
+            got = self._sock.readinto(mv[n:])
+            if not got:
+                raise OSError("virtual world went away")
+            n += got
+
+    # -- outputs ----------------------------------------------------------------------------
+
+    def _set_pin(self, pin, r, g, b):
+        p = self._pin
+        p[1] = pin
+        p[2] = r
+        p[3] = g
+        p[4] = b
+        self._sock.write(p)
+
+    def set_mute_led(self, on):
+        self._set_pin(_PIN_MUTE_LED, 1 if on else 0, 0, 0)
+
+    def set_status_led(self, r, g, b):
+        self._set_pin(_PIN_STATUS_LED, r, g, b)
+
+    def buttons(self):
+        return self._buttons
+
+    def ticks_ms(self):
+        return self._frames * 20
+
+    # -- watchdog -------------------------------------------------------------------------------
+
+    def wdt_start(self, ms):
+        struct.pack_into("<I", self._wdt, 1, ms)
+        self._sock.write(self._wdt)
+
+    def wdt_feed(self):
+        self._sock.write(b"w")
+
+    def wdt_stop(self):
+        self._sock.write(b"D")
+
+    def reset_cause(self):
+        return int(os.getenv("EARSHOT_RESET_CAUSE") or 1)
+
+    # -- serial ---------------------------------------------------------------------------------
+
+    def serial_read(self, buf):
+        # FileIO.readinto waits until the buffer is full, so take one byte per ready poll.
+        n = 0
+        one = self._one
+        poll = self._poll
+        while n < len(buf):
+            ready = False
+            for _ in poll.ipoll(0):
+                ready = True
+            if not ready or not self._in.readinto(one):
+                break
+            buf[n] = one[0]
+            n += 1
+        return n
+
+    def serial_write(self, data):
+        self._out.write(data)
+
+    def urandom(self, n):
+        return os.urandom(n)
+
+    def fail_safe(self):
+        try:
+            self.mic_stop()
+        finally:
+            try:
+                self.set_mute_led(True)
+            except OSError:
+                pass
