@@ -1,0 +1,245 @@
+# The transparency log (privacy contract point 6): append-only, hash-chained, bounded, in flash.
+#
+# File format (text, one record per line; docs/sessions.md has the full description):
+#   anchor (optional, first line only):  b"A <seq> <hash>\n"
+#       entries up to and including <seq> were dropped; <hash> is the hash of entry <seq>.
+#   entry:                               b"<hash> <body>\n"
+#       body = JSON object {"seq": n, "t": time_ms, "k": kind, "f": {fields}}
+#       hash = hex(SHA-256(prev_hash_raw32 | body bytes as stored)); prev of the first entry is
+#       the anchor's hash, or 32 zero bytes (and seq 0) when nothing was ever dropped.
+#
+# Power cuts: an append is one write of one complete line to a file opened for append; on
+# LittleFS the data is committed on close, so a cut leaves the old file. Whatever the filesystem,
+# open() verifies the chain and, if the tail is torn or corrupt, rewrites the valid prefix
+# (tmp + rename, atomic) before anything else is appended; dropped whole lines (not just a torn
+# partial line) are then recorded with a "repair" entry, so nothing is lost quietly.
+# Bounding: when more than max_entries entries are held, the oldest are dropped down to
+# max_entries - max_entries // 8 by writing anchor + kept lines to `<path>.tmp` and renaming it
+# over the log (atomic: the old or the new file). The file holds at most max_entries + 1 entries
+# at any instant (after an append, before its compaction); open() finishes a compaction a power
+# cut interrupted.
+
+import binascii
+import hashlib
+import json
+import os
+
+from micropython import const
+
+from earshot.store import _replace
+
+_ZERO = bytes(32)
+_HEX = const(64)
+MAX_BODY = const(512)
+
+
+def _parse_entry(line, prev):
+    """line (no newline) -> (seq, hash, body dict) if it chains on prev, else None."""
+    if len(line) < _HEX + 3 or line[_HEX] != 0x20:
+        return None
+    body = line[_HEX + 1 :]
+    h = hashlib.sha256(prev)
+    h.update(body)
+    digest = h.digest()
+    if binascii.hexlify(digest) != line[:_HEX]:
+        return None
+    try:
+        obj = json.loads(body)
+        seq = obj["seq"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return seq, digest, obj
+
+
+def _parse_anchor(line):
+    parts = line.split(b" ")
+    if len(parts) != 3 or parts[0] != b"A" or len(parts[2]) != _HEX:
+        return None
+    try:
+        return int(parts[1]), binascii.unhexlify(parts[2])
+    except ValueError:
+        return None
+
+
+class TransparencyLog:
+    """log = TransparencyLog("/log.txt", 256); log.append("mute", {"muted": True, ...}, ms)"""
+
+    def __init__(self, path, max_entries=256):
+        if max_entries < 2:
+            raise ValueError("max_entries must be at least 2")
+        self._path = path
+        self._max = max_entries
+        self.repaired = 0  # bytes dropped from a torn or corrupt tail at open
+        self._open()
+
+    def _scan(self):
+        """Walk the file; return the byte length of its valid prefix and whether it is clean."""
+        self._anchor = None
+        self._seq = -1
+        self._hash = _ZERO
+        self._count = 0
+        self._max_counter = 0
+        valid = 0
+        whole_lines_bad = False
+        try:
+            f = open(self._path, "rb")
+        except OSError:
+            return 0, 0, False
+        with f:
+            first = True
+            while True:
+                line = f.readline()
+                if not line:
+                    break
+                if line[-1] != 0x0A:
+                    break  # torn last line
+                line = line[:-1]
+                if first and line[:2] == b"A ":
+                    anchor = _parse_anchor(line)
+                    if anchor is None:
+                        whole_lines_bad = True
+                        break
+                    self._anchor = anchor
+                    self._seq, self._hash = anchor
+                else:
+                    e = _parse_entry(line, self._hash)
+                    if e is None or e[0] != self._seq + 1:
+                        whole_lines_bad = True
+                        break
+                    self._seq, self._hash, obj = e
+                    self._count += 1
+                    self._note(obj)
+                first = False
+                valid += len(line) + 1
+            f.seek(0, 2)
+            size = f.tell()
+        return valid, size, whole_lines_bad
+
+    def _note(self, obj):
+        if obj.get("k") == "session":
+            c = obj.get("f", {}).get("counter", 0)
+            if isinstance(c, int) and c > self._max_counter:
+                self._max_counter = c
+
+    def _open(self):
+        tmp = self._path + ".tmp"
+        try:
+            os.stat(self._path)
+        except OSError:
+            # A cut between remove and rename on FAT leaves only the complete tmp.
+            try:
+                os.rename(tmp, self._path)
+            except OSError:
+                pass
+        valid, size, bad = self._scan()
+        if valid < size:
+            self._rewrite(valid)
+            self.repaired = size - valid
+            if bad:
+                self.append("repair", {"dropped_bytes": size - valid}, 0)
+        if self._count > self._max:  # a cut landed between an append and its compaction
+            self._compact(self._count - (self._max - self._max // 8))
+
+    def _rewrite(self, nbytes):
+        """Keep the first nbytes of the log (a whole number of lines), atomically."""
+        tmp = self._path + ".tmp"
+        with open(self._path, "rb") as src, open(tmp, "wb") as dst:
+            left = nbytes
+            while left > 0:
+                block = src.read(min(left, 512))
+                if not block:
+                    break
+                dst.write(block)
+                left -= len(block)
+        _replace(tmp, self._path)
+
+    def append(self, kind, fields, time_ms):
+        """Append one entry; return its seq. fields: dict of JSON-able values."""
+        seq = self._seq + 1
+        body = json.dumps({"seq": seq, "t": time_ms, "k": kind, "f": fields}).encode()
+        if len(body) > MAX_BODY:
+            raise ValueError("log entry longer than %d bytes" % MAX_BODY)
+        h = hashlib.sha256(self._hash)
+        h.update(body)
+        digest = h.digest()
+        with open(self._path, "ab") as f:
+            f.write(binascii.hexlify(digest) + b" " + body + b"\n")
+        self._seq = seq
+        self._hash = digest
+        self._count += 1
+        if kind == "session":
+            self._note({"k": kind, "f": fields})
+        if self._count > self._max:
+            self._compact(self._count - (self._max - self._max // 8))
+        return seq
+
+    def _compact(self, drop):
+        """Drop the `drop` oldest entries, keeping the chain anchor."""
+        tmp = self._path + ".tmp"
+        with open(self._path, "rb") as src:
+            line = src.readline()
+            if line[:2] == b"A ":
+                line = src.readline()
+            for _ in range(drop):
+                last = line
+                line = src.readline()
+            anchor_hash = last[:_HEX]
+            anchor_seq = json.loads(last[_HEX + 1 : -1])["seq"]
+            with open(tmp, "wb") as dst:
+                dst.write(b"A %d " % anchor_seq + anchor_hash + b"\n")
+                while line:
+                    dst.write(line)
+                    line = src.readline()
+        _replace(tmp, self._path)
+        self._anchor = (anchor_seq, binascii.unhexlify(anchor_hash))
+        self._count -= drop
+
+    def entries(self, start=0):
+        """Yield entries with seq >= start as dicts: seq, t, k (kind), f (fields), hash (hex)."""
+        try:
+            f = open(self._path, "rb")
+        except OSError:
+            return
+        with f:
+            for line in f:
+                if line[:2] == b"A ":
+                    continue
+                obj = json.loads(line[_HEX + 1 : -1])
+                if obj["seq"] >= start:
+                    obj["hash"] = line[:_HEX].decode()
+                    yield obj
+
+    def head(self):
+        """(seq, hash hex) of the newest entry; (-1, zeros) for a log that never held one."""
+        return self._seq, binascii.hexlify(self._hash).decode()
+
+    def anchor(self):
+        """(seq, hash hex) of the last dropped entry, or None."""
+        if self._anchor is None:
+            return None
+        return self._anchor[0], binascii.hexlify(self._anchor[1]).decode()
+
+    def __len__(self):
+        return self._count
+
+    def max_counter(self):
+        """Highest session counter among the held entries (a floor for store.next_counter)."""
+        return self._max_counter
+
+    # Entry helpers: the field names host_tools/translog.py knows how to show.
+
+    def session(self, time_ms, session_id, counter, start_ms, length_ms, nbytes, flags, digest,
+                wake="", reason=""):
+        """A session that left the board. session_id and digest: bytes (stored as hex)."""
+        return self.append("session", {
+            "id": binascii.hexlify(session_id).decode(), "counter": counter, "start": start_ms,
+            "ms": length_ms, "bytes": nbytes, "consent": flags,
+            "digest": binascii.hexlify(digest).decode(), "wake": wake, "end": reason,
+        }, time_ms)
+
+    def consent(self, time_ms, event):
+        """A consent change: the dict consent.Consent passes to its on_change callback."""
+        return self.append("consent", event, time_ms)
+
+    def mute(self, time_ms, muted, source):
+        return self.append("mute", {"muted": muted, "source": source}, time_ms)
