@@ -59,7 +59,7 @@ def plan(word, seed, scale, split_voices, root, dev_neg_hours=None, train_neg_ho
         base = {"seed": seed, "split_id": split_id, "voices": voices, "word": word,
                 "split_dir": os.path.join(root, split)}
         out = {"babble": [], "clip": [], "long": []}
-        for i in range(BABBLE_PARTS):
+        for i in range(max(6, int(BABBLE_PARTS * min(1.0, 4 * scale)))):
             out["babble"].append(dict(base, kind_id=_KIND_IDS["babble"], index=i))
         if split == "train":
             pos = [None] * max(1, int(TRAIN_POS * scale))
@@ -111,7 +111,7 @@ def _babble(job):
 def _progress(what, done, total, t0):
     if sys.stderr.isatty() or done == total or done % max(1, total // 10) == 0:
         print("\r  %-22s %5d/%-5d %6.0f s" % (what, done, total, time.time() - t0),
-              end="\n" if done == total else "", file=sys.stderr, flush=True)
+              end="\n" if done == total or not sys.stderr.isatty() else "", file=sys.stderr, flush=True)
 
 
 def _map(fn, jobs, workers, what, pool=None):
