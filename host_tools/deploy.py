@@ -42,10 +42,10 @@ def mpy_cross(src, dst, march):
                                                          proc.stderr.strip().splitlines()[-1]))
 
 
-def build(board, test_mode=False):
-    """Build the image for `board` into build/<board id>/; returns that directory."""
+def build(board, test_mode=False, out=None):
+    """Build the image for `board` into `out` (default build/<board id>/); returns it."""
     march = board.get("mpy_march") or MARCH.get(board.get("hal"), "xtensawin")
-    out = BUILD / board["id"]
+    out = Path(out) if out else BUILD / board["id"]
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)

@@ -1,0 +1,108 @@
+"""Fixtures: a firmware image built once, and virtual boards that boot it from their flash."""
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from host_tools.client import Board
+from host_tools.deploy import build, load_board
+from host_tools.errors import ProtocolError
+from host_tools.proto import T_EVENT
+from host_tools.sim import VirtualBoard
+
+KEY = bytes(range(32))
+DEVICE_ID = "earshot-test-1"
+
+
+@pytest.fixture(scope="session")
+def firmware_image(tmp_path_factory):
+    """The virtual board's image (mpy-cross for x64), as `earshot deploy` would copy it."""
+    return build(load_board("virtual"), out=tmp_path_factory.mktemp("image") / "virtual")
+
+
+def boot_board(image, tmp_path, **kw):
+    flash = tmp_path / "flash"
+    if not flash.exists():
+        shutil.copytree(image, flash)
+    return VirtualBoard(flash_dir=flash, **kw)
+
+
+@pytest.fixture
+def board(firmware_image, tmp_path):
+    """A virtual board with the firmware in flash, powered on (muted, as every boot)."""
+    with boot_board(firmware_image, tmp_path) as b:
+        b.wait_booted()
+        yield b
+
+
+def connect(port, timeout=10.0):
+    """A protocol client once the firmware answers."""
+    deadline = time.monotonic() + timeout
+    client = Board(port, timeout=1.0)
+    while True:
+        try:
+            client.hello()
+            return client
+        except ProtocolError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def client(board):
+    c = connect(board.port)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def ready(board, client):
+    """Provisioned, consent `assistant` (confirmed on the board), unmuted by the button."""
+    client.command("provision", device_id=DEVICE_ID, key=KEY.hex())
+    reply = client.command("consent", preset="assistant")
+    assert reply["result"] == "needs_confirmation"
+    board.press("action")
+    board.press("mute")  # boots muted: only the button unmutes
+    wait_for(lambda: client.command("status").get("muted") is False)
+    assert client.command("status")["consent"]["preset"] == "assistant"
+    return board, client
+
+
+def wait_for(predicate, timeout=10.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in %ss" % timeout)
+        time.sleep(step)
+
+
+def events(client, seconds=0.5):
+    """Event dicts and session frames seen within `seconds` (plus any backlog)."""
+    frames = client.backlog
+    client.backlog = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        frames += client.read_frames(0.05)
+    return frames
+
+
+def event_dicts(frames):
+    return [f.event() for f in frames if f.type == T_EVENT]
+
+
+def speech_like(seconds, level=6000, seed=0, rate=16000):
+    """Syllable-rate modulated noise: loud and bursty like speech, for the VAD and the gate."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 4.0 * t)
+    x = rng.standard_normal(n) * envelope * level / 1.5
+    return np.clip(x, -32768, 32767).astype("<i2").tobytes()
+
+
+def silence(seconds, rate=16000):
+    return bytes(int(seconds * rate) * 2)
