@@ -154,6 +154,13 @@ def esptool_errors(port, step):
             raise FlashError("the board went away while flashing (%s): the flash is incomplete "
                              "and will not boot; reconnect it and run earshot flash again"
                              % step[0]) from None
+        if step[0] == "connect" and "Wrong boot mode" in text:
+            raise FlashError("the board on %s booted its application instead of the bootloader "
+                             "(auto-reset did not work): hold BOOT, press RESET, release BOOT, "
+                             "then retry with --before no-reset" % port) from None
+        if step[0] == "connect" and "Unexpected chip" in text:
+            raise FlashError("the chip on %s is not an ESP32-S3 (esptool: %s)" % (
+                port, text[:100])) from None
         if step[0] == "connect":
             raise FlashError("no ESP32 bootloader answers on %s: hold BOOT, press RESET, release "
                              "BOOT, then retry (%s)" % (port, text[:120])) from None

@@ -14,7 +14,25 @@ from host_tools.errors import PortError
 from host_tools.romloader import MB
 from host_tools.romloader_pty import VirtualRomBoard
 
-DEVKIT = "esp32-s3-devkitc-1-inmp441"  # 8 MB flash, octal PSRAM, offset 0
+DEVKIT = "s3-n8r8"  # 8 MB flash, octal PSRAM, offset 0 (like esp32-s3-devkitc-1-inmp441)
+BOARDS = {
+    "s3-n8r8": {"chip": "esp32s3", "flash_size": "8MB", "psram": "octal",
+                "micropython": {"build": "ESP32_GENERIC_S3", "variant": "SPIRAM_OCT", "offset": 0}},
+    "s3-n16r8": {"chip": "esp32s3", "flash_size": "16MB", "psram": "octal",
+                 "micropython": {"build": "ESP32_GENERIC_S3", "variant": "SPIRAM_OCT", "offset": 0}},
+}
+
+
+@pytest.fixture(autouse=True)
+def boards_dir(tmp_path, monkeypatch):
+    """Board files of our own, so these tests do not move when boards/ is edited."""
+    import json
+
+    d = tmp_path / "boards"
+    d.mkdir()
+    for name, board in BOARDS.items():
+        (d / (name + ".json")).write_text(json.dumps(board))
+    monkeypatch.setattr(cmd_flash, "BOARDS_DIR", d)
 
 
 def s3_image(size, chip_id=9):
@@ -71,7 +89,7 @@ def test_image_larger_than_the_flash_is_refused(board, tmp_path, capsys):
 
 def test_board_file_flash_size_must_match_the_chip(board, tmp_path, capsys):
     (tmp_path / "mp.bin").write_bytes(s3_image(10_000))
-    assert flash(board, tmp_path / "mp.bin", board_id="esp32-s3-box-3") == 1
+    assert flash(board, tmp_path / "mp.bin", board_id="s3-n16r8") == 1
     assert "says 16 MB of flash but the chip reports 8 MB" in capsys.readouterr().err
 
 
@@ -170,3 +188,19 @@ def test_step_two_deploys_provisions_and_reads_the_version(board, tmp_path, monk
     assert main(args) == 0
     assert calls == [("deploy", DEVKIT), ("deploy", DEVKIT), ("provision",)]
     assert "runs Earshot 0.3.0" in capsys.readouterr().out
+
+
+def test_board_not_in_download_mode_says_how_to_get_it_there(tmp_path, capsys):
+    import tty
+
+    master, slave = os.openpty()  # a port where nothing answers the bootloader's SYNC
+    tty.setraw(slave)
+    try:
+        (tmp_path / "mp.bin").write_bytes(s3_image(10_000))
+        assert main(["flash", "--board", DEVKIT, "--port", os.ttyname(slave), "--micropython",
+                     str(tmp_path / "mp.bin"), "--before", "no-reset", "--no-deploy"]) == 1
+    finally:
+        os.close(master)
+        os.close(slave)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "no ESP32 bootloader answers" in err and "hold BOOT, press RESET" in err
