@@ -89,6 +89,38 @@ def _install_machine():
     sys.modules["machine"] = _MachineShim(machine)
 
 
+class _OsShim:
+    # Quirk of the Unix port: with VfsPosix mounted at "/", os.rename() of absolute paths
+    # fails with ENOENT (relative paths work). On the board LittleFS renames either, so the
+    # virtual board renames relative to "/" on the firmware's behalf.
+    def __init__(self, builtin):
+        self._os = builtin
+
+    def __getattr__(self, name):
+        return getattr(self._os, name)
+
+    def rename(self, old, new):
+        o = self._os
+        if not (old.startswith("/") or new.startswith("/")):
+            return o.rename(old, new)
+        cwd = o.getcwd()
+        o.chdir("/")
+        try:
+            o.rename(_abs(cwd, old)[1:], _abs(cwd, new)[1:])
+        finally:
+            o.chdir(cwd)
+
+
+def _abs(cwd, path):
+    if path.startswith("/"):
+        return path
+    return cwd.rstrip("/") + "/" + path
+
+
+def _install_os():
+    sys.modules["os"] = _OsShim(os)
+
+
 # ---- running code ------------------------------------------------------------------------
 
 
@@ -304,6 +336,7 @@ def main():
     _install_machine()
     link = _announce(mode)
     _mount_flash()
+    _install_os()
     globals_ = {"__name__": "__main__"}
     code = 0
     try:

@@ -1,0 +1,100 @@
+"""Serial protocol v1: exact bytes, resynchronisation, and a board that survives bad input."""
+
+import json
+import zlib
+
+import pytest
+import serial
+
+from host_tools.proto import (MAGIC, T_EVENT, T_SESSION_CHUNK, FrameParser, encode_command,
+                              encode_frame)
+from tests.conftest import connect, event_dicts, events
+from tests.mpy import run_mpy
+
+
+def test_command_line_is_ascii_without_control_characters():
+    line = encode_command(7, {"cmd": "status", "x": "\u00e9\x03"})
+    body = b'{"cmd":"status","x":"\\u00e9\\u0003"}'
+    assert line == b"@E1 7 %08x %s\n" % (zlib.crc32(body), body)
+    assert all(32 <= c < 127 for c in line[:-1])  # Ctrl-C can never appear: REPL-safe
+
+
+def test_frame_bytes_are_exact():
+    frame = encode_frame(T_EVENT, 0x0102, b"{}")
+    assert frame[:8] == MAGIC + bytes([1, T_EVENT, 0x02, 0x01, 2, 0])
+    assert frame[8:10] == b"{}"
+    assert frame[10:] == zlib.crc32(frame[2:10]).to_bytes(4, "little")
+
+
+def test_parser_resynchronises_after_garbage_half_frames_and_bad_checksums():
+    good1 = encode_frame(T_EVENT, 1, b'{"ev":"a"}')
+    good2 = encode_frame(T_SESSION_CHUNK, 2, bytes(range(256)) * 4)
+    corrupt = bytearray(encode_frame(T_EVENT, 3, b'{"ev":"c"}'))
+    corrupt[9] ^= 0xFF
+    half = encode_frame(T_EVENT, 4, b'{"ev":"d"}' * 50)[:40]
+    stream = b"boot noise \xe5" + good1 + bytes(corrupt) + half + b"\xe5\x5e\xff\xff" + good2
+    p = FrameParser()
+    frames = []
+    for i in range(0, len(stream), 7):  # arrives in small pieces
+        frames += p.feed(stream[i : i + 7])
+    frames += p.feed(b"")
+    while p.pending:  # the half frame swallowed good2: the timeout path gives it up
+        frames += p.flush_partial()
+    assert [(f.type, f.seq) for f in frames] == [(T_EVENT, 1), (T_SESSION_CHUNK, 2)]
+    assert frames[1].payload == bytes(range(256)) * 4
+    assert p.bad_frames >= 1 and b"boot noise" in p.noise
+
+
+def test_firmware_reader_reports_every_kind_of_bad_line_in_micropython():
+    out = run_mpy(r"""
+from earshot.proto import CommandReader
+import binascii
+r = CommandReader()
+good = b'{"cmd":"status"}'
+lines = [
+    b"hello world\n",
+    b"@E1 5 00000000 " + good + b"\n",
+    b"@E2 6 %08x " % binascii.crc32(good) + good + b"\n",
+    b"@E1 7 %08x {nope}\n" % binascii.crc32(b"{nope}"),
+    b"@E1 8 zz\n",
+    b"@E1 9 %08x " % binascii.crc32(good) + b"@E1 10 %08x " % binascii.crc32(good) + good + b"\n",
+    b"x" * 2000 + b"\n",
+]
+for line in lines:
+    for item in r.feed(line):
+        print(item)
+""")
+    got = out.strip().splitlines()
+    assert got[0].startswith("(0, None, 'garbage")
+    assert "checksum mismatch" in got[1]
+    assert "unsupported protocol version 2" in got[2]
+    assert "not JSON" in got[3]
+    assert "malformed" in got[4]
+    assert got[5] == "(10, {'cmd': 'status'})"  # resynchronised on the last frame start
+    assert "too long" in got[6]
+
+
+def test_bad_input_gets_errors_back_and_the_firmware_keeps_running(board, client):
+    ser = client.ensure_connected()
+    ser.write(b"\x00\xff random bytes \xe5\x5e\n")
+    ser.write(b"@E1 1 00000000 {\"cmd\":\"status\"}\n")
+    ser.write(encode_command(2, {"cmd": "selfdestruct"}))
+    ser.write(b"@E1 3 %08x {\"no\":1}\n" % zlib.crc32(b'{"no":1}'))
+    ser.write(b"@E1 4 12345678 {\"cmd\":\"sta")  # half-sent, then a good frame
+    ser.write(b"\n" + encode_command(5, {"cmd": "status"}))
+    evs = event_dicts(events(client, 1.5))
+    errors = [e["error"] for e in evs if e["ev"] == "error"]
+    assert any("garbage" in e for e in errors)
+    assert any("checksum" in e for e in errors)
+    assert any("unknown command 'selfdestruct'" in e for e in errors)
+    assert any("no 'cmd'" in e for e in errors)
+    assert any(e["ev"] == "reply" and e["re"] == 5 for e in evs)
+    assert client.command("status")["version"]  # still running
+
+
+def test_mpremote_can_still_interrupt_the_firmware_and_deploy(board, client):
+    from host_tools.deploy import deploy
+
+    client.close()
+    reply = deploy(board.port)  # Ctrl-C, raw REPL, copy, reset, then protocol hello
+    assert reply["protocol"] == 1 and reply["board"] == "virtual"
