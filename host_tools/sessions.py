@@ -284,7 +284,7 @@ def verify_stream(records, key, last_counters=None):
     key = bytes(key)
     counters = {} if last_counters is None else last_counters
     parsed = _parsed(records)
-    seen = set()  # bytes of every record accepted so far
+    seen = set()  # SHA-256 of every record accepted so far
     result = Result()
     ordinal = 0
     cur = None  # SessionInfo while a session is open
@@ -296,10 +296,10 @@ def verify_stream(records, key, last_counters=None):
         return result
 
     for i, rec in enumerate(parsed):
-        raw = bytes(records[i])
+        ident = sha256(records[i]).digest()
         if isinstance(rec, Exception):
             return fail("modified", "record %d" % (i + 1), str(rec))
-        if raw in seen:
+        if ident in seen:
             what = "header" if isinstance(rec, Header) else (
                 "chunk %d" % rec.index if isinstance(rec, Chunk) else "close")
             if isinstance(rec, Header):
@@ -325,7 +325,7 @@ def verify_stream(records, key, last_counters=None):
             cur = SessionInfo(rec.device_id, rec.session_id.hex(), rec.counter, rec.wake_word,
                               rec.flags, rec.start_ms)
             prev_tag = rec.tag
-            seen.add(raw)
+            seen.add(ident)
             continue
 
         if cur is None:
@@ -353,7 +353,7 @@ def verify_stream(records, key, last_counters=None):
             prev_tag = rec.tag
             cur.chunks += 1
             cur.nbytes += len(rec.pcm)
-            seen.add(raw)
+            seen.add(ident)
             continue
 
         # Close record.
@@ -372,7 +372,7 @@ def verify_stream(records, key, last_counters=None):
         cur.digest = rec.tag.hex()
         counters[cur.device_id] = cur.counter
         result.sessions.append(cur)
-        seen.add(raw)
+        seen.add(ident)
         cur = None
 
     if cur is not None:

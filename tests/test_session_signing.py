@@ -253,3 +253,16 @@ def test_host_signer_refuses_nothing_but_round_trips():
     result = verify_stream(recs, KEY)
     assert result.ok and result.sessions[0].reason == "host_stop"
     assert result.sessions[0].chunks == 0
+
+
+def test_a_bad_key_file_or_foreign_capture_is_a_one_line_error(signed, tmp_path, capsys):
+    cap, key = tmp_path / "s.cap", tmp_path / "k.txt"
+    write_capture(cap, signed[1][0])
+    key.write_text("not a key")
+    assert cli.main(["verify", str(cap), "--key-file", str(key)]) == 1
+    assert "must hold 32 bytes or 64 hex digits" in capsys.readouterr().err
+    key.write_bytes(KEY)
+    cap.write_bytes(b"RIFF....WAVE")
+    assert cli.main(["verify", str(cap), "--key-file", str(key)]) == 1
+    assert capsys.readouterr().err.strip() == \
+        "earshot: %s is not an Earshot capture (no 'EARSHOT-CAPTURE-1' header)" % cap
