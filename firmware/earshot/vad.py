@@ -19,7 +19,7 @@ def mean_abs(buf: ptr16, n: int) -> int:
 
 
 class Vad:
-    def __init__(self, ratio=4, absolute=300):
+    def __init__(self, ratio=3, absolute=300):
         self.floor = _FLOOR_MIN
         self._ratio = ratio
         self._abs = absolute
@@ -28,11 +28,12 @@ class Vad:
     def is_speech(self, frame, nsamples):
         level = mean_abs(frame, nsamples)
         self.level = level
-        # Floor follows quiet frames quickly down and slowly up.
+        # The floor follows quiet frames quickly down and loud ones very slowly up (a time
+        # constant of about 10 s), so a long sentence is not mistaken for background noise.
         if level < self.floor:
             self.floor = max(_FLOOR_MIN, (self.floor * 3 + level) // 4)
         else:
-            self.floor += (level - self.floor) // 64
+            self.floor += (level - self.floor) >> 9
         return level > self._abs and level > self.floor * self._ratio
 
     def reset(self):
