@@ -126,17 +126,12 @@ def run_scene(board, log=print):
     for info in result.sessions:
         print("  session counter %d: %.1f s, consent %s, wake %s" % (
             info.counter, info.duration_ms / 1000, ",".join(info.consent) or "none", info.wake_word))
-    reply = client.command("log")
-    entries = []
-    for f in client.backlog:
-        if f.type == T_EVENT and f.event().get("ev") == "log":
-            entries += f.event()["entries"]
-    client.backlog = []
-    print("Transparency log: %d entries, head %s..." % (reply["count"], reply["head"][1][:16]))
-    for e in entries:
-        fields = e["f"]
-        desc = ", ".join("%s=%s" % (k, v) for k, v in fields.items() if k not in ("digest", "id"))
-        print("  #%d %6.1fs %-8s %s" % (e["seq"], e["t"] / 1000, e["k"], desc))
+    from .cmd_log import fetch
+    from .translog import render, verify_log
+
+    data, _ = fetch(client)
+    print("Transparency log, read from the board and verified here:")
+    print("  " + render(verify_log(data)).replace("\n", "\n  "))
     client.close()
     return result.ok
 
