@@ -27,26 +27,32 @@ from earshot.consent import Consent
 from earshot.translog import TransparencyLog
 
 D = %(dir)r
+
+
+def out(*words):
+    sys.stdout.write(' '.join([str(w) for w in words]) + '\\n')  # one write per line
+
+
 saved = store.load(D + '/consent.json')
 log = TransparencyLog(D + '/log.txt', %(max)d)
 cons = Consent.from_state(saved)
 n = saved['n'] if saved else 0
-print('boot', log.head()[0], log.head()[1], json.dumps(saved))
+out('boot', log.head()[0], log.head()[1], json.dumps(saved))
 t = 0
 
 def changed(event, now):
     # The order the firmware uses: log first, then state, so no applied change goes unlogged.
     global n
-    print('L', log.head()[0] + 1)
+    out('L', log.head()[0] + 1)
     log.consent(now, event)
-    print('l', log.head()[0])
+    out('l', log.head()[0])
     n += 1
     state = cons.state_dict()
     state['n'] = n
     state['pad'] = 'x' * (n %% 97)
-    print('S', n)
+    out('S', n)
     store.save(D + '/consent.json', state)
-    print('s', n)
+    out('s', n)
 
 cons._on_change = changed
 while True:
@@ -56,10 +62,10 @@ while True:
     else:
         cons.set_guest(not cons.guest, 'button', t)
     c = store.next_counter(D + '/counter.json', log.max_counter())
-    print('C', c)
-    print('L', log.head()[0] + 1)
+    out('C', c)
+    out('L', log.head()[0] + 1)
     log.session(t, b'\\x00' * 8, c, t, 1000, 32000, cons.flags, b'\\x11' * 32, 'ptt', 'mute')
-    print('l', log.head()[0])
+    out('l', log.head()[0])
 """
 
 
@@ -67,10 +73,11 @@ def _read(path):
     return path.read_bytes() if path.exists() else b""
 
 
-def _wait_for_boot(path):
+def _wait_for_boot(path, proc):
     """The Unix port starts inside CPython (~50 ms); cut once the firmware has booted."""
     deadline = time.monotonic() + 10
     while b"boot" not in path.read_bytes():
+        assert proc.poll() is None, "worker died: %s" % path.read_text()
         assert time.monotonic() < deadline, "worker did not boot"
         time.sleep(0.0005)
 
@@ -79,7 +86,8 @@ def _parse(out):
     last = {}
     counters = []
     boot = None
-    for line in out.splitlines():
+    # A cut can land inside a print: an unterminated last line never happened.
+    for line in out.split("\n")[:-1]:
         parts = line.split(" ", 1)
         if parts[0] == "boot":
             boot = line
@@ -105,13 +113,13 @@ def test_power_cuts_during_consent_changes_counters_and_log_appends_leave_old_or
             if rng.random() < 0.2:
                 time.sleep(rng.uniform(0.0, 0.08))  # somewhere in start-up, open or repair
             else:
-                _wait_for_boot(tmp_path / "out.txt")
+                _wait_for_boot(tmp_path / "out.txt", proc)
                 time.sleep(rng.uniform(0.0, 0.025))  # somewhere in the loop of changes
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             err = proc.stderr.read().decode()
             proc.stderr.close()
-        assert "Traceback" not in err, err
+        assert "Traceback" not in err + _read(tmp_path / "out.txt").decode(), err
         boot, last, counters = _parse((tmp_path / "out.txt").read_text())
         if boot is None:
             cut_in_boot += 1
@@ -157,5 +165,13 @@ def test_power_cuts_during_consent_changes_counters_and_log_appends_leave_old_or
     print("power-cut campaign: %d cuts (%d before boot, %d inside a state save, %d inside a log "
           "append, %d left a .tmp), last counter %d, log head #%d, %.1f s"
           % (TRIALS, cut_in_boot, mid_save, mid_append, tmp_left, max_counter, head[0], elapsed))
+    report_dir = os.environ.get("EARSHOT_REPORT_DIR")  # `make privacy-report` collects these
+    if report_dir:
+        os.makedirs(report_dir, exist_ok=True)
+        with open(os.path.join(report_dir, "powercut.json"), "w") as f:
+            json.dump({"trials": TRIALS, "before_boot": cut_in_boot, "inside_state_save": mid_save,
+                       "inside_log_append": mid_append, "tmp_left": tmp_left,
+                       "log_entries_written": head[0] + 1, "violations": 0,
+                       "seconds": round(elapsed, 1)}, f)
     assert head[0] > TRIALS  # the processes got real work done between cuts
-    assert elapsed < 40
+    assert elapsed < 120  # ~16 s on an idle machine; the bound only catches a hang
