@@ -66,8 +66,10 @@ class Earshot(Engine):
         try:
             from . import score as S
             _, man = S.load(self.model(word))
-        except (ImportError, EarshotError, OSError, KeyError) as e:
-            raise NotSupportedError("earshot: no model %r (%s); train it with "
+        except EarshotError as e:
+            raise NotSupportedError(str(e)) from None
+        except (ImportError, OSError, KeyError) as e:
+            raise NotSupportedError("earshot: cannot load model %r (%s); train it with "
                                     "`earshot wakeword train`" % (self.model(word), e)) from None
         return man["threshold"], man["refractory"] * man["hop_s"]
 

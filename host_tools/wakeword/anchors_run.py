@@ -128,14 +128,27 @@ class Porcupine:
     def scores(self, pcm):
         # Porcupine 1.9.5 has no reset(); the second of silence main() puts in front of every
         # file flushes the previous one out (re-creating 8 handles per file costs more).
+        import ctypes
         n = len(pcm) // self.frame
         out = [FLOOR] * n
+        pcm = np.ascontiguousarray(pcm, dtype=np.int16)
+        base = pcm.ctypes.data
+        step = self.frame * 2
+        result = ctypes.c_int()
+        res_ref = ctypes.byref(result)
+        short_p = ctypes.POINTER(ctypes.c_short)
+        # Porcupine.process() copies each frame element by element into a ctypes array
+        # (most of its cost); call the library on a pointer into the numpy buffer instead.
+        calls = [(1.0 - s, h.process_func, h._handle, h.PicovoiceStatuses.SUCCESS)
+                 for s, h in zip(self.GRID, self.handles)]
         for j in range(n):
-            frame = pcm[j * self.frame: (j + 1) * self.frame]
-            for s, h in zip(self.GRID, self.handles):
-                if h.process(frame) >= 0:
+            ptr = ctypes.cast(base + j * step, short_p)
+            for score, fn, handle, ok in calls:
+                if fn(handle, ptr, res_ref) is not ok:
+                    raise SystemExit("porcupine: process failed")
+                if result.value >= 0 and score > out[j]:
                     # Score = 1 - sensitivity: fires at sensitivity s <=> score >= 1 - s.
-                    out[j] = max(out[j], 1.0 - s)
+                    out[j] = score
         return out
 
 
