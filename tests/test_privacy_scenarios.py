@@ -1,0 +1,133 @@
+"""Property-based household scenarios against the virtual board, checked from outside.
+
+After every step: the mic-power pin and the mute LED agree with each other and with the mute
+state; outside an open session only small non-audio messages leave; every session verifies.
+`make privacy-report` runs many more scenarios (PRIVACY_SCENARIOS) and prints the figures.
+"""
+
+import os
+import time
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from host_tools import sessions
+from host_tools.proto import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from tests.conftest import KEY, boot_board, connect, speech_like, wait_for
+
+SCENARIOS = int(os.environ.get("PRIVACY_SCENARIOS", "3"))
+STEPS = st.lists(st.sampled_from([
+    "speech", "ptt", "mute", "consent_cycle", "host_mute", "host_unmute", "host_stop",
+    "host_consent", "garbage", "power_cut", "disconnect",
+]), min_size=4, max_size=10)
+FIGURES = {"scenarios": 0, "steps": 0, "violations": 0, "sessions": 0}
+
+
+class Observer:
+    """Reads everything the board sends and checks the contract on each frame."""
+
+    def __init__(self, board):
+        self.board = board
+        self.client = connect(board.port)
+        self.in_session = False
+        self.records = []
+        self.outside_bytes = 0
+
+    def drain(self, seconds=0.3):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for f in self.client.read_frames(0.05) + self.client.backlog:
+                self.frame(f)
+            self.client.backlog = []
+
+    def frame(self, f):
+        if f.type == T_SESSION_HEADER:
+            self.in_session = True
+            self.records = [f.payload]
+        elif f.type in (T_SESSION_CHUNK, T_SESSION_CLOSE):
+            # None: we reconnected in the middle of a session and missed its header.
+            assert self.in_session is not False, "audio chunk outside a session"
+            self.records.append(f.payload)
+            if f.type == T_SESSION_CLOSE and self.in_session is None:
+                self.in_session = False
+            elif f.type == T_SESSION_CLOSE:
+                result = sessions.verify_stream(self.records, KEY)
+                assert result.ok, result.failure
+                FIGURES["sessions"] += 1
+                self.in_session = False
+        else:
+            assert f.type == T_EVENT and len(f.payload) < 1024
+            if not self.in_session:
+                self.outside_bytes += len(f.payload)
+            ev = f.event()
+            assert "level" not in ev and "pcm" not in ev  # nothing computed from audio
+
+    def reconnect(self):
+        self.client.close()
+        self.client = connect(self.board.port)
+        self.in_session = None  # unknown until the next header or close
+
+
+def check_pins(board, muted):
+    pins = board.pins()
+    assert pins["mute_led"] == (0 if pins["mic_power"] else 1), pins
+    if muted is not None:
+        assert pins["mic_power"] == (0 if muted else 1), (pins, muted)
+
+
+@settings(max_examples=SCENARIOS, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=STEPS)
+def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_factory, steps):
+    tmp = tmp_path_factory.mktemp("scenario")
+    FIGURES["scenarios"] += 1
+    with boot_board(firmware_image, tmp) as board:
+        board.wait_booted()
+        obs = Observer(board)
+        obs.client.command("provision", device_id="s", key=KEY.hex())
+        obs.client.command("consent", preset="assistant")
+        board.press("action")
+        for step in steps:
+            FIGURES["steps"] += 1
+            c = obs.client
+            if step == "speech":
+                board.play(speech_like(1.5, seed=FIGURES["steps"]))
+                board.wait_audio_done()
+            elif step == "ptt":
+                board.press("action")
+                board.play(speech_like(1.0))
+                board.wait_audio_done()
+            elif step == "mute":
+                board.press("mute")
+            elif step == "consent_cycle":
+                board.press("action", seconds=1.7)
+            elif step == "host_mute":
+                c.command("mute")
+                check_pins(board, True)
+            elif step == "host_unmute":
+                before = board.pins()["mic_power"]
+                try:
+                    c.command("unmute")
+                except Exception:  # noqa: BLE001 - the refusal is the expected outcome
+                    pass
+                assert board.pins()["mic_power"] == before
+            elif step == "host_stop":
+                c.command("stop")
+            elif step == "host_consent":
+                c.command("consent", preset="contribute")  # needs the button: stays pending
+            elif step == "garbage":
+                c.ensure_connected().write(b"\x00\xffjunk\n@E1 1 0 {\n")
+            elif step == "power_cut":
+                board.power_cut()
+                assert board.pins()["mic_power"] == 0  # no power: dark, and deaf
+                board.power_on()
+                board.wait_booted()
+                obs.reconnect()
+            elif step == "disconnect":
+                obs.reconnect()
+            obs.drain(0.2)
+            status = c.command("status") if c is obs.client else obs.client.command("status")
+            obs.drain(0.1)
+            check_pins(board, status["muted"])
+        assert obs.outside_bytes < 8192
+        obs.client.close()
