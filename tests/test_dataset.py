@@ -81,6 +81,15 @@ def test_reverb_tail_decays_by_60_db_over_rt60():
     assert abs(3 * t20 / RATE - rt60) < 0.12
 
 
+def test_loud_clips_are_turned_down_instead_of_clipping():
+    x = tone(1.0, amp=1.5)
+    y, gain_db = A.limit_peak(x)
+    assert np.max(np.abs(y)) == pytest.approx(10 ** (-1 / 20), rel=1e-4)
+    assert gain_db == pytest.approx(-1 - 20 * np.log10(1.5), abs=1e-3)
+    quiet = tone(1.0, amp=0.1)
+    assert A.limit_peak(quiet)[1] == 0.0
+
+
 def test_active_span_finds_the_word_in_silence():
     x = np.concatenate([np.zeros(8000), tone(0.5), np.zeros(4000)]).astype(np.float32)
     s, e = A.active_span(x)
@@ -164,6 +173,10 @@ def test_tiny_build_is_reproducible(tmp_path):
         for x, y in zip(ea, eb):
             assert open(x["path"], "rb").read() == open(y["path"], "rb").read()
         assert {e["label"] for e in ea} == {"pos", "nearmiss", "neg"}
+        for e in ea:
+            with wave.open(e["path"]) as w:
+                pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+            assert np.abs(pcm.astype(np.int32)).max() < 32767  # nothing clips
     dev_voices = {e["voice"] for e in D.load_manifest(str(tmp_path / "a" / "dev"))}
     meta = json.load(open(tmp_path / "a" / "dataset.json"))
     assert dev_voices.isdisjoint(meta["voices"]["train"])

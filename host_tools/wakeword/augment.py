@@ -34,6 +34,15 @@ def set_level(x, target_dbfs, ref=None):
     return (x * (10.0 ** (target_dbfs / 20.0) / r)).astype(np.float32)
 
 
+def limit_peak(x, peak_dbfs=-1.0):
+    """(x scaled so its peak is at most `peak_dbfs`, gain applied in dB (<= 0))."""
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    limit = 10.0 ** (peak_dbfs / 20.0)
+    if peak <= limit:
+        return x, 0.0
+    return (x * (limit / peak)).astype(np.float32), 20.0 * np.log10(limit / peak)
+
+
 def active_span(x, rate=RATE, floor_db=-40.0, frame_s=0.01):
     """(start, end) sample indices of the part louder than `floor_db` below the loudest 10 ms.
 

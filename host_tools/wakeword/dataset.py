@@ -118,7 +118,8 @@ def _map(fn, jobs, workers, what, pool=None):
     t0 = time.time()
     out = []
     if workers <= 1:
-        _init(pool)
+        global _POOL
+        _POOL = pool  # in-process: no nice(), the caller keeps its priority
         for j in jobs:
             out.append(fn(j))
             _progress(what, len(out), len(jobs), t0)

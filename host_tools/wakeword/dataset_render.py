@@ -125,6 +125,10 @@ def render_clip(job, pool):
     if "noise" in cond:
         noise = A.make_noise(cond["noise"], n, rng, pool)
         x = A.add_noise(x, noise, cond["snr_db"], ref=x[span])
+    # Loud TTS with a high crest factor would clip: turn the whole mix down instead (the SNR
+    # stays, the level recorded is the one achieved).
+    x, gain_db = A.limit_peak(x)
+    cond["level_dbfs"] += gain_db
     x = x + A.white_noise(n, rng) * 10.0 ** (NOISE_FLOOR_DBFS / 20.0)
     rel = "%s/%05d.wav" % (job["label"], job["index"])
     write_wav(os.path.join(job["split_dir"], rel), x)
@@ -159,7 +163,7 @@ def render_long(job, pool):
             if rng.random() < 0.3:
                 h, _ = A.room_impulse(rng)
                 x = A.convolve(np.concatenate([x, np.zeros(len(h), np.float32)]), h)
-            x = A.set_level(x, float(rng.uniform(-34.0, -12.0)))
+            x, _ = A.limit_peak(A.set_level(x, float(rng.uniform(-34.0, -12.0))))
         elif r < 0.9:
             kind = str(rng.choice(["white", "pink", "brown", "hum", "babble"]))
             x = A.make_noise(kind, int(RATE * rng.uniform(5.0, 30.0)), rng, pool)
@@ -172,7 +176,7 @@ def render_long(job, pool):
     x = np.concatenate(parts)[:target]
     bg_kind = str(rng.choice(["white", "pink", "brown", "hum", "babble"]))
     bg = A.make_noise(bg_kind, target, rng, pool)
-    x = x + A.set_level(bg, float(rng.uniform(-65.0, -40.0)))
+    x, _ = A.limit_peak(x + A.set_level(bg, float(rng.uniform(-65.0, -40.0))))
     x = x + A.white_noise(target, rng) * 10.0 ** (NOISE_FLOOR_DBFS / 20.0)
     rel = "neg/long_%03d.wav" % job["index"]
     write_wav(os.path.join(job["split_dir"], rel), x)
