@@ -155,7 +155,7 @@ class Porcupine:
 class PocketSphinx:
     """PocketSphinx 5 keyword spotting with a grid of kws_threshold values in one decoder
     (one pseudo-word per threshold, same phones); score = log10 of the strictest threshold
-    that fired, at the 10 ms frame where the keyphrase ended."""
+    that fired, at the end of the 50 ms piece of audio in which it was reported."""
 
     GRID = tuple(10.0 ** -e for e in range(5, 65, 5))
     hop_s = 0.01
@@ -189,14 +189,16 @@ class PocketSphinx:
         out = [FLOOR] * n
         seen, base = 0, 0
         d.start_utt()
-        step = 160 * 50  # 0.5 s pieces
+        step = 160 * 5  # 50 ms pieces: a detection is timed at the end of its piece
         for s in range(0, len(pcm), step):
             d.process_raw(pcm[s: s + step].tobytes(), False, False)
             if d.hyp() is not None:
                 segs = list(d.seg())
+                # The segment's end_frame is where the keyphrase ended, not when the spotter
+                # said so; the benchmark wants the latter, as a device would see it.
+                j = min(n - 1, (s + step) // 160 - 1)
                 for seg in segs[seen:]:
                     i = int(seg.word.strip()[2:])
-                    j = min(n - 1, base + seg.end_frame)
                     out[j] = max(out[j], float(np.log10(self.GRID[i])))
                 seen = len(segs)
             if s + step - base * 160 >= RATE * 60:
