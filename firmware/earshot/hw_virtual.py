@@ -29,6 +29,7 @@ class Hardware:
         s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + bytes(1))
         self._sock = s
         self._btn = bytearray(1)
+        self._ack = bytearray(1)
         self._pin = bytearray(5)
         self._pin[0] = ord("P")
         self._wdt = bytearray(5)
@@ -87,6 +88,9 @@ class Hardware:
         p[3] = g
         p[4] = b
         self._sock.write(p)
+        # A GPIO write takes effect at once on a board: wait until the world has applied it,
+        # so nothing the firmware says afterwards can overtake the pin change.
+        self._read_exact(self._ack)
 
     def set_mute_led(self, on):
         self._set_pin(_PIN_MUTE_LED, 1 if on else 0, 0, 0)

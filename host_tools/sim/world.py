@@ -7,7 +7,7 @@ microphone hears silence at real-time pace, as a real one would.
 
 Wire format (internal to the simulator; both ends live in this repository):
   firmware -> world   b"F"                      read one frame; reply: buttons u8 + 640 bytes PCM
-                      b"P" id u8, r, g, b u8     output pin changed (id: see PIN_IDS)
+                      b"P" id u8, r, g, b u8     output pin changed (id: see PIN_IDS); reply b"A"
                       b"W" timeout_ms u32 LE     watchdog started
                       b"w"                       watchdog fed
                       b"D"                       watchdog stopped (after Ctrl-C only)
@@ -283,6 +283,7 @@ class WorldServer:
                         w.set_pin(name, (r, g, b))
                     elif name:
                         w.set_pin(name, 1 if r else 0)
+                    conn.sendall(b"A")  # applied: the firmware waits for this
                 elif op == b"W":
                     (ms,) = struct.unpack("<I", _read_exact(f, 4))
                     w.watchdog(timeout_ms=ms)
