@@ -1,0 +1,23 @@
+# Wake-word training (docs/wakeword.md).
+#   make train-wakeword WORD="alexa"    train on data/wakeword/<slug>/train, write firmware/models/<slug>.*
+#   make models                         both shipped models (alexa, hey jarvis)
+#   make eval-wakeword WORD="alexa"     false rejects / false accepts per hour / latency on dev
+# Training needs the optional [train] extra (torch); scoring and the board do not.
+TRAIN_STAMP := $(VENV)/.installed-train
+STEPS ?= 3000
+
+.PHONY: train-wakeword models eval-wakeword
+
+$(TRAIN_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[train]'
+	touch $@
+
+train-wakeword: $(TRAIN_STAMP)
+	nice -n 10 $(BIN)/python -m host_tools.cli wakeword train "$(WORD)" --steps $(STEPS)
+
+models: $(TRAIN_STAMP)
+	$(MAKE) train-wakeword WORD="alexa"
+	$(MAKE) train-wakeword WORD="hey jarvis"
+
+eval-wakeword: $(STAMP)
+	nice -n 10 $(BIN)/python -m host_tools.cli wakeword eval --model "$(WORD)"
