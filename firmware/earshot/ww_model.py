@@ -24,9 +24,11 @@ def dense(x: ptr8, nin: int, w: ptr8, q: ptr16, out: ptr8, ooff: int, nout: int)
     while o < nout:
         acc = 0
         i = 0
-        while i < nin:
-            acc += w[wo + i] * x[i]
-            i += 1
+        j = wo
+        while i < nin:  # n_in is a multiple of 4 (checked when the model loads)
+            acc += w[j] * x[i] + w[j + 1] * x[i + 1] + w[j + 2] * x[i + 2] + w[j + 3] * x[i + 3]
+            i += 4
+            j += 4
         hi = q[4 * o + 1]
         acc = acc - sx + ((((hi ^ 0x8000) - 0x8000) << 16) + q[4 * o])
         sh = q[4 * o + 3]
@@ -106,6 +108,8 @@ class Model:
     def __init__(self, tensors, channels, dilations, nfeat):
         # tensors: name -> memoryview into the model file
         c = channels
+        if c % 4 or nfeat % 4:
+            raise ValueError("channels and features must be multiples of 4")
         self._c = c
         self._nfeat = nfeat
         self._w = [tensors["l%d_w" % i] for i in range(2 + 2 * len(dilations))]

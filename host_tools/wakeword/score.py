@@ -114,3 +114,71 @@ def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print):
         out["at"]["shipped"] = report(manifest["threshold"])
     out["seconds"] = round(time.time() - t0, 1)
     return out
+
+
+# ---------------------------------------------------------------- cost
+
+def macs_per_second(manifest):
+    """Multiplies per second of audio on the board: frontend + model (see docs/wakeword.md)."""
+    f = manifest["features"]
+    nfft, hop = f["nfft"], f["hop"]
+    stages = nfft.bit_length() - 1
+    bins = nfft // 2 + 1
+    front = f["win"] + stages * (nfft // 2) * 4 + 2 * bins + 2 * bins
+    c, nb = manifest["channels"], f["bands"]
+    blocks = len(manifest["dilations"])
+    model = 3 * nb * c + blocks * (3 * c + c * c) + c
+    hops = f["sample_rate"] / hop
+    return {"frontend": int(front * hops), "model": int(model * hops),
+            "total": int((front + model) * hops)}
+
+
+_TIMING = """
+import time
+from earshot.wakeword import Detector
+det = Detector(%r, %r)
+buf = bytearray(640)
+for i in range(640):
+    buf[i] = (i * 73 + (i >> 3) * 11) & 255
+for _ in range(10):
+    det.feed(buf)
+n = %d
+t0 = time.ticks_us()
+for _ in range(n):
+    det.feed(buf)
+print(time.ticks_diff(time.ticks_us(), t0) / (n * 0.02))
+"""
+
+_HEAP = """
+import gc
+from earshot.wakeword import Detector
+det = Detector(%r, %r)
+buf = bytearray(640)
+for _ in range(100):
+    det.feed(buf)
+print("ok")
+"""
+
+
+def firmware_timing(name_or_path, seconds=20, repeats=3):
+    """MicroPython Unix-port microseconds per second of audio (best of `repeats`) for Detector.feed."""
+    from tests.mpy import run_mpy
+    b, j = resolve(name_or_path)
+    runs = [float(run_mpy(_TIMING % (str(b), str(j), int(seconds * 50)), timeout=600).strip())
+            for _ in range(repeats)]
+    return min(runs)
+
+
+def smallest_heap(name_or_path, lo_kb=16, hi_kb=256):
+    """Smallest `micropython -X heapsize` (KB) in which the detector loads and runs."""
+    from tests.mpy import run_mpy
+    b, j = resolve(name_or_path)
+    code = _HEAP % (str(b), str(j))
+    while lo_kb < hi_kb:
+        mid = (lo_kb + hi_kb) // 2
+        out = run_mpy(code, heap="%dK" % mid, check=False)
+        if out.strip() == "ok":
+            hi_kb = mid
+        else:
+            lo_kb = mid + 1
+    return hi_kb

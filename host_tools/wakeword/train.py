@@ -28,7 +28,7 @@ from . import model as M
 HOP_S = feat.HOP / feat.SAMPLE_RATE
 ACT_MAX = 4.0                # float value of activation 127
 ACT_SCALE = ACT_MAX / 127.0  # features use the same scale: x = f * ACT_SCALE
-CHANNELS = 48
+CHANNELS = 64
 DILATIONS = (2, 4, 8, 16)
 CROP = 160                   # frames per training sequence (3.2 s)
 POS_BEFORE = 0.04            # label 1 from word_end - POS_BEFORE ...
@@ -176,7 +176,25 @@ def build_net(channels=CHANNELS, dilations=DILATIONS):
                                     for d in dilations)
             self.pw = nn.ModuleList(nn.Conv1d(channels, channels, 1) for _ in dilations)
             self.head = nn.Conv1d(channels, 1, 1)
+            # batch norm speeds up the float phase; fold_bn() merges it into the convs before the
+            # quantisation-aware phase, so the board never sees it
+            self.bn = nn.ModuleList(nn.BatchNorm1d(channels) for _ in range(1 + 2 * len(dilations)))
+            self.use_bn = True
             self.quant = False
+
+        def _norm(self, i, x):
+            return self.bn[i](x) if self.use_bn else x
+
+        @torch.no_grad()
+        def fold_bn(self):
+            convs = [self.conv0]
+            for dw, pw in zip(self.dw, self.pw):
+                convs += [dw, pw]
+            for conv, bn in zip(convs, self.bn):
+                k = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                conv.weight.mul_(k.view(-1, *([1] * (conv.weight.dim() - 1))))
+                conv.bias.copy_((conv.bias - bn.running_mean) * k + bn.bias)
+            self.use_bn = False
 
         def _conv(self, m, x, pad, dil=1, groups=1):
             return F.conv1d(F.pad(x, (pad, 0)), qweight(m.weight, self.quant), m.bias,
@@ -185,10 +203,10 @@ def build_net(channels=CHANNELS, dilations=DILATIONS):
         def forward(self, f):  # f: (B, T, 32) feature integers as float
             q = self.quant
             x = f.transpose(1, 2) * ACT_SCALE
-            h = qact(self._conv(self.conv0, x, 2), q)
-            for dw, pw, d in zip(self.dw, self.pw, self.dilations):
-                u = qact(self._conv(dw, h, 2 * d, d, h.shape[1]), q)
-                h = qact(self._conv(pw, u, 0), q)
+            h = qact(self._norm(0, self._conv(self.conv0, x, 2)), q)
+            for i, (dw, pw, d) in enumerate(zip(self.dw, self.pw, self.dilations)):
+                u = qact(self._norm(1 + 2 * i, self._conv(dw, h, 2 * d, d, h.shape[1])), q)
+                h = qact(self._norm(2 + 2 * i, self._conv(pw, u, 0)), q)
             return self._conv(self.head, h, 0)[:, 0, :]  # logits (B, T)
 
     return TCN()
@@ -257,10 +275,18 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng)
     net = build_net(channels)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=int(steps * 0.6),
+                                                pct_start=0.1)
     t0 = time.time()
+    float_steps = int(steps * 0.6)
     for step in range(steps):
-        net.quant = step >= steps // 2
+        if step == float_steps:
+            # fold batch norm, then fine-tune with quantisation simulated (and BN statistics frozen)
+            net.eval()
+            net.fold_bn()
+            net.quant = True
+            opt = torch.optim.Adam(net.parameters(), lr=3e-4)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps - float_steps)
         X, Y, W = bat.batch(batch)
         logits = net(torch.from_numpy(X.astype(np.float32)))
         y = torch.from_numpy(Y)
@@ -273,7 +299,18 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         sched.step()
         if step % 200 == 0 or step == steps - 1:
             log("step %d/%d loss %.4f (%.0f s)" % (step, steps, loss.item(), time.time() - t0))
+    if net.use_bn:
+        net.eval()
+        net.fold_bn()
+    net.quant = True
     qm = quantise(net)
+    # the integer model must track the float one it came from
+    X, _, _ = bat.batch(16)
+    with torch.no_grad():
+        ref = net(torch.from_numpy(X.astype(np.float32))).numpy()
+    got = np.stack([M.logits(qm, x) for x in X]) / M.LOGIT_Q
+    log("integer vs float logits: mean |diff| %.3f (float |logit| %.3f)"
+        % (np.abs(np.clip(ref, -127 / 16, 127 / 16) - got).mean(), np.abs(ref).mean()))
     manifest = {"word": word, "smooth": SMOOTH, "threshold": 0,
                 "refractory": int(round(REFRACTORY_S / HOP_S)), "score_max": 255 * SMOOTH}
     pos_h = [feats[i] for i, e in enumerate(entries) if e["voice"] in held_v and e["label"] == "pos"]
