@@ -171,12 +171,13 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
     meta["seconds"] = round(time.time() - t_start, 1)
     with open(os.path.join(tmp, "dataset.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
+    # The previous build stays in <slug>.old until the next one: a trainer that loaded the
+    # old manifest keeps finding files (with the new content at the same names).
     old = root.rstrip("/") + ".old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(root):
         os.rename(root, old)
     os.rename(tmp, root)
-    shutil.rmtree(old, ignore_errors=True)
     return meta
 
 
