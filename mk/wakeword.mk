@@ -1,6 +1,7 @@
 # Wake-word data and benchmark (docs/wakeword-data.md).
 #   make dataset WORD="alexa" [SCALE=1] [SEED=0]   synthetic dataset in data/wakeword/<slug>/
-#   make bench-wakeword [WORDS="alexa hey_jarvis"]  Earshot vs the anchors on the dev split
+#   make bench-wakeword [WORDS="alexa hey_jarvis"] [BENCH_ARGS="--neg-hours 1"]
+#                                                   Earshot vs the anchors on the dev split
 # Needs apt packages espeak-ng, flite (and sox for the anchors' checks): see the doc.
 WORD ?= alexa
 SCALE ?= 1
@@ -9,7 +10,7 @@ WORDS ?= alexa hey_jarvis
 ANCHOR_ENGINES ?= earshot microwakeword openwakeword porcupine pocketsphinx
 ANCHOR_VENV := .cache/venv-anchors
 OWW_VENV := .cache/venv-oww
-ANCHOR_WHEELS := .cache/anchor-wheels
+BENCH_ARGS ?=
 
 .PHONY: dataset datasets bench-wakeword anchors
 
@@ -38,4 +39,4 @@ $(OWW_VENV)/.installed:
 anchors: $(ANCHOR_VENV)/.installed $(OWW_VENV)/.installed
 
 bench-wakeword: $(STAMP) anchors
-	nice -n 10 $(BIN)/python -m host_tools.wakeword.bench --words $(WORDS) --engines $(ANCHOR_ENGINES)
+	nice -n 10 $(BIN)/python -m host_tools.wakeword.bench --words $(WORDS) --engines $(ANCHOR_ENGINES) $(BENCH_ARGS)
