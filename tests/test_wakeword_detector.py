@@ -76,7 +76,7 @@ def random_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("model")
     qm = M.random_model(seed=3, channels=16)
     M.save(d / "r.bin", d / "r.json", qm,
-           {"word": "test", "smooth": 5, "threshold": 700, "refractory": 10, "score_max": 1275})
+           {"word": "test", "smooth": 5, "threshold": 700, "refractory": 10, "score_max": 1270})
     return d / "r.bin", d / "r.json"
 
 

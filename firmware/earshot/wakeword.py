@@ -5,7 +5,7 @@
 #       ...               # det.word was heard; det.last_score is the smoothed score
 #
 # feed() does constant work per call (one feature frame, one output per model layer) and
-# allocates nothing once constructed. The score is the sum of sigmoid(logit) (0..255 each) over
+# allocates nothing once constructed. The score is the sum of (logit + 127) (0..254 each) over
 # the last `smooth` hops; the detector fires when it reaches `threshold`, then stays quiet for
 # `refractory` hops. host_tools/wakeword/ holds the bit-exact numpy twin used for scoring.
 import json
@@ -53,7 +53,6 @@ class Detector:
         self.refractory = man["refractory"]
         self._front = Frontend(t["window"], t["tw_re"], t["tw_im"], t["mel_seg"], t["mel_w"])
         self._model = Model(t, man["channels"], man["dilations"], feat["bands"])
-        self._sig = t["sigmoid"]
         self._smooth = bytearray(man["smooth"])
         self.last_score = 0
         self._sum = 0
@@ -73,7 +72,7 @@ class Detector:
     def feed(self, buf):
         """One 20 ms frame (bytearray of 320 int16 LE samples) -> 1 if the word fired now."""
         self._front.step(buf, self._model.newest)
-        p = self._sig[self._model.step() + 127]
+        p = self._model.step() + 127
         sm = self._smooth
         i = self._si
         self._sum += p - sm[i]

@@ -75,7 +75,7 @@ def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print):
     smax = manifest["score_max"]
     # false accepts per threshold (with the refractory period), coarse to fine
     fa = {}
-    for thr in range(smax, 0, -5):
+    for thr in range(smax, 0, -2):
         man = dict(manifest, threshold=thr)
         fa[thr] = sum(len(M.detections(s, man)) for _, s in neg)
         if fa[thr] / hours > max(budgets) * 4:
