@@ -72,6 +72,7 @@ class OpenWakeWord:
         self.emb = tfl.Interpreter(model_path=os.path.join(d, "embedding_model.tflite"), num_threads=1)
         self.ww = tfl.Interpreter(model_path=os.path.join(d, model + ".tflite"), num_threads=1)
         self.ww_windows = int(self.ww.get_input_details()[0]["shape"][1])
+        self.ww_batch = 512
 
     @staticmethod
     def _run(interp, x):
@@ -105,9 +106,21 @@ class OpenWakeWord:
         embs = np.concatenate(embs)
         n = len(embs) - self.ww_windows + 1
         feats = np.stack([embs[i: i + self.ww_windows] for i in range(n)]).astype(np.float32)
+        return self._classify(feats)
+
+    def _classify(self, feats):
+        n = len(feats)
         out = []
-        for s in range(0, n, 512):
-            out.append(self._run(self.ww, feats[s: s + 512]).reshape(-1))
+        for s in range(0, n, self.ww_batch):
+            try:
+                out.append(self._run(self.ww, feats[s: s + self.ww_batch]).reshape(-1))
+            except RuntimeError:
+                if self.ww_batch == 1:
+                    raise
+                # Some classifiers (hey_jarvis_v0.1) reshape to a fixed batch of 1, as the
+                # Wyoming server runs them; fall back to one window at a time.
+                self.ww_batch = 1
+                return self._classify(feats)
         # The first score needs ww_windows embeddings; pad the start so index*hop = time.
         lead = self.ww_windows - 1 + 76 // 8
         return [0.0] * lead + [float(v) for v in np.concatenate(out)]

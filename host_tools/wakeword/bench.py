@@ -161,8 +161,7 @@ def dev_files(word, data_root=None, neg_hours=None, per_condition=None):
 
 def _cache_key(engine, word, entries):
     h = hashlib.sha1()
-    h.update(open(anchors.RUNNER, "rb").read())
-    h.update(json.dumps([engine.name, engine.model(word)]).encode())
+    h.update(json.dumps([engine.name, engine.model(word), engine.version]).encode())
     for e in entries:
         h.update(("%s %s %s\n" % (e["path"], e["duration_s"], os.path.getmtime(e["path"]))).encode())
     return h.hexdigest()[:16]
