@@ -127,7 +127,7 @@ ENGINES = {e.name: e for e in [
            {"alexa": "alexa_v0.1", "hey_jarvis": "hey_jarvis_v0.1"},
            {"alexa": 0.5, "hey_jarvis": 0.5},
            note="wyoming-openwakeword 1.8.2 models on tflite-runtime 2.14 (numpy<2 venv)",
-           version=2),
+           version=3),
     Engine("porcupine", "Porcupine 1.9.5", ".cache/venv-anchors",
            {"alexa": "alexa", "hey_jarvis": "jarvis"}, {"alexa": 0.5, "hey_jarvis": 0.5},
            note="score = 1 - the lowest of 8 sensitivities (0.1-1.0) that fired; default 0.5"),

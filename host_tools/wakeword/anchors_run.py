@@ -73,33 +73,38 @@ class OpenWakeWord:
         self.ww = tfl.Interpreter(model_path=os.path.join(d, model + ".tflite"), num_threads=1)
         self.ww_windows = int(self.ww.get_input_details()[0]["shape"][1])
         self.ww_batch = 512
+        self._shapes = {}
 
-    @staticmethod
-    def _run(interp, x):
+    def _run(self, interp, x):
         i = interp.get_input_details()[0]["index"]
-        interp.resize_tensor_input(i, x.shape, strict=False)
-        interp.allocate_tensors()
+        if self._shapes.get(id(interp)) != x.shape:  # resizing re-plans the graph: only on change
+            interp.resize_tensor_input(i, x.shape, strict=False)
+            interp.allocate_tensors()
+            self._shapes[id(interp)] = x.shape
         interp.set_tensor(i, x)
         interp.invoke()
         return interp.get_tensor(interp.get_output_details()[0]["index"])
 
     def mels(self, audio):
-        # In pieces of 1280*n samples with 480 samples of overlap, like the server's chunks.
-        out, step = [], 1280 * 100
-        for s in range(0, max(1, len(audio) - 480), step):
-            piece = audio[s: s + step + 480]
-            if len(piece) < 1760:
-                break
-            m = self._run(self.mel, piece[None, :].astype(np.float32))
-            out.append(m[0, 0] / 10.0 + 2.0)
-        return np.concatenate(out) if out else np.zeros((0, 32), np.float32)
+        """Mel frames as the server makes them: one 1760-sample window per 1280-sample chunk,
+        one at a time. The mel model clamps its dB range relative to the loudest value of
+        the whole input tensor, so batching chunks (or longer inputs) changes the result."""
+        n = (len(audio) - 480) // 1280
+        out = np.zeros((max(0, n) * 8, 32), np.float32)
+        for c in range(max(0, n)):
+            m = self._run(self.mel, audio[None, c * 1280: c * 1280 + 1760])
+            out[c * 8: c * 8 + 8] = m[0, 0] / 10.0 + 2.0
+        return out
 
     def scores(self, pcm):
         mels = self.mels(pcm.astype(np.float32))
-        n_emb = (len(mels) - 76) // 8 + 1
+        # The server embeds the last 76 mel frames after each 80 ms chunk (8 frames), so its
+        # windows end at multiples of 8 frames and start at 4 + 8k; the model is sensitive to
+        # that alignment (a 40 ms shift moves scores a lot), so keep it.
+        n_emb = (len(mels) - 4 - 76) // 8 + 1
         if n_emb < self.ww_windows:
             return []
-        wins = np.stack([mels[i * 8: i * 8 + 76] for i in range(n_emb)])[..., None]
+        wins = np.stack([mels[4 + i * 8: 4 + i * 8 + 76] for i in range(n_emb)])[..., None]
         embs = []
         for s in range(0, n_emb, 512):
             embs.append(self._run(self.emb, wins[s: s + 512].astype(np.float32)).reshape(-1, 96))
@@ -121,8 +126,9 @@ class OpenWakeWord:
                 # Wyoming server runs them; fall back to one window at a time.
                 self.ww_batch = 1
                 return self._classify(feats)
-        # The first score needs ww_windows embeddings; pad the start so index*hop = time.
-        lead = self.ww_windows - 1 + 76 // 8
+        # Chunk c (0-based) gives the first embedding at c = 9 (80 mel frames) and the first
+        # score at c = 9 + ww_windows - 1; pad so that score i is the one after chunk i.
+        lead = self.ww_windows - 1 + 9
         return [0.0] * lead + [float(v) for v in np.concatenate(out)]
 
 
