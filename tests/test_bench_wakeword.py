@@ -43,7 +43,7 @@ def make_streams(n_pos=10, miss=3, neg_hours=2.0, fa_heights=(0.6, 0.7, 0.8), re
     negs = [stream(neg_len) for _ in range(4)]
     for j, h in enumerate(fa_heights):  # one false accept per height, in different files
         negs[j][1000 + j] = h
-    nms = [stream(2.0, [(1.0, 0.75, 2)]), stream(2.0)]
+    nms = [(stream(2.0, [(1.0, 0.75, 2)]), "clean"), (stream(2.0), "reverb")]
     return B.Streams(HOP, refr_s, pos, nms, negs)
 
 
@@ -62,6 +62,7 @@ def test_false_rejects_near_misses_and_latency_at_a_threshold():
     # misses are k = 0, 1, 2: babble (0, 2) and clean (1); 5 clips of each
     assert r["frr_by_condition"] == {"babble_5db": 0.4, "clean": 0.2}
     assert r["nearmiss_rate"] == 0.5
+    assert r["nearmiss_by_condition"] == {"clean": 1.0, "reverb": 0.0}
     # score index 55 (1.1 s) covers audio up to 1.12 s: 120 ms after the word's end
     assert r["latency_median_s"] == pytest.approx(0.12)
     assert r["latency_p95_s"] == pytest.approx(0.12)

@@ -61,7 +61,9 @@ class Streams:
             hi = min(len(s), int(np.ceil((end + WINDOW_AFTER_S) / hop_s)))
             self.pos_win.append((lo, np.asarray(s[lo:hi], dtype=np.float64)))
         self.pos_max = np.array([w.max() if len(w) else -np.inf for _, w in self.pos_win])
-        self.nm_max = np.array([np.max(s) if len(s) else -np.inf for s in nearmiss])
+        # nearmiss: list of (scores, condition)
+        self.nm_max = np.array([np.max(s) if len(s) else -np.inf for s, _ in nearmiss])
+        self.nm_cond = [c for _, c in nearmiss]
         self.neg = [np.asarray(s, dtype=np.float64) for s in neg]
         self.neg_hours = sum(len(s) for s in neg) * hop_s / 3600.0
 
@@ -81,14 +83,19 @@ class Streams:
         for c in sorted(set(self.pos_cond)):
             m = np.array([pc == c for pc in self.pos_cond])
             per[c] = round(float(1.0 - fired[m].mean()), 4)
+        nm_fired = self.nm_max >= threshold
+        nm_per = {}
+        for c in sorted(set(self.nm_cond)):
+            m = np.array([nc == c for nc in self.nm_cond])
+            nm_per[c] = round(float(nm_fired[m].mean()), 4)
         return {
             "threshold": float(threshold),
             "false_accepts": fa,
             "fa_per_hour": round(fa / self.neg_hours, 3) if self.neg_hours else None,
             "frr": round(float(1.0 - fired.mean()), 4) if len(fired) else None,
             "frr_by_condition": per,
-            "nearmiss_rate": round(float((self.nm_max >= threshold).mean()), 4)
-            if len(self.nm_max) else None,
+            "nearmiss_rate": round(float(nm_fired.mean()), 4) if len(self.nm_max) else None,
+            "nearmiss_by_condition": nm_per,
             "latency_median_s": round(float(np.median(lat)), 3) if lat else None,
             "latency_p95_s": round(float(np.percentile(lat, 95)), 3) if lat else None,
         }
@@ -199,7 +206,7 @@ def build_streams(entries, recs, refractory_s):
         if e["label"] == "pos":
             pos.append((s, e.get("word_start_s", 0.0), e["word_end_s"], e["condition"]))
         elif e["label"] == "nearmiss":
-            nm.append(s)
+            nm.append((s, e["condition"]))
         else:
             neg.append(s)
     return Streams(hop, refractory_s, pos, nm, neg)
@@ -276,17 +283,20 @@ def markdown(results, meta):
                 _cell(r, 0.5, "nearmiss_rate"), _cell(r, 0.5, "latency_median_s"),
                 _cell(r, 0.5, "latency_p95_s"), dtxt,
                 "cached" if r.get("cached") else r.get("score_seconds_per_audio_hour")))
-        conds = sorted({c for r in ok for t in r["at_budget"].values() if t.get("reachable")
-                        for c in t["frr_by_condition"]})
-        if conds:
-            lines += ["", "False rejects per condition at <= 0.5 FA/h:", "",
+        for key, title in (("frr_by_condition", "False rejects"),
+                           ("nearmiss_by_condition", "Near-miss triggers")):
+            conds = sorted({c for r in ok for t in r["at_budget"].values() if t.get("reachable")
+                            for c in t.get(key, {})})
+            if not conds:
+                continue
+            lines += ["", "%s per condition at <= 0.5 FA/h:" % title, "",
                       "| condition | " + " | ".join(r["label"] for r in ok) + " |",
                       "|---|" + "---|" * len(ok)]
             for c in conds:
                 row = []
                 for r in ok:
                     p = r["at_budget"]["0.5"]
-                    row.append(_pct(p["frr_by_condition"].get(c)) if p.get("reachable") else "n/a")
+                    row.append(_pct(p[key].get(c)) if p.get("reachable") else "n/a")
                 lines.append("| %s | %s |" % (c, " | ".join(row)))
         lines.append("")
     lines += ["Engines:", ""]
