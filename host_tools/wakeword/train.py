@@ -327,7 +327,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         ref = net(torch.from_numpy(X.astype(np.float32))).numpy()
     got = np.stack([M.logits(qm, x) for x in X]) / M.LOGIT_Q
     log("integer vs float logits: mean |diff| %.3f (float |logit| %.3f)"
-        % (np.abs(np.clip(ref, -127 / 16, 127 / 16) - got).mean(), np.abs(ref).mean()))
+        % (np.abs(np.clip(ref, -127 / M.LOGIT_Q, 127 / M.LOGIT_Q) - got).mean(), np.abs(ref).mean()))
     manifest = {"word": word, "smooth": SMOOTH, "threshold": 0,
                 "refractory": int(round(REFRACTORY_S / HOP_S)), "score_max": 254 * SMOOTH}
     pos_h = [feats[i] for i, e in enumerate(entries) if e["voice"] in held_v and e["label"] == "pos"]
