@@ -48,7 +48,8 @@ def read_wav(path):
 def load_manifest(split_dir):
     path = Path(split_dir) / "manifest.jsonl"
     if not path.exists():
-        raise EarshotError("no dataset in %s; build it with `earshot wakeword dataset`" % split_dir)
+        raise EarshotError("no dataset in %s; build it with `make dataset WORD=...` or add "
+                           "--build-data to `earshot wakeword train`" % split_dir)
     out = []
     for line in path.read_text().splitlines():
         e = json.loads(line)
@@ -162,7 +163,8 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise EarshotError("training needs torch: pip install -e '.[train]'") from None
+        raise EarshotError("training needs torch: pip install -e '.[train]' "
+                           "(or pip install torch==2.13.0)") from None
     return torch
 
 
