@@ -109,9 +109,16 @@ def run_scene(board, log=print):
     board.press("action")
     s.pump()
     s.say("a household member confirmed with the action button")
-    board.press("action")
-    s.play(chatter(2.5, 3, steady=True) + bytes(16000 * 2))
-    s.say("push-to-talk: the question streamed as a signed session")
+    wake = ROOT / "tests" / "fixtures" / "wakeword" / "alexa_en-us.wav"
+    if wake.exists():
+        from .sim.world import read_pcm
+
+        s.play(read_pcm(wake) + chatter(2.5, 3, steady=True) + bytes(16000 * 2))
+        s.say("'Alexa, ...': the on-board wake word opened a signed session")
+    else:
+        board.press("action")
+        s.play(chatter(2.5, 3, steady=True) + bytes(16000 * 2))
+        s.say("push-to-talk: the question streamed as a signed session")
     board.press("action")
     board.play(chatter(6, 4, steady=True))
     board.advance(1.5)

@@ -138,3 +138,21 @@ def test_watchdog_reset_and_crash_leave_the_microphone_off(ready):
     assert c.command("status")["muted"] is True
     assert board.pins()["mic_power"] == 0 and board.pins()["mute_led"] == 1
     c.close()
+
+
+def test_the_on_board_wake_word_opens_a_signed_session(ready):
+    from host_tools.sim.world import read_pcm
+    from tests.mpy import ROOT
+
+    board, client = ready
+    clip = read_pcm(ROOT / "tests" / "fixtures" / "wakeword" / "alexa_en-us.wav")
+    board.play(silence(1.0) + clip + speech_like(1.5) + silence(1.2))
+    board.wait_audio_done()
+    frames = events(client, 0.8)
+    evs = event_dicts(frames)
+    wakes = [e for e in evs if e["ev"] == "wake"]
+    assert wakes and wakes[0]["word"] == "alexa"
+    records = [f.payload for f in frames if f.type in SESSION_TYPES]
+    result = sessions.verify_stream(records, KEY)
+    assert result.ok and result.sessions[0].wake_word == "alexa"
+    assert "preroll" not in result.sessions[0].consent  # so the wake word itself stayed home
