@@ -123,7 +123,7 @@ def deploy_and_verify(port, board_id):
     """Deploy the application, provision it, and read its version back; returns hello."""
     deploy = _lead_function("deploy", "deploy", "MicroPython is flashed")
     deploy(port, board_id, progress=lambda msg: print("earshot: " + msg))
-    provision = _lead_function("provision", "provision", "the firmware is deployed")
+    provision = _lead_function("cmd_provision", "provision", "the firmware is deployed")
     provision(port)
     info = _lead_function("client", "probe", "the board is provisioned")(port, timeout=2.0)
     if not info or not info.get("version"):

@@ -88,7 +88,13 @@ class VirtualBoard:
         self._stdin_r, self._stdin_w = os.pipe()
         self._out_r, self._out_w = os.pipe()
         self._pending_out = bytearray()
-        self._rom = None
+        self._rom = None  # the ROM loader while the chip sits in its serial bootloader
+        self._rom_stop = threading.Event()
+        # The SPI flash esptool writes in download mode (MicroPython itself is the Unix port).
+        self.flash_image = self.flash_dir.with_name(self.flash_dir.name + ".bin")
+        if erase and self.flash_image.exists():
+            self.flash_image.unlink()
+        self.resets = []  # how the chip left download mode, as the ROM loader reported it
         self.boots = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -132,14 +138,52 @@ class VirtualBoard:
             self._kill()
             self.world.power_off()
 
-    def power_on(self, reset_cause=_PWRON_RESET):
+    def power_on(self, reset_cause=_PWRON_RESET, download=None):
+        """Power on; with `download` (BOOT held, default: the constructor's download_mode) the
+        chip starts in its ROM serial bootloader instead of MicroPython."""
         with self._lock:
             if self._powered:
                 return
             self._drain_stdin()  # bytes sent to a dead board are lost
             self._powered = True
             self.world.power_on()
-            self._spawn("friendly", reset_cause)
+            if self.download_mode if download is None else download:
+                self._enter_bootloader()
+            else:
+                self._spawn("friendly", reset_cause)
+
+    def enter_download_mode(self):
+        """Hold BOOT and press RESET: the ROM bootloader answers on the port (for esptool)."""
+        with self._lock:
+            self._kill()
+            self._powered = True
+            self.world.power_on()
+            self._enter_bootloader()
+
+    def _enter_bootloader(self):
+        from ..romloader import RomLoader
+        from ..romloader_pty import serve
+
+        size = _parse_mb(self.board.get("flash_size", "8MB"))
+        loader = RomLoader(self.flash_image, size, self.mac)
+        self._proc = None
+        self._rom = loader
+        self._rom_stop = threading.Event()
+        stop = self._rom_stop
+
+        def run():
+            reason = serve(self._master, loader, stop)
+            with self._lock:
+                if self._rom is not loader:
+                    return
+                self._rom = None
+                if reason and self._powered and not self._closed:
+                    # esptool's watchdog reset / run-user-code: the application boots.
+                    self.resets.append(reason)
+                    self.world.power_on()
+                    self._spawn("friendly", _WDT_RESET if reason == "watchdog" else _HARD_RESET)
+
+        threading.Thread(target=run, daemon=True, name="sim-rom").start()
 
     def hard_reset(self):
         """Press the reset button (EN): like a power cycle but the USB port stays."""
@@ -175,6 +219,9 @@ class VirtualBoard:
         self.boots += 1
 
     def _kill(self):
+        if self._rom is not None:
+            self._rom = None
+            self._rom_stop.set()
         proc = self._proc
         if proc and proc.poll() is None:
             proc.kill()
@@ -217,14 +264,17 @@ class VirtualBoard:
                 if self._proc is not proc or not self._powered or self._closed:
                     continue
                 self._server.drop_connections()
-                if code == _EXIT_SOFT_RAW:
+                if code == _EXIT_BOOTLOADER:
+                    self.world.power_on()
+                    self._enter_bootloader()
+                elif code == _EXIT_SOFT_RAW:
                     self._spawn("raw", _SOFT_RESET)
                 elif code == _EXIT_SOFT_FRIENDLY:
                     self._spawn("friendly", _SOFT_RESET)
                 else:
-                    # machine.reset(), a crash, or the bootloader request (no ROM loader
-                    # attached): the chip resets and the outputs return to their reset state.
-                    if code not in (_EXIT_HARD, _EXIT_BOOTLOADER):
+                    # machine.reset() or a crash: the chip resets and the outputs return to
+                    # their reset state.
+                    if code != _EXIT_HARD:
                         with open(self.log_path, "ab") as f:
                             f.write(b"\n[sim] MicroPython exited with %d: board reset\n" % code)
                     self.world.power_on()
@@ -247,6 +297,10 @@ class VirtualBoard:
         poller.register(self._master, select.POLLIN)
         poller.register(self._out_r, select.POLLIN)
         while not self._closed:
+            if self._rom is not None:
+                # The ROM loader owns the port while the chip is in download mode.
+                time.sleep(0.02)
+                continue
             if self._pending_out:
                 poller.modify(self._master, select.POLLIN | select.POLLOUT)
             else:
@@ -357,6 +411,10 @@ class VirtualBoard:
         from ..deploy import deploy
 
         return deploy(self.port, board_id=self.board_id, **kwargs)
+
+
+def _parse_mb(text):
+    return int(str(text).upper().rstrip("B").rstrip("M")) * 1024 * 1024
 
 
 def _load_board(board_id):
