@@ -13,6 +13,7 @@ from host_tools.errors import ProtocolError
 from host_tools.proto import T_EVENT
 from host_tools.sim import VirtualBoard
 
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = bytes(range(32))
 DEVICE_ID = "earshot-test-1"
 
@@ -30,10 +31,72 @@ def boot_board(image, tmp_path, **kw):
     return VirtualBoard(flash_dir=flash, **kw)
 
 
+def pytest_addoption(parser):
+    group = parser.getgroup("earshot", "hardware in the loop (earshot hil)")
+    group.addoption("--earshot-port", action="append", default=[],
+                    help="run the behaviour tests against the board on this port (repeatable: "
+                         "one xdist worker per board)")
+    group.addoption("--earshot-board", default=None, help="board file id of those boards")
+
+
+def hil_port(config):
+    """The real board this worker drives, or None for the virtual board."""
+    ports = config.getoption("--earshot-port")
+    if not ports:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return ports[int(worker[2:]) % len(ports)]
+
+
+class Unsupported:
+    """Wraps a target: an operation it cannot do skips the test with the target's reason."""
+
+    def __init__(self, target):
+        self._target = target
+
+    def __getattr__(self, name):
+        from host_tools.errors import NotSupportedError
+
+        try:
+            value = getattr(self._target, name)
+        except NotSupportedError as e:
+            pytest.skip(str(e))
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            except NotSupportedError as e:
+                pytest.skip(str(e))
+
+        return call
+
+
+@pytest.fixture(scope="session")
+def hil_target(request):
+    port = hil_port(request.config)
+    if port is None:
+        yield None
+        return
+    from host_tools.hil import SerialTarget
+
+    target = SerialTarget(port, board_id=request.config.getoption("--earshot-board"))
+    yield target
+    target.close()
+
+
 @pytest.fixture
-def board(firmware_image, tmp_path):
-    """A virtual board with the firmware in flash, powered on (muted, as every boot)."""
-    with boot_board(firmware_image, tmp_path) as b:
+def board(request, hil_target, tmp_path):
+    """The board under test: a fresh virtual board, or with --earshot-port a real one
+    restarted (soft reset: it boots muted) and set back to the private preset."""
+    if hil_target is not None:
+        request.node.user_properties.append(("port", hil_target.port))
+        hil_target.restart()
+        yield Unsupported(hil_target)
+        return
+    image = request.getfixturevalue("firmware_image")
+    with boot_board(image, tmp_path) as b:
         b.wait_booted()
         yield b
 
@@ -53,7 +116,10 @@ def connect(port, timeout=10.0):
 
 
 @pytest.fixture
-def client(board):
+def client(board, hil_target):
+    if hil_target is not None:
+        yield hil_target.client  # one connection per port: the target's
+        return
     c = connect(board.port)
     yield c
     c.close()

@@ -93,8 +93,6 @@ def test_bad_input_gets_errors_back_and_the_firmware_keeps_running(board, client
 
 
 def test_mpremote_can_still_interrupt_the_firmware_and_deploy(board, client):
-    from host_tools.deploy import deploy
-
     client.close()
-    reply = deploy(board.port)  # Ctrl-C, raw REPL, copy, reset, then protocol hello
-    assert reply["protocol"] == 1 and reply["board"] == "virtual"
+    reply = board.deploy()  # Ctrl-C, raw REPL, copy, reset, then protocol hello
+    assert reply["protocol"] == 1 and reply["board"] == board.board_id

@@ -14,6 +14,7 @@ from earshot.mute import MuteInterlock
 from earshot.ring import Ring
 from earshot.session import SessionSigner
 from earshot.stream import Streamer
+from earshot.testfeed import TestFeed
 from earshot.translog import TransparencyLog
 from earshot.vad import Vad
 
@@ -32,7 +33,7 @@ class App:
         self.hw = hw
         n = hw.FRAME_SAMPLES
         self.frame = bytearray(n * 2)
-        self._rx = bytearray(256)
+        self._rx = bytearray(1024)  # one command line per frame, feed lines included
         self.ring = Ring(_PREROLL_BYTES)
         self.writer = proto.FrameWriter(hw.serial_write)
         self.reader = proto.CommandReader()
@@ -44,7 +45,10 @@ class App:
         self.session_id = None
         self.session_wake = ""
         self._pending = None  # (kind, data, deadline_ms, seq): waits for an action press
-        self.mute = MuteInterlock(hw, (self.frame, self.ring), self._mute_changed)
+        self.test_mode = bool(hw.board.get("test_mode"))
+        self.feed = TestFeed() if self.test_mode else None
+        buffers = (self.frame, self.ring, self.feed) if self.feed else (self.frame, self.ring)
+        self.mute = MuteInterlock(hw, buffers, self._mute_changed)
         # Fail closed until the stored state is read (privacy contract point 3).
         self.mute.fail_safe()
         _mkdir(DATA)
@@ -60,8 +64,12 @@ class App:
         # corrupt state file keeps the mic off until someone presses the button.
         if reset_cause == 1 and saved.get("muted") is False:
             self.mute.apply(False, "restore")
+        if self.test_mode:
+            # Test mode is never silent: it is in the log and on the status LED.
+            self.log.append("test_mode", {"on": True}, hw.ticks_ms())
         self.event("boot", version=VERSION, board=hw.board.get("id"), muted=self.mute.muted,
-                   reset_cause=reset_cause, provisioned=self.signer is not None)
+                   reset_cause=reset_cause, provisioned=self.signer is not None,
+                   test_mode=self.test_mode)
 
     # -- events and logging ----------------------------------------------------------------------
 
@@ -94,6 +102,8 @@ class App:
 
     def _show_consent(self, now):
         colour = self.consent.led_colour(now)
+        if self.test_mode and (now // 500) & 1:
+            colour = (255, 255, 255)  # test mode: the preset colour alternates with white
         if colour != self._led:
             self._led = colour
             self.hw.set_status_led(colour[0], colour[1], colour[2])
@@ -122,6 +132,8 @@ class App:
         hw = self.hw
         frame = self.frame
         hw.read_frame(frame)
+        if self.feed is not None:
+            self.feed.take(frame, not self.mute.muted)
         hw.wdt_feed()
         now = hw.ticks_ms()
         events = self.buttons.update(hw.buttons(), now)
@@ -262,6 +274,7 @@ class App:
             "device_id": self.identity.get("device_id"), "provisioned": self.signer is not None,
             "log": {"entries": len(self.log), "head": self.log.head()[1]},
             "wake_word": self.detector.word if self.detector else None,
+            "test_mode": self.test_mode,
         }
 
     def _cmd_status(self, seq, cmd, now):
@@ -310,6 +323,16 @@ class App:
             self.event("log", lines=batch)
         self._reply(seq, head=self.log.head(), lines=count)
 
+    def _cmd_feed(self, seq, cmd, now):
+        if self.feed is None:
+            self._reply_error(seq, "feed needs test mode: earshot deploy --test-mode")
+            return
+        pcm = binascii.a2b_base64(cmd["pcm"])
+        if len(pcm) % 2 or not self.feed.put(pcm):
+            self._reply_error(seq, "feed buffer full or odd length; free %d" % self.feed.free())
+            return
+        self._reply(seq, free=self.feed.free())
+
     def _cmd_provision(self, seq, cmd, now):
         key = binascii.unhexlify(cmd["key"])
         dev = str(cmd["device_id"])
@@ -341,6 +364,7 @@ _COMMANDS = {
     "consent": App._cmd_consent,
     "log": App._cmd_log,
     "provision": App._cmd_provision,
+    "feed": App._cmd_feed,
 }
 
 
