@@ -176,14 +176,14 @@ def test_step_two_deploys_provisions_and_reads_the_version(board, tmp_path, monk
     monkeypatch.setattr(cmd_flash, "wait_for_board", lambda port, serial_number, timeout: port)
     fake_module(monkeypatch, "deploy", deploy=lambda port, board_id, progress: calls.append(
         ("deploy", board_id)))
-    monkeypatch.setitem(sys.modules, "host_tools.provision", None)
+    monkeypatch.setitem(sys.modules, "host_tools.cmd_provision", None)
     args = ["flash", "--board", DEVKIT, "--port", board.port, "--micropython",
             str(tmp_path / "mp.bin"), "--before", "no-reset"]
     assert main(args) == 1  # a missing piece is an error, never a silent success
-    assert "the firmware is deployed, but this build has no host_tools.provision.provision" in \
+    assert "the firmware is deployed, but this build has no host_tools.cmd_provision.provision" in \
         capsys.readouterr().err
     board.enter_download_mode()
-    fake_module(monkeypatch, "provision", provision=lambda port: calls.append(("provision",)))
+    fake_module(monkeypatch, "cmd_provision", provision=lambda port: calls.append(("provision",)))
     fake_module(monkeypatch, "client", probe=lambda port, timeout: {"version": "0.3.0"})
     assert main(args) == 0
     assert calls == [("deploy", DEVKIT), ("deploy", DEVKIT), ("provision",)]
