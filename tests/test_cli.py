@@ -76,3 +76,12 @@ def test_record_keeps_audio_only_with_retain(ready, tmp_path):
     meta = json.loads(side.read_text())
     assert meta["verified"] and meta["consent"] == ["cloud"]
     assert meta["audio"] is None and not list(tmp_path.glob("*.wav"))  # no retain: no audio
+
+
+def test_bench_measures_the_detector_on_the_board(board):
+    from host_tools.cmd_bench import bench
+
+    r = bench(board.port, frames=50)
+    assert r["platform"] == "linux" and r["model"] in ("alexa", "hey_jarvis")
+    assert 0 < r["core_share"] < 1  # the Unix port on this PC: far below real time
+    assert r["bytes_allocated"] == 0  # feed() allocates nothing in the steady state
