@@ -80,6 +80,7 @@ class VirtualBoard:
         self._lock = threading.RLock()
         self._closed = False
         self.world = World(self.board.get("reset_state", {}), on_watchdog=None)
+        self.world.on_boot = self._on_booted
         self._server = WorldServer(self.world, Path(self._tmp) / "world.sock")
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -162,28 +163,27 @@ class VirtualBoard:
 
     def _enter_bootloader(self):
         from ..romloader import RomLoader
-        from ..romloader_pty import serve
 
         size = _parse_mb(self.board.get("flash_size", "8MB"))
-        loader = RomLoader(self.flash_image, size, self.mac)
         self._proc = None
-        self._rom = loader
         self._rom_stop = threading.Event()
-        stop = self._rom_stop
+        # The relay thread serves it: only one thread ever reads the port.
+        self._rom = RomLoader(self.flash_image, size, self.mac)
 
-        def run():
-            reason = serve(self._master, loader, stop)
-            with self._lock:
-                if self._rom is not loader:
-                    return
-                self._rom = None
-                if reason and self._powered and not self._closed:
-                    # esptool's watchdog reset / run-user-code: the application boots.
-                    self.resets.append(reason)
-                    self.world.power_on()
-                    self._spawn("friendly", _WDT_RESET if reason == "watchdog" else _HARD_RESET)
+    def _serve_rom(self):
+        from ..romloader_pty import serve
 
-        threading.Thread(target=run, daemon=True, name="sim-rom").start()
+        loader, stop = self._rom, self._rom_stop
+        reason = serve(self._master, loader, stop)
+        with self._lock:
+            if self._rom is not loader:
+                return
+            self._rom = None
+            if reason and self._powered and not self._closed:
+                # esptool's watchdog reset / run-user-code: the application boots.
+                self.resets.append(reason)
+                self.world.power_on()
+                self._spawn("friendly", _WDT_RESET if reason == "watchdog" else _HARD_RESET)
 
     def hard_reset(self):
         """Press the reset button (EN): like a power cycle but the USB port stays."""
@@ -248,11 +248,6 @@ class VirtualBoard:
             try:
                 code = proc.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
-                if self.world.booted.is_set() and not self._ready:
-                    self._ready = True
-                    if self._pending_intr:
-                        self._pending_intr = False
-                        self._interrupt()
                 if self.world.check_watchdog():
                     with self._lock:
                         if self._proc is proc and self._powered:
@@ -280,6 +275,13 @@ class VirtualBoard:
                     self.world.power_on()
                     self._spawn("friendly", _HARD_RESET)
 
+    def _on_booted(self):
+        # Called when the runtime announces itself; from now on Ctrl-C is a SIGINT.
+        with self._lock:
+            self._ready = True
+            pending, self._pending_intr = self._pending_intr, False
+            return pending
+
     def _interrupt(self):
         proc = self._proc
         if proc and proc.poll() is None:
@@ -298,8 +300,8 @@ class VirtualBoard:
         poller.register(self._out_r, select.POLLIN)
         while not self._closed:
             if self._rom is not None:
-                # The ROM loader owns the port while the chip is in download mode.
-                time.sleep(0.02)
+                # Download mode: the ROM loader owns the port until it resets the chip.
+                self._serve_rom()
                 continue
             if self._pending_out:
                 poller.modify(self._master, select.POLLIN | select.POLLOUT)
@@ -354,10 +356,11 @@ class VirtualBoard:
             if part:
                 os.write(self._stdin_w, part)
             if i < len(parts) - 1:
-                if self._ready:
-                    self._interrupt()
-                else:
-                    self._pending_intr = True
+                with self._lock:
+                    if self._ready:
+                        self._interrupt()
+                    else:
+                        self._pending_intr = True
 
     def tap(self):
         """Start capturing everything the board writes to serial; returns the growing buffer."""

@@ -11,7 +11,8 @@ Wire format (internal to the simulator; both ends live in this repository):
                       b"W" timeout_ms u32 LE     watchdog started
                       b"w"                       watchdog fed
                       b"D"                       watchdog stopped (after Ctrl-C only)
-                      b"B" mode u8               the board runtime booted (b"F" friendly, b"R" raw)
+                      b"B" mode u8               the board runtime booted (b"F" friendly, b"R" raw);
+                                                 reply b"I" (Ctrl-C came during start-up) or b"O"
 """
 
 import io
@@ -83,6 +84,7 @@ class World:
         self._wdt_timeout = None
         self._wdt_fed = 0.0
         self._on_watchdog = on_watchdog
+        self.on_boot = None  # set by the supervisor: returns True if Ctrl-C is pending
 
     # -- the board's side -------------------------------------------------------------------
 
@@ -293,7 +295,11 @@ class WorldServer:
                     w.watchdog(timeout_ms=0)
                 elif op == b"B":
                     _read_exact(f, 1)
+                    # Answer whether a Ctrl-C arrived while the chip was starting, so the
+                    # runtime acts on it in order instead of a late SIGINT landing anywhere.
+                    interrupted = w.on_boot() if w.on_boot else False
                     w.booted.set()
+                    conn.sendall(b"I" if interrupted else b"O")
                 else:
                     return  # not our protocol: drop the connection
         except (OSError, EOFError):

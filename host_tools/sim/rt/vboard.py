@@ -324,24 +324,25 @@ def _announce(mode):
 
     path = os.getenv("EARSHOT_SIM_SOCK")
     if not path:
-        return None
+        return None, False
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + bytes(1))
     s.write(b"B" + (b"R" if mode == "raw" else b"F"))
-    return s
+    return s, s.read(1) == b"I"
 
 
 def main():
     mode = os.getenv("EARSHOT_MODE") or "friendly"
     _install_machine()
-    link = _announce(mode)
+    # A Ctrl-C sent while the chip was starting interrupts the start-up: main.py is skipped.
+    link, interrupted = _announce(mode)
     _mount_flash()
     _install_os()
     globals_ = {"__name__": "__main__"}
     code = 0
     try:
         _run_file("boot.py", globals_)
-        if mode == "friendly":
+        if mode == "friendly" and not interrupted:
             _run_file("main.py", globals_)
             friendly_repl(globals_)
         else:
