@@ -378,8 +378,9 @@ class VirtualBoard:
         """Press `button` ('mute' or 'action') for `seconds` of board time."""
         end = self.world.hold(button, seconds)
         if wait:
-            # Board time only advances while firmware reads the mic; fall back to wall time.
-            if not self.world.wait_board_time(end, wall_timeout=seconds * 4 + 2.0):
+            # Return once the firmware has had two frames to act on the release. Board time only
+            # advances while firmware reads the mic; without it, fall back to wall time.
+            if not self.world.wait_board_time(end + 0.04, wall_timeout=seconds * 4 + 2.0):
                 self.world.release(button)
         return end
 
