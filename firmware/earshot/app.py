@@ -18,19 +18,19 @@ from earshot.testfeed import TestFeed
 from earshot.translog import TransparencyLog
 from earshot.vad import Vad
 
-DATA = "/data"
-STATE = DATA + "/state.json"
-COUNTER = DATA + "/counter.json"
-IDENTITY = DATA + "/identity.json"
-LOG = DATA + "/log.txt"
+DATA = "/data"  # state, identity, counter and log; never touched by deploy
 _PREROLL_BYTES = const(16000)  # 0.5 s of pre-wake audio, sent only with `preroll` consent
 _WDT_MS = const(5000)
 _CONFIRM_MS = const(10000)
 
 
 class App:
-    def __init__(self, hw, detector=None, reset_cause=1):
+    def __init__(self, hw, detector=None, reset_cause=1, data=DATA):
         self.hw = hw
+        self._state = data + "/state.json"
+        self._counter = data + "/counter.json"
+        self._identity = data + "/identity.json"
+        self._log_path = data + "/log.txt"
         n = hw.FRAME_SAMPLES
         self.frame = bytearray(n * 2)
         self._rx = bytearray(1024)  # one command line per frame, feed lines included
@@ -51,11 +51,11 @@ class App:
         self.mute = MuteInterlock(hw, buffers, self._mute_changed)
         # Fail closed until the stored state is read (privacy contract point 3).
         self.mute.fail_safe()
-        _mkdir(DATA)
-        self.log = TransparencyLog(LOG)
-        self.identity = store.load(IDENTITY) or {}
+        _mkdir(data)
+        self.log = TransparencyLog(self._log_path)
+        self.identity = store.load(self._identity) or {}
         self._load_signer()
-        saved = store.load(STATE) or {}
+        saved = store.load(self._state) or {}
         self._led = None
         self.consent = Consent.from_state(saved.get("consent"), on_change=self._consent_changed,
                                           log=self._note)
@@ -109,7 +109,7 @@ class App:
             self.hw.set_status_led(colour[0], colour[1], colour[2])
 
     def _save(self):
-        store.save(STATE, {"muted": self.mute.muted, "consent": self.consent.state_dict()})
+        store.save(self._state, {"muted": self.mute.muted, "consent": self.consent.state_dict()})
 
     def _load_signer(self):
         key = self.identity.get("key")
@@ -174,7 +174,7 @@ class App:
             self.event("refused", why="not provisioned: run earshot provision", wake=wake)
             return
         floor = self.log.max_counter()
-        counter = store.next_counter(COUNTER, floor)
+        counter = store.next_counter(self._counter, floor)
         sid = self.hw.urandom(8)
         flags = self.consent.flags
         if self.streamer is None:
@@ -308,7 +308,7 @@ class App:
         batch = []
         count = 0
         try:
-            f = open(LOG, "rb")
+            f = open(self._log_path, "rb")
         except OSError:
             f = None
         if f:
@@ -347,8 +347,8 @@ class App:
 
     def _provision(self, data, seq):
         dev, key = data
-        store.save(IDENTITY, {"device_id": dev, "key": binascii.hexlify(key).decode()})
-        self.identity = store.load(IDENTITY) or {}
+        store.save(self._identity, {"device_id": dev, "key": binascii.hexlify(key).decode()})
+        self.identity = store.load(self._identity) or {}
         self._load_signer()
         self.streamer = None
         self.log.append("provision", {"device_id": dev}, self.hw.ticks_ms())
