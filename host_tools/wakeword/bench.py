@@ -248,7 +248,7 @@ def _cell(r, target, key):
     if p is None:
         return "-"
     if not p.get("reachable"):
-        return "n/a (>= %s FA/h)" % p.get("min_fa_per_hour")
+        return "n/a (>= %s FA/h)" % p.get("min_fa_per_hour") if key == "frr" else "-"
     v = p.get(key)
     if key.startswith("latency"):
         return "-" if v is None else "%d ms" % round(1000 * v)
