@@ -156,3 +156,29 @@ def test_the_on_board_wake_word_opens_a_signed_session(ready):
     result = sessions.verify_stream(records, KEY)
     assert result.ok and result.sessions[0].wake_word == "alexa"
     assert "preroll" not in result.sessions[0].consent  # so the wake word itself stayed home
+
+
+def test_pre_roll_leaves_only_with_the_preroll_consent(ready):
+    from host_tools.sim.world import read_pcm
+    from tests.mpy import ROOT
+
+    board, client = ready
+    clip = read_pcm(ROOT / "tests" / "fixtures" / "wakeword" / "alexa_en-us.wav")
+
+    def session_after_wake():
+        board.play(speech_like(1.0, seed=3) + clip + speech_like(1.0) + silence(1.2))
+        board.wait_audio_done()
+        frames = events(client, 0.8)
+        records = [f.payload for f in frames if f.type in SESSION_TYPES]
+        result = sessions.verify_stream(records, KEY)
+        assert result.ok, result.failure
+        return result.sessions[0]
+
+    without = session_after_wake()  # assistant: cloud only
+    assert client.command("consent", preset="contribute")["result"] == "needs_confirmation"
+    board.press("action")
+    wait_for(lambda: client.command("status")["consent"]["preset"] == "contribute")
+    with_preroll = session_after_wake()
+    assert "preroll" in with_preroll.consent and "preroll" not in without.consent
+    # The RAM ring (0.5 s) went out first, so the session starts earlier and carries more.
+    assert with_preroll.nbytes >= without.nbytes + 12000
