@@ -88,10 +88,13 @@ class Board:
         seq = self.send(name, **args)
         deadline = time.monotonic() + (timeout or self.timeout)
         while time.monotonic() < deadline:
-            for frame in self.read_frames(0.05):
+            frames = self.read_frames(0.05)
+            for i, frame in enumerate(frames):
                 if frame.type == T_EVENT:
                     ev = frame.event()
                     if ev.get("re") == seq and ev.get("ev") in ("reply", "error"):
+                        # Frames that came after the reply are kept for the caller, in order.
+                        self.backlog.extend(frames[i + 1 :])
                         if ev["ev"] == "error":
                             raise ProtocolError("board refused %s: %s" % (name, ev.get("error")))
                         return ev

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from host_tools import sessions
 from host_tools.proto import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
-from tests.conftest import KEY, boot_board, connect, speech_like, wait_for
+from tests.conftest import KEY, boot_board, connect, silence, speech_like, wait_for
 
 SCENARIOS = int(os.environ.get("PRIVACY_SCENARIOS", "3"))
 STEPS = st.lists(st.sampled_from([
-    "speech", "ptt", "mute", "consent_cycle", "host_mute", "host_unmute", "host_stop",
+    "speech", "silence", "ptt", "mute", "consent_cycle", "host_mute", "host_unmute", "host_stop",
     "host_consent", "garbage", "power_cut", "disconnect",
 ]), min_size=4, max_size=10)
 FIGURES = {"scenarios": 0, "steps": 0, "violations": 0, "sessions": 0}
@@ -33,12 +33,16 @@ class Observer:
         self.records = []
         self.outside_bytes = 0
 
+    def take_backlog(self):
+        # Frames that arrived while a command waited for its reply: older than any read now.
+        frames, self.client.backlog = self.client.backlog, []
+        return frames
+
     def drain(self, seconds=0.3):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            for f in self.client.read_frames(0.05) + self.client.backlog:
+            for f in self.take_backlog() + self.client.read_frames(0.05):
                 self.frame(f)
-            self.client.backlog = []
 
     def frame(self, f):
         if f.type == T_SESSION_HEADER:
@@ -94,6 +98,9 @@ def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_f
             if step == "speech":
                 board.play(speech_like(1.5, seed=FIGURES["steps"]))
                 board.wait_audio_done()
+            elif step == "silence":
+                board.play(silence(1.5))
+                board.wait_audio_done()
             elif step == "ptt":
                 board.press("action")
                 board.play(speech_like(1.0))
@@ -130,6 +137,10 @@ def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_f
             status = c.command("status") if c is obs.client else obs.client.command("status")
             obs.drain(0.1)
             check_pins(board, status["muted"])
+        board.play(silence(2.0))  # the household falls silent: any open session closes
+        board.wait_audio_done()
+        obs.drain(0.5)
+        assert obs.in_session is not True, "a session did not close at end of speech"
         assert obs.outside_bytes < 8192
         FIGURES["max_bytes_outside_sessions"] = max(FIGURES.get("max_bytes_outside_sessions", 0),
                                                     obs.outside_bytes)

@@ -96,3 +96,27 @@ def test_mpremote_can_still_interrupt_the_firmware_and_deploy(board, client):
     client.close()
     reply = board.deploy()  # Ctrl-C, raw REPL, copy, reset, then protocol hello
     assert reply["protocol"] == 1 and reply["board"] == board.board_id
+
+
+def test_frames_that_arrive_with_a_reply_are_kept_in_order():
+    from host_tools.client import Board
+
+    class FakeSerial:
+        in_waiting = 0
+
+        def __init__(self, data):
+            self.data = data
+
+        def write(self, b):
+            pass
+
+        def read(self, n):
+            data, self.data = self.data, b""
+            return data
+
+    board = Board("fake")
+    stream = (encode_frame(T_SESSION_CHUNK, 1, b"a") + encode_frame(T_EVENT, 2, b'{"ev":"reply","re":1}')
+              + encode_frame(T_SESSION_CHUNK, 3, b"b"))
+    board._serial = FakeSerial(stream)
+    assert board.command("status")["re"] == 1
+    assert [f.payload for f in board.backlog] == [b"a", b"b"]

@@ -31,7 +31,9 @@ BOARDS = ROOT / "boards"
 
 _EXIT_SOFT_RAW, _EXIT_SOFT_FRIENDLY, _EXIT_HARD, _EXIT_BOOTLOADER = 10, 11, 12, 13
 _PWRON_RESET, _HARD_RESET, _WDT_RESET, _SOFT_RESET = 1, 2, 3, 5
-_MAX_PENDING_OUT = 1 << 20  # output held for a slow host before the oldest is dropped
+# Output held for a host that is slow to read before the oldest is dropped (a real USB CDC
+# port pushes back instead; 16 MB is minutes of streamed audio).
+_MAX_PENDING_OUT = 16 << 20
 
 
 def micropython_binary():
