@@ -83,6 +83,12 @@ class Board:
             if frames or time.monotonic() >= deadline:
                 return frames
 
+    def frames(self, wait=0.05):
+        """Frames not yet handed out, oldest first: those kept while a command waited for its
+        reply (the backlog), then whatever arrives within `wait` seconds."""
+        kept, self.backlog = self.backlog, []
+        return kept + self.read_frames(wait)
+
     def command(self, name, timeout=None, **args):
         """Send a command and return its reply; ProtocolError for an error reply or silence."""
         seq = self.send(name, **args)

@@ -14,10 +14,9 @@ def fetch(board):
 
     reply = board.command("log", timeout=15.0)
     lines = []
-    for f in board.backlog:
+    for f in board.frames(0):
         if f.type == T_EVENT and f.event().get("ev") == "log":
             lines += f.event()["lines"]
-    board.backlog = []
     if len(lines) != reply["lines"]:
         from .errors import ProtocolError
 

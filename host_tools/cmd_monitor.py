@@ -41,7 +41,7 @@ def run(args):
             status["consent"]["preset"]), flush=True)
         end = time.monotonic() + args.seconds if args.seconds else None
         while end is None or time.monotonic() < end:
-            for frame in board.read_frames(0.2):
+            for frame in board.frames(0.2):
                 if frame.type == T_EVENT:
                     ev = frame.event()
                     line = json.dumps(ev) if args.json else describe(ev)

@@ -58,7 +58,7 @@ def run(args):
     with open_target(args.port) as port, Board(port) as board:
         board.hello()
         while end is None or time.monotonic() < end:
-            for f in board.read_frames(0.2):
+            for f in board.frames(0.2):
                 if f.type == T_SESSION_HEADER:
                     records = [f.payload]
                 elif f.type == T_SESSION_CHUNK:

@@ -49,16 +49,11 @@ class Scene:
         mic = "mic powered" if pins["mic_power"] else "mic OFF    "
         print("  [board %5.1fs] %s | %s | %s" % (self.board.time_s, led, mic, what), flush=True)
 
-    def take_backlog(self):
-        # Frames that arrived while a command waited for its reply: older than any read now.
-        frames, self.client.backlog = self.client.backlog, []
-        return frames
-
     def pump(self, seconds=0.3):
         """Read what the board sent; show events, keep session records."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            for f in self.take_backlog() + self.client.read_frames(0.05):
+            for f in self.client.frames(0.05):
                 self._show(f)
 
     def _show(self, f):

@@ -148,8 +148,7 @@ def wait_for(predicate, timeout=10.0, step=0.05):
 
 def events(client, seconds=0.5):
     """Event dicts and session frames seen within `seconds` (plus any backlog)."""
-    frames = client.backlog
-    client.backlog = []
+    frames = client.frames(0)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         frames += client.read_frames(0.05)

@@ -58,8 +58,7 @@ def test_test_mode_feed_replaces_the_mic_but_never_bypasses_mute(tmp_path):
         assert target.wait_booted()["test_mode"] is True
 
         def wakes():
-            frames = target.client.backlog + target.client.read_frames(0.3)
-            target.client.backlog = []
+            frames = target.client.frames(0.3)
             return [f.event() for f in frames if f.type == T_EVENT and f.event()["ev"] == "wake"]
 
         target.play(bytes(16000) + clip + bytes(32000))

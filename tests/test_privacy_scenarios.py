@@ -33,15 +33,10 @@ class Observer:
         self.records = []
         self.outside_bytes = 0
 
-    def take_backlog(self):
-        # Frames that arrived while a command waited for its reply: older than any read now.
-        frames, self.client.backlog = self.client.backlog, []
-        return frames
-
     def drain(self, seconds=0.3):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            for f in self.take_backlog() + self.client.read_frames(0.05):
+            for f in self.client.frames(0.05):
                 self.frame(f)
 
     def frame(self, f):
