@@ -81,7 +81,7 @@ class VirtualBoard:
         self._pending_intr = False
         self._lock = threading.RLock()
         self._closed = False
-        self.world = World(self.board.get("reset_state", {}), on_watchdog=None)
+        self.world = World(self.board.get("reset_state", {}))
         self.world.on_boot = self._on_booted
         self._server = WorldServer(self.world, Path(self._tmp) / "world.sock")
         self._master, self._slave = os.openpty()

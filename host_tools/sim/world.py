@@ -68,7 +68,7 @@ def read_pcm(source):
 class World:
     """Microphone queue, button timeline, pin states and the watchdog of one board."""
 
-    def __init__(self, reset_state, on_watchdog=None):
+    def __init__(self, reset_state):
         self._cond = threading.Condition()
         self._audio = deque()  # bytes chunks, consumed front first
         self._queued = 0  # bytes queued
@@ -80,10 +80,8 @@ class World:
         self.pin_history = []  # (board seconds, pin, value)
         self.power_off()
         self.booted = threading.Event()
-        self.frames_read = 0
         self._wdt_timeout = None
         self._wdt_fed = 0.0
-        self._on_watchdog = on_watchdog
         self.on_boot = None  # set by the supervisor: returns True if Ctrl-C is pending
 
     # -- the board's side -------------------------------------------------------------------
@@ -103,7 +101,6 @@ class World:
                     break
                 self._cond.wait(self._silence_due - now)
             self.samples += FRAME_SAMPLES
-            self.frames_read += 1
             # A powered-down microphone hears nothing, whatever the firmware believes.
             if not self.pin_state.get("mic_power"):
                 pcm = _SILENCE
