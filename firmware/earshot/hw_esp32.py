@@ -1,7 +1,7 @@
 # The ESP32-S3 hardware layer: the interface documented in earshot/hw.py, driven only by the
 # board file (boards/<id>.json). Board differences are data; the few kinds of part (I2S mic,
 # PDM mic, codec mic; GPIO or NeoPixel LED) are small classes picked from tables.
-# With es7210.py, this is the only firmware module that imports `machine`.
+# With hw_esp32_es7210.py, this is the only firmware module that imports `machine`.
 
 import os
 import select
@@ -125,7 +125,7 @@ class _PdmMic(I2SMic):
 
 # Mic kinds by board "mic.kind"; only codec boards pay for loading the codec driver.
 _MICS = {"i2s": I2SMic, "pdm": _PdmMic,
-         "es7210": lambda spec: __import__("earshot.es7210", None, None, ["Mic"]).Mic(spec)}
+         "es7210": lambda spec: __import__("earshot.hw_esp32_es7210", None, None, ["Mic"]).Mic(spec)}
 
 
 class Hardware:
