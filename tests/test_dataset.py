@@ -125,6 +125,31 @@ def test_reserved_voices_are_never_used():
         tts.synth(tts.Voice("flite", "kal16", "kal16"), "hello")
 
 
+def test_pico_voices_train_and_dev_keeps_one_natural_voice():
+    voices = [tts.Voice("flite", n, n) for n in ("awb", "rms")]
+    voices += [tts.Voice("pico", n, n) for n in tts.PICO_VOICES]
+    voices += [tts.Voice("espeak", "en-us+%s" % v, v) for v in ("m1", "f2", "klatt", "croak")]
+    train, dev = tts.split_voices(voices, 0.5)
+    assert {v.id for v in dev if v.engine != "espeak"} == {"flite:rms"}
+    assert {v.id for v in train if v.engine != "espeak"} == {"flite:awb", "pico:en-US", "pico:en-GB"}
+    # each natural voice gets about NATURAL_SHARE of the clips, in train (3) as in dev (1)
+    for split, n_natural in ((train, 3), (dev, 1)):
+        job = {"voices": [(v.engine, v.name, v.variant) for v in split]}
+        rng = np.random.default_rng(1)
+        picks = [R._voice(job, rng).engine for _ in range(4000)]
+        share = sum(e != "espeak" for e in picks) / len(picks)
+        assert abs(share - R.NATURAL_SHARE * n_natural) < 0.03
+
+
+def test_pico_speaks_at_16khz_without_clipping():
+    pytest.importorskip("ttspico")  # declared in the [data] extra, which [test] includes
+    for name in tts.PICO_VOICES:
+        x = tts.synth(tts.Voice("pico", name, name), "Alexa, what is the weather like tomorrow?",
+                      speed=1.2, pitch=75)
+        assert 1.0 < len(x) / 16000 < 5.0
+        assert 0.05 < np.abs(x).max() < 0.99
+
+
 def test_dev_voices_are_held_out_from_train():
     voices = [tts.Voice("espeak", "%s+%s" % (lang, v), v)
               for lang in ("en-us", "en-gb") for v in ("m%d" % i for i in range(1, 9))]

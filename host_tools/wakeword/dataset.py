@@ -29,7 +29,7 @@ from . import dataset_render as R
 from . import dataset_text as T
 from . import dataset_tts as tts
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: SVOX Pico voices in train
 SPLITS = ("train", "dev")
 _KIND_IDS = {"pos": 1, "nearmiss": 2, "neg": 3, "babble": 4}
 
@@ -204,6 +204,11 @@ def _tts_versions():
             out[cmd[0]] = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()[:80]
         except OSError:
             out[cmd[0]] = None
+    try:
+        from importlib.metadata import version
+        out["ttspico"] = version("ttspico")
+    except Exception:
+        out["ttspico"] = None
     return out
 
 

@@ -36,16 +36,17 @@ def write_wav(path, x):
         w.writeframes(A.to_int16(x).tobytes())
 
 
-FLITE_SHARE = 0.12  # flite's few voices are whole speakers; uniform picking would drown them
+NATURAL_SHARE = 0.12  # per natural voice (flite, Pico): each is a whole speaker, and uniform
+                      # picking among ~650 espeak voices would drown them
 
 
 def _voice(job, rng):
     vs = job["voices"]
-    flite = [v for v in vs if v[0] == "flite"]
-    if flite and rng.random() < FLITE_SHARE:
-        vs = flite
+    natural = [v for v in vs if v[0] in tts.NATURAL_ENGINES]
+    if natural and rng.random() < NATURAL_SHARE * len(natural):
+        vs = natural
     else:
-        vs = [v for v in vs if v[0] != "flite"] or vs
+        vs = [v for v in vs if v[0] not in tts.NATURAL_ENGINES] or vs
     return tts.Voice(*vs[int(rng.integers(len(vs)))])
 
 

