@@ -3,7 +3,7 @@
     earshot wakeword score --model alexa a.wav b.wav   one JSON line per file (scores per hop)
     earshot wakeword detect --model alexa a.wav        detection times at the shipped threshold
     earshot wakeword train "hey jarvis"                dataset -> firmware/models/hey_jarvis.*
-    earshot wakeword eval --model alexa [--split dev]  false rejects at a false-accept budget
+    earshot wakeword eval --model alexa [--split dev|held-back]  false rejects at a false-accept budget
     earshot wakeword dataset --word alexa              build the synthetic dataset
 
 numpy is imported only when a subcommand runs; torch only by `train`.
@@ -56,8 +56,10 @@ def _eval(args):
     from .wakeword import dataset_text
     from .wakeword import score as S
     qm, man = S.load(args.model)
-    split = Path(args.data or Path("data/wakeword") / dataset_text.slug(man["word"])) / args.split
-    res = S.evaluate(qm, man, split, log=lambda m: print(m, file=sys.stderr))
+    held = args.split == "held-back"
+    split = (Path(args.data or Path("data/wakeword") / dataset_text.slug(man["word"]))
+             / ("train" if held else args.split))
+    res = S.evaluate(qm, man, split, log=lambda m: print(m, file=sys.stderr), held_back=held)
     print(json.dumps(res, indent=1))
     return 0
 
@@ -91,7 +93,9 @@ def setup(parser):
         if name == "detect":
             p.add_argument("--threshold", type=int, help="override the manifest threshold")
         if name == "eval":
-            p.add_argument("--split", default="dev")
+            p.add_argument("--split", default="dev",
+                           help="dev, train, or held-back (the part of train that training "
+                                "holds back: compare models there, not on dev)")
             p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
         if name == "train":
             p.add_argument("phrase", help='the wake word, e.g. "hey jarvis"')

@@ -61,11 +61,17 @@ def _frr_at(pos_max, thr):
     return float(np.mean(pos_max < thr)) if len(pos_max) else float("nan")
 
 
-def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print):
-    """False-reject rates at <= budget false accepts per hour on a split's negatives."""
-    from .train import split_features
+def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print, held_back=False):
+    """False-reject rates at <= budget false accepts per hour on a split's negatives.
+    held_back: only the part of a train split that training holds back (to compare models
+    without reading dev)."""
+    from .train import split_features, held_back as held_back_of
     t0 = time.time()
     entries, feats = split_features(split_dir, log=log)
+    if held_back:
+        voices, negs = held_back_of(entries)
+        keep = [i for i, e in enumerate(entries) if i in negs or e["voice"] in voices]
+        entries, feats = [entries[i] for i in keep], [feats[i] for i in keep]
     hop = manifest["hop_s"]
     pos, nm, neg = [], [], []
     for e, f in zip(entries, feats):
@@ -81,7 +87,8 @@ def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print):
         if fa[thr] / hours > max(budgets) * 4:
             break
     pos_max = np.array([s.max() for _, s in pos])
-    out = {"split": str(split_dir), "neg_hours": round(hours, 2), "positives": len(pos),
+    out = {"split": str(split_dir) + (" (held back)" if held_back else ""),
+           "neg_hours": round(hours, 2), "positives": len(pos),
            "near_misses": len(nm), "shipped_threshold": manifest["threshold"], "at": {}}
 
     def report(thr):

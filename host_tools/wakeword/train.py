@@ -36,6 +36,9 @@ POS_AFTER = 0.30             # ... to word_end + POS_AFTER (seconds)
 SMOOTH = 5                   # score = sum of the last 5 logits (100 ms), see model.py
 REFRACTORY_S = 1.5
 TARGET_FA_PER_HOUR = 0.3     # threshold chosen on held-back train negatives
+HARD_SHARE = 0.3             # negative crops drawn around mined hard negatives ...
+HARD_COUNT = 2000            # ... the highest-scoring peaks of the last mining pass
+MINE_AT = (0.3, 0.45, 0.6, 0.75, 0.9)  # fractions of the steps after which to mine
 
 
 def read_wav(path):
@@ -104,13 +107,41 @@ class Batcher:
         self.pos = [(f, e) for f, e in zip(feats, entries) if e["label"] == "pos"]
         self.nm = [(f, e) for f, e in zip(feats, entries) if e["label"] == "nearmiss"]
         self.neg = [f for f, e in zip(feats, entries) if e["label"] == "neg" and len(f) > CROP]
+        self.hard = []  # (negative file index, frame) where the model last scored highest
         if not self.pos or not self.neg:
             raise EarshotError("the train split needs positives and long negatives")
 
     def _neg_crop(self, n):
+        if self.hard and n == CROP and self.rng.random() < HARD_SHARE:
+            k, peak = self.hard[self.rng.integers(len(self.hard))]
+            f = self.neg[k]
+            # the peak anywhere in the crop's last 3/4, where the net has context for it
+            s = int(np.clip(peak - self.rng.integers(CROP // 4, CROP), 0, len(f) - n))
+            return f[s:s + n]
         f = self.neg[self.rng.integers(len(self.neg))]
         s = self.rng.integers(0, len(f) - n + 1)
         return f[s:s + n]
+
+    def mine(self, net, count=HARD_COUNT):
+        """Hard negatives: the `count` highest logit peaks (at least 1 s apart) over all long
+        negatives, under the current net; later negative crops are drawn around them."""
+        torch = _torch()
+        training = net.training
+        net.eval()
+        peaks = []
+        with torch.no_grad():
+            for k, f in enumerate(self.neg):
+                z = net(torch.from_numpy(f[None].astype(np.float32)))[0].numpy()
+                for _ in range(max(1, count // len(self.neg) * 3)):
+                    i = int(np.argmax(z))
+                    if not np.isfinite(z[i]):
+                        break  # a short file has fewer peaks 1 s apart
+                    peaks.append((float(z[i]), k, i))
+                    z[max(0, i - 50):i + 50] = -np.inf
+        net.train(training)
+        peaks.sort(reverse=True)
+        self.hard = [(k, i) for _, k, i in peaks[:count]]
+        return peaks[0][0], peaks[min(count, len(peaks)) - 1][0]
 
     def _clip(self, f, e):
         y, m = frame_targets(len(f), e)
@@ -275,8 +306,18 @@ def pick_threshold(qmodel, manifest, pos_feats, neg_feats, target_fa_h):
     return best, hours
 
 
+def held_back(entries):
+    """What training never sees, to pick the threshold and compare models (dev is never used):
+    a tenth of the espeak voices (the few natural voices are whole speakers: all train) and a
+    quarter of the long negatives. Returns (voice ids, entry indices of negatives)."""
+    voices = sorted({e["voice"] for e in entries
+                     if e["label"] != "neg" and e["voice"].startswith("espeak:")})
+    negs = [i for i, e in enumerate(entries) if e["label"] == "neg"]
+    return set(voices[::10]), set(negs[::4])
+
+
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
-          channels=CHANNELS, log=print, threads=1):
+          channels=CHANNELS, log=print, threads=1, mine=True):
     torch = _torch()
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -284,11 +325,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     slug = dataset_text.slug(word)
     root = Path(data_root or Path("data/wakeword") / slug)
     entries, feats = split_features(root / "train", log=log)
-    # hold back ~10% of voices and of long negatives to pick the threshold (dev is never used)
-    voices = sorted({e["voice"] for e in entries if e["label"] != "neg"})
-    held_v = set(voices[::10])
-    negs = [i for i, e in enumerate(entries) if e["label"] == "neg"]
-    held_neg = set(negs[::4])
+    held_v, held_neg = held_back(entries)
     tr = [i for i, e in enumerate(entries) if i not in held_neg and e["voice"] not in held_v]
     rng = np.random.default_rng(seed)
     bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng)
@@ -298,6 +335,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
                                                 pct_start=0.1)
     t0 = time.time()
     float_steps = int(steps * 0.6)
+    mine_steps = {int(steps * f) for f in MINE_AT}
     for step in range(steps):
         if step == float_steps:
             # fold batch norm, then fine-tune with quantisation simulated (and BN statistics frozen)
@@ -306,6 +344,10 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
             net.quant = True
             opt = torch.optim.AdamW(net.parameters(), lr=3e-4, weight_decay=1e-3)
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps - float_steps)
+        if mine and step in mine_steps:
+            top, last = bat.mine(net)
+            log("step %d: mined %d hard negatives, logits %.2f .. %.2f" % (step, len(bat.hard),
+                                                                          top, last))
         X, Y, W = bat.batch(batch)
         logits = net(torch.from_numpy(X.astype(np.float32)))
         y = torch.from_numpy(Y)
@@ -339,6 +381,8 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     manifest["threshold"] = int(thr)
     manifest["training"] = {
         "data": str(root / "train"), "steps": steps, "batch": batch, "seed": seed,
+        "hard_negatives": ({"share": HARD_SHARE, "count": HARD_COUNT, "mined_at": list(MINE_AT)}
+                           if mine else None),
         "held_back": {"voices": sorted(held_v), "neg_hours": round(hours, 2),
                       "fa_per_hour": round(fa_h, 3), "false_reject": round(frr, 4)},
         "threshold_rule": "lowest with <= %.2f false accepts/hour on held-back train negatives"
@@ -362,9 +406,14 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--channels", type=int, default=CHANNELS)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-mining", action="store_true", help="no hard-negative mining")
     a = p.parse_args(argv)
-    train(a.word, a.data, a.out, a.steps, a.batch, a.seed, a.channels,
-          log=lambda m: print(m, file=sys.stderr))
+    try:
+        train(a.word, a.data, a.out, a.steps, a.batch, a.seed, a.channels,
+              log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining)
+    except EarshotError as e:
+        print("train: %s" % e, file=sys.stderr)
+        return 1
     return 0
 
 
