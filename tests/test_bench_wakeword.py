@@ -100,3 +100,21 @@ def test_markdown_lists_engines_that_could_not_run():
             "status": "not run", "reason": "venv missing", "note": ""}]
     md = B.markdown(res, "")
     assert "not run: venv missing" in md
+
+
+def test_anchor_cache_key_follows_file_bytes_not_times(tmp_path):
+    import os
+    import types
+    eng = types.SimpleNamespace(name="porcupine", version="1.9.5", model=lambda word: word)
+    paths = []
+    for i in range(3):
+        p = tmp_path / ("%d.wav" % i)
+        p.write_bytes(b"RIFF" + bytes([i]) * 100)
+        paths.append(str(p))
+    entries = [{"path": p} for p in paths]
+    key = B._cache_key(eng, "alexa", entries)
+    os.utime(paths[1], (1, 1))  # rewritten with the same bytes: a deterministic rebuild
+    (tmp_path / "1.wav").write_bytes(b"RIFF" + bytes([1]) * 100)
+    assert B._cache_key(eng, "alexa", entries) == key
+    (tmp_path / "2.wav").write_bytes(b"RIFF" + bytes([9]) * 100)
+    assert B._cache_key(eng, "alexa", entries) != key

@@ -172,11 +172,25 @@ def dev_files(word, data_root=None, neg_hours=None, per_condition=None):
     return entries
 
 
+_DIGESTS = {}  # (path, size, mtime) -> sha1 of the file, for this process
+
+
+def _file_digest(path):
+    st = os.stat(path)
+    k = (path, st.st_size, st.st_mtime_ns)
+    if k not in _DIGESTS:
+        with open(path, "rb") as f:
+            _DIGESTS[k] = hashlib.sha1(f.read()).hexdigest()
+    return _DIGESTS[k]
+
+
 def _cache_key(engine, word, entries):
+    """Engine, model, version and the bytes of every file: a rebuilt dataset with the same
+    content (the builder is deterministic) keeps the anchors' scores; any changed file drops them."""
     h = hashlib.sha1()
     h.update(json.dumps([engine.name, engine.model(word), engine.version]).encode())
     for e in entries:
-        h.update(("%s %s %s\n" % (e["path"], e["duration_s"], os.path.getmtime(e["path"]))).encode())
+        h.update(("%s %s\n" % (e["path"], _file_digest(e["path"]))).encode())
     return h.hexdigest()[:16]
 
 
