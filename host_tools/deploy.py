@@ -49,8 +49,9 @@ def build(board, test_mode=False, out=None):
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    for src in sorted((FIRMWARE / "earshot").glob("*.py")):
-        mpy_cross(src, out / "earshot" / (src.stem + ".mpy"), march)
+    for src in sorted((FIRMWARE / "earshot").rglob("*.py")):  # with the hw package
+        rel = src.relative_to(FIRMWARE).with_suffix(".mpy")
+        mpy_cross(src, out / rel, march)
     for name in ("boot.py", "main.py"):
         shutil.copy(FIRMWARE / name, out / name)
     models = FIRMWARE / "models"

@@ -1,6 +1,6 @@
 """Board data files, the firmware's cross-compilation, and the ESP32-S3 hardware layer.
 
-The hardware-layer tests run firmware/earshot/hw_esp32.py inside the MicroPython Unix port
+The hardware-layer tests run firmware/earshot/hw/esp32.py inside the MicroPython Unix port
 against the fake `machine` and `neopixel` in tests/fakes_mpy (injected through sys.modules).
 """
 
@@ -137,7 +137,7 @@ import sys, json
 import fake_machine as M, fake_neopixel as _np
 sys.modules["machine"] = M  # the Unix port has its own `machine`: inject the fake first
 sys.modules["neopixel"] = _np
-from earshot import hw_esp32
+from earshot.hw import esp32 as hw_esp32
 def board(name):
     with open(%r + "/" + name + ".json") as f:
         return json.load(f)

@@ -1,6 +1,6 @@
 """The physical world around a virtual board: microphone, buttons, output pins, watchdog.
 
-The firmware's virtual hardware layer (firmware/earshot/hw_virtual.py) talks to this over a
+The firmware's virtual hardware layer (firmware/earshot/hw/virtual.py) talks to this over a
 Unix socket. Time on the board is the audio clock: every frame the firmware reads is 20 ms of
 board time. Queued audio is delivered as fast as the firmware reads it; with nothing queued the
 microphone hears silence at real-time pace, as a real one would.

@@ -1,4 +1,4 @@
-# A fake `machine` (imported as fake_machine) for running firmware/earshot/hw_esp32.py in the
+# A fake `machine` (imported as fake_machine) for running firmware/earshot/hw/esp32.py in the
 # MicroPython Unix port.
 # Tests inject it with sys.modules["machine"] = fake_machine: the Unix port has a built-in one.
 # Module-level dicts and lists are the test's view of the world; each test is a fresh process.

@@ -1,5 +1,5 @@
 # Minimal ES7210 (4-channel audio ADC) bring-up and power-down over I2C, for boards whose
-# microphones sit behind one (ESP32-S3-BOX-3), and the microphone hw_esp32 builds on it.
+# microphones sit behind one (ESP32-S3-BOX-3), and the microphone hw.esp32 builds on it.
 # ES7210 takes its I2C bus as an argument, so it runs against a fake bus in the tests.
 #
 # Register sequence: ESPHome's es7210 component (esphome/components/es7210/es7210.cpp,
@@ -10,7 +10,7 @@
 from machine import I2C, Pin
 from micropython import const
 
-from earshot.hw_esp32 import I2SMic, NotSupportedError
+from earshot.hw.esp32 import I2SMic, NotSupportedError
 
 _RESET = const(0x00)
 _CLOCK_OFF = const(0x01)
@@ -134,7 +134,7 @@ class ES7210:
 
 
 class Mic(I2SMic):
-    # A codec-fronted microphone for hw_esp32: I2C bring-up of the ES7210, I2S with MCLK.
+    # A codec-fronted microphone for hw.esp32: I2C bring-up of the ES7210, I2S with MCLK.
     def __init__(self, spec):
         super().__init__(spec)
         self.codec = None

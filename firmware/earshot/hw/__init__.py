@@ -1,7 +1,7 @@
 # The hardware layer's front door. Every other firmware module receives the object
 # returned by open_hardware(); none of them imports `machine`.
 #
-# Interface every hardware implementation provides (hw_esp32.Hardware, hw_virtual.Hardware):
+# Interface every hardware implementation provides (hw.esp32.Hardware, hw.virtual.Hardware):
 #
 #   FRAME_SAMPLES            samples per audio frame (320 = 20 ms at 16 kHz)
 #   board                    dict: the board file (boards/<name>.json) as deployed to /board.json
@@ -27,7 +27,7 @@ BUTTON_MUTE = 1
 BUTTON_ACTION = 2
 
 # Board files name their hardware implementation; differences between boards are data.
-_HALS = {"esp32": "earshot.hw_esp32", "virtual": "earshot.hw_virtual"}
+_HALS = {"esp32": "earshot.hw.esp32", "virtual": "earshot.hw.virtual"}
 
 
 def load_board(path="/board.json"):

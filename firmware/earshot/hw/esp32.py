@@ -1,7 +1,7 @@
-# The ESP32-S3 hardware layer: the interface documented in earshot/hw.py, driven only by the
+# The ESP32-S3 hardware layer: the interface documented in earshot/hw/__init__.py, driven only by the
 # board file (boards/<id>.json). Board differences are data; the few kinds of part (I2S mic,
 # PDM mic, codec mic; GPIO or NeoPixel LED) are small classes picked from tables.
-# With hw_esp32_es7210.py, this is the only firmware module that imports `machine`.
+# The hw package (this module and esp32_es7210.py) is the only firmware code that imports `machine`.
 
 import os
 import select
@@ -18,7 +18,7 @@ from earshot.hw import BUTTON_ACTION, BUTTON_MUTE
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 _FRAME_MS = const(20)
 _WDT_LONGEST_MS = const(86_400_000)  # what wdt_stop() settles for: 24 h
-# machine.reset_cause() constants -> hw.py numbering (1 power-on .. 5 soft reset)
+# machine.reset_cause() constants -> the hw package numbering (1 power-on .. 5 soft reset)
 _RESET_CAUSES = {getattr(machine, name, -1): n + 1 for n, name in enumerate(
     ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"))}
 _PULLS = {"up": Pin.PULL_UP, "down": Pin.PULL_DOWN, None: None, "none": None}
@@ -125,7 +125,7 @@ class _PdmMic(I2SMic):
 
 # Mic kinds by board "mic.kind"; only codec boards pay for loading the codec driver.
 _MICS = {"i2s": I2SMic, "pdm": _PdmMic,
-         "es7210": lambda spec: __import__("earshot.hw_esp32_es7210", None, None, ["Mic"]).Mic(spec)}
+         "es7210": lambda spec: __import__("earshot.hw.esp32_es7210", None, None, ["Mic"]).Mic(spec)}
 
 
 class Hardware:
