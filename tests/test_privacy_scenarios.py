@@ -11,9 +11,9 @@ import time
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from host_tools import sessions
-from host_tools.proto import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
-from tests.conftest import KEY, boot_board, connect, silence, speech_like, wait_for
+from host_tools.hil.fixtures import KEY, boot_board, connect, silence, speech_like
+from host_tools.link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from host_tools.records import sessions
 
 SCENARIOS = int(os.environ.get("PRIVACY_SCENARIOS", "3"))
 STEPS = st.lists(st.sampled_from([

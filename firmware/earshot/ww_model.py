@@ -66,7 +66,7 @@ def depthwise(ring: ptr8, o0: int, o1: int, o2: int, w: ptr8, q: ptr16, out: ptr
 
 @micropython.viper
 def head(x: ptr8, nin: int, w: ptr8, q: ptr16) -> int:
-    # the logit in 1/16 units, clamped to -127..127
+    # the logit in 1/4 units (the manifest's logit_q), clamped to -127..127
     acc = 0
     sx = 0
     i = 0

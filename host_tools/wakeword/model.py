@@ -166,7 +166,7 @@ def _delayed(h, k):
 
 
 def logits(qmodel, X, stats=None):
-    """(T, 32) uint8 features -> (T,) int64 head logits (1/16 units), as the board computes.
+    """(T, 32) uint8 features -> (T,) int64 head logits (1/4 units), as the board computes.
 
     `stats`, if a dict, collects the largest |accumulator| and |acc * M + round| (bound tests).
     """

