@@ -3,9 +3,11 @@
 /data on the board (state, keys, the transparency log) is never touched.
 """
 
+import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 from ..errors import EarshotError, ProtocolError
@@ -19,14 +21,19 @@ def mpremote(port, *args, timeout=120):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None):
-    """Build, copy, reset, and read the version back. Returns the board's hello reply."""
+def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None,
+           file_progress=None):
+    """Build, copy, reset, and read the version back. Returns the board's hello reply.
+
+    progress(message) hears each step; file_progress(total) is a context manager yielding
+    advance(name), called as each file lands on the board (cli.common.Progress.files).
+    """
     say = progress or (lambda msg: None)
     board = files.load(board_id)
     say("compiling firmware for %s (mpy-cross)" % board_id)
     out = build(board, test_mode)
     try:
-        copy(port, out, say)
+        copy(port, out, say, file_progress)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     if not verify:
@@ -34,7 +41,7 @@ def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None
     return wait_for_firmware(port, say)
 
 
-def copy(port, image, say):
+def copy(port, image, say, file_progress=None, timeout=180):
     files_ = sorted(p for p in image.rglob("*") if p.is_file())
     say("copying %d files to %s (mpremote)" % (len(files_), port))
     # Stale modules from an older deploy must not shadow the new ones.
@@ -46,19 +53,48 @@ def copy(port, image, say):
     for p in files_:
         args += ["fs", "cp", str(p), ":" + str(p.relative_to(image)), "+"]
     args += ["reset"]
-    code, text = mpremote(port, *args)
+    # One mpremote session for all files (one raw-REPL entry); it prints a `cp SRC :DEST` line
+    # as it copies each file, which is our per-file progress.
+    proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", port, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    lines = []
+    try:
+        with (file_progress or _no_progress)(len(files_)) as advance:
+            for line in proc.stdout:
+                lines.append(line.strip())
+                if line.startswith("cp "):
+                    advance(line.split(":")[-1].strip())
+        code = proc.wait()
+    finally:
+        timer.cancel()
     if code:
-        last = text.strip().splitlines()[-1] if text.strip() else "no output"
+        last = next((x for x in reversed(lines) if x), "no output")
         raise EarshotError("copying to %s failed (mpremote: %s)" % (port, last))
 
 
-def wait_for_firmware(port, say, timeout=15):
-    """Wait until the deployed firmware answers with the version this earshot ships."""
+class _no_progress:
+    def __init__(self, total):
+        pass
+
+    def __enter__(self):
+        return lambda name: None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def wait_for_firmware(port, say, timeout=15, expect_version=True):
+    """Wait until the firmware answers; with expect_version, with the version this earshot
+    ships (after a deploy). Returns the board's hello reply."""
     from ..link.client import Client
     from ..resources import firmware_version
 
-    say("verifying: reading the version back over the Earshot protocol")
-    expected = firmware_version()
+    if expect_version:
+        say("verifying: reading the version back over the Earshot protocol")
+    expected = firmware_version() if expect_version else None
     deadline = time.monotonic() + timeout
     last_error = None
     while time.monotonic() < deadline:
@@ -70,9 +106,10 @@ def wait_for_firmware(port, say, timeout=15):
             last_error = e
             time.sleep(0.3)
     else:
-        raise EarshotError("deployed, but the firmware did not answer: %s" % last_error)
-    if reply.get("version") != expected:
+        raise EarshotError("%sthe firmware did not answer: %s"
+                           % ("deployed, but " if expect_version else "", last_error))
+    if expected and reply.get("version") != expected:
         raise EarshotError("board reports firmware %s after deploy, expected %s"
                            % (reply.get("version"), expected))
-    say("firmware %s running on %s (%s)" % (expected, port, reply.get("board")))
+    say("firmware %s running on %s (%s)" % (reply.get("version"), port, reply.get("board")))
     return reply

@@ -5,16 +5,17 @@ from .common import add_port_argument
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--json", action="store_true", help="machine-readable, verification included")
+    p.add_argument("--json", action="store_true",
+                   help="the entries and the verification result as JSON")
 
 
 def run(args):
     from ..errors import EarshotError
     from ..link.client import Client
-    from ..link.target import open_target
+    from ..link.target import resolve
     from ..records.translog import render, verify_log
 
-    with open_target(args.port) as port, Client(port) as board:
+    with Client(resolve(args.port).port) as board:
         board.hello()
         data, reply = board.read_log()
     result = verify_log(data)

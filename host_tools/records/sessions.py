@@ -1,4 +1,4 @@
-"""Signed sessions on the host: parse, sign and verify the records firmware/earshot/session.py emits.
+"""Signed sessions on the host: parse, sign and verify the records of firmware/earshot/session.py.
 
 This is an independent implementation (CPython's `hmac`) of the byte layout in
 docs/sessions.md, so a test that signs on the board and verifies here checks both sides.
@@ -24,6 +24,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from ..errors import EarshotError
+from ..vocabulary import FLAG_NAMES, flag_names  # noqa: F401 (re-exported)
 
 TAG_SIZE = 32
 SESSION_ID_SIZE = 8
@@ -34,7 +35,6 @@ _CHUNK_PREFIX = struct.Struct(">BIH")  # type, index, pcm length
 _CLOSE_BODY = struct.Struct(">BIIB")  # type, chunk count, pcm bytes, reason
 
 REASONS = {1: "speech_end", 2: "max_length", 3: "mute", 4: "host_stop", 5: "consent", 6: "error"}
-FLAG_NAMES = ("cloud", "human_review", "retain", "training", "preroll")  # bit 0 .. bit 4
 
 SAMPLE_RATE = 16000  # Hz, int16 mono: 32 bytes per ms
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
@@ -45,11 +45,6 @@ _LEN = struct.Struct(">I")
 
 class CaptureError(EarshotError):
     """A capture file that is not a capture, or is cut off inside a record."""
-
-
-def flag_names(flags):
-    """Consent bit flags -> list of names, e.g. 0b101 -> ['cloud', 'retain']."""
-    return [n for i, n in enumerate(FLAG_NAMES) if flags & (1 << i)]
 
 
 # --- records -------------------------------------------------------------------------------
@@ -279,6 +274,15 @@ def _any_link_verifies(key, parsed, start, end):
     return False
 
 
+def verify_header(data, key):
+    """A header record alone (what `earshot record` keeps when no audio may be kept): the
+    Header if its tag verifies under `key`, None if not; RecordError if it is no header."""
+    rec = parse_record(data)
+    if not isinstance(rec, Header):
+        raise RecordError("not a header record")
+    return rec if _tag_ok(bytes(key), rec.tag, rec.signed) else None
+
+
 def verify_stream(records, key, last_counters=None):
     """Verify a sequence of record bytes (one or many sessions). Returns a Result.
 
@@ -391,10 +395,14 @@ def verify_stream(records, key, last_counters=None):
 
 def write_capture(path, records):
     with open(path, "wb") as f:
-        f.write(CAPTURE_MAGIC)
-        for r in records:
-            f.write(_LEN.pack(len(r)))
-            f.write(bytes(r))
+        write_capture_to(f, records)
+
+
+def write_capture_to(f, records):
+    f.write(CAPTURE_MAGIC)
+    for r in records:
+        f.write(_LEN.pack(len(r)))
+        f.write(bytes(r))
 
 
 def parse_capture(data, name="capture"):

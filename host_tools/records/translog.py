@@ -15,7 +15,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from .sessions import BYTES_PER_MS, flag_names
+from ..vocabulary import board_clock, consent_text
+from .sessions import BYTES_PER_MS
 
 ZERO_HASH = "0" * 64
 
@@ -118,28 +119,29 @@ def read_log(path, pins=()):
 # --- showing it to people -------------------------------------------------------------------
 
 
-def _consent(flags):
-    return ",".join(flag_names(flags)) or "nothing"
-
-
 def describe(e):
     """One human-readable line for an entry."""
     f = e.fields
-    head = "#%-5d %9.3fs  " % (e.seq, e.t / 1000)
+    head = "#%-5d %s  " % (e.seq, board_clock(e.t))
     if e.kind == "session":
         ms = f.get("ms", f.get("bytes", 0) // BYTES_PER_MS)
         return head + "audio left the board: %.1f s, %d bytes, consent %s, wake %s, ended %s, " \
             "session %s (counter %s), digest %s" % (
-                ms / 1000, f.get("bytes", 0), _consent(f.get("consent", 0)),
+                ms / 1000, f.get("bytes", 0), consent_text(f.get("consent", 0)),
                 f.get("wake") or "-", f.get("end") or "-", f.get("id", "?"),
                 f.get("counter", "?"), str(f.get("digest", ""))[:16])
     if e.kind == "consent":
-        return head + "consent %s -> %s (%s) by %s" % (
-            _consent(f.get("old", 0)), _consent(f.get("new", 0)), f.get("preset", "?"),
+        return head + "consent %s -> %s, by %s" % (
+            consent_text(f.get("old", 0)),
+            consent_text(f.get("new", 0), f.get("guest", False), f.get("preset")),
             f.get("source", "?"))
     if e.kind == "mute":
         return head + "microphone %s by %s" % (
             "muted" if f.get("muted") else "unmuted", f.get("source", "?"))
+    if e.kind == "provision":
+        return head + "provisioned as %s (a new signing key)" % f.get("device_id", "?")
+    if e.kind == "test_mode":
+        return head + "TEST MODE on: audio may be fed over serial (earshot hil)"
     if e.kind == "repair":
         return head + "log repaired at boot: %d damaged bytes dropped" % f.get("dropped_bytes", 0)
     return head + "%s %s" % (e.kind, json.dumps(f, sort_keys=True))

@@ -10,7 +10,9 @@ The supervisor plays the part of the board's silicon around MicroPython:
 """
 
 import errno
+import fcntl
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,9 +36,24 @@ RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
 _MAX_PENDING_OUT = 16 << 20
 
 
-def default_flash_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "earshot" / "sim-flash"
+# MicroPython's `-X heapsize=` takes a byte count with an optional K or M suffix. Below ~32K
+# the Unix port cannot even start; the firmware itself needs about 192K on a 64-bit PC.
+_HEAP = re.compile(r"(\d+)([KM]?)\Z", re.IGNORECASE)
+MIN_HEAP, MAX_HEAP = 32 << 10, 1 << 30
+_BOOT_FAILURES = 3  # MicroPython dying before it boots this often in a row: stop, say why
+
+
+def parse_heap(text):
+    """'256K' -> 262144, or EarshotError saying what a heap size looks like."""
+    m = _HEAP.match(str(text).strip())
+    if not m:
+        raise EarshotError("--heap %r: give a size like 256K or 2M (the MicroPython heap, like "
+                           "the board's RAM)" % (text,))
+    size = int(m.group(1)) << {"": 0, "K": 10, "M": 20}[m.group(2).upper()]
+    if not MIN_HEAP <= size <= MAX_HEAP:
+        raise EarshotError("--heap %s: MicroPython needs between 32K and 1024M (an ESP32-S3 "
+                           "without PSRAM has 256K; the firmware needs about 192K here)" % text)
+    return size
 
 
 class VirtualBoard:
@@ -48,14 +65,22 @@ class VirtualBoard:
 
     def __init__(self, flash_dir=None, erase=False, heap="256K", board="virtual", link=None,
                  mac="02:e5:00:00:00:01", download_mode=False):
-        self._tmp = tempfile.mkdtemp(prefix="earshot-sim-")
-        self.flash_dir = Path(flash_dir) if flash_dir else Path(self._tmp) / "flash"
-        if erase and self.flash_dir.exists():
-            shutil.rmtree(self.flash_dir)
-        self.flash_dir.mkdir(parents=True, exist_ok=True)
-        self.heap = str(heap)
+        self.heap = "%dK" % (parse_heap(heap) >> 10)
         self.board_id = board
         self.board = files.load(board)
+        self._tmp = tempfile.mkdtemp(prefix="earshot-sim-")
+        self.runtime_dir = Path(self._tmp)  # sockets and the MicroPython log, gone at close()
+        self.flash_dir = Path(flash_dir) if flash_dir else Path(self._tmp) / "flash"
+        self.flash_dir.parent.mkdir(parents=True, exist_ok=True)
+        # One board per flash: a second simulator on the same files would corrupt the log.
+        try:
+            self._flash_lock = _lock_flash(self.flash_dir)
+        except EarshotError:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+        if erase and self.flash_dir.exists():
+            shutil.rmtree(self.flash_dir)
+        self.flash_dir.mkdir(exist_ok=True)
         self.mac = mac
         self.link = link
         self.download_mode = download_mode
@@ -75,6 +100,9 @@ class VirtualBoard:
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
         self.port = os.ttyname(self._slave)
+        os.ftruncate(self._flash_lock, 0)
+        os.pwrite(self._flash_lock, b"earshot sim (pid %d, serial %s)" % (
+            os.getpid(), self.port.encode()), 0)
         self._stdin_r, self._stdin_w = os.pipe()
         self._out_r, self._out_w = os.pipe()
         self._pending_out = bytearray()
@@ -86,6 +114,8 @@ class VirtualBoard:
             self.flash_image.unlink()
         self.resets = []  # how the chip left download mode, as the ROM loader reported it
         self.boots = 0
+        self.failure = None  # why MicroPython cannot start, once it has died at boot repeatedly
+        self._early_deaths = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,8 +148,13 @@ class VirtualBoard:
         if self.link and os.path.islink(self.link):
             os.unlink(self.link)
         shutil.rmtree(self._tmp, ignore_errors=True)
+        os.close(self._flash_lock)
 
     # -- power -------------------------------------------------------------------------------
+
+    @property
+    def powered(self):
+        return self._powered
 
     def power_cut(self):
         """Cut power abruptly: the process dies wherever it is; outputs go dark."""
@@ -180,8 +215,13 @@ class VirtualBoard:
         self.power_on(HARD_RESET)
 
     def wait_booted(self, timeout=10):
-        if not self.world.booted.wait(timeout):
-            raise EarshotError("virtual board did not boot in %ss (see %s)" % (timeout, self.log_path))
+        deadline = time.monotonic() + timeout
+        while not self.world.booted.wait(0.1):
+            if self.failure:
+                raise EarshotError("the virtual board does not boot: %s" % self.failure)
+            if time.monotonic() > deadline:
+                raise EarshotError("virtual board did not boot in %ss (see %s)"
+                                   % (timeout, self.log_path))
 
     def _spawn(self, mode, cause):
         env = dict(os.environ)
@@ -261,12 +301,32 @@ class VirtualBoard:
                     if code != EXIT_HARD:
                         with open(self.log_path, "ab") as f:
                             f.write(b"\n[sim] MicroPython exited with %d: board reset\n" % code)
+                        if self._died_at_boot():
+                            continue
                     self.world.power_on()
                     self._spawn("friendly", HARD_RESET)
+
+    def _died_at_boot(self):
+        """A crash before the runtime announced itself; True once it is hopeless (a reset
+        loop: a real board would keep rebooting, the simulator stops and says why)."""
+        if self.world.booted.is_set():
+            return False
+        self._early_deaths += 1
+        if self._early_deaths < _BOOT_FAILURES:
+            return False
+        lines = [line for line in self.log_path.read_text(errors="replace").splitlines()
+                 if line.strip() and not line.startswith("[sim]")]
+        why = lines[-1].strip() if lines else "no output"
+        self.failure = "MicroPython exited at start-up %d times (%s)%s" % (
+            self._early_deaths, why,
+            ": is --heap %s too small?" % self.heap if "MemoryError" in why else "")
+        self._proc = None
+        return True
 
     def _on_booted(self):
         # Called when the runtime announces itself; from now on Ctrl-C is a SIGINT.
         with self._lock:
+            self._early_deaths = 0
             self._ready = True
             pending, self._pending_intr = self._pending_intr, False
             return pending
@@ -357,6 +417,11 @@ class VirtualBoard:
         self._taps.append(buf)
         return buf
 
+    def untap(self, buf):
+        """Stop capturing into `buf`."""
+        if buf in self._taps:
+            self._taps.remove(buf)
+
     # -- the physical world ------------------------------------------------------------------
 
     def play(self, audio):
@@ -408,6 +473,20 @@ class VirtualBoard:
 
 def _parse_mb(text):
     return int(str(text).upper().rstrip("B").rstrip("M")) * 1024 * 1024
+
+
+def _lock_flash(flash_dir):
+    """Hold `<flash dir>.lock` while this board runs; EarshotError if another holds it."""
+    path = flash_dir.with_name(flash_dir.name + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise EarshotError("the virtual board flash %s is in use by %s: stop that one, or give "
+                           "this one another --name (or --flash)" % (flash_dir, holder)) from None
+    return fd
 
 
 def _relink(link, target):

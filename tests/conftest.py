@@ -1,0 +1,14 @@
+"""Every test gets its own earshot home (virtual-board registry, default flash) and no
+$EARSHOT_PORT, so tests never see each other's, or the developer's, running `earshot sim`.
+The board fixtures are the behaviour suite's plugin, host_tools.hil.fixtures."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def earshot_home(tmp_path, monkeypatch):
+    home = tmp_path / "earshot-home"
+    monkeypatch.setenv("EARSHOT_HOME", str(home))
+    monkeypatch.delenv("EARSHOT_PORT", raising=False)
+    monkeypatch.delenv("EARSHOT_KEY_FILE", raising=False)
+    return home
