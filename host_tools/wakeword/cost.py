@@ -52,9 +52,9 @@ def _trips(fn, man, **shape):
         return [(1, f["bands"] + 1), (1, f["nfft"] // 2 + 1)]
     if fn == "_log":
         return [(1, f["bands"])]
-    if fn == "dense":
+    if fn == "dense":  # sum(x) by 4; per output: 16 inputs a trip, then the rest by 4
         nin, nout = shape["nin"], shape["nout"]
-        return [(1, nin), (1, nout), (nout, nout * nin // 4)]
+        return [(1, nin // 4), (1, nout), (nout, nout * (nin // 16)), (nout, nout * (nin % 16 // 4))]
     if fn == "depthwise":
         return [(1, shape["c"])]
     if fn == "head":

@@ -9,7 +9,6 @@ Python's, which is exact because every intermediate stays inside int32 (features
 """
 
 import ast
-import builtins
 import sys
 import types
 from collections import defaultdict
@@ -20,31 +19,71 @@ VIPER_MODULES = ("ww_front", "ww_model")
 
 
 class _Ptr:
-    """A viper pointer over a buffer: index i reads/writes element i of `width` bytes."""
+    """A viper pointer: index i reads/writes the i-th `width`-byte element from its address.
 
-    def __init__(self, buf, width):
-        self._mv = memoryview(buf).cast("B")
+    int(p) is the buffer's real address (viper's int(ptr)), and ptr8/16/32(address) finds the
+    buffer again among those the viper functions were given, so pointer arithmetic works.
+    """
+
+    def __init__(self, region, width, offset=0):
+        self._start, self._mv = region
         self._w = width
+        self._off = offset
         self._mask = (1 << (8 * width)) - 1
 
+    def __int__(self):
+        return self._start + self._off
+
+    __index__ = __int__
+
     def __getitem__(self, i):
-        w = self._w
-        return int.from_bytes(self._mv[i * w:(i + 1) * w], "little")
+        a = self._off + i * self._w
+        return int.from_bytes(self._mv[a:a + self._w], "little")
 
     def __setitem__(self, i, v):
-        w = self._w
-        self._mv[i * w:(i + 1) * w] = (v & self._mask).to_bytes(w, "little")
+        a = self._off + i * self._w
+        self._mv[a:a + self._w] = (v & self._mask).to_bytes(self._w, "little")
 
 
-class ptr8:  # noqa: N801 (viper's names)
+_REGIONS = []  # (start address, byte memoryview) of every buffer handed to a viper function
+
+
+def _region_of(buf):
+    import numpy as np
+
+    mv = memoryview(buf).cast("B")
+    start = int(np.frombuffer(mv, np.uint8).ctypes.data) if len(mv) else 0
+    for r in _REGIONS:
+        if r[0] == start and len(r[1]) == len(mv):
+            return r
+    r = (start, mv)
+    _REGIONS.append(r)
+    return r
+
+
+def _cast(v, width):
+    if isinstance(v, _Ptr):
+        v = int(v)
+    if not isinstance(v, int):
+        return _Ptr(_region_of(v), width)
+    for start, mv in _REGIONS:
+        if start <= v <= start + len(mv):
+            return _Ptr((start, mv), width, v - start)
+    raise ValueError("address %#x is in no buffer the viper code was given" % v)
+
+
+class ptr8:  # noqa: N801 (viper's names): the annotation, and the cast ptr8(address)
     width = 1
 
+    def __new__(cls, v):
+        return _cast(v, cls.width)
 
-class ptr16:  # noqa: N801
+
+class ptr16(ptr8):  # noqa: N801
     width = 2
 
 
-class ptr32:  # noqa: N801
+class ptr32(ptr8):  # noqa: N801
     width = 4
 
 
@@ -59,7 +98,7 @@ def _micropython_shim(counts):
             conv = []
             for name, a in zip(names, args):
                 kind = ann.get(name)
-                conv.append(_Ptr(a, kind.width) if kind in (ptr8, ptr16, ptr32) else a)
+                conv.append(_cast(a, kind.width) if kind in (ptr8, ptr16, ptr32) else a)
             return fn(*conv)
 
         wrapper.__name__ = fn.__name__
@@ -120,8 +159,6 @@ def load(counts):
     pkg.__path__ = []
     sys.modules["micropython"] = _micropython_shim(counts)
     sys.modules["earshot"] = pkg
-    added = {n: getattr(builtins, n, None) for n in ("ptr8", "ptr16", "ptr32")}
-    builtins.ptr8, builtins.ptr16, builtins.ptr32 = ptr8, ptr16, ptr32
     try:
         for name in VIPER_MODULES + ("wakeword",):
             path = FIRMWARE / (name + ".py")
@@ -131,16 +168,12 @@ def load(counts):
             mod = types.ModuleType("earshot." + name)
             mod.__file__ = str(path)
             mod.__loops__ = counts
+            mod.ptr8, mod.ptr16, mod.ptr32 = ptr8, ptr16, ptr32  # viper's built-in names
             sys.modules[mod.__name__] = mod
             exec(compile(tree, str(path), "exec"), mod.__dict__)
             setattr(pkg, name, mod)
         return sys.modules["earshot.wakeword"]
     finally:
-        for n, v in added.items():
-            if v is None:
-                delattr(builtins, n)
-            else:
-                setattr(builtins, n, v)
         for k, v in saved.items():
             if v is None:
                 sys.modules.pop(k, None)
