@@ -36,12 +36,18 @@ class _Ptr:
 
     __index__ = __int__
 
-    def __getitem__(self, i):
+    def _at(self, i):
         a = self._off + i * self._w
+        if not 0 <= a <= len(self._mv) - self._w:
+            raise IndexError("viper access outside its buffer at %#x" % (self._start + a))
+        return a
+
+    def __getitem__(self, i):
+        a = self._at(i)
         return int.from_bytes(self._mv[a:a + self._w], "little")
 
     def __setitem__(self, i, v):
-        a = self._off + i * self._w
+        a = self._at(i)
         self._mv[a:a + self._w] = (v & self._mask).to_bytes(self._w, "little")
 
 
@@ -66,10 +72,11 @@ def _cast(v, width):
         v = int(v)
     if not isinstance(v, int):
         return _Ptr(_region_of(v), width)
-    for start, mv in _REGIONS:
+    for start, mv in reversed(_REGIONS):  # the newest buffer at that address
         if start <= v <= start + len(mv):
             return _Ptr((start, mv), width, v - start)
-    raise ValueError("address %#x is in no buffer the viper code was given" % v)
+    # a cursor one step past its buffer, as loops leave them: fine until something reads it
+    return _Ptr((v, memoryview(b"")), width)
 
 
 class ptr8:  # noqa: N801 (viper's names): the annotation, and the cast ptr8(address)
@@ -155,6 +162,7 @@ def load(counts):
     """
     saved = {k: sys.modules.get(k) for k in ("micropython", "earshot", "earshot.ww_front",
                                              "earshot.ww_model", "earshot.wakeword")}
+    _REGIONS.clear()
     pkg = types.ModuleType("earshot")
     pkg.__path__ = []
     sys.modules["micropython"] = _micropython_shim(counts)
