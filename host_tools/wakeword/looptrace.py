@@ -1,7 +1,7 @@
 """Count the detector's loop trips by running the firmware's own source, instrumented, in CPython.
 
 The independent check of `cost.schedule`: the same files the board runs
-(firmware/earshot/ww_front.py, ww_model.py, wakeword.py) are parsed, every `while`/`for` inside
+(firmware/earshot/ww_front.py, ww_model.py, ww_bounds.py, wakeword.py) are parsed, every `while`/`for` inside
 a @micropython.viper/native function gets two counters (entries, iterations), and the detector
 is fed real audio. The viper-only names are shimmed: `micropython.viper` wraps each ptr8/16/32
 argument in a view that loads zero-extended and stores truncated, as viper does; ints are
@@ -160,15 +160,16 @@ def load(counts):
     Returns the `earshot.wakeword` module. counts: defaultdict(lambda: [0, 0]) keyed by
     "module.function#k", k the loop's index in source order; also counts calls per function.
     """
-    saved = {k: sys.modules.get(k) for k in ("micropython", "earshot", "earshot.ww_front",
-                                             "earshot.ww_model", "earshot.wakeword")}
+    names = ("ww_bounds",) + VIPER_MODULES + ("wakeword",)
+    saved = {k: sys.modules.get(k) for k in ("micropython", "earshot")
+             + tuple("earshot." + n for n in names)}
     _REGIONS.clear()
     pkg = types.ModuleType("earshot")
     pkg.__path__ = []
     sys.modules["micropython"] = _micropython_shim(counts)
     sys.modules["earshot"] = pkg
     try:
-        for name in VIPER_MODULES + ("wakeword",):
+        for name in names:
             path = FIRMWARE / (name + ".py")
             tree = ast.parse(path.read_text(), str(path))
             if name in VIPER_MODULES:
