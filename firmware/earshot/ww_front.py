@@ -91,12 +91,11 @@ def _fft(p: ptr16, q: ptr16, twr: ptr16, twi: ptr16):
                 bi = q[1] - _BIAS
                 tr = (wr * br - wi * bi) >> 15
                 ti = (wr * bi + wi * br) >> 15
-                ar = p[0]
-                ai = p[1]
-                p[0] = (ar + tr + _BIAS) >> 1
-                p[1] = (ai + ti + _BIAS) >> 1
-                q[0] = (ar - tr + _BIAS) >> 1
-                q[1] = (ai - ti + _BIAS) >> 1
+                # b's new values first, while p still holds a (a load from p is one l16ui)
+                q[0] = (p[0] - tr + _BIAS) >> 1
+                q[1] = (p[1] - ti + _BIAS) >> 1
+                p[0] = (p[0] + tr + _BIAS) >> 1
+                p[1] = (p[1] + ti + _BIAS) >> 1
                 p = ptr16(int(q) + hb)
             j += 1
         h <<= 1
