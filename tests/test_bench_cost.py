@@ -239,3 +239,10 @@ def test_bench_cost_refuses_an_unknown_model_in_one_line():
                            "--no-timing"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1
     assert proc.stderr.startswith("bench-cost: no model") and proc.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "firmware" / "models").glob("*.json")))
+def test_detector_fits_a_quarter_of_a_240_mhz_core(detector_code, name):
+    man = json.loads(S.resolve(name)[1].read_text())
+    share = cost.summary(man, cost.assign(man, detector_code))["total"]["core_share"]
+    assert share <= cost.BUDGET, "%.1f%% of a core" % (100 * share)

@@ -218,8 +218,8 @@ def render(s):
     out.append("")
     out.append("loops: instructions per trip (stack loads/stores among them) x trips per hop")
     for lp in s["loops"]:
-        out.append("  %-26s %s%4d (%3d stack) x %6d = %9d" % (
-            lp["loop"], "  " * lp["depth"], lp["instructions_per_trip"], lp["stack_per_trip"],
+        out.append("  %-28s %4d (%3d stack) x %6d = %9d" % (
+            "  " * lp["depth"] + lp["loop"], lp["instructions_per_trip"], lp["stack_per_trip"],
             lp["trips_per_hop"], lp["instructions_per_hop"]))
     out.append("")
     out.append("not counted: %d runtime calls per hop converting viper arguments, and the "
