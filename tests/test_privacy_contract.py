@@ -1,6 +1,10 @@
 """The privacy contract, observed from outside the virtual board: pins and serial bytes."""
 
+import hashlib
+import json
 import time
+
+import pytest
 
 from host_tools import sessions
 from host_tools.errors import ProtocolError
@@ -108,6 +112,49 @@ def test_less_private_consent_from_the_host_needs_the_button(board, client):
     # More private applies at once, without the button.
     assert client.command("consent", preset="private")["result"] == "applied"
     assert client.command("consent", guest=True)["consent"]["guest"] is True
+
+
+def test_what_the_household_confirms_is_what_the_host_asked_first(board, client):
+    # While a request waits for the button, a second one is refused, not swapped in behind
+    # the blinking LED; the outcome of each request is reported with its command number.
+    first = client.send("consent", preset="history")
+    wait_for(lambda: any(e.get("ev") == "confirm" and e.get("re") == first
+                         and e.get("state") == "waiting" for e in event_dicts(events(client, 0.1))))
+    with pytest.raises(ProtocolError, match="waiting for the button"):
+        client.command("consent", preset="contribute")
+    board.press("action")
+    outcome = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
+               and e.get("outcome")]
+    assert [(e["re"], e["outcome"], e["target"]) for e in outcome] == [(first, "applied", "history")]
+    assert client.command("status")["consent"]["preset"] == "history"
+    second = client.send("consent", preset="contribute")
+    board.advance(10.5)  # not confirmed: it lapses and says so
+    outcome = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
+               and e.get("outcome")]
+    assert [(e["re"], e["outcome"]) for e in outcome] == [(second, "expired")]
+    assert client.command("status")["consent"]["preset"] == "history"
+
+
+def test_a_bad_identity_is_refused_before_it_is_saved(board, client):
+    for dev, key in (("x" * 65, KEY.hex()), ("", KEY.hex()), ("a b", KEY.hex()),
+                     ("ok", KEY.hex()[:-2]), ("ok", "zz" * 32), (7, KEY.hex())):
+        with pytest.raises(ProtocolError, match="bad provision"):
+            client.command("provision", device_id=dev, key=key)
+    assert client.command("status")["provisioned"] is False
+    client.close()
+    board.power_cut()
+    # An identity that is stored but does not check out (written by older firmware, or by hand)
+    # must not stop the board from booting into the protocol either.
+    payload = json.dumps({"device_id": "x" * 65, "key": KEY.hex()}).encode()
+    record = b"ES1 " + hashlib.sha256(payload).hexdigest()[:16].encode() + b" " + payload + b"\n"
+    (board.flash_dir / "data" / "identity.json").write_bytes(record)
+    board.power_on()
+    board.wait_booted()
+    from tests.conftest import connect
+
+    c = connect(board.port)
+    assert c.command("status")["provisioned"] is False  # boots, serves the protocol
+    c.close()
 
 
 def test_power_cut_boots_muted_with_state_kept(ready):
