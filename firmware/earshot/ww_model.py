@@ -40,37 +40,39 @@ def dense(w: ptr8, x: ptr8, nin: int, q: ptr16, out: ptr8, ooff: int, nout: int)
             acc += w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]
             w = ptr8(int(w) + 4)
             x = ptr8(int(x) + 4)
-        hi = q[4 * o + 1]
-        acc = acc - sx + ((((hi ^ 0x8000) - 0x8000) << 16) + q[4 * o])
-        sh = q[4 * o + 3]
-        y = (acc * q[4 * o + 2] + (1 << (sh - 1))) >> sh
+        acc = acc - sx + ((((q[1] ^ 0x8000) - 0x8000) << 16) + q[0])
+        sh = q[3]
+        y = (acc * q[2] + (1 << (sh - 1))) >> sh
         if y < 0:
             y = 0
         if y > 127:
             y = 127
         out[ooff + o] = y
+        q = ptr16(int(q) + 8)  # the next channel's bias low/high, M, S
         o += 1
 
 
 @micropython.viper
-def depthwise(ring: ptr8, o0: int, o1: int, o2: int, w: ptr8, q: ptr16, out: ptr8, c: int):
+def depthwise(w: ptr8, q: ptr16, ring: ptr8, o0: int, o1: int, o2: int, out: ptr8, c: int):
     # out[ch] = relu(requant(w0 * x[t-2d] + w1 * x[t-d] + w2 * x[t] + bias)); o0..o2 are the
-    # ring offsets of frames t-2d, t-d, t
+    # ring offsets of frames t-2d, t-d, t. w and q, the first two locals (registers), walk the
+    # weights (3 per channel) and the requantisation words (4 per channel).
     ch = 0
     while ch < c:
         a = ring[o0 + ch]
         b = ring[o1 + ch]
         e = ring[o2 + ch]
-        acc = (w[3 * ch] * a + w[3 * ch + 1] * b + w[3 * ch + 2] * e - 128 * (a + b + e))
-        hi = q[4 * ch + 1]
-        acc += (((hi ^ 0x8000) - 0x8000) << 16) + q[4 * ch]
-        sh = q[4 * ch + 3]
-        y = (acc * q[4 * ch + 2] + (1 << (sh - 1))) >> sh
+        acc = w[0] * a + w[1] * b + w[2] * e - 128 * (a + b + e)
+        acc += (((q[1] ^ 0x8000) - 0x8000) << 16) + q[0]
+        sh = q[3]
+        y = (acc * q[2] + (1 << (sh - 1))) >> sh
         if y < 0:
             y = 0
         if y > 127:
             y = 127
         out[ch] = y
+        w = ptr8(int(w) + 3)
+        q = ptr16(int(q) + 8)
         ch += 1
 
 
@@ -162,7 +164,7 @@ class Model:
             p2 = p1 - d[b]
             if p2 < 0:
                 p2 += size
-            depthwise(r, p2 * c, p1 * c, p * c, w[li], q[li], self._u, c)
+            depthwise(w[li], q[li], r, p2 * c, p1 * c, p * c, self._u, c)
             if b + 1 < self._nblocks:
                 dense(w[li + 1], self._u, c, q[li + 1], rings[b + 1], pos[b + 1] * c, c)
             else:
