@@ -10,7 +10,7 @@ and `--check` here).
 Instructions per second of audio at one instruction per cycle give the share of a 240 MHz core.
 That is a floor for the real chip (loads that miss, taken branches and multiplies can take more
 than a cycle on the LX7) and it leaves out what is not in the viper code: the interpreted glue
-(Detector.feed, Frontend.step, Model.step, about 30 function calls a hop) and the runtime calls
+(Detector.feed, Frontend.step, Model.step, which make 16 viper calls a hop) and the runtime calls
 each viper function makes on entry to turn its arguments into machine words (listed as
 `runtime calls`).
 """
