@@ -56,6 +56,9 @@ ROWS = [
     ("sim-heap-lots", "sim --heap lots", 1, "--heap 'lots': give a size like 256K", True),
     ("sim-heap-1K-deploy", "sim --heap 1K --deploy --flash f1k",
      1, "--heap 1K: MicroPython needs between 32K and 1024M", True),
+    ("sim-heap-too-small-to-boot", "sim --heap 32K --deploy --flash f32 --name small",
+     1, "does not boot: MicroPython exited at start-up 3 times (MemoryError: memory allocation "
+        "failed", False),  # says why instead of rebooting forever
     ("provision-key-file-under-a-file", "provision --port sim --key-file afile/k.key",
      1, "afile is not a directory", True),
     ("provision-key-file-is-a-directory", "provision --port sim --key-file somedir",

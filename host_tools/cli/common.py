@@ -13,9 +13,9 @@ import sys
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 
-def add_port_argument(parser, what="the board"):
+def add_port_argument(parser, what="the board", default=None):
     parser.add_argument(
-        "--port", "-p", default=os.environ.get("EARSHOT_PORT") or None, metavar="PORT",
+        "--port", "-p", default=default or os.environ.get("EARSHOT_PORT") or None, metavar="PORT",
         help="%s: a serial device (/dev/ttyACM0), a pyserial URL (socket://HOST:PORT, "
              "rfc2217://HOST:PORT), 'sim' for the running virtual board or 'sim:NAME' for a named "
              "one (default: $EARSHOT_PORT)" % what)
@@ -28,8 +28,8 @@ def add_sim_port_argument(parser):
              "$EARSHOT_PORT, else sim)")
 
 
-def add_json_argument(parser, what="the result"):
-    parser.add_argument("--json", action="store_true",
+def add_json_argument(parser, what="the result", default=False):
+    parser.add_argument("--json", action="store_true", default=default,
                         help="print %s as JSON on stdout (no progress lines)" % what)
 
 

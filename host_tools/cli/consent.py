@@ -5,10 +5,16 @@ the command waits for it with a countdown and reports the outcome (applied: exit
 cancelled: exit 1).
 """
 
+import argparse
+
 from .common import Countdown, add_json_argument, add_port_argument
 
 
 def setup(p):
+    # --port and --json are accepted before the action (earshot consent --port P show) and
+    # after it (earshot consent show --port P); after it, they are only set when given.
+    add_port_argument(p)
+    add_json_argument(p, "the outcome and the consent in force")
     sub = p.add_subparsers(dest="consent_action", metavar="ACTION", required=True)
     show = sub.add_parser("show", help="the consent in force and what it allows",
                           description="Show the consent in force and what it allows.")
@@ -29,8 +35,8 @@ def setup(p):
     guest.add_argument("--no-wait", action="store_true",
                        help="do not wait for the button: report that the board waits and exit 0")
     for q in (show, set_, guest):
-        add_port_argument(q)
-        add_json_argument(q, "the outcome and the consent in force")
+        add_port_argument(q, default=argparse.SUPPRESS)
+        add_json_argument(q, "the outcome and the consent in force", default=argparse.SUPPRESS)
 
 
 def run(args):

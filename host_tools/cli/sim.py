@@ -39,7 +39,7 @@ def run(args):
     from ..errors import EarshotError
     from ..sim import VirtualBoard
     from ..sim import runs
-    from ..sim.board import parse_heap
+    from ..sim.unix_port import parse_heap
     from ..sim.control import ControlServer
     from .common import Progress
 

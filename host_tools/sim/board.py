@@ -10,7 +10,6 @@ The supervisor plays the part of the board's silicon around MicroPython:
 """
 
 import errno
-import fcntl
 import os
 import re
 import shutil
@@ -25,7 +24,8 @@ from pathlib import Path
 from ..board import files
 from ..errors import EarshotError
 from . import wire
-from .unix_port import micropython_binary
+from .runs import lock_flash
+from .unix_port import micropython_binary, parse_heap
 from .wire import (EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET,
                    PWRON_RESET, SOFT_RESET, WDT_RESET)
 from .world import World, WorldServer, read_pcm
@@ -36,24 +36,7 @@ RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
 _MAX_PENDING_OUT = 16 << 20
 
 
-# MicroPython's `-X heapsize=` takes a byte count with an optional K or M suffix. Below ~32K
-# the Unix port cannot even start; the firmware itself needs about 192K on a 64-bit PC.
-_HEAP = re.compile(r"(\d+)([KM]?)\Z", re.IGNORECASE)
-MIN_HEAP, MAX_HEAP = 32 << 10, 1 << 30
 _BOOT_FAILURES = 3  # MicroPython dying before it boots this often in a row: stop, say why
-
-
-def parse_heap(text):
-    """'256K' -> 262144, or EarshotError saying what a heap size looks like."""
-    m = _HEAP.match(str(text).strip())
-    if not m:
-        raise EarshotError("--heap %r: give a size like 256K or 2M (the MicroPython heap, like "
-                           "the board's RAM)" % (text,))
-    size = int(m.group(1)) << {"": 0, "K": 10, "M": 20}[m.group(2).upper()]
-    if not MIN_HEAP <= size <= MAX_HEAP:
-        raise EarshotError("--heap %s: MicroPython needs between 32K and 1024M (an ESP32-S3 "
-                           "without PSRAM has 256K; the firmware needs about 192K here)" % text)
-    return size
 
 
 class VirtualBoard:
@@ -74,7 +57,7 @@ class VirtualBoard:
         self.flash_dir.parent.mkdir(parents=True, exist_ok=True)
         # One board per flash: a second simulator on the same files would corrupt the log.
         try:
-            self._flash_lock = _lock_flash(self.flash_dir)
+            self._flash_lock = lock_flash(self.flash_dir)
         except EarshotError:
             shutil.rmtree(self._tmp, ignore_errors=True)
             raise
@@ -116,6 +99,7 @@ class VirtualBoard:
         self.boots = 0
         self.failure = None  # why MicroPython cannot start, once it has died at boot repeatedly
         self._early_deaths = 0
+        self._recent_out = b""  # the last serial output, to tell why a start-up failed
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -314,9 +298,10 @@ class VirtualBoard:
         self._early_deaths += 1
         if self._early_deaths < _BOOT_FAILURES:
             return False
-        lines = [line for line in self.log_path.read_text(errors="replace").splitlines()
-                 if line.strip() and not line.startswith("[sim]")]
-        why = lines[-1].strip() if lines else "no output"
+        text = self.log_path.read_text(errors="replace") + "\n" + self._recent_out.decode(
+            "utf-8", "replace")
+        errors = re.findall(r"^(\w+Error: [^\r\n]*)", text, re.M)
+        why = errors[-1] if errors else "no error message"
         self.failure = "MicroPython exited at start-up %d times (%s)%s" % (
             self._early_deaths, why,
             ": is --heap %s too small?" % self.heap if "MemoryError" in why else "")
@@ -375,6 +360,7 @@ class VirtualBoard:
         except OSError:
             return
         self.serial_out_bytes += len(data)
+        self._recent_out = (self._recent_out + data)[-2048:]
         for tap in list(self._taps):
             tap.extend(data)
         self._pending_out += data
@@ -473,20 +459,6 @@ class VirtualBoard:
 
 def _parse_mb(text):
     return int(str(text).upper().rstrip("B").rstrip("M")) * 1024 * 1024
-
-
-def _lock_flash(flash_dir):
-    """Hold `<flash dir>.lock` while this board runs; EarshotError if another holds it."""
-    path = flash_dir.with_name(flash_dir.name + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
-        os.close(fd)
-        raise EarshotError("the virtual board flash %s is in use by %s: stop that one, or give "
-                           "this one another --name (or --flash)" % (flash_dir, holder)) from None
-    return fd
 
 
 def _relink(link, target):

@@ -72,6 +72,20 @@ def prepare_flash(path):
     return path / "fs"
 
 
+def lock_flash(flash_dir):
+    """Hold `<flash dir>.lock` while this board runs; EarshotError if another holds it."""
+    path = flash_dir.with_name(flash_dir.name + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise EarshotError("the virtual board flash %s is in use by %s: stop that one, or give "
+                           "this one another --name (or --flash)" % (flash_dir, holder)) from None
+    return fd
+
+
 # -- the registry of running boards ----------------------------------------------------------
 
 
