@@ -30,6 +30,13 @@ BUTTON_ACTION = 2
 _HALS = {"esp32": "earshot.hw.esp32", "virtual": "earshot.hw.virtual"}
 
 
+def reset_board():
+    """Reset the chip now (machine.reset()); the next boot is muted, as after any reset."""
+    import machine
+
+    machine.reset()
+
+
 def load_board(path="/board.json"):
     import json
 
