@@ -105,9 +105,9 @@ def run_scene(board, log=print):
     s.say("push-to-talk under consent 'private': nothing may leave the home")
     reply = client.command("consent", preset="assistant")
     s.say("the phone app asks for consent 'assistant': %s" % reply["result"].replace("_", " "))
-    board.press("action")
+    board.press("mute+action", seconds=0.7)
     s.pump()
-    s.say("a household member confirmed with the action button")
+    s.say("a household member confirmed it: both buttons held together on the board")
     from .sim.world import read_pcm
 
     s.play(read_pcm(audio("alexa_en-us.wav")) + chatter(2.5, 3, steady=True) + bytes(16000 * 2))

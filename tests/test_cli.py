@@ -53,7 +53,7 @@ def test_status_consent_and_log_against_a_board(board):
     assert r.returncode == 0, r.stderr
     assert "firmware  0.1.0" in r.stdout and "MUTED" in r.stdout and "private" in r.stdout
     r = earshot("consent", "set", "contribute", "--port", board.port)
-    assert r.returncode == 0 and "press the action button" in r.stdout
+    assert r.returncode == 0 and "hold both buttons" in r.stdout
     r = earshot("consent", "guest", "on", "--port", board.port)
     assert r.returncode == 0 and "[guest]" in r.stdout
     board.press("mute")

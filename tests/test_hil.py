@@ -10,11 +10,22 @@ from host_tools.hil.runner import summarise
 from host_tools.resources import audio
 
 
+def armed(board):
+    """A test-mode build, with the action button held from power-on: test mode is armed."""
+    board.hold("action")
+    return board
+
+
 def test_hil_runs_the_behaviour_suite_on_each_board_in_parallel(firmware_image, tmp_path):
     image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
-    with boot_board(image, tmp_path / "a") as a, boot_board(image, tmp_path / "b") as b:
+    with armed(boot_board(image, tmp_path / "a")) as a, \
+            armed(boot_board(image, tmp_path / "b")) as b:
         a.wait_booted()
         b.wait_booted()
+        connect(a.port).close()  # the firmware answers: the boot gesture is over
+        connect(b.port).close()
+        a.release("action")
+        b.release("action")
         junit = tmp_path / "hil.xml"
         r = subprocess.run([sys.executable, "-m", "host_tools.cli", "hil", "--port", a.port,
                             "--port", b.port, "--board", "virtual", "--junit", str(junit),
@@ -51,10 +62,11 @@ def test_test_mode_feed_replaces_the_mic_but_never_bypasses_mute(tmp_path):
 
     clip = read_pcm(audio("alexa_en-us.wav"))
     image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
-    with boot_board(image, tmp_path / "a") as board:
+    with armed(boot_board(image, tmp_path / "a")) as board:
         board.wait_booted()
         target = SerialTarget(board.port)
         assert target.wait_booted()["test_mode"] is True
+        board.release("action")  # its release after the boot gesture is not a push-to-talk
 
         def wakes():
             frames = target.client.frames(0.3)

@@ -30,5 +30,6 @@ def run(args):
     print("consent %s%s; may: %s" % (c["preset"], " [guest]" if c["guest"] else "",
                                     ", ".join(c["flags"]) or "nothing leaves the board"))
     if reply.get("result") == "needs_confirmation" or c.get("pending"):
-        print("waiting: press the action button on the board within 10 s to allow '%s'" % c["pending"])
+        print("waiting: hold both buttons on the board together within 10 s to allow '%s' "
+              "(the status LED blinks its colour until then)" % c["pending"])
     return 0
