@@ -22,8 +22,12 @@ UNLOCK_HINT = ("hold both buttons on the board while it starts (plug it in, or p
 
 
 def mpremote(port, *args, timeout=120):
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # A locked board never shows mpremote a raw REPL prompt, and mpremote keeps waiting.
+        return 1, "mpremote timed out after %ds: could not enter raw repl" % timeout
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -69,7 +73,7 @@ def copy(port, image, say):
     say("copying %d files to %s (mpremote)" % (len(files_), port))
     # Stale modules from an older deploy must not shadow the new ones; a locked image has no
     # boot.py, and none may be left behind (a boot.py that fails makes MicroPython skip main.py).
-    code, text = mpremote(port, "rm", ":main.py")
+    code, text = mpremote(port, "rm", ":main.py", timeout=30)
     if code and "could not enter raw repl" in text:
         raise EarshotError("%s does not let mpremote in (a locked board?): %s" % (port, UNLOCK_HINT))
     mpremote(port, "rm", "-r", ":earshot")
