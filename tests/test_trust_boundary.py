@@ -58,3 +58,45 @@ def test_withdrawing_consent_ends_the_open_session(locked, tmp_path):
 
 def test_bad_provisioning_input_never_stops_a_locked_board(locked, tmp_path):
     _run(attacks.bad_provisioning, locked, tmp_path)
+
+
+def test_updating_a_locked_board_takes_both_buttons_at_boot_and_it_locks_again(locked,
+                                                                               tmp_path):
+    import subprocess
+    import sys
+
+    from host_tools.hil.fixtures import connect, wait_for
+
+    def earshot(*args):
+        return subprocess.run([sys.executable, "-m", "host_tools.cli", *args],
+                              capture_output=True, text=True, timeout=300)
+
+    with attacks.Household(locked, tmp_path, consent="private") as h:
+        board = h.board
+        h.client.close()
+        r = earshot("deploy", "--port", board.port, "--locked")
+        assert r.returncode == 1 and "hold both buttons" in r.stderr  # says what to do
+        board.power_cut()
+        board.hold("mute+action")  # the household holds both buttons while plugging it in
+        board.power_on()
+        board.wait_booted()
+        c = connect(board.port)
+        board.release("mute+action")
+        st = c.command("status")
+        assert st["access"] == "unlocked" and st["muted"] is True
+        # Shown on the status LED for as long as it lasts: white, then dark, every 500 ms.
+        board.world.pin_history.clear()
+        board.advance(1.2)
+        leds = {v for _, name, v in board.world.pin_history if name == "status_led"}
+        assert leds == {(255, 255, 255), (0, 0, 0)}
+        c.close()
+        r = earshot("deploy", "--port", board.port, "--locked")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "unlocked at the board" in r.stdout and "locked: to update it again" in r.stdout
+        c = connect(board.port)
+        wait_for(lambda: c.command("status")["access"] == "locked")  # the deploy's reset
+        data, _ = c.read_log()
+        c.close()
+        kinds = [line.split('"k": "')[1].split('"')[0] for line in data.decode().splitlines()
+                 if '"k": "' in line]
+        assert "unlock" in kinds and kinds.count("boot") >= 3

@@ -73,8 +73,10 @@ class App:
                                           log=self._note)
         self._show_status_led(0)
         # Only a clean power-on restores "unmuted"; any reset, crash, watchdog bite or a
-        # corrupt state file keeps the mic off until someone presses the button.
-        if reset_cause == _PWRON_RESET and saved.get("muted") is False:
+        # corrupt state file keeps the mic off until someone presses the button. So does an
+        # unlock: while the serial port is open to the REPL the host could listen in.
+        if reset_cause == _PWRON_RESET and saved.get("muted") is False and \
+                self.access.mode != UNLOCKED:
             self.mute.apply(False, "restore")
         self.event("boot", version=VERSION, board=hw.board.get("id"), muted=self.mute.muted,
                    reset_cause=reset_cause, provisioned=self.forwarder.signer is not None,
