@@ -100,3 +100,13 @@ def test_updating_a_locked_board_takes_both_buttons_at_boot_and_it_locks_again(l
         kinds = [line.split('"k": "')[1].split('"')[0] for line in data.decode().splitlines()
                  if '"k": "' in line]
         assert "unlock" in kinds and kinds.count("boot") >= 3
+
+
+def test_fuzzed_protocol_input_never_moves_a_locked_board(locked, tmp_path):
+    # A small dose of `make security-report`'s campaign (100,000 inputs there).
+    from host_tools.security import fuzz
+
+    with attacks.Household(locked, tmp_path, consent="private") as h:
+        outcome = fuzz.run(h, 1500, seed=11)
+    assert outcome.ok, outcome.line()
+    assert outcome.counts["unanswered"] == 0 and outcome.counts["resets"] == 0

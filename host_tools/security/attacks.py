@@ -259,6 +259,45 @@ def test_mode_from_the_host(h):
                   "test mode": int(st["test_mode"])})
 
 
+def fed_wake_word_is_marked(tmp):
+    """On a developer board with test mode armed at the board, the host feeds "alexa": the
+    session it opens says test mode in its signed header (and carries no room audio: the feed
+    replaces the mic, tests/test_hil.py). Not an attack on the locked board: it has no test mode."""
+    from ..hil.target import SerialTarget
+    from ..resources import audio
+    from ..sim.world import read_pcm
+
+    tmp = Path(tmp)
+    image = build(load_board("virtual"), test_mode=True, out=tmp / "test-image")
+    shutil.copytree(image, tmp / "flash")
+    board = VirtualBoard(flash_dir=tmp / "flash")
+    board.hold("action")  # a person arms test mode at power-on
+    with board:
+        board.wait_booted()
+        target = SerialTarget(board.port)
+        armed = target.wait_booted()["test_mode"]
+        board.release("action")
+        c = target.client
+        c.command("provision", device_id="rig-1", key=KEY.hex())
+        c.command("consent", preset="assistant")
+        confirm(board)
+        board.press("mute")
+        c.frames(0.2)
+        target.play(bytes(16000) + read_pcm(audio("alexa_en-us.wav")) + bytes(64000))
+        target.wait_audio_done()
+        frames = c.frames(1.0)
+        deadline = time.monotonic() + 10
+        while not any(f.type == T_SESSION_CLOSE for f in frames) and time.monotonic() < deadline:
+            frames += c.frames(0.2)
+        target.close()
+    result = sessions.verify_stream([f.payload for f in frames if f.type in SESSION_TYPES], KEY)
+    marked = [s for s in result.sessions if s.test]
+    held = armed and result.ok and len(result.sessions) == 1 and len(marked) == 1
+    return judge("2", "host-fed wake word (test mode armed at the board)", held,
+                 {"sessions": len(result.sessions), "marked test in signed header": len(marked)},
+                 how=DETECTED)
+
+
 # -- finding 3: one press, two meanings ---------------------------------------------------------
 
 def push_to_talk_confirms(h, rounds=3):
