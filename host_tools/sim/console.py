@@ -22,9 +22,15 @@ announced itself. A soft reset keeps the USB connection.
 """
 
 import threading
+import time
 
 CTRL_C = 3
 USB_UP_S = 0.3
+# On the board a second Ctrl-C while the first is still pending only sets the same pending
+# exception again (mp_sched_keyboard_interrupt). The Unix port instead exits when SIGINT comes
+# twice before the first is handled (ports/unix/unix_mphal.c sighandler: "this is the second
+# time we are called, so die straight away"), so interrupts this close together are one.
+_COALESCE_S = 0.05
 
 
 class ConsoleInput:
@@ -36,6 +42,7 @@ class ConsoleInput:
         self._up = False
         self._held = bytearray()
         self._epoch = 0  # which boot a pending "USB up" timer belongs to
+        self._last_intr = 0.0
         self.interrupts = 0  # 0x03 bytes that became KeyboardInterrupt
         self.passed = 0  # 0x03 bytes that reached stdin as data
 
@@ -103,4 +110,7 @@ class ConsoleInput:
                 self._write(part)
             if i < len(parts) - 1:
                 self.interrupts += 1
-                self._interrupt()
+                now = time.monotonic()
+                if now - self._last_intr > _COALESCE_S:
+                    self._last_intr = now
+                    self._interrupt()
