@@ -10,6 +10,13 @@ def setup(p):
     p.add_argument("--json", action="store_true", help="print the raw status as JSON")
 
 
+_ACCESS = {  # docs/threat-model.md
+    "locked": "locked: the serial port speaks only the Earshot protocol",
+    "unlocked": "UNLOCKED at the board until its next reset (REPL and deploy open)",
+    "developer": "developer build: the REPL is open to whoever has the port",
+}
+
+
 def format_status(s):
     consent = s.get("consent") or {}
     flags = ", ".join(consent.get("flags") or []) or "none"
@@ -20,10 +27,14 @@ def format_status(s):
         "mute      %s" % ("MUTED: microphone off" if s.get("muted") else "unmuted: listening for the wake word"),
         "consent   %s%s (may: %s)" % (consent.get("preset"), " [guest]" if consent.get("guest") else "", flags),
         "gate      %s" % s.get("gate"),
+        "access    %s" % _ACCESS.get(s.get("access"), s.get("access") or "?"),
         "uptime    %.1f s" % (s.get("uptime_ms", 0) / 1000.0),
     ]
+    if s.get("test_mode"):
+        lines.append("TEST MODE the host may play audio into the board (sessions marked test)")
     if consent.get("pending"):
-        lines.append("pending   %s: press the action button on the board to allow" % consent["pending"])
+        lines.append("pending   %s: hold both buttons on the board together to allow"
+                     % consent["pending"])
     return "\n".join(lines)
 
 

@@ -22,6 +22,9 @@ ATTACK_ARGS = {
 }
 
 
+WORST_OF = {"deploy exit", "mpremote exit", "audio bytes after withdrawal"}
+
+
 def _merge(runs):
     first = runs[0]
     bad = [r for r in runs if not r.ok]
@@ -29,7 +32,8 @@ def _merge(runs):
     for r in runs[1:]:
         for k, v in r.counts.items():
             if isinstance(v, (int, float)) and isinstance(counts.get(k), (int, float)):
-                counts[k] += v
+                # Counts add up over boards; a per-board measure reports its worst.
+                counts[k] = max(counts[k], v) if k in WORST_OF else counts[k] + v
     return Outcome(first.finding, first.name, bad[0].outcome if bad else first.outcome,
                    sum(r.trials for r in runs), counts, bad[0].detail if bad else first.detail)
 

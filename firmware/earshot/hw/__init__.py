@@ -22,6 +22,9 @@
 #   serial_write(data)       write bytes to the host (the USB serial the REPL also uses)
 #   urandom(n) -> bytes      n random bytes
 #   fail_safe()              mic off and mute LED on, from any state; never raises
+#
+# and one module-level function: reset_board() resets the chip (machine.reset()), for the
+# locked main.py, which must never fall through to the REPL.
 
 BUTTON_MUTE = 1
 BUTTON_ACTION = 2
