@@ -110,3 +110,28 @@ def test_fuzzed_protocol_input_never_moves_a_locked_board(locked, tmp_path):
         outcome = fuzz.run(h, 1500, seed=11)
     assert outcome.ok, outcome.line()
     assert outcome.counts["unanswered"] == 0 and outcome.counts["resets"] == 0
+
+
+def test_a_locked_board_whose_firmware_fails_resets_muted_and_never_shows_a_repl(locked,
+                                                                               tmp_path):
+    import shutil
+    import time
+
+    from host_tools.records.translog import read_log
+    from host_tools.sim import VirtualBoard
+
+    flash = tmp_path / "flash"
+    shutil.copytree(locked, flash)
+    (flash / "earshot" / "app.mpy").write_bytes(b"not an mpy file")  # the app cannot load
+    with VirtualBoard(flash_dir=flash) as board:
+        tap = board.tap()
+        deadline = time.monotonic() + 30
+        while board.boots < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            assert board.pins()["mic_power"] == 0
+        assert board.boots >= 3  # fail safe, log, reset: again and again, never the REPL
+        board.power_cut()
+    assert not any(m in tap for m in attacks.REPL_MARKERS)
+    log = read_log(flash / "data" / "log.txt")
+    assert log.ok and [e.fields["error"] for e in log.entries if e.kind == "crash"][:1] == \
+        ["ValueError"]

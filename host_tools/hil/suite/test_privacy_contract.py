@@ -123,6 +123,14 @@ def test_what_the_household_confirms_is_what_the_host_asked_first(board, client)
                          and e.get("state") == "waiting" for e in event_dicts(events(client, 0.1))))
     with pytest.raises(ProtocolError, match="waiting for the button"):
         client.command("consent", preset="contribute")
+    # What waits is on the status LED: the requested preset's colour (history: cyan), blinking
+    # with dark, a pattern no applied preset uses.
+    board.world.pin_history.clear()
+    board.advance(0.6)
+    blink = {v for _, name, v in board.world.pin_history if name == "status_led"}
+    assert blink == {(0, 255, 255), (0, 0, 0)}
+    board.press("action")  # push-to-talk is not a confirmation, and opens nothing meanwhile
+    assert client.command("status")["consent"]["preset"] == "private"
     confirm(board)
     outcome = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
                and e.get("outcome")]
