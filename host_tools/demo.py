@@ -109,9 +109,9 @@ def run_scene(board, log=print):
     reply = client.command("consent", preset="assistant")
     s.say("the phone app asks for consent %s: %s" % (consent_text(["cloud"]),
                                                       reply["result"].replace("_", " ")))
-    board.press("action")
+    board.press("mute+action", seconds=0.7)
     s.pump()
-    s.say("a household member confirmed with the action button")
+    s.say("a household member confirmed it: both buttons held together on the board")
     from .sim.world import read_pcm
 
     s.play(read_pcm(audio("alexa_en-us.wav")) + chatter(2.5, 3, steady=True) + bytes(16000 * 2))

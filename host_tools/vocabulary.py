@@ -38,7 +38,11 @@ STATUS_LED = {
 }
 BLINK_MS = 250  # a request waiting for the button: the requested colour blinks, on/off
 TEST_MODE_BLINK_MS = 500  # test mode: the status colour alternates with white
+UNLOCKED_BLINK_MS = 500  # unlocked at the board: white on, dark, until the next reset
 MUTE_LED = "red, lit: the microphone is off (mute)"
+# The household's gesture that allows what a host asked for (firmware/earshot/buttons.py BOTH_MS);
+# nothing else uses it, and push-to-talk is ignored while a request waits.
+CONFIRM_GESTURE = "hold both buttons together"
 
 
 def flag_names(flags):
@@ -76,7 +80,8 @@ def led_text(preset, waiting_for=None, test_mode=False):
     """What the status LED shows now and what it means, e.g. 'green: private: nothing ...'."""
     if waiting_for:
         _, name, _ = STATUS_LED.get(waiting_for, STATUS_LED["custom"])
-        text = "%s, blinking: waiting for the action button to allow %s" % (name, waiting_for)
+        text = "%s, blinking: waiting for someone to %s on the board to allow %s" % (
+            name, CONFIRM_GESTURE, waiting_for)
     else:
         _, name, meaning = STATUS_LED.get(preset, STATUS_LED["custom"])
         text = "%s: %s" % (name, meaning)
@@ -99,8 +104,11 @@ def colour_name(rgb):
 def legend():
     """The status LED legend, one line per colour, as docs/sessions.md has it."""
     lines = ["%-8s %s" % (name, meaning) for _, name, meaning in STATUS_LED.values()]
-    lines.append("%-8s the requested preset's colour, %d ms on, %d ms off: a request waits "
-                 "for the action button" % ("blinking", BLINK_MS, BLINK_MS))
+    lines.append("%-8s the requested preset's colour (white for a new key), %d ms on, %d ms off: "
+                 "a host's request waits for someone to %s" % ("blinking", BLINK_MS, BLINK_MS,
+                                                                CONFIRM_GESTURE))
+    lines.append("%-8s white %d ms, dark %d ms: unlocked at the board for an update, until the "
+                 "next reset" % ("slow", UNLOCKED_BLINK_MS, UNLOCKED_BLINK_MS))
     lines.append("%-8s %s" % ("mute LED", MUTE_LED))
     return lines
 

@@ -16,7 +16,7 @@ import serial
 
 from host_tools.board.build import build
 from host_tools.board.files import load as load_board
-from host_tools.hil.fixtures import KEY, boot_board, connect, silence, speech_like
+from host_tools.hil.fixtures import KEY, boot_board, confirm, connect, silence, speech_like
 
 EARSHOT = str(Path(sys.executable).with_name("earshot"))
 
@@ -82,18 +82,22 @@ def test_status_never_says_listening_while_muted_and_shows_the_led_legend(board)
 
 def test_test_mode_shows_in_the_status_text_not_only_in_json(tmp_path):
     image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
-    with boot_board(image, tmp_path) as b:
+    b = boot_board(image, tmp_path)
+    b.hold("action")  # a person arms test mode at power-on (docs/hil-rig.md)
+    with b:
         b.wait_booted()
         connect(b.port).close()
+        b.release("action")
         r = earshot("status", "--port", b.port)
     assert "TEST MODE" in r.stdout and "alternating with white: test mode" in r.stdout
 
 
-def press_when_waiting(proc, board, button="action"):
-    """Press `button` once the command says it waits for it; returns what it printed."""
+def press_when_waiting(proc, board, button="mute+action", seconds=0.7):
+    """Give the confirm gesture once the command says it waits for it; returns what it
+    printed."""
     first = proc.stdout.readline()
-    assert "waiting for the action button on the board: 10 s" in first, first
-    board.press(button)
+    assert "waiting: hold both buttons together on the board: 10 s" in first, first
+    board.press(button, seconds=seconds)
     out, err = proc.communicate(timeout=60)
     return first + out, err
 
@@ -108,7 +112,7 @@ def test_consent_set_waits_for_the_button_then_reports_applied_or_expired(board)
     # request lapses; the command says so and fails.
     proc = subprocess.Popen([EARSHOT, "consent", "set", "contribute", "--port", board.port],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert "waiting for the action button" in proc.stdout.readline()
+    assert "waiting: hold both buttons together" in proc.stdout.readline()
     board.play(silence(12))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and err.count("\n") == 1, err
@@ -152,7 +156,7 @@ def test_record_keeps_what_consent_allows_and_verify_accepts_it_later(ready, tmp
 
     c = connect(board.port)
     assert c.command("consent", preset="history")["result"] == "needs_confirmation"
-    board.press("action")
+    confirm(board)
     c.close()
     rc, out, err = record(board, tmp_path, tmp_path / "b", key)
     assert rc == 0, err
@@ -190,7 +194,7 @@ def test_bench_leaves_the_firmware_running(board):
 def test_replacing_a_key_waits_for_the_button_then_keeps_the_new_key_file(ready, tmp_path):
     board, client = ready
     client.close()
-    t = threading.Thread(target=lambda: (time.sleep(2.5), board.press("action")))
+    t = threading.Thread(target=lambda: (time.sleep(2.5), confirm(board)))
     t.start()
     r = earshot("provision", "--port", board.port, "--device-id", "kitchen", "--key-file",
                 str(tmp_path / "k.key"), "--json", timeout=60)

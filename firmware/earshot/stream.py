@@ -17,11 +17,15 @@ class Streamer:
         self._fill = 0
         self.sent_bytes = 0  # PCM bytes of the open session
 
-    def open(self, session_id, counter, wake_word, flags, start_ms):
-        header = self.signer.open(session_id, counter, wake_word, flags, start_ms)
-        self._writer.send(proto.T_SESSION_HEADER, header)
+    def begin(self, session_id, counter, wake_word, flags, start_ms, prev):
+        """Sign the header (nothing is sent yet: the caller logs it first, then send_header)."""
+        header = self.signer.open(session_id, counter, wake_word, flags, start_ms, prev)
         self._fill = 0
         self.sent_bytes = 0
+        return header
+
+    def send_header(self, header):
+        self._writer.send(proto.T_SESSION_HEADER, header)
 
     def add(self, pcm):
         mv = memoryview(pcm)

@@ -1,6 +1,11 @@
 """Deploy: build the firmware for the board's CPU, copy it with mpremote, read the version back.
 
 /data on the board (state, keys, the transparency log) is never touched.
+
+A locked board (docs/threat-model.md) refuses mpremote: its serial port speaks only the Earshot
+protocol. Updating one takes a person at the board: hold both buttons while it starts, until the
+status LED blinks white (unlocked until its next reset), then deploy. deploy() says so instead
+of failing inside mpremote.
 """
 
 import os
@@ -14,15 +19,22 @@ from ..errors import EarshotError, ProtocolError
 from . import files
 from .build import build
 
+UNLOCK_HINT = ("hold both buttons on the board while it starts (plug it in, or press its reset "
+               "button) until the status LED blinks white, then run earshot deploy again")
+
 
 def mpremote(port, *args, timeout=120):
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # A locked board never shows mpremote a raw REPL prompt, and mpremote keeps waiting.
+        return 1, "mpremote timed out after %ds: could not enter raw repl" % timeout
     return proc.returncode, proc.stdout + proc.stderr
 
 
 def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None,
-           file_progress=None):
+           file_progress=None, locked=False):
     """Build, copy, reset, and read the version back. Returns the board's hello reply.
 
     progress(message) hears each step; file_progress(total) is a context manager yielding
@@ -30,23 +42,51 @@ def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None
     """
     say = progress or (lambda msg: None)
     board = files.load(board_id)
-    say("compiling firmware for %s (mpy-cross)" % board_id)
-    out = build(board, test_mode)
+    say("compiling firmware for %s (mpy-cross)%s" % (board_id, ", locked" if locked else ""))
+    out = build(board, test_mode, locked=locked)
     try:
+        refuse_if_locked(port, say)
         copy(port, out, say, file_progress)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     if not verify:
         return None
-    return wait_for_firmware(port, say)
+    reply = wait_for_firmware(port, say)
+    want = "locked" if locked else "developer"
+    if reply.get("access", "developer") != want:
+        raise EarshotError("deployed, but the board reports access %r, expected %r"
+                           % (reply.get("access"), want))
+    return reply
+
+
+def refuse_if_locked(port, say):
+    """A board that answers as locked cannot be deployed to: say what the household must do."""
+    from ..link.client import probe
+
+    reply = probe(port, timeout=1.0)
+    if reply is None:
+        return  # bare MicroPython, or a developer build busy: mpremote decides
+    access = reply.get("access", "developer")
+    if access == "locked":
+        raise EarshotError("%s is locked (deployed with --locked): %s" % (port, UNLOCK_HINT))
+    if access == "unlocked":
+        say("board unlocked at the board: updating it")
 
 
 def copy(port, image, say, file_progress=None, timeout=180):
     files_ = sorted(p for p in image.rglob("*") if p.is_file())
+    # main.py goes last, so a copy cut short never boots new code with old modules.
+    files_.sort(key=lambda p: p.relative_to(image).as_posix() == "main.py")
     say("copying %d files to %s (mpremote)" % (len(files_), port))
-    # Stale modules from an older deploy must not shadow the new ones.
+    # Stale modules from an older deploy must not shadow the new ones; a locked image has no
+    # boot.py, and none may be left behind (a boot.py that fails makes MicroPython skip main.py).
+    code, text = mpremote(port, "rm", ":main.py", timeout=30)
+    if code and "could not enter raw repl" in text:
+        raise EarshotError("%s does not let mpremote in (a locked board?): %s" % (port, UNLOCK_HINT))
     mpremote(port, "rm", "-r", ":earshot")
     mpremote(port, "rm", "-r", ":models")
+    if not (image / "boot.py").exists():
+        mpremote(port, "rm", ":boot.py")
     args = []
     for d in sorted({p.parent for p in files_ if p.parent != image}):
         args += ["fs", "mkdir", ":" + str(d.relative_to(image)), "+"]
@@ -111,5 +151,7 @@ def wait_for_firmware(port, say, timeout=15, expect_version=True):
     if expected and reply.get("version") != expected:
         raise EarshotError("board reports firmware %s after deploy, expected %s"
                            % (reply.get("version"), expected))
-    say("firmware %s running on %s (%s)" % (reply.get("version"), port, reply.get("board")))
+    say("firmware %s running on %s (%s%s)" % (reply.get("version"), port, reply.get("board"),
+                                              ", locked" if reply.get("access") == "locked"
+                                              else ""))
     return reply

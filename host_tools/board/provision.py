@@ -4,7 +4,7 @@ The key is written to a local key file (the receiver needs it to verify sessions
 the board once; the board never sends it back. Nothing is lost on the way: the key file's place
 is checked and the key written to a temporary file beside it before the board sees the key, and
 it becomes the key file only once the board has taken it. An existing key file is never
-replaced unless asked (`replace`). Replacing a board's key needs the action button on it.
+replaced unless asked (`replace`). Replacing a board's key needs both of its buttons held together.
 """
 
 import os

@@ -64,8 +64,8 @@ class Progress:
 
 
 class Countdown:
-    """`waiting for the action button on the board: 7 s`, one line a second (redrawn in place
-    on a terminal)."""
+    """`waiting: hold both buttons together on the board: 7 s`, one line a second (redrawn in
+    place on a terminal)."""
 
     def __init__(self, quiet=False):
         self.quiet = quiet
@@ -78,7 +78,9 @@ class Countdown:
             return
         if self.shown is None or self.tty:
             end = "\r" if self.tty else "\n"
-            print("waiting for the action button on the board: %2d s " % s, end=end, flush=True)
+            from ..vocabulary import CONFIRM_GESTURE
+
+            print("waiting: %s on the board: %2d s " % (CONFIRM_GESTURE, s), end=end, flush=True)
         self.shown = s
 
     def finish(self):

@@ -1,6 +1,7 @@
 """earshot consent show | set PRESET | guest on|off: the household's consent on the board.
 
-A more private choice applies at once. A less private one needs the action button on the board:
+A more private choice applies at once. A less private one needs both buttons held together on the
+board:
 the command waits for it with a countdown and reports the outcome (applied: exit 0; expired or
 cancelled: exit 1).
 """
@@ -23,7 +24,7 @@ def setup(p):
     presets = ", ".join("%s (%s)" % (name, meaning) for name, _, meaning in PRESETS)
     set_ = sub.add_parser("set", help="choose a preset (less private ones need the button)",
                           description="Choose a consent preset: " + presets + ". A less private "
-                          "preset waits for the action button on the board.")
+                          "preset waits for someone to hold both buttons together on the board.")
     set_.add_argument("preset", choices=[name for name, _, _ in PRESETS], metavar="PRESET",
                       help="private, assistant, history or contribute")
     set_.add_argument("--no-wait", action="store_true",
@@ -90,5 +91,6 @@ def describe(outcome, c):
             "cancelled": "cancelled: consent is still %s"}.get(outcome, "consent is %s") % now
     text += "; " + (allows if allows and not c["guest"] else "nothing leaves the board")
     if c.get("pending"):
-        text += "\nwaiting: press the action button on the board to allow %s" % c["pending"]
+        text += ("\nwaiting: hold both buttons on the board together to allow %s (the status LED "
+                 "blinks its colour until then)" % c["pending"])
     return text

@@ -30,7 +30,7 @@ def describe(ev):
         return "%sconsent  %s" % (t, consent_text(ev.get("flags") or [], ev.get("guest"),
                                                   ev.get("preset")))
     if kind == "confirm" and ev.get("state") == "waiting":
-        return "%sconfirm  %s %s waits for the action button (%s s)" % (
+        return "%sconfirm  %s %s waits for both buttons held together (%s s)" % (
             t, ev.get("what"), ev.get("target"), ev.get("seconds"))
     if kind == "confirm" and ev.get("outcome"):
         return "%sconfirm  %s %s: %s" % (t, ev.get("what"), ev.get("target"), ev["outcome"])

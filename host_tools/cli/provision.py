@@ -2,7 +2,7 @@
 
 The key file is checked before the board is touched and written only once the board has the
 key; an existing key file is never overwritten without --replace-key-file. Replacing a board's
-key needs the action button on the board: the command waits for it with a countdown.
+key needs both buttons held together on the board: the command waits for it with a countdown.
 """
 
 from .common import Countdown, add_json_argument, add_port_argument

@@ -1,8 +1,9 @@
 """earshot record: receive sessions, verify each, keep them (docs/sessions.md, records/recorder.py).
 
 Every session gets a sidecar <id>.json that `earshot verify` re-checks later; its audio (a
-capture <id>.cap and <id>.wav) only when its consent has `retain`. A session that does not
-verify is kept as <id>.unverified.* and stops the command with exit status 1.
+capture <id>.cap and <id>.wav) only when its consent has `retain`. A session cut off (the board
+reset, or the recording stopped) is kept as <id>.truncated.*, flagged, never dropped. A session
+that does not verify is kept as <id>.unverified.* and stops the command with exit status 1.
 """
 
 import time
@@ -20,6 +21,9 @@ def setup(p):
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop after S seconds (a session still open then is waited for); "
                         "default: until Ctrl-C")
+    p.add_argument("--history", metavar="FILE", default=None,
+                   help="receiver history (default: $EARSHOT_HISTORY or "
+                        "~/.local/state/earshot/receiver.json)")
     add_json_argument(p, "one JSON object per session")
 
 
@@ -28,6 +32,7 @@ def run(args):
     from ..errors import EarshotError
     from ..link.client import Client
     from ..link.target import resolve
+    from ..records.history import History
     from ..records.recorder import Recorder, prepare_out
 
     key = read_key(args.key_file)
@@ -35,7 +40,7 @@ def run(args):
     if args.seconds is not None and args.seconds <= 0:
         raise EarshotError("--seconds %g: give a positive number of seconds" % args.seconds)
     port = resolve(args.port).port
-    recorder = Recorder(out, key)
+    recorder = Recorder(out, key, History.load(args.history))
     with Client(port) as board:
         board.hello()
         if not args.json:
@@ -76,10 +81,13 @@ def show(stored, as_json):
             "consent %s, wake %s" % (m["consent_text"], m["wake_word"] or "-")
         kept = ", ".join(f.name for f in stored.files)
         audio = "" if m["capture"] else " (no audio kept: the consent has no retain)"
-        print("session %s from %s: %s; %s; kept %s%s" % (
-            m["session_id"], m["device_id"] or "?", what,
-            "verified" if stored.verified else "DOES NOT VERIFY", kept, audio), flush=True)
-    if not stored.verified:
+        state = ("verified" if stored.verified else
+                 "TRUNCATED (cut off; the part kept verified)" if stored.truncated else
+                 "DOES NOT VERIFY")
+        print("session %s from %s: %s; %s%s; kept %s%s" % (
+            m["session_id"], m["device_id"] or "?", what, state,
+            ", TEST MODE" if m.get("test") else "", kept, audio), flush=True)
+    if not stored.verified and not stored.truncated:
         raise EarshotError("session %s does not verify with this key (%s): kept as %s; check "
                            "--key-file is this board's key" % (m["session_id"], m["failure"],
                                                               stored.files[0]))

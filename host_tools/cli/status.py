@@ -8,8 +8,16 @@ def setup(p):
     add_json_argument(p, "the board's status")
 
 
+_ACCESS = {  # docs/threat-model.md
+    "locked": "locked: the serial port speaks only the Earshot protocol",
+    "unlocked": "UNLOCKED at the board until its next reset (REPL and deploy open)",
+    "developer": "developer build: the REPL is open to whoever has the port",
+}
+
+
 def format_status(s):
-    from ..vocabulary import FLAG_MEANINGS, board_clock, consent_text, led_text, legend
+    from ..vocabulary import (CONFIRM_GESTURE, FLAG_MEANINGS, board_clock, consent_text,
+                              led_text, legend)
 
     c = s.get("consent") or {}
     muted = bool(s.get("muted"))
@@ -33,14 +41,14 @@ def format_status(s):
         "consent   %s%s" % (consent_text(flags, c.get("guest"), c.get("preset")),
                             ": " + may if may else ": nothing leaves the board"),
         "gate      %s" % gate,
+        "access    %s" % _ACCESS.get(s.get("access"), s.get("access") or "?"),
         "LED       %s" % led_text(c.get("preset"), c.get("pending"), s.get("test_mode")),
     ]
     if c.get("pending"):
-        lines.append("waiting   %s: press the action button on the board to allow it"
-                     % c["pending"])
+        lines.append("waiting   %s: %s on the board to allow it" % (c["pending"], CONFIRM_GESTURE))
     if s.get("test_mode"):
-        lines.append("TEST MODE audio can be fed over serial (earshot hil); redeploy without "
-                     "--test-mode before the board goes back into a home")
+        lines.append("TEST MODE the host may play audio into the board (earshot hil; sessions are "
+                     "marked test); redeploy without --test-mode before it goes back into a home")
     lines.append("uptime    %s" % board_clock(s.get("uptime_ms", 0)).strip())
     lines.append("legend    " + "\n          ".join(legend()))
     return "\n".join(lines)

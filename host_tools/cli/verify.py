@@ -5,6 +5,9 @@ naming the first bad chunk and why, e.g.
 `earshot: s.cap: chunk 7: reordered (arrives after chunk 8; session 1, counter 41)`.
 A session sidecar (`.json` from earshot record) verifies its capture if one was kept, else
 its signed header (who sent it, its counter and consent; the audio was not kept).
+What it received is remembered in the receiver history (docs/sessions.md), so the same session
+in another capture, or a session missing between two captures, fails too; a session kept by
+`earshot record` is remembered under its recording, so verifying it again later is no replay.
 """
 
 import os
@@ -20,12 +23,16 @@ def setup(parser):
                         help="the board's signing key: 32 bytes or 64 hex digits "
                              "(default: $%s)" % KEY_ENV)
     add_json_argument(parser, "the verified sessions")
+    parser.add_argument("--history", metavar="FILE", default=None,
+                        help="receiver history (default: $EARSHOT_HISTORY or "
+                             "~/.local/state/earshot/receiver.json)")
 
 
 def run(args):
     from ..board.keys import read_key
     from ..errors import EarshotError
-    from ..records.sessions import read_capture, verify_stream
+    from ..records.history import History
+    from ..records.sessions import TEST_FLAG, read_capture, verify_stream
     from .common import print_json
 
     key = read_key(args.key_file)
@@ -43,12 +50,16 @@ def run(args):
 
             print("OK %s: session header verified; its audio was not kept (no retain consent)"
                   % args.capture)
-            print("  #%d %s %s wake=%s start=%dms consent %s" % (
+            print("  #%d %s %s wake=%s start=%dms consent %s%s" % (
                 h.counter, h.device_id, h.session_id.hex(), h.wake_word or "-", h.start_ms,
-                consent_text(h.flags)))
+                consent_text(h.flags), _TEST if h.flags & TEST_FLAG else ""))
         return 0
     records = read_capture(path)
-    result = verify_stream(records, key)
+    history = History.load(args.history)
+    source = _source(path, records)
+    result = verify_stream(records, key, history=history, source=source)
+    history.commit(result.headers, source)
+    history.save()
     if not result.ok:
         raise EarshotError("%s: %s" % (path, result.failure))
     if not result.sessions:
@@ -64,10 +75,36 @@ def run(args):
         path, len(result.sessions), "" if len(result.sessions) == 1 else "s",
         sum(s.chunks for s in result.sessions), total_ms / 1000))
     for s in result.sessions:
-        print("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s" % (
+        print("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s" % (
             s.counter, s.device_id, s.session_id, s.wake_word or "-", s.start_ms,
-            s.duration_ms, s.nbytes, consent_text(s.flags), s.reason, s.digest[:16]))
+            s.duration_ms, s.nbytes, consent_text(s.flags), s.reason, s.digest[:16],
+            _TEST if s.test else ""))
     return 0
+
+
+_TEST = " TEST (audio may be the host's own, not a wake word anyone said)"
+
+
+def _source(path, records):
+    """The name the receiver history remembers these records by: the recording a capture was
+    kept by (a sidecar beside it names it), else the capture's own content."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    cap = Path(path)
+    for side in cap.parent.glob("*.json"):
+        try:
+            if json.loads(side.read_text()).get("capture") == cap.name:
+                from ..records.recorder import record_source
+
+                return record_source(cap.parent)
+        except (OSError, ValueError, AttributeError):
+            continue
+    digest = hashlib.sha256()
+    for r in records:
+        digest.update(hashlib.sha256(r).digest())
+    return "capture %s" % digest.hexdigest()[:16]
 
 
 def _from_sidecar(path, key):
@@ -112,4 +149,4 @@ def _session_json(s):
     return {"device_id": s.device_id, "session_id": s.session_id, "counter": s.counter,
             "wake_word": s.wake_word, "start_ms": s.start_ms, "ms": s.duration_ms,
             "bytes": s.nbytes, "chunks": s.chunks, "consent": s.consent, "end": s.reason,
-            "digest": s.digest}
+            "digest": s.digest, "test": s.test}

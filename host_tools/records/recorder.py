@@ -9,9 +9,12 @@ For each session, in the output directory (never overwriting a file):
                 docs/sessions.md), only when its consent has `retain`: it holds the audio
     <id>.wav    the audio, only when its consent has `retain` and the session verified
 
-A session that does not verify is kept the same way (as <id>.unverified.*, the consent its
-header claims decides about audio) and reported as an error: nothing is dropped silently,
-and nothing unverified looks verified.
+A session that never closed (the board lost power or reset, or the recording stopped) is kept
+the same way, marked `"truncated": true`, with the audio that verified up to the cut: never
+dropped silently. Any other session that does not verify is kept as <id>.unverified.* (the
+consent its header claims decides about audio) and reported as an error: nothing unverified
+looks verified. Every header that verifies is remembered in the receiver history
+(records/history.py), so a replayed or missing session is caught across runs as well.
 """
 
 import json
@@ -21,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EarshotError
-from . import sessions
-from ..link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from ..vocabulary import consent_text, flag_names
+from . import sessions
+from .history import History
 
 
 @dataclass
@@ -35,6 +39,10 @@ class Stored:
     @property
     def verified(self):
         return self.meta["verified"]
+
+    @property
+    def truncated(self):
+        return self.meta["truncated"]
 
 
 def prepare_out(out):
@@ -52,9 +60,11 @@ def prepare_out(out):
 class Recorder:
     """Feed it the board's frames; it hands back a Stored for every session that ends."""
 
-    def __init__(self, out, key):
+    def __init__(self, out, key, history=None):
         self.out = Path(out)
         self.key = key
+        self.history = history if history is not None else History()
+        self.source = record_source(self.out)
         self.records = []  # the open session's records
 
     @property
@@ -71,19 +81,36 @@ class Recorder:
         elif frame.type == T_SESSION_CLOSE:
             self.records.append(frame.payload)
             return self.flush()
+        elif frame.type == T_EVENT and frame.event().get("ev") == "boot":
+            return self.flush()  # the board started again: an open session will never close
         return None
 
     def flush(self):
-        """Keep what has been received of the open session (a cut-off one fails as truncated)."""
+        """Keep what has been received of the open session (a cut-off one is kept truncated)."""
         records, self.records = self.records, []
-        return store_session(self.out, records, self.key) if records else None
+        if not records:
+            return None
+        stored = store_session(self.out, records, self.key, self.history, self.source)
+        self.history.save()
+        return stored
 
 
-def store_session(out, records, key):
+def record_source(out):
+    """What the receiver history calls sessions kept in directory `out` (earshot verify of one
+    of them later is the same reception, not a replay)."""
+    return "record %s" % Path(out).resolve()
+
+
+def store_session(out, records, key, history=None, source=None):
     """Verify one session's records and keep them in directory `out`; returns a Stored."""
     out = Path(out)
-    result = sessions.verify_stream(records, key)
+    result = sessions.verify_stream(records, key, history=history, source=source)
+    if history is not None:
+        history.commit(result.headers, source)
+    truncated = result.failure is not None and result.failure.reason == "truncated"
     info = result.sessions[0] if result.ok and result.sessions else None
+    if truncated and result.headers:
+        info = result.headers[0]  # what verified of a session cut off
     try:
         head = sessions.parse_record(records[0])
     except (IndexError, sessions.RecordError):
@@ -91,11 +118,14 @@ def store_session(out, records, key):
     if not isinstance(head, sessions.Header):
         head = None
     sid = head.session_id.hex() if head else "session-%d" % int(time.time() * 1000)
-    name = sid if info else sid + ".unverified"
+    name = sid if info and not truncated else sid + (".truncated" if truncated else ".unverified")
     flags = head.flags if head else 0
     meta = {
-        "verified": info is not None,
-        "failure": None if info else str(result.failure or "no session in the records"),
+        "verified": info is not None and not truncated,
+        "truncated": truncated,
+        "failure": str(result.failure) if result.failure else (
+            None if info else "no session in the records"),
+        "test": bool(info.test) if info else None,
         "session_id": sid,
         "device_id": head.device_id if head else None,
         "counter": head.counter if head else None,
@@ -105,7 +135,7 @@ def store_session(out, records, key):
         "start_ms": head.start_ms if head else None,
         "bytes": info.nbytes if info else None,
         "ms": info.duration_ms if info else None,
-        "end": info.reason if info else None,
+        "end": (info.reason or None) if info else None,
         "digest": info.digest if info else None,
         "header": records[0].hex() if head else None,
         "capture": None,
@@ -119,9 +149,9 @@ def store_session(out, records, key):
         _create(cap, lambda f: sessions.write_capture_to(f, records))
         meta["capture"] = cap.name
         stored.files.append(cap)
-        if info:
+        if info:  # whole and verified, or the verified part of one cut off (flagged)
             pcm = b"".join(sessions.parse_record(r).pcm for r in records
-                           if r[:1] == bytes([sessions.CHUNK]))
+                           if r[:1] == bytes([sessions.CHUNK]))[: info.nbytes]
             wav = out / (name + ".wav")
             _create(wav, lambda f: _write_wav(f, pcm))
             meta["audio"] = wav.name

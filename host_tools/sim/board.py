@@ -2,8 +2,9 @@
 
 The supervisor plays the part of the board's silicon around MicroPython:
 - the pseudo-terminal is the board's USB serial; bytes typed there go to MicroPython's stdin,
-  except Ctrl-C, which becomes SIGINT so running code is interrupted as on a board (the Unix
-  port ignores the byte while code started from the raw REPL runs);
+  except the interrupt character, which becomes SIGINT so running code is interrupted as on a
+  board: Ctrl-C while pyexec runs code, nothing after `micropython.kbd_intr(-1)` (console.py
+  has the upstream receive path this follows);
 - soft resets, machine.reset() and crashes end the MicroPython process with an exit code and
   the supervisor starts a fresh one (fresh heap, as a reset gives);
 - power cut kills the process outright; power on starts it again from boot.py.
@@ -24,6 +25,7 @@ from pathlib import Path
 from ..board import files
 from ..errors import EarshotError
 from . import wire
+from .console import ConsoleInput
 from .runs import lock_flash
 from .unix_port import micropython_binary, parse_heap
 from .wire import (EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET,
@@ -72,8 +74,6 @@ class VirtualBoard:
         self._taps = []
         self._proc = None
         self._powered = False
-        self._ready = False
-        self._pending_intr = False
         self._lock = threading.RLock()
         self._closed = False
         self.world = World(self.board.get("reset_state", {}))
@@ -87,6 +87,8 @@ class VirtualBoard:
         os.pwrite(self._flash_lock, b"earshot sim (pid %d, serial %s)" % (
             os.getpid(), self.port.encode()), 0)
         self._stdin_r, self._stdin_w = os.pipe()
+        self.console = ConsoleInput(lambda data: os.write(self._stdin_w, data), self._interrupt)
+        self.world.on_kbd_intr = self.console.set_char
         self._out_r, self._out_w = os.pipe()
         self._pending_out = bytearray()
         self._rom = None  # the ROM loader while the chip sits in its serial bootloader
@@ -145,6 +147,7 @@ class VirtualBoard:
         with self._lock:
             self._powered = False
             self._kill()
+            self.console.power_off()
             self.world.power_off()
 
     def power_on(self, reset_cause=PWRON_RESET, download=None):
@@ -216,7 +219,7 @@ class VirtualBoard:
             wire.ENV_RESET_CAUSE: str(cause),
             wire.ENV_MAC: self.mac,
         })
-        self._ready = False
+        self.console.reset(keep_usb=cause == SOFT_RESET)
         self.world.booted.clear()
         log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
@@ -309,12 +312,10 @@ class VirtualBoard:
         return True
 
     def _on_booted(self):
-        # Called when the runtime announces itself; from now on Ctrl-C is a SIGINT.
+        # The runtime announced itself: the USB serial comes up (console.py).
         with self._lock:
             self._early_deaths = 0
-            self._ready = True
-            pending, self._pending_intr = self._pending_intr, False
-            return pending
+        self.console.booted()
 
     def _interrupt(self):
         proc = self._proc
@@ -386,16 +387,7 @@ class VirtualBoard:
             return
         if not self._powered:
             return
-        parts = data.split(b"\x03")
-        for i, part in enumerate(parts):
-            if part:
-                os.write(self._stdin_w, part)
-            if i < len(parts) - 1:
-                with self._lock:
-                    if self._ready:
-                        self._interrupt()
-                    else:
-                        self._pending_intr = True
+        self.console.feed(data)
 
     def tap(self):
         """Start capturing everything the board writes to serial; returns the growing buffer."""

@@ -22,12 +22,22 @@
 #   serial_write(data)       write bytes to the host (the USB serial the REPL also uses)
 #   urandom(n) -> bytes      n random bytes
 #   fail_safe()              mic off and mute LED on, from any state; never raises
+#
+# and one module-level function: reset_board() resets the chip (machine.reset()), for the
+# locked main.py, which must never fall through to the REPL.
 
 BUTTON_MUTE = 1
 BUTTON_ACTION = 2
 
 # Board files name their hardware implementation; differences between boards are data.
 _HALS = {"esp32": "earshot.hw.esp32", "virtual": "earshot.hw.virtual"}
+
+
+def reset_board():
+    """Reset the chip now (machine.reset()); the next boot is muted, as after any reset."""
+    import machine
+
+    machine.reset()
 
 
 def load_board(path="/board.json"):
