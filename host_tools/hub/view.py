@@ -11,7 +11,6 @@ import time
 
 from .. import legend
 from .. import vocabulary as v
-from ..records.translog import describe as describe_entry
 
 MAX_REFUSALS = 20
 MAX_TIMELINE = 300
@@ -209,7 +208,7 @@ def _flags_of(target):
 def _entry(e, when):
     f = e.fields
     item = {"seq": e.seq, "kind": e.kind, "t": e.t, "when": when,
-            "text": describe_entry(e).split("  ", 1)[-1].strip()}
+            "text": "%s: %s" % (e.kind, ", ".join("%s %s" % kv for kv in sorted(f.items())))}
     if e.kind == "session":
         flags = f.get("consent", 0)
         item.update(ms=f.get("ms", 0), bytes=f.get("bytes", 0), wake=f.get("wake"),
@@ -222,6 +221,13 @@ def _entry(e, when):
     elif e.kind == "mute":
         item["text"] = "Microphone %s (%s)" % ("muted" if f.get("muted") else "turned on",
                                                _source(f.get("source")))
+    elif e.kind == "provision":
+        item["text"] = "The board got a new identity and signing key (%s)" % f.get("device_id")
+    elif e.kind == "repair":
+        item["text"] = "The log was repaired at start-up: %s damaged bytes dropped" % f.get(
+            "dropped_bytes", "?")
+    elif e.kind == "test_mode":
+        item["text"] = "TEST MODE on: recorded audio may be fed into the board"
     elif e.kind == "consent":
         item["text"] = "Consent changed to %s%s (%s)" % (
             f.get("preset", "?"), " (guest mode)" if f.get("guest") else "",

@@ -217,7 +217,7 @@ function renderLog(payload) {
   const ol = $("timeline");
   ol.replaceChildren();
   for (const item of payload.timeline.slice().reverse()) {
-    const li = el("li", {"class": "entry " + item.kind, "data-seq": String(item.seq)});
+    const li = el("li", {"class": "entry kind-" + item.kind, "data-seq": String(item.seq)});
     const when = item.when ? new Date(item.when * 1000).toLocaleString() :
       "date unknown (" + (item.t / 1000).toFixed(1) + " s after the board started)";
     li.append(el("time", {}, when), el("span", {}, " " + item.text));
