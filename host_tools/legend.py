@@ -3,12 +3,16 @@
 Colours, presets and timings come from host_tools.vocabulary (which mirrors the firmware's
 consent.COLOURS and buttons.py; tests/test_legend_card.py checks both). This module adds only
 what a person needs: what each light means and what they can do about it. The dashboard shows
-these rows, and `python -m host_tools.legend` writes the printable card, docs/led-card.md and
-docs/led-card.svg (the test fails if the committed card and this data disagree).
+these rows, and `make led-card` (python -m host_tools.legend docs) writes the printable card:
+docs/led-card.md, docs/led-card.svg and docs/led-card.png (tests/test_legend_card.py fails if
+the committed card and this data disagree).
 """
 
+import hashlib
 import html
+import struct
 import sys
+import zlib
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,7 +106,7 @@ def card():
         "blinks). Nothing changes unless someone at the board agrees.",
         "To allow it, %s within %d s. To refuse, do nothing." % (CONFIRM_GESTURE, CONFIRM_S)))
     rows.append(Light(
-        "status LED", (255, 255, 255), "the setting's colour", "alternating with white "
+        "status LED", v.STATUS_LED["private"][0], "the setting's colour", "alternating with white "
         "(%d ms)" % v.TEST_MODE_BLINK_MS,
         "Test mode: a developer may feed recorded audio into the board.",
         "If nobody in the home is testing it, unplug the board and ask who set it up."))
@@ -157,8 +161,9 @@ def svg():
     out = []
     y = 100
     for r in rows:
-        label = _wrap("%s: %s, %s" % (r.led, r.colour, r.pattern), 22)
-        means = _wrap(r.means, 44)
+        label = _wrap("%s: %s" % (r.led, r.colour) if r.pattern == "off" else
+                      "%s: %s, %s" % (r.led, r.colour, r.pattern), 22)
+        means = _wrap(r.means, 42)
         can = _wrap(r.you_can, 40)
         n = max(len(label) + 1, len(means), len(can))
         h = n * _ROW_H_LINE + 22
@@ -189,11 +194,36 @@ def svg():
     return "\n".join(head + out + tail) + "\n"
 
 
+def png(svg_text):
+    """The card as a PNG (cairosvg, renders offline) with the SVG's SHA-256 in a tEXt chunk,
+    so a test can tell the PNG was made from the current SVG without rendering it again."""
+    import cairosvg
+
+    data = cairosvg.svg2png(bytestring=svg_text.encode(), output_width=_W)
+    text = b"earshot-svg-sha256\x00" + hashlib.sha256(svg_text.encode()).hexdigest().encode()
+    chunk = struct.pack(">I", len(text)) + b"tEXt" + text + struct.pack(
+        ">I", zlib.crc32(b"tEXt" + text))
+    return data[:33] + chunk + data[33:]  # after the signature (8) and IHDR (25)
+
+
+def png_svg_hash(data):
+    """The SVG hash png() stored in a PNG, or None."""
+    i = data.find(b"tEXtearshot-svg-sha256\x00")
+    return data[i + 23 : i + 87].decode() if i >= 0 else None
+
+
 def write(docs):
     docs = Path(docs)
+    text = svg()
     (docs / "led-card.md").write_text(markdown())
-    (docs / "led-card.svg").write_text(svg())
-    return [docs / "led-card.md", docs / "led-card.svg"]
+    (docs / "led-card.svg").write_text(text)
+    written = [docs / "led-card.md", docs / "led-card.svg"]
+    try:
+        (docs / "led-card.png").write_bytes(png(text))
+        written.append(docs / "led-card.png")
+    except ImportError:
+        print("(no PNG: pip install 'earshot[docs]' for cairosvg)", file=sys.stderr)
+    return written
 
 
 if __name__ == "__main__":

@@ -41,8 +41,12 @@ def board(firmware_image, tmp_path_factory):
 @pytest.fixture(scope="module")
 def dashboard(board, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dash")
+    # One process, both jobs: the page and a Wyoming bridge whose pipeline lets people listen
+    # (so the household's `assistant` sessions are refused there, and the page says so).
     proc = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",
-                   "--key-file", str(key_file(tmp)), env={"EARSHOT_STATE_DIR": str(tmp)})
+                   "--key-file", str(key_file(tmp)), "--wyoming",
+                   "tcp://127.0.0.1:%d" % _free_port(), "--uses", "cloud,human_review",
+                   env={"EARSHOT_STATE_DIR": str(tmp)})
     url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
     yield url
     assert proc.stop() == 0, proc.output
@@ -72,6 +76,14 @@ def page(browser, dashboard):
     pg.goto(dashboard + "board/1")
     pg.wait_for_function("document.getElementById('mute').dataset.muted !== undefined")
     return pg
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def shot(page, name):
@@ -160,6 +172,9 @@ def test_a_session_shows_while_it_streams_and_then_in_the_timeline_with_its_cons
     heights = page.eval_on_selector_all("#chart rect.bar", "rs => rs.map(r => +r.getAttribute('height'))")
     assert max(heights) > 0
     assert "Verified on this computer" in page.inner_text("#log-status")
+    # The bridge in the same process held it back from a pipeline that lets people listen.
+    assert "lets people listen to it (human_review)" in page.inner_text("#refusals")
+    assert "people may listen: yes" in page.inner_text("#pipelines")
     shot(page, "6-session-in-the-timeline")
 
 
