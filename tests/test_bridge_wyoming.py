@@ -305,3 +305,26 @@ def test_a_chunk_that_fails_verification_ends_the_stream(firmware_image, tmp_pat
         assert proc.stop() == 0, proc.output
         cable.ser.close()
         board.close()
+
+
+def test_zeroconf_announces_the_satellite_as_wyoming_satellite_does(firmware_image, tmp_path):
+    pytest.importorskip("zeroconf", reason="pip install 'earshot[zeroconf]'")
+    from zeroconf import Zeroconf
+
+    board = provisioned_board(firmware_image, tmp_path / "b")
+    port, name = free_port(), "earshot-test-%d" % threading.get_native_id()
+    proc = Earshot("bridge", "--port", board.port, "--wyoming", "tcp://127.0.0.1:%d" % port,
+                   "--key-file", str(key_file(tmp_path)), "--zeroconf", name,
+                   env={"EARSHOT_STATE_DIR": str(tmp_path)})
+    try:
+        proc.wait_line(r"zeroconf: announced tcp://127.0.0.1:%d" % port)
+        zc = Zeroconf()
+        try:
+            info = zc.get_service_info("_wyoming._tcp.local.",
+                                       "%s-home-assistant._wyoming._tcp.local." % name, 5000)
+        finally:
+            zc.close()
+        assert info is not None and info.port == port
+    finally:
+        assert proc.stop() == 0, proc.output
+        board.close()

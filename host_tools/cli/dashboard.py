@@ -42,6 +42,10 @@ def run(args):
 
         raise EarshotError("the Wyoming bridge serves one board: give one --port (run one "
                            "earshot bridge per board)")
-    with open_targets(ports) as opened:
-        return serve.run(opened, key=key, bind=bind, lan=args.lan, pipelines=pipelines,
-                         zeroconf=args.zeroconf)
+    sock = serve.listen(bind, args.lan)
+    try:
+        with open_targets(ports) as opened:
+            return serve.run(opened, key=key, sock=sock, lan=args.lan, pipelines=pipelines,
+                             zeroconf=args.zeroconf)
+    finally:
+        sock.close()

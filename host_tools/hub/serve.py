@@ -14,16 +14,21 @@ import sys
 from ..errors import EarshotError
 
 
-def run(ports, key=None, bind=None, lan=False, pipelines=(), zeroconf=None, out=print):
-    """Blocks until Ctrl-C or SIGTERM; EarshotError for anything the user can fix."""
+def run(ports, key=None, sock=None, lan=False, pipelines=(), zeroconf=None, out=print):
+    """Blocks until Ctrl-C or SIGTERM; EarshotError for anything the user can fix.
+
+    `sock`: the dashboard's listening socket (listen()), or None for no page."""
     try:
-        asyncio.run(_serve(ports, key, bind, lan, list(pipelines), zeroconf, out))
+        asyncio.run(_serve(ports, key, sock, lan, list(pipelines), zeroconf, out))
     except KeyboardInterrupt:
         pass
+    finally:
+        if sock is not None:
+            sock.close()
     return 0
 
 
-async def _serve(ports, key, bind, lan, pipelines, zeroconf, out):
+async def _serve(ports, key, sock, lan, pipelines, zeroconf, out):
     from .board import Board
 
     loop = asyncio.get_running_loop()
@@ -39,8 +44,8 @@ async def _serve(ports, key, bind, lan, pipelines, zeroconf, out):
             out("board %s: %s on %s (firmware %s)" % (
                 board.id, status.get("device_id") or "not provisioned", board.port,
                 status.get("version")))
-        if bind is not None:
-            closers.append(await _dashboard(boards, bind, lan, out))
+        if sock is not None:
+            closers.append(await _dashboard(boards, sock, lan, out))
         if pipelines:
             from ..bridge.satellite import Bridge
 
@@ -64,24 +69,30 @@ async def _serve(ports, key, bind, lan, pipelines, zeroconf, out):
             await board.stopped()
 
 
-async def _dashboard(boards, bind, lan, out):
-    import uvicorn
-
-    from ..dashboard.app import create_app
-    from ..dashboard.guard import Guard, is_loopback, load_token
-    from .dates import state_dir
+def listen(bind, lan):
+    """The dashboard's listening socket, before any board is touched: a wrong --bind fails first."""
+    from ..dashboard.guard import is_loopback
 
     host, port = bind
     if not is_loopback(host) and not lan:
         raise EarshotError("--bind %s:%d is reachable from other computers: add --lan (the "
                            "page then asks for a token once), or bind 127.0.0.1" % (host, port))
     try:
-        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host
-                                    else socket.AF_INET, reuse_port=False)
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host
+                                    else socket.AF_INET)
     except OSError as e:
         raise EarshotError("cannot listen on %s:%d: %s (is another dashboard running? choose "
                            "--bind %s:PORT)" % (host, port, e.strerror or e, host)) from None
-    actual = sock.getsockname()[1]
+
+
+async def _dashboard(boards, sock, lan, out):
+    import uvicorn
+
+    from ..dashboard.app import create_app
+    from ..dashboard.guard import Guard, load_token
+    from .dates import state_dir
+
+    host, actual = sock.getsockname()[:2]
     token = load_token(state_dir() / "dashboard-token") if lan else None
     app = create_app(boards, lambda a: Guard(a, actual, lan=lan, token=token))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
