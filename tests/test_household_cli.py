@@ -47,6 +47,18 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
              "declare whether it lets people listen to it: human_review = true or false"),
             (("bridge", "--port", "/dev/nope", "--pipelines", str(tmp_path / "none.toml")),
              "cannot read"),
+            (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://0.0.0.0:10700",
+              "--key-file", str(key)), "add --allow with Home Assistant's address"),
+            (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://0.0.0.0:10700",
+              "--allow", "homeassistant.local", "--key-file", str(key)), "give Home Assistant's IP"),
         ]:
             one_line_error(earshot(*args), needle)
     assert bad.read_text().startswith("[pipelines.kitchen]")  # nothing the tool did not make
+
+
+def test_only_loopback_and_allowed_addresses_may_receive_audio_from_the_bridge():
+    from host_tools.bridge.pipelines import allowed
+
+    assert allowed("127.0.0.1", []) and allowed("::1", [])
+    assert not allowed("192.168.1.5", []) and not allowed("192.168.1.5", ["192.168.1.10"])
+    assert allowed("192.168.1.10", ["192.168.1.10"])

@@ -16,6 +16,7 @@ flag by flag. A session goes to a pipeline only if its consent allows every decl
 (default: cloud, what the board itself assumes of any audio that leaves it).
 """
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -77,6 +78,39 @@ def check_uri(uri, where):
         return uri
     raise EarshotError("%s: %r is not a Wyoming address: use tcp://HOST:PORT (Home Assistant "
                        "connects there) or unix:///path/to.sock" % (where, uri))
+
+
+def check_allowed(pipelines, allow):
+    """Wyoming has no password: whoever connects to a pipeline gets its audio. On loopback that
+    is this computer; anywhere else the household names Home Assistant's address (--allow)."""
+    for a in allow:
+        try:
+            ipaddress.ip_address(a)
+        except ValueError:
+            raise EarshotError("--allow %s: give Home Assistant's IP address, e.g. "
+                               "--allow 192.168.1.10" % a) from None
+    for p in pipelines:
+        u = urlparse(p.uri)
+        if u.scheme == "tcp" and not _loopback(u.hostname) and not allow:
+            raise EarshotError("pipeline %s listens on %s, where any device on the network "
+                               "could connect and receive the audio: add --allow with Home "
+                               "Assistant's address (e.g. --allow 192.168.1.10)"
+                               % (p.name, p.uri))
+
+
+def allowed(peer_host, allow):
+    """May a connection from `peer_host` receive audio? Loopback always; else only --allow."""
+    return _loopback(peer_host) or any(
+        ipaddress.ip_address(peer_host) == ipaddress.ip_address(a) for a in allow)
+
+
+def _loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def single(uri, uses_text):

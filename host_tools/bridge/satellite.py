@@ -37,6 +37,7 @@ from wyoming.wake import Detection
 
 from ..errors import EarshotError
 from ..records.sessions import SAMPLE_RATE
+from . import pipelines as declared
 
 ATTRIBUTION = Attribution(name="Earshot", url="https://pypi.org/project/earshot/")
 
@@ -55,9 +56,19 @@ class Peer(AsyncEventHandler):
         self.paused = False
         self.done = False  # it finished with the current session (transcript or error)
         self.gone = False
+        peer = writer.get_extra_info("peername")
+        self.address = peer[0] if isinstance(peer, tuple) else "local"
+        if self.address != "local" and not declared.allowed(self.address, bridge.allow):
+            bridge.say("refused a Wyoming connection from %s to pipeline %s (not --allow'ed)"
+                       % (self.address, pipeline.name))
+            self.gone = True
+            writer.close()
+            return
         bridge.connected(self)
 
     async def handle_event(self, event: Event) -> bool:
+        if self.gone:
+            return False
         if Describe.is_type(event.type):
             await self.send(self.bridge.info(self.pipeline))
         elif Ping.is_type(event.type):
@@ -90,8 +101,9 @@ class Peer(AsyncEventHandler):
 
 
 class Bridge:
-    def __init__(self, board, pipelines, say=_say):
+    def __init__(self, board, pipelines, allow=(), say=_say):
         self.board = board
+        self.allow = list(allow)
         self.pipelines = list(pipelines)
         self.say = say
         self.peers = {p.name: None for p in self.pipelines}

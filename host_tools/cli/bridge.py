@@ -27,4 +27,5 @@ def run(args):
     if len(ports) != 1:
         raise EarshotError("earshot bridge serves one board: give one --port")
     with open_targets(ports) as opened:
-        return serve.run(opened, key=key, pipelines=pipelines, zeroconf=args.zeroconf)
+        return serve.run(opened, key=key, pipelines=pipelines, allow=args.allow,
+                         zeroconf=args.zeroconf)

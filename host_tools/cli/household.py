@@ -26,6 +26,9 @@ def add_bridge_arguments(p, required):
     p.add_argument("--pipelines", metavar="FILE",
                    help="several pipelines, each with its endpoint and uses (TOML; see "
                         "docs/household.md) instead of --wyoming/--uses")
+    p.add_argument("--allow", metavar="ADDRESS", action="append", default=[],
+                   help="the address Home Assistant connects from (repeatable); Wyoming has no "
+                        "password, so a pipeline on a non-loopback address needs it")
     p.add_argument("--zeroconf", metavar="NAME", nargs="?", const="earshot", default=None,
                    help="announce the Wyoming endpoints on the network (mDNS), as "
                         "wyoming-satellite does")
@@ -33,6 +36,14 @@ def add_bridge_arguments(p, required):
 
 def pipelines_from(args):
     """The pipelines the arguments declare ([] for none); EarshotError for a mistake."""
+    from ..bridge import pipelines
+
+    found = _pipelines(args)
+    pipelines.check_allowed(found, args.allow)
+    return found
+
+
+def _pipelines(args):
     from ..bridge import pipelines
     from ..errors import EarshotError
 

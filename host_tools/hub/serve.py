@@ -14,12 +14,13 @@ import sys
 from ..errors import EarshotError
 
 
-def run(ports, key=None, sock=None, lan=False, pipelines=(), zeroconf=None, out=print):
+def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=None,
+        out=print):
     """Blocks until Ctrl-C or SIGTERM; EarshotError for anything the user can fix.
 
     `sock`: the dashboard's listening socket (listen()), or None for no page."""
     try:
-        asyncio.run(_serve(ports, key, sock, lan, list(pipelines), zeroconf, out))
+        asyncio.run(_serve(ports, key, sock, lan, list(pipelines), list(allow), zeroconf, out))
     except KeyboardInterrupt:
         pass
     finally:
@@ -28,7 +29,7 @@ def run(ports, key=None, sock=None, lan=False, pipelines=(), zeroconf=None, out=
     return 0
 
 
-async def _serve(ports, key, sock, lan, pipelines, zeroconf, out):
+async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out):
     from .board import Board
 
     loop = asyncio.get_running_loop()
@@ -49,7 +50,7 @@ async def _serve(ports, key, sock, lan, pipelines, zeroconf, out):
         if pipelines:
             from ..bridge.satellite import Bridge
 
-            bridge = Bridge(boards["1"], pipelines)
+            bridge = Bridge(boards["1"], pipelines, allow=allow)
             await bridge.start()
             closers.append(bridge.stop)
             for p in pipelines:
