@@ -1,9 +1,11 @@
 """`earshot bridge` against a real Wyoming peer on loopback (the part Home Assistant plays,
 built from the `wyoming` library) and a virtual board.
 
-The module's tests run in order on one board, like a day in a household: it boots private
-(nothing streams), the household raises consent with the board's button, sessions go only to
-the pipelines their consent allows, Home Assistant pauses and reconnects. The last test puts
+The module's tests share one board and one bridge, like a day in a household: the board boots
+private (nothing streams), the household raises consent with the board's button, sessions go
+only to the pipelines their consent allows, Home Assistant pauses and reconnects. Each test
+sets the consent and mute it needs with the board's buttons (an xdist worker may start the
+module's fixtures afresh between tests). The last test puts
 a tampering cable between a second board and the bridge.
 """
 
@@ -30,6 +32,7 @@ from tests.household import Earshot, key_file, provisioned_board, unmute
 pytestmark = pytest.mark.xdist_group("wyoming-bridge")
 SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
 BLUE = (0, 0, 255)  # the status LED of `assistant` (firmware consent.COLOURS)
+GREEN = (0, 255, 0)  # `private`
 
 
 def free_port():
@@ -107,6 +110,18 @@ def board_sessions(tap):
     return list(zip(result.sessions, out))
 
 
+def consent_by_the_button(board, colour):
+    """Long presses of the action button (the household at the board) until the status LED
+    shows `colour`: private -> assistant -> history -> contribute -> private."""
+    for _ in range(4):
+        if board.pins()["status_led"] == colour:
+            return
+        before = board.pins()["status_led"]
+        board.press("action", seconds=1.7)
+        wait_for(lambda: board.pins()["status_led"] != before)
+    assert board.pins()["status_led"] == colour
+
+
 def say_the_wake_word(board):
     board.play(silence(0.5) + read_pcm(audio("alexa_en-us.wav")) + speech_like(1.5)
                + silence(1.5))
@@ -149,6 +164,8 @@ training = false
 
 def test_under_private_consent_a_cloud_pipeline_receives_nothing(board, bridge):
     proc, ports = bridge
+    consent_by_the_button(board, GREEN)
+    unmute(board)
     peer = Peer(ports["home"])
     try:
         tap = board.tap()
@@ -164,8 +181,8 @@ def test_under_private_consent_a_cloud_pipeline_receives_nothing(board, bridge):
 
 def test_wake_word_reaches_the_peer_as_detection_and_the_boards_verified_audio(board, bridge):
     proc, ports = bridge
-    board.press("action", seconds=1.7)  # the household raises consent: private -> assistant
-    wait_for(lambda: board.pins()["status_led"] == BLUE)
+    consent_by_the_button(board, BLUE)  # the household raises consent: private -> assistant
+    unmute(board)
     home, review = Peer(ports["home"]), Peer(ports["review"])
     try:
         assert home.info.satellite is not None
@@ -210,11 +227,17 @@ def test_pause_satellite_mutes_the_board_and_nothing_unmutes_it(board, bridge):
 
 def test_a_killed_peer_and_a_reconnect_lose_no_state_and_never_unmute(board, bridge):
     proc, ports = bridge
+    consent_by_the_button(board, BLUE)
     unmute(board)
     first = Peer(ports["home"])
     tap = board.tap()
     say_the_wake_word(board)
-    first.wait_for("audio-chunk", timeout=30)
+    try:
+        first.wait_for("audio-chunk", timeout=30)
+    except AssertionError as e:
+        seen = FrameParser().feed(bytes(tap))[:12]
+        raise AssertionError("%s\npins %s, board time %.1f s, serial: %s\nbridge said:\n%s" % (
+            e, board.pins(), board.time_s, seen, proc.output)) from None
     first.kill()  # Home Assistant dies in the middle of a session
     board.wait_audio_done()
     time.sleep(1.0)
