@@ -17,7 +17,6 @@ import time
 import pytest
 import serial
 from wyoming.client import AsyncTcpClient
-from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.satellite import PauseSatellite, RunSatellite
 

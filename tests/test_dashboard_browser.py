@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from host_tools.hil.fixtures import silence, speech_like, wait_for
+from host_tools.hil.fixtures import silence, speech_like
 from host_tools.resources import audio
 from host_tools.sim.world import read_pcm
 from tests.household import OUT, Earshot, key_file, provisioned_board, unmute
@@ -174,7 +174,8 @@ def test_a_session_shows_while_it_streams_and_then_in_the_timeline_with_its_cons
     newest = page.inner_text(".entry.kind-session")
     assert "Audio left the board" in newest and "'alexa'" in newest
     assert "under consent assistant (may leave the home)" in newest
-    heights = page.eval_on_selector_all("#chart rect.bar", "rs => rs.map(r => +r.getAttribute('height'))")
+    heights = page.eval_on_selector_all("#chart rect.bar",
+                                        "rs => rs.map(r => +r.getAttribute('height'))")
     assert max(heights) > 0
     assert "Verified on this computer" in page.inner_text("#log-status")
     # The bridge in the same process held it back from a pipeline that lets people listen.
@@ -219,7 +220,8 @@ def test_phone_sized_keyboard_only_readable_and_no_unmute_button(browser, dashbo
     phone.wait_for_function("document.getElementById('mute').dataset.muted === 'true'")
     assert board.pins()["mic_power"] == 0 and board.pins()["mute_led"] == 1
     assert contrast(phone, "#mute-text") >= 4.5
-    texts = [t.lower() for t in phone.eval_on_selector_all("button", "bs => bs.map(b => b.innerText)")]
+    texts = [t.lower() for t in
+             phone.eval_on_selector_all("button", "bs => bs.map(b => b.innerText)")]
     assert texts and not any("unmute" in t or "turn on" in t for t in texts)
     shot(phone, "8-phone-muted-from-the-keyboard")
     phone.close()

@@ -50,7 +50,8 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
             (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://0.0.0.0:10700",
               "--key-file", str(key)), "add --allow with Home Assistant's address"),
             (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://0.0.0.0:10700",
-              "--allow", "homeassistant.local", "--key-file", str(key)), "give Home Assistant's IP"),
+              "--allow", "homeassistant.local", "--key-file", str(key)),
+             "give Home Assistant's IP"),
         ]:
             one_line_error(earshot(*args), needle)
     assert bad.read_text().startswith("[pipelines.kitchen]")  # nothing the tool did not make

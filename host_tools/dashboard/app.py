@@ -156,7 +156,8 @@ def _page(request, guard, board, boards):
         '<tr><td><span class="swatch%s" data-rgb="%d,%d,%d"></span></td>'
         '<th scope="row">%s, %s</th><td>%s</td><td>%s</td></tr>' % (
             " off" if r.pattern == "off" else " blink" if r.pattern.startswith("blink") else "",
-            *r.rgb, html.escape(r.led), html.escape(r.colour + ", " + r.pattern),
+            *r.rgb, html.escape(r.led), html.escape(
+                r.colour if r.pattern == "off" else r.colour + ", " + r.pattern),
             html.escape(r.means), html.escape(r.you_can))
         for r in legend.card())
     nav = "".join('<li><a href="/board/%s">%s</a></li>' % (html.escape(b.id),
