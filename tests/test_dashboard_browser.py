@@ -286,10 +286,13 @@ def test_the_overview_lists_every_board_with_its_microphone_and_log(browser, das
     overview.close()
 
 
-def test_on_a_lan_the_page_asks_for_the_token_once(browser, firmware_image, tmp_path):
+def test_on_a_lan_the_page_asks_for_the_token_once_and_shows_every_board(browser,
+                                                                         firmware_image,
+                                                                         tmp_path):
     other = provisioned_board(firmware_image, tmp_path / "b")
-    proc = Earshot("dashboard", "--port", other.port, "--bind", "127.0.0.1:0", "--lan",
-                   env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+    third = provisioned_board(firmware_image, tmp_path / "c")
+    proc = Earshot("dashboard", "--port", other.port, "--port", third.port, "--bind",
+                   "127.0.0.1:0", "--lan", env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
     try:
         url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
         token = proc.wait_line(r"dashboard token: (\S+)").group(1)
@@ -306,7 +309,16 @@ def test_on_a_lan_the_page_asks_for_the_token_once(browser, firmware_image, tmp_
         pg.reload()
         pg.wait_for_selector("#mute[data-muted='true']")  # remembered: not asked again
         assert not pg.is_visible("#token")
+        # Several boards: one page each, and an overview of all.
+        unmute(third)
+        pg.goto(url + "board/2")
+        pg.wait_for_selector("#mute[data-muted='false']")
+        assert third.port in pg.inner_text("#link-state")
+        pg.goto(url)
+        pg.wait_for_function("document.querySelectorAll('#boards li.board').length === 2")
+        assert pg.inner_text("#boards").count("Microphone O") == 2
         pg.close()
     finally:
         assert proc.stop() == 0, proc.output
         other.close()
+        third.close()
