@@ -10,8 +10,8 @@ import argparse
 import sys
 
 from ..errors import EarshotError
-from . import (bench, consent, deploy, flash, hil, log, monitor, pins, play, ports, power, press,
-               provision, record, sim, status, verify, wakeword)
+from . import (bench, bridge, consent, dashboard, deploy, flash, hil, log, monitor, pins, play,
+               ports, power, press, provision, record, sim, status, verify, wakeword)
 from .common import FAILED, INTERRUPTED, OK
 
 # name -> (module with setup/run, one-line help)
@@ -34,6 +34,8 @@ COMMANDS = {
     "hil": (hil, "run the behaviour suite against real boards"),
     "wakeword": (wakeword, "wake-word dataset, training, scoring"),
     "bench": (bench, "run the wake-word pipeline benchmark on a board"),
+    "dashboard": (dashboard, "a web page for the household: mute, consent, the verified log"),
+    "bridge": (bridge, "the board as a Wyoming satellite for Home Assistant, consent enforced"),
 }
 
 

@@ -150,10 +150,14 @@ class Client:
     def read_log(self):
         """The transparency log's bytes as stored on the board, and the board's reply (its head)."""
         reply = self.command("log", timeout=15.0)
-        lines = []
+        lines, others = [], []
         for f in self.frames(0):
             if f.type == T_EVENT and f.event().get("ev") == "log":
                 lines += f.event()["lines"]
+            else:
+                others.append(f)
+        # Whatever else the board said meanwhile (a mute, a session) stays for the caller.
+        self.backlog = others + self.backlog
         if len(lines) != reply["lines"]:
             raise ProtocolError("log transfer incomplete: %d of %d lines" % (len(lines), reply["lines"]))
         return "".join(lines).encode(), reply

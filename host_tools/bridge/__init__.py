@@ -1,0 +1,1 @@
+"""`earshot bridge`: the board as a Wyoming satellite, forwarding only what consent allows."""

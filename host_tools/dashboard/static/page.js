@@ -1,0 +1,274 @@
+// Earshot household page: renders only what the board reported (the `state` and `log` events
+// of /events); buttons send small POSTs and never change what is shown by themselves.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const CSRF = document.querySelector('meta[name="earshot-csrf"]').content;
+const BOARD = document.querySelector('meta[name="earshot-board"]').content;
+let countdown = null;
+
+function rgb(list) { return "rgb(" + list.join(",") + ")"; }
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function paintSwatches(root) {
+  for (const s of (root || document).querySelectorAll(".swatch[data-rgb]")) {
+    s.style.setProperty("--rgb", "rgb(" + s.dataset.rgb + ")");
+  }
+}
+
+function yesNo(b) { return b ? "yes" : "no"; }
+
+function plainFlags(consent) {
+  return consent.plain.filter((p) => p.allowed).map((p) => p.words).join(", ") || "nothing allowed";
+}
+
+async function post(path, body) {
+  const r = await fetch(path, {method: "POST", headers: {"content-type": "application/json",
+    "x-earshot-csrf": CSRF}, body: JSON.stringify(body || {})});
+  let data = {};
+  try { data = await r.json(); } catch (e) { data = {error: "no answer"}; }
+  return data;
+}
+
+// -- one board ---------------------------------------------------------------------------------
+
+function renderLink(s) {
+  const p = $("link-state");
+  if (s.link.state === "up") {
+    p.className = "link up";
+    p.textContent = "Connected to " + s.name + (s.board.board ? " (" + s.board.board + ")" : "") +
+      " on " + s.port + ".";
+  } else {
+    p.className = "link down";
+    p.textContent = s.link.state === "connecting" ? "Connecting to the board…" :
+      "The board is not connected (" + (s.link.error || "no answer") + "): its state is unknown.";
+  }
+}
+
+function renderMute(s) {
+  const box = $("mute");
+  const value = s.muted === null ? "unknown" : String(s.muted);
+  if (box.dataset.muted !== value) {
+    box.dataset.muted = value;
+    box.dataset.changedAt = String(performance.now());
+  }
+  box.className = "mute " + (s.muted === null ? "unknown" : s.muted ? "muted" : "listening");
+  if (s.muted === null) {
+    $("mute-text").textContent = "Microphone: unknown";
+    $("mute-detail").textContent = "The board has not said whether its microphone is on.";
+  } else if (s.muted) {
+    $("mute-text").textContent = "Microphone OFF";
+    $("mute-detail").textContent = "Muted: the microphone's power is cut and the red mute light is on. " +
+      "Only the mute button on the board turns it on again.";
+  } else {
+    $("mute-text").textContent = "Microphone ON";
+    $("mute-detail").textContent = "Listening on the board only, for the wake word" +
+      (s.board.wake_word ? " “" + s.board.wake_word + "”" : "") + ". The red mute light is off.";
+  }
+  $("mute-now").hidden = s.muted !== false;
+}
+
+function renderConsent(s) {
+  const c = s.consent;
+  const flags = $("flags");
+  flags.replaceChildren();
+  if (!c) { $("preset-name").textContent = "unknown"; return; }
+  $("preset-name").textContent = (c.guest ? "guest mode" : c.preset) +
+    (c.guest ? " (everything off for a visitor)" : "");
+  const sw = $("led-swatch");
+  sw.style.setProperty("--rgb", rgb(c.led.rgb));
+  sw.setAttribute("aria-hidden", "true");
+  $("led-text").textContent = "Status light: " + c.led.colour + ". " + c.led.means;
+  for (const p of c.plain) {
+    const li = el("li", {"class": p.allowed ? "yes" : "no"});
+    li.append(el("span", {"class": "words"}, p.words + ": "), el("strong", {}, yesNo(p.allowed)));
+    flags.append(li);
+  }
+}
+
+function renderConfirm(s) {
+  const card = $("confirm-card");
+  const text = $("confirm-text");
+  if (countdown) { clearInterval(countdown); countdown = null; }
+  if (s.pending) {
+    card.hidden = false;
+    card.className = "card confirm waiting";
+    $("confirm-h").textContent = "Waiting for someone at the board";
+    const ask = "A computer asked for “" + s.pending.target + "” (" + plainFlags(s.pending.consent) +
+      "). To allow it, " + s.pending.gesture + ".";
+    if (s.pending.seconds_left === null) { text.textContent = ask; return; }
+    const deadline = performance.now() + s.pending.seconds_left * 1000;
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((deadline - performance.now()) / 1000));
+      text.textContent = ask + " " + left + " s left.";
+      text.dataset.secondsLeft = String(left);
+    };
+    tick();
+    countdown = setInterval(tick, 250);
+  } else if (s.outcome) {
+    card.hidden = false;
+    card.className = "card confirm " + s.outcome.outcome;
+    $("confirm-h").textContent = "The board's answer";
+    text.dataset.secondsLeft = "";
+    text.textContent = {
+      applied: "Confirmed on the board: the setting is now “" + s.outcome.target + "”.",
+      expired: "Nobody confirmed “" + s.outcome.target + "” in time: nothing changed.",
+      cancelled: "The request for “" + s.outcome.target + "” was dropped: someone chose on the board.",
+    }[s.outcome.outcome] || ("Outcome: " + s.outcome.outcome);
+  } else {
+    card.hidden = true;
+  }
+}
+
+function renderChoices(s) {
+  const box = $("choices");
+  box.replaceChildren();
+  for (const ch of s.choices) {
+    const b = el("button", {"type": "button", "class": "choice" + (ch.widens ? " widens" : ""),
+      "data-preset": ch.preset, "aria-pressed": String(ch.current)});
+    b.append(el("strong", {}, ch.preset), el("span", {}, " " + ch.meaning),
+      el("small", {}, ch.current ? "in force now" : ch.widens ? "needs the button on the board" : "applies now"));
+    b.disabled = ch.current || s.link.state !== "up";
+    b.addEventListener("click", () => choose(ch));
+    box.append(b);
+  }
+  $("mute-now").disabled = s.link.state !== "up";
+}
+
+async function choose(ch) {
+  const body = ch.preset === "guest" ? {guest: true} : {preset: ch.preset};
+  const r = await post("/board/" + BOARD + "/consent", body);
+  $("action-result").textContent = !r.ok ? "The board refused: " + r.error :
+    r.reply.result === "needs_confirmation" ? "Asked. Now someone has to hold both buttons together on the board." :
+    r.reply.result === "applied" ? "Asked; the board is applying it." : "Nothing to change.";
+}
+
+function renderStreaming(s) {
+  const p = $("streaming");
+  const st = s.streaming;
+  if (st) {
+    p.className = "streaming on";
+    p.textContent = "Yes: audio is leaving the board now, after “" + st.wake_word + "”, under consent " +
+      st.consent_plain.preset + " (" + plainFlags(st.consent_plain) + "). " +
+      (st.bytes / 32000).toFixed(1) + " s so far. " +
+      (st.verified ? "Each piece is checked here against the board's signature." :
+        "Not checked: this dashboard was started without the board's key.");
+  } else {
+    p.className = "streaming off";
+    p.textContent = s.link.state === "up" ? "No: nothing is leaving the board." : "Unknown.";
+  }
+  const last = s.last_session;
+  $("last-session").textContent = !last ? "" : last.broken ?
+    "The last stream was stopped: " + last.broken + "." :
+    "Last: " + (last.ms / 1000).toFixed(1) + " s after “" + last.wake_word + "”, ended (" + last.end + ").";
+}
+
+function renderBridge(s) {
+  $("ha-card").hidden = s.pipelines.length === 0 && s.refusals.length === 0;
+  const ul = $("pipelines");
+  ul.replaceChildren();
+  for (const p of s.pipelines) ul.append(el("li", {}, p.text));
+  const rf = $("refusals");
+  rf.replaceChildren();
+  if (s.refusals.length === 0) rf.append(el("li", {}, "Nothing was held back."));
+  for (const r of s.refusals) {
+    rf.append(el("li", {"class": "refusal"}, new Date(r.at * 1000).toLocaleTimeString() + ": " + r.text));
+  }
+}
+
+function renderState(s) {
+  renderLink(s);
+  renderMute(s);
+  renderConsent(s);
+  renderConfirm(s);
+  renderChoices(s);
+  renderStreaming(s);
+  renderBridge(s);
+}
+
+function renderLog(payload) {
+  const st = payload.log;
+  const box = $("log-status");
+  box.replaceChildren();
+  if (st.state === "verified") {
+    box.className = "log-status ok";
+    box.append(el("p", {}, "Verified on this computer: " + st.entries + " entries, the chain is intact" +
+      (st.anchor ? " (older entries were dropped to keep it small, as designed)" : "") + "."));
+  } else if (st.state === "broken") {
+    box.className = "log-status broken";
+    box.append(el("p", {"class": "big"}, "LOG BROKEN"),
+      el("p", {}, "The board's log does not check out: " + st.error + ". Someone or something changed " +
+        "it, or it was replaced. Entries from that point on cannot be trusted; the ones shown " +
+        "below are those before it."));
+  } else if (st.state === "unreadable") {
+    box.className = "log-status broken";
+    box.append(el("p", {}, "The log could not be read: " + st.error));
+  } else {
+    box.className = "log-status";
+    box.append(el("p", {}, "Reading the log…"));
+  }
+  $("chart").innerHTML = payload.chart;
+  const ol = $("timeline");
+  ol.replaceChildren();
+  for (const item of payload.timeline.slice().reverse()) {
+    const li = el("li", {"class": "entry kind-" + item.kind, "data-seq": String(item.seq)});
+    const when = item.when ? new Date(item.when * 1000).toLocaleString() :
+      "date unknown (" + (item.t / 1000).toFixed(1) + " s after the board started)";
+    li.append(el("time", {}, when), el("span", {}, " " + item.text));
+    ol.append(li);
+  }
+}
+
+// -- every board -------------------------------------------------------------------------------
+
+const overview = {};
+
+function renderOverview(s) {
+  overview[s.id] = s;
+  const ul = $("boards");
+  ul.replaceChildren();
+  for (const b of Object.values(overview)) {
+    const li = el("li", {"class": "board " + (b.muted === null ? "unknown" : b.muted ? "muted" : "listening")});
+    const a = el("a", {"href": "/board/" + b.id}, b.name);
+    const state = b.muted === null ? "state unknown" : b.muted ? "Microphone OFF" : "Microphone ON";
+    li.append(a, el("span", {"class": "big"}, state),
+      el("span", {}, b.consent ? "consent: " + (b.consent.guest ? "guest" : b.consent.preset) +
+        " (" + plainFlags(b.consent) + ")" : ""),
+      el("span", {}, b.streaming ? "streaming now" : ""),
+      el("span", {"class": b.log.state === "broken" ? "broken" : ""},
+        b.log.state === "broken" ? "LOG BROKEN" : "log " + b.log.state));
+    ul.append(li);
+  }
+  $("link-state").textContent = Object.keys(overview).length + " board(s).";
+}
+
+// -- wiring ------------------------------------------------------------------------------------
+
+function start() {
+  paintSwatches();
+  if (BOARD) {
+    $("mute-now").addEventListener("click", async () => {
+      const r = await post("/board/" + BOARD + "/mute");
+      $("action-result").textContent = r.ok ? "Asked the board to mute." : "The board refused: " + r.error;
+    });
+  }
+  const source = new EventSource(BOARD ? "/events?board=" + encodeURIComponent(BOARD) : "/events");
+  source.addEventListener("state", (e) => {
+    const s = JSON.parse(e.data);
+    if (BOARD) renderState(s); else renderOverview(s);
+  });
+  source.addEventListener("log", (e) => renderLog(JSON.parse(e.data)));
+  source.onerror = () => {
+    const p = $("link-state");
+    p.className = "link down";
+    p.textContent = "Lost contact with the dashboard; retrying…";
+  };
+}
+
+document.addEventListener("DOMContentLoaded", start);

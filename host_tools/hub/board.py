@@ -1,0 +1,70 @@
+"""A board as the host process shares it: one link thread, one view, any number of listeners.
+
+The link thread (hub.link) owns the serial port; its facts come here on the event loop, update
+the view (hub.view) and go to every listener (the page's event streams, the Wyoming bridge),
+in the order the board sent them. Commands go back through the link thread, one at a time.
+"""
+
+import asyncio
+import re
+
+from .dates import EntryDates, state_dir
+from .link import BoardLink
+from .view import BoardView
+
+
+class Board:
+    def __init__(self, ident, port, key=None):
+        self.id = ident
+        self.port = port
+        self.view = BoardView(ident, port)
+        self.link = BoardLink(port, key, self._from_thread)
+        self._listeners = set()
+        self._loop = None
+        self._dates = None
+
+    async def start(self):
+        """Open the port and greet the board (EarshotError if that fails), then listen."""
+        self._loop = asyncio.get_running_loop()
+        status = await self._loop.run_in_executor(None, self.link.connect)
+        self._dates = EntryDates(state_dir() / "log-dates" / (_slug(
+            status.get("device_id") or self.port) + ".json"))
+        self.link.start()
+        return status
+
+    def stop(self):
+        self.link.stop()
+
+    async def stopped(self):
+        await self._loop.run_in_executor(None, self.link.join, 5.0)
+
+    def _from_thread(self, kind, data):
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.publish, kind, data)
+
+    def publish(self, kind, data):
+        """A fact about this board (on the event loop): to the view, then every listener."""
+        if kind == "log" and data.get("result") is not None and self._dates is not None:
+            data = dict(data, dates=self._dates.date(data["result"].entries,
+                                                     data.get("uptime_ms", 0),
+                                                     data["read_at"]))
+        changed = self.view.apply(kind, data)
+        for queue in list(self._listeners):
+            queue.put_nowait((self.id, kind, data, changed))
+
+    def listen_into(self, queue):
+        """Put every later fact into `queue` as (board id, kind, data, changed view parts)."""
+        self._listeners.add(queue)
+        return queue
+
+    def unlisten(self, queue):
+        self._listeners.discard(queue)
+
+    async def command(self, name, **args):
+        """Run a command on the board; its reply, or the EarshotError it raised."""
+        return await asyncio.wrap_future(self.link.request(name, **args))
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "board"

@@ -1,0 +1,192 @@
+"""The one thread that owns a board's serial port.
+
+A serial port opens exclusively, and a household wants the page and the Home Assistant bridge
+at the same time, so one host process owns the port and fans out what the board says
+(hub.board.Board). This thread is the only code that touches the port: it reads every frame,
+verifies sessions as they arrive (records.live), runs the commands the page and the bridge
+ask for one at a time, and re-reads and verifies the transparency log after anything that
+appends to it. Everything it learns it hands to `publish(kind, data)` as a fact:
+
+    ("link",    {"state": "up" | "down", "error": str | None})
+    ("status",  the board's hello/status reply)
+    ("event",   a board event: state, consent, confirm, wake, refused, session, boot ...)
+    ("session", ("open" | "audio" | "closed" | "broken", data))   see records.live
+    ("log",     {"result": LogResult, "read_at": epoch seconds, "uptime_ms": board ms})
+"""
+
+import concurrent.futures
+import queue
+import threading
+import time
+
+from ..errors import EarshotError, PortError, ProtocolError
+from ..link.client import Client
+from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from ..records.live import LiveSession
+from ..records.translog import verify_log
+
+RETRY_S = 1.0  # a board that went away is looked for again this often
+LOG_SETTLE_S = 0.3  # re-read the log this long after the last event that appends to it
+# Events after which the board's log holds a new entry (firmware/earshot/app.py appends one
+# for every mute change, consent change and session; boot may add repair/test-mode entries).
+_LOG_EVENTS = {"session", "consent", "boot"}
+
+
+class BoardLink(threading.Thread):
+    def __init__(self, port, key, publish):
+        super().__init__(daemon=True, name="board-link %s" % port)
+        self.port = port
+        self.publish = publish  # publish(kind, data): must be safe to call from this thread
+        self.live = LiveSession(key)
+        self.client = None
+        self._requests = queue.Queue()
+        self._stopping = threading.Event()
+        self._log_due = None
+        self._status_due = False
+        self._pins = []  # (seq, hash) of the head verified last: a rewritten log fails
+
+    # -- called from other threads ---------------------------------------------------------
+
+    def connect(self):
+        """Open the port and greet the board; PortError/ProtocolError if that fails.
+
+        Called once before the thread starts, so a wrong --port is a one-line error at once."""
+        client = Client(self.port, timeout=3.0)
+        try:
+            status = client.hello()
+        except EarshotError:
+            client.close()
+            raise
+        self.client = client
+        return status
+
+    def request(self, name, **args):
+        """Run a board command on this thread; a Future of its reply (or EarshotError)."""
+        future = concurrent.futures.Future()
+        self._requests.put((name, args, future))
+        return future
+
+    def stop(self):
+        self._stopping.set()
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def run(self):
+        self._status_due = self.client is not None
+        while not self._stopping.is_set():
+            if self.client is None:
+                self._reconnect()
+                continue
+            try:
+                if self._status_due:
+                    self._ask_status()
+                self._serve_requests()
+                for frame in self.client.frames(0.05):
+                    self._frame(frame)
+                if self._log_due is not None and time.monotonic() >= self._log_due \
+                        and self.live.info is None:
+                    self._read_log()  # never in the middle of a session: audio first
+            except PortError as e:
+                self._lost(str(e))
+        if self.client is not None:
+            self.client.close()
+        self._fail_requests("the dashboard is stopping")
+
+    def _reconnect(self):
+        try:
+            self._greeted(self.connect())
+        except EarshotError as e:
+            self._fail_requests(str(e))
+            self._stopping.wait(RETRY_S)
+
+    def _ask_status(self):
+        try:
+            self._greeted(self.client.command("status"))
+        except ProtocolError:
+            self._stopping.wait(0.2)  # still booting: ask again on the next turn
+            return
+
+    def _greeted(self, status):
+        self._status_due = False
+        self.publish("link", {"state": "up", "error": None})
+        self.publish("status", _plain(status))
+        self._log_due = time.monotonic()
+
+    def _lost(self, why):
+        self._session_facts(self.live.abandon("truncated: the board went away"))
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self.publish("link", {"state": "down", "error": why})
+
+    def _serve_requests(self):
+        while True:
+            try:
+                name, args, future = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                reply = self.client.command(name, **args)
+            except ProtocolError as e:
+                future.set_exception(e)
+                continue
+            except PortError as e:
+                future.set_exception(e)
+                raise
+            future.set_result(_plain(reply))
+            if name in ("mute", "consent"):
+                self._log_due = time.monotonic() + LOG_SETTLE_S
+
+    def _fail_requests(self, why):
+        while True:
+            try:
+                _, _, future = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if future.set_running_or_notify_cancel():
+                future.set_exception(PortError(why))
+
+    def _frame(self, frame):
+        if frame.type == T_EVENT:
+            try:
+                ev = frame.event()
+            except ValueError:
+                return
+            self.publish("event", ev)
+            kind = ev.get("ev")
+            if kind == "boot":
+                # A reset: ask again for everything the board holds (consent, identity);
+                # a session it was sending will never be closed.
+                self._status_due = True
+                self._session_facts(self.live.abandon("truncated: the board restarted"))
+            if kind in _LOG_EVENTS or (kind == "state" and ev.get("m") == "mute"):
+                self._log_due = time.monotonic() + LOG_SETTLE_S
+        elif frame.type in (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE):
+            self._session_facts(self.live.feed(frame.payload))
+
+    def _session_facts(self, facts):
+        for fact in facts:
+            self.publish("session", fact)
+
+    def _read_log(self):
+        self._log_due = None
+        try:
+            data, reply = self.client.read_log()
+            status = self.client.command("status")
+        except ProtocolError as e:
+            self.publish("log", {"result": None, "error": str(e)})
+            return
+        result = verify_log(data, pins=self._pins)
+        if result.ok and result.entries and list(result.head) != list(reply["head"]):
+            result.error = ("the board says its log ends at #%s, but the chain it sent ends "
+                            "at #%s" % (reply["head"][0], result.head[0]))
+        if result.ok and result.entries:
+            self._pins = [tuple(result.head)]
+        self.publish("log", {"result": result, "read_at": time.time(),
+                             "uptime_ms": status.get("uptime_ms", 0)})
+
+
+def _plain(reply):
+    return {k: v for k, v in reply.items() if k not in ("ev", "re", "ok")}

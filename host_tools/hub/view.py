@@ -1,0 +1,255 @@
+"""One board as the board reported it: what the household page shows.
+
+Built only from facts the board sent (hub.link): its status replies and events, its session
+records as verified here, its transparency log as verified here. Nothing is set from what the
+host asked for: a "mute" request changes nothing here until the board reports that its mute
+interlock switched (firmware/earshot/mute.py reports the change after it has driven the
+mic-power and mute-LED pins).
+"""
+
+import time
+
+from .. import legend
+from .. import vocabulary as v
+
+MAX_REFUSALS = 20
+MAX_TIMELINE = 300
+
+
+def plain_consent(preset, flags, guest):
+    """Consent as the household reads it: per flag yes/no, the preset and its LED."""
+    light = legend.status_light(preset if preset in v.STATUS_LED else "custom")
+    return {
+        "preset": preset, "guest": bool(guest), "flags": list(flags),
+        "plain": [{"flag": f, "words": words, "allowed": f in flags}
+                  for f, words in legend.PLAIN_FLAGS],
+        "led": {"rgb": list(light.rgb), "colour": light.colour, "means": light.means,
+                "you_can": light.you_can},
+    }
+
+
+class BoardView:
+    def __init__(self, ident, port):
+        self.id = ident
+        self.port = port
+        self.link = {"state": "connecting", "error": None}
+        self.board = {}
+        self.muted = None  # None: not known (the board has not said, or is not connected)
+        self.consent = None
+        self.pending = None  # {"target", "deadline" (monotonic) or None}
+        self.outcome = None  # the last confirmation's outcome
+        self.gate = None
+        self.streaming = None
+        self.last_session = None
+        self.refusals = []
+        self.pipelines = []
+        self.log = {"state": "unread", "error": None}
+        self.timeline = []
+        self.version = 0  # bumped on every change: listeners compare
+
+    # -- facts in --------------------------------------------------------------------------
+
+    def apply(self, kind, data):
+        """Update from one fact; returns which parts changed ({"state"}, {"log"}, or empty)."""
+        handler = getattr(self, "_on_" + kind, None)
+        if handler is None:
+            return set()
+        changed = handler(data) or set()
+        if changed:
+            self.version += 1
+        return changed
+
+    def _on_link(self, data):
+        self.link = dict(data)
+        if data["state"] != "up":
+            self.muted = None  # a board we cannot hear from is not shown as safe or unsafe
+            self.pending = None
+            self.streaming = None
+        return {"state"}
+
+    def _on_status(self, s):
+        self.board = {k: s.get(k) for k in ("device_id", "board", "version", "wake_word",
+                                            "test_mode", "provisioned")}
+        self.muted = bool(s.get("muted"))
+        self.gate = s.get("gate")
+        self._consent(s.get("consent") or {})
+        return {"state"}
+
+    def _consent(self, c):
+        if not c:
+            return
+        self.consent = plain_consent(c.get("preset"), c.get("flags") or [], c.get("guest"))
+        target = c.get("pending")
+        if target and not (self.pending and self.pending["target"] == target):
+            self.pending = {"target": target, "deadline": None}
+        elif not target:
+            self.pending = None
+
+    def _on_event(self, ev):
+        kind = ev.get("ev")
+        if kind == "state" and ev.get("m") == "mute":
+            self.muted = ev.get("new") == "muted"
+        elif kind == "state" and ev.get("m") == "gate":
+            self.gate = ev.get("new")
+        elif kind == "consent":
+            self._consent(ev)
+        elif kind == "confirm" and ev.get("what") == "consent":
+            if ev.get("state") == "waiting":
+                self.pending = {"target": ev.get("target"),
+                                "deadline": time.monotonic() + float(ev.get("seconds", 0))}
+                self.outcome = None
+            elif ev.get("outcome"):
+                self.pending = None
+                self.outcome = {"target": ev.get("target"), "outcome": ev["outcome"],
+                                "at": time.time()}
+        elif kind == "boot":
+            self.muted = bool(ev.get("muted", True))
+            self.pending = None
+            self.streaming = None
+        elif kind == "refused":
+            self._refusal("board", "The board did not stream after '%s': %s"
+                          % (ev.get("wake"), ev.get("why")))
+        else:
+            return set()
+        return {"state"}
+
+    def _on_session(self, fact):
+        what, data = fact
+        if what == "open":
+            self.streaming = dict(data, bytes=0, since=time.time(),
+                                  consent_plain=plain_consent(
+                                      v.preset_of(data["flags"]), data["consent"], False))
+        elif what == "audio" and self.streaming is not None:
+            self.streaming["bytes"] += len(data)
+        elif what == "closed":
+            self.last_session = dict(data, verified=data.get("verified", True))
+            self.streaming = None
+        elif what == "broken":
+            self.last_session = {"broken": data}
+            self.streaming = None
+        else:
+            return set()
+        return {"state"}
+
+    def _on_refusal(self, data):
+        self._refusal(data.get("who", "bridge"), data["text"])
+        return {"state"}
+
+    def _on_pipelines(self, data):
+        self.pipelines = list(data)
+        return {"state"}
+
+    def _refusal(self, who, text):
+        self.refusals.insert(0, {"who": who, "text": text, "at": time.time()})
+        del self.refusals[MAX_REFUSALS:]
+
+    def _on_log(self, data):
+        result = data.get("result")
+        if result is None:
+            self.log = {"state": "unreadable", "error": data.get("error")}
+            return {"log"}
+        dates = data.get("dates") or {}
+        self.log = {"state": "verified" if result.ok else "broken", "error": result.error,
+                    "entries": len(result.entries), "head": list(result.head),
+                    "anchor": list(result.anchor) if result.anchor else None,
+                    "torn_bytes": result.torn_bytes}
+        self.timeline = [_entry(e, dates.get(e.hash)) for e in result.entries][-MAX_TIMELINE:]
+        return {"log"}
+
+    # -- what the page gets ------------------------------------------------------------------
+
+    def state_json(self):
+        pending = None
+        if self.pending:
+            left = None
+            if self.pending["deadline"] is not None:
+                left = max(0.0, self.pending["deadline"] - time.monotonic())
+            target = self.pending["target"]
+            pending = {"target": target, "seconds_left": left,
+                       "consent": plain_consent(target, _flags_of(target), target == "guest"),
+                       "gesture": legend.CONFIRM_GESTURE}
+        return {
+            "id": self.id, "port": self.port, "name": self.name, "link": self.link,
+            "board": self.board, "muted": self.muted, "consent": self.consent,
+            "pending": pending, "outcome": self.outcome, "gate": self.gate,
+            "streaming": self.streaming, "last_session": self.last_session,
+            "refusals": self.refusals, "pipelines": self.pipelines,
+            "log": self.log, "choices": self.choices(),
+        }
+
+    def log_json(self):
+        return {"log": self.log, "timeline": self.timeline}
+
+    @property
+    def name(self):
+        return self.board.get("device_id") or self.port
+
+    def choices(self):
+        """The consent choices the page offers, each marked: applies now, or needs the board."""
+        if not self.consent:
+            return []
+        now = v.flag_bits(self.consent["flags"])
+        out = []
+        for name, bits, meaning in v.PRESETS:
+            out.append({"preset": name, "meaning": meaning, "current": self.consent["preset"]
+                        == name and not self.consent["guest"], "widens": bool(bits & ~now)})
+        out.append({"preset": "guest", "meaning": "everything off for a visitor",
+                    "current": self.consent["guest"], "widens": False})
+        return out
+
+
+def _flags_of(target):
+    for name, bits, _ in v.PRESETS:
+        if name == target:
+            return v.flag_names(bits)
+    return []
+
+
+def _entry(e, when):
+    f = e.fields
+    item = {"seq": e.seq, "kind": e.kind, "t": e.t, "when": when,
+            "text": "%s: %s" % (e.kind, ", ".join("%s %s" % kv for kv in sorted(f.items())))}
+    if e.kind == "session":
+        flags = f.get("consent", 0)
+        item.update(ms=f.get("ms", 0), bytes=f.get("bytes", 0), wake=f.get("wake"),
+                    end=f.get("end"), consent=plain_consent(v.preset_of(flags),
+                                                            v.flag_names(flags), False))
+        item["text"] = "Audio left the board: %.1f s after '%s', under consent %s (%s)" % (
+            item["ms"] / 1000, f.get("wake") or "?", v.preset_of(flags),
+            ", ".join(w for fl, w in legend.PLAIN_FLAGS if fl in v.flag_names(flags))
+            or "nothing allowed")
+    elif e.kind == "mute":
+        item["text"] = "Microphone %s (%s)" % ("muted" if f.get("muted") else "turned on",
+                                               _source(f.get("source")))
+    elif e.kind == "provision":
+        item["text"] = "The board got a new identity and signing key (%s)" % f.get("device_id")
+    elif e.kind == "repair":
+        item["text"] = "The log was repaired at start-up: %s damaged bytes dropped" % f.get(
+            "dropped_bytes", "?")
+    elif e.kind == "test_mode":
+        item["text"] = ("TEST MODE on: recorded audio may be fed into the board" if f.get("on")
+                        else "Test mode off (%s)" % f.get("why", "?"))
+    elif e.kind == "open":
+        flags = f.get("consent", 0)
+        item["text"] = "A session started: audio after '%s' begins to leave the board, under " \
+            "consent %s" % (f.get("wake") or "?", v.preset_of(flags))
+    elif e.kind == "interrupted":
+        item["text"] = "A session was cut off by a %s: its audio left, its end was never " \
+            "written" % f.get("cause", "reset")
+    elif e.kind == "boot":
+        item["text"] = "The board started (%s; %s)" % (f.get("cause", "?"), f.get("access", "?"))
+    elif e.kind == "unlock":
+        item["text"] = "UNLOCKED at the board for an update, until its next reset"
+    elif e.kind == "crash":
+        item["text"] = "The firmware failed (%s) and the board restarted" % f.get("error", "?")
+    elif e.kind == "consent":
+        item["text"] = "Consent changed to %s%s (%s)" % (
+            f.get("preset", "?"), " (guest mode)" if f.get("guest") else "",
+            _source(f.get("source")))
+    return item
+
+
+def _source(source):
+    return {"button": "by the button on the board", "host": "asked by a computer",
+            "host+button": "asked by a computer, confirmed on the board",
+            "restore": "restored at power-on"}.get(source, "by %s" % source)

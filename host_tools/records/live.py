@@ -1,0 +1,106 @@
+"""A session verified while it arrives: what a host may pass on before the close record is in.
+
+`verify_stream` (sessions.py) judges a finished stream. A receiver that forwards audio as it
+comes (the Wyoming bridge, the dashboard's "streaming now") needs the same judgement on what
+has arrived so far: every record up to now verifies, and a missing close is not yet a fault.
+LiveSession asks verify_stream exactly that after each record, so whatever the verifier checks
+(tags, order, replays, counters) applies here unchanged; a session holds at most ~105 records,
+so re-verifying the prefix costs a few milliseconds.
+
+    live = LiveSession(key, counters)            # counters: {device: last accepted counter}
+    for record in records_from_the_board:
+        for kind, data in live.feed(record):      # ("open", info) ("audio", pcm)
+            ...                                   # ("closed", info) ("broken", reason)
+"""
+
+from . import sessions
+
+
+def _kind(record):
+    try:
+        return type(sessions.parse_record(record))
+    except sessions.RecordError:
+        return None
+
+
+class LiveSession:
+    """Feeds a board's session records one at a time; says what may be passed on."""
+
+    def __init__(self, key, counters=None):
+        self.key = bytes(key) if key is not None else None
+        self.counters = {} if counters is None else counters  # kept across sessions
+        self.records = []  # the open session's records, header first
+        self.info = None  # the open session's header, once verified (dict)
+        self.broken = False  # the open session failed: nothing more of it is passed on
+
+    def feed(self, record):
+        """One record's consequences, as a list of (kind, data)."""
+        record = bytes(record)
+        kind = _kind(record)
+        if kind is sessions.Header:
+            out = []
+            if self.info is not None and not self.broken:
+                out.append(("broken", "header: truncated (a new session began before the "
+                                      "close of session %s)" % self.info["session_id"]))
+            self.records, self.info, self.broken = [record], None, False
+            return out + self._check(opening=True)
+        if not self.records:
+            return []  # the middle of a session we did not see begin: nothing to vouch for
+        if self.broken:
+            return []
+        self.records.append(record)
+        return self._check(closing=kind is sessions.Close, record=record)
+
+    def abandon(self, why):
+        """The board will not finish the open session (it reset, the port went away)."""
+        out = [("broken", why)] if self.records and not self.broken else []
+        self.records, self.info, self.broken = [], None, False
+        return out
+
+    def _check(self, opening=False, closing=False, record=None):
+        if self.key is None:
+            return self._unverified(opening, closing, record)
+        trial = dict(self.counters)
+        result = sessions.verify_stream(self.records, self.key, trial)
+        failure = result.failure
+        if failure is not None and not (failure.reason == "truncated" and not closing and
+                                        failure.session == 1):
+            self.broken = True
+            self.info = None
+            return [("broken", str(failure))]
+        if opening:
+            self.info = _header_info(self.records[0], verified=True)
+            return [("open", dict(self.info))]
+        if closing:
+            self.counters.update(trial)  # the session is accepted: replays of it now fail
+            info = dict(self.info, **_close_info(result.sessions[0]))
+            self.records, self.info = [], None
+            return [("closed", info)]
+        return [("audio", sessions.parse_record(record).pcm)]
+
+    def _unverified(self, opening, closing, record):
+        # No key: the dashboard still shows what the header claims, marked as unverified;
+        # no audio is ever passed on unverified.
+        if opening:
+            self.info = _header_info(self.records[0], verified=False)
+            return [("open", dict(self.info))]
+        if closing and self.info is not None:
+            close = sessions.parse_record(record)
+            info = dict(self.info, chunks=close.count, bytes=close.nbytes,
+                        ms=close.nbytes // sessions.BYTES_PER_MS,
+                        end=sessions.REASONS.get(close.reason, "?"))
+            self.records, self.info = [], None
+            return [("closed", info)]
+        return []
+
+
+def _header_info(record, verified):
+    h = sessions.parse_record(record)
+    return {"session_id": h.session_id.hex(), "counter": h.counter, "device_id": h.device_id,
+            "wake_word": h.wake_word, "flags": h.flags, "consent": sessions.flag_names(h.flags),
+            "start_ms": h.start_ms, "verified": verified}
+
+
+def _close_info(s):
+    return {"chunks": s.chunks, "bytes": s.nbytes, "ms": s.duration_ms, "end": s.reason,
+            "digest": s.digest}
