@@ -41,11 +41,23 @@ def test_without_mined_peaks_negative_crops_are_uniform():
     assert len(set(starts)) > 100
 
 
-def test_held_back_takes_a_tenth_of_espeak_voices_a_quarter_of_negatives_no_natural_voice():
-    entries = [{"label": "pos", "voice": "espeak:en-us+v%02d" % i} for i in range(40)]
-    entries += [{"label": "pos", "voice": v} for v in ("flite:awb", "pico:en-US", "pico:en-GB")]
-    entries += [{"label": "neg", "voice": "mixed:3"} for _ in range(12)]
-    voices, negs = T.held_back(entries)
-    assert len(voices) == 4 and all(v.startswith("espeak:") for v in voices)
-    assert len(negs) == 3 and all(entries[i]["label"] == "neg" for i in negs)
-    assert T.held_back(list(entries)) == (voices, negs)  # the same rule for trainer and eval
+def test_leaving_a_speaker_out_drops_every_blend_made_with_it_and_keeps_negatives():
+    entries = [{"label": "pos", "voice": v} for v in
+               ("flite:awb", "kokoro:jm_kumo", "kokoro:jf_alpha*0.3+jm_kumo*0.7", "piper:joe",
+                "espeak:en-us+m1")]
+    entries.append({"label": "neg", "voice": "mixed:12"})
+    keep = T.without_speakers(entries, ["kokoro:jm_kumo"])
+    assert [entries[i]["voice"] for i in keep] == ["flite:awb", "piper:joe", "espeak:en-us+m1",
+                                                   "mixed:12"]
+    assert T.speaker_of("kokoro:jf_alpha*0.3+jm_kumo*0.7") == {"kokoro:jf_alpha", "kokoro:jm_kumo"}
+    assert len(T.without_speakers(entries, [])) == len(entries)
+
+
+def test_feature_augmentation_tilts_and_warps_but_keeps_silence_silent():
+    X = np.full((200, T.CROP, feat.N_BANDS), 60, np.uint8)
+    X[:, :10, :] = 0  # digital silence stays 0: the frontend's floor, not a level
+    T.augment(X, np.random.default_rng(0))
+    assert (X[:, :10, :] == 0).all()
+    body = X[:, 20:, :].astype(int)
+    slopes = body[:, :, -1].mean(axis=1) - body[:, :, 0].mean(axis=1)
+    assert slopes.max() > 8 and slopes.min() < -8  # tilted both ways (masks aside)
