@@ -86,7 +86,7 @@ def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print, speaker
     items = list(zip(entries, feats))
     if speakers:
         sp = set(speakers)
-        items = [(e, f) for e, f in items if e["label"] != "neg" and speaker_of(e["voice"]) & sp]
+        items = [(e, f) for e, f in items if e["label"] == "neg" or speaker_of(e["voice"]) & sp]
     if neg_split:
         ne, nf = split_features(neg_split, log=log)
         items = [(e, f) for e, f in items if e["label"] != "neg"]
