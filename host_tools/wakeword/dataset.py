@@ -46,8 +46,10 @@ BABBLE_PARTS = 60
 
 
 def _nice():
+    # niceness 10 for the workers, not 10 more than the parent's: under `nice -n 10 make
+    # dataset` a second +10 would land at 19, where any other niced job starves them
     try:
-        os.nice(10)
+        os.nice(max(0, 10 - os.nice(0)))
     except OSError:
         pass
 
