@@ -275,3 +275,23 @@ def test_carrier_clip_marks_the_word_not_the_request():
     after = x[int(e["word_end_s"] * RATE):]
     assert e["text"].split()[-1] in [c.split()[-1] for c in T.CARRIER_AFTER]
     assert A.rms(after) > 0  # the request goes on after the word
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                    reason="espeak-ng not installed (apt-get install espeak-ng); generation only")
+def test_a_second_word_borrows_the_long_negatives_of_a_finished_dataset(tmp_path):
+    kw = dict(seed=3, scale=0.002, workers=1, dev_neg_hours=0.003, train_neg_hours=0.003,
+              log=lambda m: None, neural=False)
+    D.build("alexa", str(tmp_path / "a"), **kw)
+    meta = D.build("hey jarvis", str(tmp_path / "j"), negatives_from=str(tmp_path / "a"), **kw)
+    assert meta["params"]["negatives_from"] == "alexa"
+    for split in ("train", "held", "dev"):
+        na = [e for e in D.load_manifest(str(tmp_path / "a" / split)) if e["label"] == "neg"]
+        ej = D.load_manifest(str(tmp_path / "j" / split))
+        nj = [e for e in ej if e["label"] == "neg"]
+        assert [e["file"] for e in na] == [e["file"] for e in nj]
+        assert open(na[0]["path"], "rb").read() == open(nj[0]["path"], "rb").read()
+        assert any("jarvis" in e.get("text", "").lower() for e in ej if e["label"] == "pos")
+    with pytest.raises(Exception, match="same options"):
+        D.build("hey jarvis", str(tmp_path / "k"), negatives_from=str(tmp_path / "a"),
+                **dict(kw, seed=4))

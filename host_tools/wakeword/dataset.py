@@ -138,12 +138,19 @@ def _map(fn, jobs, workers, what, pool=None):
 
 
 def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_hours=None,
-          train_neg_hours=None, force=False, log=print, neural=True):
+          train_neg_hours=None, force=False, log=print, neural=True, negatives_from=None):
     """Build (or reuse) the dataset for `word` under `root` (data/wakeword/<slug>).
-    `neural=False` leaves out Piper, Kokoro and WORLD re-voicing (the [voices] extra)."""
+    `neural=False` leaves out Piper, Kokoro and WORLD re-voicing (the [voices] extra).
+    `negatives_from`: the root of another word's finished dataset whose long negatives (same
+    voices per split, same format) are linked instead of rendered again: they are the bulk of
+    the CPU time, and speech that avoids one wake word avoids another (see the doc's caveat)."""
     params = {"format": FORMAT_VERSION, "word": word, "seed": seed, "scale": scale,
               "dev_fraction": dev_fraction, "dev_neg_hours": dev_neg_hours,
               "train_neg_hours": train_neg_hours, "neural": neural}
+    donor = None
+    if negatives_from:
+        donor = _negatives_donor(negatives_from, params)
+        params["negatives_from"] = donor["params"]["word"]
     meta_path = os.path.join(root, "dataset.json")
     if not force and os.path.exists(meta_path):
         with open(meta_path) as f:
@@ -169,7 +176,10 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
         parts = _map(_babble, jobs[split]["babble"], workers, "%s babble pool" % split)
         pool = np.concatenate(parts).astype(np.float32)
         entries = _map(_clip, jobs[split]["clip"], workers, "%s pos+nearmiss" % split, pool)
-        entries += _map(_long, jobs[split]["long"], workers, "%s long negatives" % split, pool)
+        if donor:
+            entries += _link_negatives(negatives_from, tmp, split)
+        else:
+            entries += _map(_long, jobs[split]["long"], workers, "%s long negatives" % split, pool)
         with open(os.path.join(tmp, split, "manifest.jsonl"), "w") as f:
             for e in entries:
                 f.write(json.dumps(e, sort_keys=True) + "\n")
@@ -185,6 +195,41 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
         os.rename(root, old)
     os.rename(tmp, root)
     return meta
+
+
+def _negatives_donor(other_root, params):
+    path = os.path.join(other_root, "dataset.json")
+    if not os.path.exists(path):
+        raise EarshotError("--negatives-from %s: no finished dataset there" % other_root)
+    with open(path) as f:
+        meta = json.load(f)
+    same = ("format", "seed", "scale", "dev_fraction", "dev_neg_hours", "train_neg_hours", "neural")
+    diff = [k for k in same if meta["params"].get(k) != params.get(k)]
+    if diff:
+        raise EarshotError("--negatives-from %s: built with other %s; use the same options"
+                           % (other_root, ", ".join(diff)))
+    if meta["params"].get("negatives_from"):
+        raise EarshotError("--negatives-from %s: that dataset borrowed its negatives too" % other_root)
+    return meta
+
+
+def _link_negatives(other_root, tmp, split):
+    """Hard-link (or copy) the other dataset's long negatives of `split`; their entries."""
+    out = []
+    with open(os.path.join(other_root, split, "manifest.jsonl")) as f:
+        for line in f:
+            e = json.loads(line)
+            if e["label"] != "neg":
+                continue
+            src = os.path.join(other_root, split, e["file"])
+            dst = os.path.join(tmp, split, e["file"])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+            out.append(e)
+    return out
 
 
 def summarize(entries, seconds=None):
@@ -261,6 +306,8 @@ def main(argv=None):
     p.add_argument("--train-neg-hours", type=float, help="override hours of train negatives")
     p.add_argument("--workers", type=int, default=2, help="processes (niced); at most 2 here")
     p.add_argument("--force", action="store_true", help="rebuild even if cached")
+    p.add_argument("--negatives-from", metavar="ROOT",
+                   help="link the long negatives of another word's dataset (same options)")
     p.add_argument("--no-neural", action="store_true",
                    help="without Piper, Kokoro and WORLD re-voicing (the [voices] extra)")
     args = p.parse_args(argv)
@@ -269,7 +316,7 @@ def main(argv=None):
         meta = build(args.word, root, seed=args.seed, scale=args.scale, workers=args.workers,
                      dev_neg_hours=args.dev_neg_hours, train_neg_hours=args.train_neg_hours,
                      force=args.force, log=lambda m: print(m, file=sys.stderr),
-                     neural=not args.no_neural)
+                     neural=not args.no_neural, negatives_from=args.negatives_from)
     except EarshotError as e:
         print("dataset: %s" % e, file=sys.stderr)
         return 1
