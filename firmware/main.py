@@ -18,7 +18,13 @@ def _detector():
     if not names:
         return None
     base = "/models/" + names[0][:-5]
-    return Detector(base + ".bin", base + ".json")
+    try:
+        return Detector(base + ".bin", base + ".json")
+    except (OSError, ValueError, KeyError) as e:
+        # a model the detector refuses (ModelError is a ValueError): run without a wake word
+        # (push-to-talk still works) rather than stop the board
+        print("earshot: wake word off:", e)
+        return None
 
 
 def main():

@@ -1,10 +1,11 @@
-"""Earshot host tools: the `earshot` command and its library."""
+"""Earshot host tools: the `earshot` command and its library.
 
-
-def firmware_version():
-    """The firmware version in this checkout (firmware/earshot/__init__.py)."""
-    import re
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parent.parent / "firmware" / "earshot" / "__init__.py").read_text()
-    return re.search(r'VERSION = "([^"]+)"', text).group(1)
+    cli/       the command line: a dispatch table and one thin module per command
+    link/      the serial port and Earshot protocol v1 (the one place that opens a port)
+    board/     board files, firmware build and deploy, provisioning and keys, on-board bench
+    records/   what leaves a board: signed sessions, captures, the transparency log
+    flash/     MicroPython onto a real ESP32-S3 with esptool
+    sim/       the virtual board: MicroPython Unix port, simulated world, ROM bootloader
+    hil/       the behaviour suite and the targets it runs on (virtual or real boards)
+    wakeword/  wake-word data, training, scoring and benchmarks
+"""

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import sessions
-from .client import Board
 from .errors import EarshotError, ProtocolError
-from .proto import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from .link.client import Client
+from .link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from .records import sessions
+from .resources import audio
 from .sim import VirtualBoard
 
-ROOT = Path(__file__).resolve().parent.parent
 SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
 
 
@@ -90,7 +90,7 @@ class Scene:
 
 def run_scene(board, log=print):
     key = os.urandom(32)
-    client = Board(board.port, timeout=3.0)
+    client = Client(board.port, timeout=3.0)
     client.command("provision", device_id="earshot-demo", key=key.hex())
     s = Scene(board, client, key)
     s.say("powered on: the board starts muted (fail closed)")
@@ -108,16 +108,10 @@ def run_scene(board, log=print):
     board.press("action")
     s.pump()
     s.say("a household member confirmed with the action button")
-    wake = ROOT / "tests" / "fixtures" / "wakeword" / "alexa_en-us.wav"
-    if wake.exists():
-        from .sim.world import read_pcm
+    from .sim.world import read_pcm
 
-        s.play(read_pcm(wake) + chatter(2.5, 3, steady=True) + bytes(16000 * 2))
-        s.say("'Alexa, ...': the on-board wake word opened a signed session")
-    else:
-        board.press("action")
-        s.play(chatter(2.5, 3, steady=True) + bytes(16000 * 2))
-        s.say("push-to-talk: the question streamed as a signed session")
+    s.play(read_pcm(audio("alexa_en-us.wav")) + chatter(2.5, 3, steady=True) + bytes(16000 * 2))
+    s.say("'Alexa, ...': the on-board wake word opened a signed session")
     board.press("action")
     board.play(chatter(6, 4, steady=True))
     board.advance(1.5)
@@ -132,10 +126,9 @@ def run_scene(board, log=print):
     for info in result.sessions:
         print("  session counter %d: %.1f s, consent %s, wake %s" % (
             info.counter, info.duration_ms / 1000, ",".join(info.consent) or "none", info.wake_word))
-    from .cmd_log import fetch
-    from .translog import render, verify_log
+    from .records.translog import render, verify_log
 
-    data, _ = fetch(client)
+    data, _ = client.read_log()
     print("Transparency log, read from the board and verified here:")
     print("  " + render(verify_log(data)).replace("\n", "\n  "))
     client.close()

@@ -1,4 +1,4 @@
-"""One error type per boundary; the CLI turns each into `earshot: message`."""
+"""One error type per boundary; the CLI turns each into `earshot: message` and exit status 1."""
 
 
 class EarshotError(Exception):
@@ -9,7 +9,15 @@ class EarshotError(Exception):
 
 
 class PortError(EarshotError):
-    """The serial port could not be opened or went away."""
+    """The serial port could not be opened or went away.
+
+    `kind` says why, for callers that act on it (the port listing): "denied", "busy",
+    "missing", "invalid" (not a port name pyserial understands) or "other".
+    """
+
+    def __init__(self, message, kind="other"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class ProtocolError(EarshotError):

@@ -11,4 +11,4 @@ privacy-report: $(STAMP)
 	  $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 \
 	  tests/test_privacy_scenarios.py tests/test_privacy_contract.py tests/test_store_powercut.py \
 	  tests/test_session_signing.py tests/test_protocol.py || status=$$?; \
-	$(BIN)/python -m host_tools.privacy_report $(REPORT_DIR) $$status
+	$(BIN)/python -m host_tools.hil.privacy_report $(REPORT_DIR) $$status

@@ -4,10 +4,11 @@ import os
 import subprocess
 from pathlib import Path
 
-from host_tools.sim.board import micropython_binary
+from host_tools.resources import firmware_dir
+from host_tools.sim.unix_port import micropython_binary
 
 ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE = ROOT / "firmware"
+FIRMWARE = firmware_dir()
 
 
 def run_mpy(code, *, heap="256K", cwd=None, timeout=60, check=True, extra_path=()):

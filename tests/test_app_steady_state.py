@@ -1,7 +1,8 @@
 """The firmware's per-frame loop, in the MicroPython Unix port with a fake hardware layer:
 listening with the wake word allocates nothing per frame (no GC pauses on the board)."""
 
-from tests.mpy import FIRMWARE, ROOT, run_mpy
+from host_tools.resources import models_dir
+from tests.mpy import run_mpy
 
 FAKE_HW = r"""
 class FakeHardware:
@@ -51,7 +52,7 @@ before = gc.mem_alloc()
 for i in range(250):   # 5 s of listening
     app.step()
 print("ALLOC", gc.mem_alloc() - before, app.gate.state, hw.pins["mic_power"])
-""" % (str(ROOT / "firmware" / "models" / "alexa"), str(tmp_path)), heap="256K")
+""" % (str(models_dir() / "alexa"), str(tmp_path)), heap="256K")
     alloc, gate, mic = out.split("ALLOC")[1].split()
     assert gate == "0" and mic == "1"  # listening, mic on, nothing fired on noise
     assert int(alloc) == 0, "%s bytes allocated in 250 frames of listening" % alloc

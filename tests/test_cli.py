@@ -4,13 +4,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
 import serial
 
-from host_tools.cmd_record import store_session
-from tests.conftest import KEY, events, speech_like, silence
-from host_tools.proto import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from host_tools.hil.fixtures import KEY, events, silence, speech_like
+from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from host_tools.records.recorder import store_session
 
 
 def earshot(*args, timeout=60):
@@ -79,7 +78,7 @@ def test_record_keeps_audio_only_with_retain(ready, tmp_path):
 
 
 def test_bench_measures_the_detector_on_the_board(board):
-    from host_tools.cmd_bench import bench
+    from host_tools.board.bench import bench
 
     r = bench(board.port, frames=50)
     assert r["platform"] == "linux" and r["model"] in ("alexa", "hey_jarvis")

@@ -1,4 +1,5 @@
-"""The household's consent (firmware/earshot/consent.py, privacy contract point 5).
+"""The household's consent (firmware/earshot/consent.py) and host requests that wait for the
+household's gesture (firmware/earshot/confirm.py), privacy contract point 5.
 
 Hypothesis drives the state machine in CPython (the module is plain Python; `const` is stubbed),
 and the same random scenarios replayed in the MicroPython Unix port must give the same trace."""
@@ -11,13 +12,13 @@ import types
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from tests.mpy import FIRMWARE, run_mpy
 
 
-def _load_consent():
-    """Import firmware/earshot/consent.py in CPython with a stand-in `micropython.const`."""
+def _load_firmware_module(name):
+    """Import firmware/earshot/<name>.py in CPython with a stand-in `micropython.const`."""
     added = "micropython" not in sys.modules
     if added:
         stub = types.ModuleType("micropython")
@@ -25,7 +26,7 @@ def _load_consent():
         sys.modules["micropython"] = stub
     try:
         spec = importlib.util.spec_from_file_location(
-            "earshot_consent_cpython", FIRMWARE / "earshot" / "consent.py")
+            "earshot_%s_cpython" % name, FIRMWARE / "earshot" / (name + ".py"))
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -34,21 +35,16 @@ def _load_consent():
             del sys.modules["micropython"]
 
 
-C = _load_consent()
-CONFIRM_MS = 10000
+C = _load_firmware_module("consent")
+K = _load_firmware_module("confirm")
+WINDOW_MS = 10000
 TARGETS = [name for name, _ in C.PRESETS] + ["guest"] + list(range(32))
 
 
-def _effective(target):
-    """The flags that apply once `target` (preset name, "guest" or int) is in force."""
-    if target == "guest":
-        return 0
-    if isinstance(target, str):
-        return dict(C.PRESETS)[target]
-    return target
-
-
 class ConsentMachine(RuleBasedStateMachine):
+    """Consent alone: the button may change anything, any other source only makes it more
+    private, and every change of the applied consent is reported once and logged X -> Y."""
+
     def __init__(self):
         super().__init__()
         self.events, self.lines = [], []
@@ -57,13 +53,11 @@ class ConsentMachine(RuleBasedStateMachine):
 
     def _new(self, state=None):
         self.c = C.Consent.from_state(state, on_change=lambda e, t: self.events.append((e, t)),
-                                      log=self.lines.append, confirm_ms=CONFIRM_MS)
+                                      log=self.lines.append)
         self.seen = (self.c.flags, self.c.preset)
         self.nevents = len(self.events)
-        self.state_name = C.STATE_NAMES[self.c.state]
 
     def _check_reported(self, may_grow):
-        """Every change of the applied consent was reported once, with the right old/new."""
         before_flags = self.seen[0]
         now = (self.c.flags, self.c.preset)
         new_events = self.events[self.nevents :]
@@ -72,36 +66,35 @@ class ConsentMachine(RuleBasedStateMachine):
             e, t = new_events[0]
             assert (e["old"], e["new"], e["preset"], e["guest"], t) == (
                 self.seen[0], now[0], now[1], self.c.guest, self.now)
+            assert self.lines[-1].startswith("consent: %s -> %s (" % (self.seen[1], now[1]))
         else:
             assert new_events == []
         if not may_grow:
-            assert self.c.flags & ~before_flags == 0, "a remote request made consent less private"
+            assert self.c.flags & ~before_flags == 0, "a remote source made consent less private"
         self.seen, self.nevents = now, len(self.events)
 
     @rule(ms=st.integers(0, 15000))
     def time_passes(self, ms):
         self.now += ms
-        self.c.tick(self.now)
-        self._check_reported(may_grow=False)
 
     @rule(wanted=st.sampled_from(TARGETS), source=st.sampled_from(["host", "wyoming"]))
-    def host_request(self, wanted, source):
-        before = self.c.flags
-        result = self.c.request(wanted, source, self.now)
-        wants = _effective(wanted)
-        if wants & ~before:
-            assert result == C.NEEDS_CONFIRMATION and self.c.flags == before
-            assert self.c.pending == C.preset_name(*self.c._pending[:2])
+    def remote_source_applies(self, wanted, source):
+        flags, guest = self.c.target(wanted)
+        widens = self.c.widens(flags, guest)
+        try:
+            result = self.c.apply(flags, guest, source, self.now)
+        except ValueError:
+            assert widens
         else:
-            assert result in (C.APPLIED, C.UNCHANGED) and self.c.flags == wants
-            assert self.c.pending is None
+            assert not widens and result in (C.APPLIED, C.UNCHANGED)
+            assert self.c.flags == (0 if guest else flags)
         self._check_reported(may_grow=False)
 
-    @rule(wanted=st.sampled_from(TARGETS))
-    def button_request(self, wanted):
-        result = self.c.request(wanted, "button", self.now)
-        assert result in (C.APPLIED, C.UNCHANGED)
-        assert self.c.flags == _effective(wanted)
+    @rule(wanted=st.sampled_from(TARGETS), source=st.sampled_from(["button", "host+button"]))
+    def household_applies(self, wanted, source):
+        flags, guest = self.c.target(wanted)
+        assert self.c.apply(flags, guest, source, self.now) in (C.APPLIED, C.UNCHANGED)
+        assert self.c.flags == (0 if guest else flags)
         self._check_reported(may_grow=True)
 
     @rule()
@@ -114,41 +107,19 @@ class ConsentMachine(RuleBasedStateMachine):
         else:
             i = names.index(before) + 1 if before in names else 0
             assert self.c.preset == names[i % len(names)]
-        assert self.c.pending is None
         self._check_reported(may_grow=True)
 
-    @rule(on=st.booleans(), source=st.sampled_from(["host", "button"]))
-    def guest(self, on, source):
-        result = self.c.set_guest(on, source, self.now)
-        if on:
-            assert self.c.flags == 0 and self.c.guest
-        elif source == "host" and result == C.NEEDS_CONFIRMATION:
-            assert self.c.guest
-        self._check_reported(may_grow=source == "button")
-
-    @precondition(lambda self: self.c.pending is not None)
-    @rule(delay=st.sampled_from([0, 1, CONFIRM_MS - 1, CONFIRM_MS, CONFIRM_MS + 1, 30000]))
-    def button_confirms(self, delay):
-        flags, guest, _, since = self.c._pending
-        self.now = max(self.now, since + delay)
-        in_time = self.now - since <= CONFIRM_MS
-        before = self.c.flags
-        assert self.c.confirm(self.now) == in_time
-        assert self.c.flags == ((0 if guest else flags) if in_time else before)
-        assert self.c.pending is None
+    @rule(on=st.booleans())
+    def very_long_press(self, on):
+        self.c.set_guest(on, "button", self.now)
+        assert self.c.guest == on and (self.c.flags == 0 or not on)
         self._check_reported(may_grow=True)
-
-    @rule()
-    def stray_confirm_changes_nothing(self):
-        if self.c.pending is None:
-            assert self.c.confirm(self.now) is False
-            self._check_reported(may_grow=False)
 
     @rule()
     def power_cycle(self):
         flags, preset = self.c.flags, self.c.preset
         self._new(json.loads(json.dumps(self.c.state_dict())))
-        assert (self.c.flags, self.c.preset, self.c.pending) == (flags, preset, None)
+        assert (self.c.flags, self.c.preset) == (flags, preset)
 
     @invariant()
     def applied_consent_is_coherent(self):
@@ -158,26 +129,73 @@ class ConsentMachine(RuleBasedStateMachine):
             assert c.flags == 0 and c.preset == "guest"
         assert c.allows_streaming() == bool(c.flags & C.CLOUD)
         assert c.allows_preroll() == bool(c.flags & C.CLOUD and c.flags & C.PREROLL)
-        assert (c.state == C.CONFIRMING) == (c.pending is not None)
-        led = c.led_colour(self.now)
-        assert led in C.COLOURS.values() or (led == (0, 0, 0) and c.state == C.CONFIRMING)
-        if c.state == C.STEADY:
-            assert led == C.COLOURS[c.preset]
-
-    @invariant()
-    def transitions_are_logged_as_x_to_y(self):
-        for line in self.lines:
-            if " -> " in line:
-                a, b = line[len("consent: ") :].split(" -> ")
-                assert a == self.state_name and a != b
-                self.state_name = b
-        self.lines.clear()
-        assert self.state_name == C.STATE_NAMES[self.c.state]
+        assert c.led_colour() == C.COLOURS[c.preset]
 
 
 TestConsentStateMachine = ConsentMachine.TestCase
 TestConsentStateMachine.settings = settings(max_examples=150, stateful_step_count=40,
                                             deadline=None)
+
+
+class ConfirmationMachine(RuleBasedStateMachine):
+    """A request waits for the household's gesture: one at a time, applied only in time,
+    every transition logged X -> Y."""
+
+    def __init__(self):
+        super().__init__()
+        self.transitions = []
+        self.k = K.Confirmation(lambda m, old, new, why: self.transitions.append((m, old, new)),
+                                window_ms=WINDOW_MS)
+        self.now = 0
+        self.state_name = "idle"
+
+    @rule(ms=st.sampled_from([1, 250, WINDOW_MS - 1, WINDOW_MS, WINDOW_MS + 1, 30000]))
+    def time_passes(self, ms):
+        self.now += ms
+        waiting, since = self.k.state == K.WAITING, self.k.since
+        lapsed = self.k.expired(self.now)
+        assert (lapsed is not None) == (waiting and self.now - since > WINDOW_MS)
+
+    @rule(kind=st.sampled_from(["consent", "provision"]), seq=st.integers(1, 999))
+    def host_asks(self, kind, seq):
+        was_waiting = self.k.state == K.WAITING
+        before = (self.k.kind, self.k.seq)
+        ok = self.k.ask(kind, "t%d" % seq, (seq,), seq, self.now)
+        assert ok != was_waiting
+        if not ok:
+            assert (self.k.kind, self.k.seq) == before  # never swapped behind the household
+        else:
+            assert (self.k.kind, self.k.seq, self.k.since) == (kind, seq, self.now)
+
+    @rule()
+    def gesture(self):
+        waiting, since, seq = self.k.state == K.WAITING, self.k.since, self.k.seq
+        done = self.k.accept(self.now)
+        if waiting and self.now - since <= WINDOW_MS:
+            assert done is not None and done[3] == seq
+        else:
+            assert done is None
+        assert self.k.state == K.IDLE or not waiting
+
+    @rule()
+    def cancel(self):
+        waiting = self.k.state == K.WAITING
+        assert (self.k.cancel("test") is not None) == waiting
+        assert self.k.state == K.IDLE
+
+    @invariant()
+    def transitions_are_logged_as_x_to_y(self):
+        for m, old, new in self.transitions:
+            assert m == "confirm" and old == self.state_name and old != new
+            self.state_name = new
+        self.transitions.clear()
+        assert self.state_name == K.NAMES[self.k.state]
+        assert (self.k.kind is None) == (self.k.state == K.IDLE)
+
+
+TestConfirmationStateMachine = ConfirmationMachine.TestCase
+TestConfirmationStateMachine.settings = settings(max_examples=100, stateful_step_count=40,
+                                                 deadline=None)
 
 
 def test_defaults_and_corrupt_state_are_private():
@@ -196,29 +214,40 @@ def test_presets_and_led_legend():
 
 # The same scenario interpreter runs in CPython and in MicroPython.
 SCENARIO = """
-def scenario(C, ops):
+def scenario(C, K, ops):
     events = []
     lines = []
-    c = C.Consent(on_change=lambda e, t: events.append(sorted(e.items())), log=lines.append,
-                  confirm_ms=10000)
+    c = C.Consent(on_change=lambda e, t: events.append(sorted(e.items())), log=lines.append)
+    k = K.Confirmation(lambda m, o, n, w: lines.append('%s %s %s %s' % (m, o, n, w)), 10000)
     trace = []
     now = 0
     for op, arg in ops:
-        if op == 'wait':
-            now += arg
-            r = c.tick(now)
-        elif op == 'host':
-            r = c.request(arg, 'host', now)
-        elif op == 'button':
-            r = c.request(arg, 'button', now)
-        elif op == 'cycle':
-            r = c.cycle(now)
-        elif op == 'guest':
-            r = c.set_guest(arg, 'host', now)
-        else:
-            r = c.confirm(now)
-        trace.append([r, c.flags, c.preset, c.state, list(c.led_colour(now)), len(events),
-                      c.allows_streaming(), c.pending])
+        r = None
+        try:
+            if op == 'wait':
+                now += arg
+                r = k.expired(now)
+            elif op == 'host':
+                f, g = c.target(arg)
+                if c.widens(f, g):
+                    r = k.ask('consent', arg, (f, g), len(trace), now)
+                else:
+                    r = c.apply(f, g, 'host', now)
+            elif op == 'button':
+                f, g = c.target(arg)
+                r = c.apply(f, g, 'button', now)
+            elif op == 'cycle':
+                r = c.cycle(now)
+            elif op == 'guest':
+                r = c.set_guest(arg, 'button', now)
+            else:
+                r = k.accept(now)
+                if r:
+                    c.apply(r[2][0], r[2][1], 'host+button', now)
+        except ValueError as e:
+            r = 'refused'
+        trace.append([r, c.flags, c.preset, k.state, list(c.led_colour()), len(events),
+                      c.allows_streaming(), k.seconds_left(now)])
     return [trace, events, lines]
 """
 
@@ -238,12 +267,13 @@ def test_micropython_and_cpython_run_the_same_consent_scenarios_identically():
     scenarios = [_random_ops(rng, 60) for _ in range(40)]
     env = {}
     exec(SCENARIO, env)
-    expected = json.loads(json.dumps([env["scenario"](C, ops) for ops in scenarios]))
+    expected = json.loads(json.dumps([env["scenario"](C, K, ops) for ops in scenarios]))
     out = run_mpy(
         "import json\n"
         "import earshot.consent as C\n"
+        "import earshot.confirm as K\n"
         + SCENARIO
-        + "print(json.dumps([scenario(C, ops) for ops in json.loads(%r)]))\n"
+        + "print(json.dumps([scenario(C, K, ops) for ops in json.loads(%r)]))\n"
         % json.dumps(scenarios),
         heap="4M",
     )

@@ -2,17 +2,17 @@
 
 import errno
 import os
-import sys
-import types
 
 import pytest
 import serial
 
-from host_tools import cmd_flash, flashing
+from host_tools.board import files
 from host_tools.cli import main
 from host_tools.errors import PortError
-from host_tools.romloader import MB
-from host_tools.romloader_pty import VirtualRomBoard
+from host_tools.flash import reboot
+from host_tools.link import serial_port
+from host_tools.sim.romloader import MB
+from host_tools.sim.romloader_pty import VirtualRomBoard
 
 DEVKIT = "s3-n8r8"  # 8 MB flash, octal PSRAM, offset 0 (like esp32-s3-devkitc-1-inmp441)
 BOARDS = {
@@ -32,7 +32,7 @@ def boards_dir(tmp_path, monkeypatch):
     d.mkdir()
     for name, board in BOARDS.items():
         (d / (name + ".json")).write_text(json.dumps(board))
-    monkeypatch.setattr(cmd_flash, "BOARDS_DIR", d)
+    monkeypatch.setattr(files, "boards_dir", lambda: d)
 
 
 def s3_image(size, chip_id=9):
@@ -132,7 +132,7 @@ def test_busy_port_is_one_line_error(board, tmp_path, capsys):
     (tmp_path / "mp.bin").write_bytes(s3_image(10_000))
     with serial.Serial(board.port, exclusive=True):
         assert flash(board, tmp_path / "mp.bin") == 1
-    assert "is busy: close the other program" in capsys.readouterr().err
+    assert "is busy: another program" in capsys.readouterr().err
 
 
 def test_permission_denied_names_the_group_to_join(monkeypatch, tmp_path):
@@ -140,9 +140,9 @@ def test_permission_denied_names_the_group_to_join(monkeypatch, tmp_path):
         raise serial.SerialException(errno.EACCES, "could not open port: Permission denied")
 
     monkeypatch.setattr(serial, "serial_for_url", denied)
-    monkeypatch.setattr(flashing, "_port_group", lambda port: "uucp")
+    monkeypatch.setattr(serial_port, "_port_group", lambda port: "uucp")
     with pytest.raises(PortError, match=r"join the 'uucp' group \(sudo usermod -aG uucp"):
-        flashing.open_port("/dev/ttyACM0")
+        serial_port.open_port("/dev/ttyACM0")
 
 
 def test_missing_port_and_missing_board_file_say_what_to_do(tmp_path, capsys):
@@ -151,7 +151,7 @@ def test_missing_port_and_missing_board_file_say_what_to_do(tmp_path, capsys):
                  "--micropython", str(tmp_path / "mp.bin"), "--no-deploy"]) == 1
     assert "earshot ports" in capsys.readouterr().err
     assert main(["flash", "--board", "nope", "--port", "x", "--micropython", "y"]) == 1
-    assert "no board file boards/nope.json: use one of" in capsys.readouterr().err
+    assert "unknown board 'nope': use one of" in capsys.readouterr().err
 
 
 def test_board_stuck_in_download_mode_after_flashing_is_named(tmp_path, capsys):
@@ -164,29 +164,21 @@ def test_board_stuck_in_download_mode_after_flashing_is_named(tmp_path, capsys):
     assert "still in download mode after flashing: release BOOT" in capsys.readouterr().err
 
 
-def fake_module(monkeypatch, name, **functions):
-    module = types.ModuleType("host_tools." + name)
-    module.__dict__.update(functions)
-    monkeypatch.setitem(sys.modules, "host_tools." + name, module)
-
-
 def test_step_two_deploys_provisions_and_reads_the_version(board, tmp_path, monkeypatch, capsys):
+    from host_tools.board import deploy, provision
+    from host_tools.link import client
+
     (tmp_path / "mp.bin").write_bytes(s3_image(10_000))
     calls = []
-    monkeypatch.setattr(cmd_flash, "wait_for_board", lambda port, serial_number, timeout: port)
-    fake_module(monkeypatch, "deploy", deploy=lambda port, board_id, progress: calls.append(
+    monkeypatch.setattr(reboot, "wait_for_board", lambda port, serial_number, timeout: port)
+    monkeypatch.setattr(deploy, "deploy", lambda port, board_id, progress: calls.append(
         ("deploy", board_id)))
-    monkeypatch.setitem(sys.modules, "host_tools.cmd_provision", None)
+    monkeypatch.setattr(provision, "provision", lambda port: calls.append(("provision",)))
+    monkeypatch.setattr(client, "probe", lambda port, timeout: {"version": "0.3.0"})
     args = ["flash", "--board", DEVKIT, "--port", board.port, "--micropython",
             str(tmp_path / "mp.bin"), "--before", "no-reset"]
-    assert main(args) == 1  # a missing piece is an error, never a silent success
-    assert "the firmware is deployed, but this build has no host_tools.cmd_provision.provision" in \
-        capsys.readouterr().err
-    board.enter_download_mode()
-    fake_module(monkeypatch, "cmd_provision", provision=lambda port: calls.append(("provision",)))
-    fake_module(monkeypatch, "client", probe=lambda port, timeout: {"version": "0.3.0"})
     assert main(args) == 0
-    assert calls == [("deploy", DEVKIT), ("deploy", DEVKIT), ("provision",)]
+    assert calls == [("deploy", DEVKIT), ("provision",)]
     assert "runs Earshot 0.3.0" in capsys.readouterr().out
 
 

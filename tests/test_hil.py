@@ -1,16 +1,16 @@
 """earshot hil against a rack of two boards (virtual ones, reached only through their ports)."""
 
-import os
 import subprocess
 import sys
 
-from host_tools.cmd_hil import summarise
-from tests.conftest import ROOT_DIR, boot_board, connect
+from host_tools.board.build import build
+from host_tools.board.files import load as load_board
+from host_tools.hil.fixtures import boot_board, connect
+from host_tools.hil.runner import summarise
+from host_tools.resources import audio
 
 
 def test_hil_runs_the_behaviour_suite_on_each_board_in_parallel(firmware_image, tmp_path):
-    from host_tools.deploy import build, load_board
-
     image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
     with boot_board(image, tmp_path / "a") as a, boot_board(image, tmp_path / "b") as b:
         a.wait_booted()
@@ -19,7 +19,7 @@ def test_hil_runs_the_behaviour_suite_on_each_board_in_parallel(firmware_image, 
         r = subprocess.run([sys.executable, "-m", "host_tools.cli", "hil", "--port", a.port,
                             "--port", b.port, "--board", "virtual", "--junit", str(junit),
                             "-k", "bad_input or unmutes or less_private or parser"],
-                           capture_output=True, text=True, timeout=300, cwd=ROOT_DIR)
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
         rows = summarise(junit)
         assert set(rows) >= {a.port, b.port}
@@ -45,12 +45,11 @@ def test_feed_is_refused_outside_test_mode(client):
 
 
 def test_test_mode_feed_replaces_the_mic_but_never_bypasses_mute(tmp_path):
-    from host_tools.deploy import build, load_board
-    from host_tools.hil import SerialTarget
-    from host_tools.proto import T_EVENT
+    from host_tools.hil.target import SerialTarget
+    from host_tools.link.protocol import T_EVENT
     from host_tools.sim.world import read_pcm
 
-    clip = read_pcm(os.path.join(ROOT_DIR, "tests", "fixtures", "wakeword", "alexa_en-us.wav"))
+    clip = read_pcm(audio("alexa_en-us.wav"))
     image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
     with boot_board(image, tmp_path / "a") as board:
         board.wait_booted()

@@ -2,17 +2,15 @@
 
 import json
 import os
-import sys
 import time
 import tty
-import types
 
 import pytest
 import serial
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
-from host_tools import cmd_ports
+from host_tools.link import client, ports as port_listing
 from host_tools.cli import main
 
 
@@ -44,9 +42,7 @@ def fake_client(monkeypatch):
             probe.earshot == port else None
 
     probe.earshot = None
-    module = types.ModuleType("host_tools.client")
-    module.probe = probe
-    monkeypatch.setitem(sys.modules, "host_tools.client", module)
+    monkeypatch.setattr(client, "probe", probe)
     return probe, calls
 
 
@@ -83,14 +79,6 @@ def test_busy_port_is_reported_not_waited_on(monkeypatch, ptys, fake_client, cap
     assert fake_client[1] == [(ptys[2], 0.3)]  # the busy port was never probed
 
 
-def test_without_a_protocol_client_ports_are_still_listed(monkeypatch, ptys, capsys):
-    monkeypatch.setitem(sys.modules, "host_tools.client", None)  # import fails
-    monkeypatch.setattr(list_ports, "comports", lambda: [fake_port(ptys[0], 0x0403, 0x6001)])
-    assert main(["ports", "--json"]) == 0
-    (port,) = json.loads(capsys.readouterr().out)
-    assert port["kind"] == "FTDI USB-UART bridge" and port["earshot"]["state"] == "unknown"
-
-
 def test_no_ports_says_what_to_check(monkeypatch, capsys):
     monkeypatch.setattr(list_ports, "comports", lambda: [])
     assert main(["ports"]) == 0
@@ -98,6 +86,6 @@ def test_no_ports_says_what_to_check(monkeypatch, capsys):
 
 
 def test_usb_kind_table():
-    assert cmd_ports.usb_kind(0x303A, 0x4001) == "Espressif native USB"
-    assert cmd_ports.usb_kind(0x1A86, 0x7523) == "CH340 USB-UART bridge"
-    assert cmd_ports.usb_kind(0x1234, 0x5678) is None and cmd_ports.usb_kind(None, None) is None
+    assert port_listing.usb_kind(0x303A, 0x4001) == "Espressif native USB"
+    assert port_listing.usb_kind(0x1A86, 0x7523) == "CH340 USB-UART bridge"
+    assert port_listing.usb_kind(0x1234, 0x5678) is None and port_listing.usb_kind(None, None) is None

@@ -9,8 +9,8 @@ import zlib
 
 import pytest
 
-from host_tools.romloader import MB, RomLoader, slip_encode
-from host_tools.romloader_pty import VirtualRomBoard
+from host_tools.sim.romloader import MB, RomLoader, slip_encode
+from host_tools.sim.romloader_pty import VirtualRomBoard
 
 ESPTOOL = [sys.executable, "-m", "esptool", "--chip", "esp32s3", "--before", "no-reset"]
 SYNC_BODY = b"\x07\x07\x12\x20" + b"\x55" * 32

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from host_tools import cli
-from host_tools.sessions import (
+from host_tools.records.sessions import (
     Signer,
     chunk_record,
     parse_capture,
@@ -39,12 +39,9 @@ def board_sign(key, device, sessions):
         " s['start'])]\n"
         "    for i, c in enumerate(s['chunks']):\n"
         "        pcm = bytearray(unhex(c))\n"
-        "        if i & 1:\n"
-        "            recs.append(signer.chunk_record(pcm))\n"
-        "        else:\n"
-        "            index, tag = signer.chunk(pcm)\n"
-        "            assert index == i\n"
-        "            recs.append(bytes(signer.prefix) + pcm + tag)\n"
+        "        index, tag = signer.chunk(pcm)\n"
+        "        assert index == i\n"
+        "        recs.append(bytes(signer.prefix) + pcm + tag)\n"
         "    recs.append(signer.close(s['reason']))\n"
         "    assert signer.digest == recs[-1][-32:]\n"
         "    out.append([binascii.hexlify(r).decode() for r in recs])\n"

@@ -11,8 +11,9 @@ import signal
 import subprocess
 import time
 
-from host_tools.translog import verify_log
-from tests.mpy import FIRMWARE, micropython_binary
+from host_tools.records.translog import verify_log
+from host_tools.sim.unix_port import micropython_binary
+from tests.mpy import FIRMWARE
 from tests.test_store import decode_state
 
 TRIALS = 250

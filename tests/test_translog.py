@@ -1,10 +1,10 @@
-"""The transparency log (firmware/earshot/translog.py in MicroPython, host_tools/translog.py):
+"""The transparency log (firmware/earshot/translog.py in MicroPython, host_tools/records/translog.py):
 hash-chained, bounded with its anchor kept, repaired after a torn append, and any quiet edit is
 caught by the host (privacy contract point 6)."""
 
 import json
 
-from host_tools.translog import describe, read_log, render, verify_log
+from host_tools.records.translog import describe, read_log, render, verify_log
 from tests.mpy import run_mpy
 
 WRITE_SOME = (

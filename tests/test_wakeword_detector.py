@@ -10,10 +10,11 @@ import pytest
 from host_tools.wakeword import features as feat
 from host_tools.wakeword import model as M
 from host_tools.wakeword import score as S
-from tests.mpy import FIRMWARE, ROOT, run_mpy
+from host_tools.resources import PACKAGE, models_dir
+from tests.mpy import FIRMWARE, run_mpy
 
-FIXTURES = sorted((ROOT / "tests" / "fixtures" / "wakeword").glob("*.wav"))
-SHIPPED = sorted(p.stem for p in (ROOT / "firmware" / "models").glob("*.json"))
+FIXTURES = sorted((PACKAGE / "audio").glob("*.wav"))
+SHIPPED = sorted(p.stem for p in models_dir().glob("*.json"))
 INT32 = 2**31
 
 

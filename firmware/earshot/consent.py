@@ -1,16 +1,13 @@
 # The household's consent (privacy contract point 5): five bit flags, all off by default, named
 # presets cycled by a long press, a guest mode that forces everything off, and host requests that
-# may make consent less private only after a button press on the board.
+# may make consent less private only after the household confirms on the board.
 #
-# State machine (every transition through set_state(), which logs "consent: X -> Y"):
-#   steady      the chosen consent applies
-#   confirming  a host asked for less private consent; the current consent still applies until
-#               confirm() (a button press) within confirm_ms; tick() past the deadline, cancel(),
-#               a long press or any new request leaves it without applying
-# Every change of the applied consent calls on_change(event, time_ms) with
+# The applied consent is the state; every change goes through apply(), which reports
+# "consent: <preset> -> <preset> (<source>)" to log and calls on_change(event, time_ms) with
 #   event = {"old": flags, "new": flags, "source": str, "preset": name, "guest": bool}
 # so the caller can append it to the transparency log and update the status LED.
-# Times are board milliseconds (hw.ticks_ms()), assumed not to wrap during a confirmation.
+# Only the button (TRUSTED_SOURCE) may widen consent directly; a host's request that widens()
+# it is held in a confirm.Confirmation until the household's gesture, then apply()d.
 
 from micropython import const
 
@@ -40,17 +37,12 @@ COLOURS = {
     "custom": (255, 255, 255),  # white: flags that match no preset
     "guest": (255, 0, 255),  # magenta: everything off for a visitor
 }
-BLINK_MS = const(250)  # confirming: the requested colour blinks, 250 ms on, 250 ms off
-
-STEADY = const(0)
-CONFIRMING = const(1)
-STATE_NAMES = ("steady", "confirming")
+BLINK_MS = const(250)  # a request waiting for the button: its colour blinks, 250 ms on/off
 
 APPLIED = "applied"
 NEEDS_CONFIRMATION = "needs_confirmation"
 UNCHANGED = "unchanged"
 
-CONFIRM_MS = const(10000)
 TRUSTED_SOURCE = "button"  # the physical button: the household at the board
 
 
@@ -72,16 +64,13 @@ def _noop(*args):
 
 
 class Consent:
-    def __init__(self, flags=0, guest=False, on_change=None, log=None, confirm_ms=CONFIRM_MS):
+    def __init__(self, flags=0, guest=False, on_change=None, log=None):
         if not isinstance(flags, int) or flags & ~ALL:
             raise ValueError("consent flags must be an int within 0..%d" % ALL)
         self._flags = flags  # the chosen preset's flags (kept while in guest mode)
         self._guest = bool(guest)
         self._on_change = on_change or _noop
         self._log = log or _noop
-        self._confirm_ms = confirm_ms
-        self.state = STEADY
-        self._pending = None  # (flags, guest, source, requested_at_ms)
 
     # --- persistence: a missing or corrupt file (store.load -> None) gives the defaults
 
@@ -94,7 +83,7 @@ class Consent:
             return cls(0, False, **kw)
 
     def state_dict(self):
-        """What to store.save(); a pending request is never stored."""
+        """What to store.save()."""
         return {"flags": self._flags, "guest": self._guest}
 
     # --- what applies now
@@ -120,34 +109,14 @@ class Consent:
     def allows_preroll(self):
         return self.allows_streaming() and bool(self.flags & PREROLL)
 
-    def led_colour(self, now_ms):
-        """(r, g, b) for the status LED at board time now_ms."""
-        if self.state == CONFIRMING:
-            flags, guest, _, since = self._pending
-            if ((now_ms - since) // BLINK_MS) & 1:
-                return (0, 0, 0)
-            return COLOURS[preset_name(flags, guest)]
+    def led_colour(self):
+        """(r, g, b) of the applied preset on the status LED."""
         return COLOURS[self.preset]
 
-    # --- the state machine
+    # --- changes
 
-    def set_state(self, state):
-        if state != self.state:
-            self._log("consent: %s -> %s" % (STATE_NAMES[self.state], STATE_NAMES[state]))
-            self.state = state
-
-    def _apply(self, flags, guest, source, now_ms):
-        old = self.flags
-        old_preset = self.preset
-        self._flags = flags
-        self._guest = guest
-        if self.flags == old and self.preset == old_preset:
-            return UNCHANGED
-        self._on_change({"old": old, "new": self.flags, "source": source,
-                         "preset": self.preset, "guest": guest}, now_ms)
-        return APPLIED
-
-    def _target(self, target):
+    def target(self, target):
+        """A preset name, "guest" or int flags -> (flags, guest); ValueError for anything else."""
         if isinstance(target, str):
             if target == "guest":
                 return self._flags, True
@@ -156,70 +125,43 @@ class Consent:
                     return f, False
             raise ValueError("unknown preset %r: use private, assistant, history, contribute "
                              "or guest" % target)
-        if not isinstance(target, int) or target & ~ALL or target < 0:
+        if not isinstance(target, int) or isinstance(target, bool) or target & ~ALL or target < 0:
             raise ValueError("consent flags must be an int within 0..%d" % ALL)
         return target, False
 
-    def request(self, target, source, now_ms):
-        """Ask for a preset name, "guest" or int flags. Returns APPLIED, UNCHANGED or
-        NEEDS_CONFIRMATION (a non-button source asked for less private consent)."""
-        flags, guest = self._target(target)
-        return self._request(flags, guest, source, now_ms)
+    def widens(self, flags, guest):
+        """True if applying (flags, guest) would allow something not allowed now."""
+        return bool((0 if guest else flags) & ~self.flags)
+
+    def apply(self, flags, guest, source, now_ms):
+        """Apply (flags, guest) now: the button's choice, a more private request, or a request
+        the household confirmed (source "host+button"). Returns APPLIED or UNCHANGED.
+        Any other source that would widen consent is refused (ValueError): defence in depth."""
+        if source != TRUSTED_SOURCE and not source.endswith("+button") and \
+                self.widens(flags, guest):
+            raise ValueError("only the button on the board makes consent less private")
+        old = self.flags
+        old_preset = self.preset
+        self._flags = flags
+        self._guest = bool(guest)
+        if self.flags == old and self.preset == old_preset:
+            return UNCHANGED
+        self._log("consent: %s -> %s (%s)" % (old_preset, self.preset, source))
+        self._on_change({"old": old, "new": self.flags, "source": source,
+                         "preset": self.preset, "guest": self._guest}, now_ms)
+        return APPLIED
 
     def set_guest(self, on, source, now_ms):
-        """Guest mode on applies at once; off restores the chosen preset (confirmed if remote)."""
-        return self._request(self._flags, bool(on), source, now_ms)
-
-    def _request(self, flags, guest, source, now_ms):
-        new = 0 if guest else flags
-        if source != TRUSTED_SOURCE and new & ~self.flags:
-            self._pending = (flags, guest, source, now_ms)
-            self._log("consent: %s asks for %s, waiting for the button" %
-                      (source, preset_name(flags, guest)))
-            self.set_state(CONFIRMING)
-            return NEEDS_CONFIRMATION
-        self.cancel()
-        return self._apply(flags, guest, source, now_ms)
+        """Guest mode on or off, keeping the chosen preset underneath (see apply())."""
+        return self.apply(self._flags, on, source, now_ms)
 
     def cycle(self, now_ms):
         """A long press: the next preset (guest mode ends at `private`). Applies at once."""
-        self.cancel()
         if self._guest:
-            return self._apply(0, False, TRUSTED_SOURCE, now_ms)
+            return self.apply(0, False, TRUSTED_SOURCE, now_ms)
         name = self.preset
         i = 0
         for j in range(len(PRESETS)):
             if PRESETS[j][0] == name:
                 i = j + 1
-        return self._apply(PRESETS[i % len(PRESETS)][1], False, TRUSTED_SOURCE, now_ms)
-
-    def confirm(self, now_ms):
-        """The button pressed while confirming: apply the pending request if still in time."""
-        if self.state != CONFIRMING:
-            return False
-        flags, guest, source, since = self._pending
-        if now_ms - since > self._confirm_ms:
-            self.tick(now_ms)
-            return False
-        self._pending = None
-        self.set_state(STEADY)
-        self._apply(flags, guest, source + "+button", now_ms)
-        return True
-
-    def tick(self, now_ms):
-        """Call every loop: a confirmation not given in time lapses (nothing changes)."""
-        if self.state == CONFIRMING and now_ms - self._pending[3] > self._confirm_ms:
-            self._log("consent: confirmation timed out")
-            self.cancel()
-
-    def cancel(self):
-        """Drop a pending request; the applied consent stays."""
-        self._pending = None
-        self.set_state(STEADY)
-
-    @property
-    def pending(self):
-        """The preset name waiting for confirmation, or None."""
-        if self._pending is None:
-            return None
-        return preset_name(self._pending[0], self._pending[1])
+        return self.apply(PRESETS[i % len(PRESETS)][1], False, TRUSTED_SOURCE, now_ms)

@@ -1,4 +1,4 @@
-# The gate (privacy contract points 1 and 7): an explicit state machine. Audio leaves the
+# The gate (docs/privacy-contract.md, points 1 and 7): an explicit state machine. Audio leaves the
 # board only in OPEN; every transition goes through set_state(), which logs "X -> Y".
 from micropython import const
 

@@ -39,17 +39,3 @@ class HMAC256:
         h.update(inner)
         return h.digest()
 
-
-def hmac_sha256(key, msg):
-    """One-shot HMAC-SHA256(key, msg) -> 32 bytes."""
-    return HMAC256(key).mac(msg)
-
-
-def compare_digest(a, b):
-    """Compare two tags in time independent of where they differ."""
-    if len(a) != len(b):
-        return False
-    d = 0
-    for i in range(len(a)):
-        d |= a[i] ^ b[i]
-    return d == 0

@@ -1,4 +1,4 @@
-# The mute interlock (privacy contract point 2): the ONE place that decides whether the
+# The mute interlock (docs/privacy-contract.md, point 2): the ONE place that decides whether the
 # microphone can hear. Muting powers the mic down and stops I2S (hw.mic_stop), zeroes every
 # audio buffer it was given, then lights the mute LED. Unmuting turns the LED off first and
 # starts the mic second. So at no instant is the LED lit while the mic can hear; the only

@@ -1,4 +1,5 @@
-# Pre-wake ring buffer (privacy contract point 1): RAM only, fixed size, overwritten in place.
+# Pre-wake ring buffer (docs/privacy-contract.md, point 1): RAM only, fixed size, overwritten
+# in place.
 # Its content leaves the board only as pre-roll, and only when consent has `preroll`.
 import micropython
 

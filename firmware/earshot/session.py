@@ -1,9 +1,9 @@
 # Signed sessions: every streamed utterance is a header, numbered chunks and a close record,
 # each authenticated with HMAC-SHA256 under the key provisioned at flash time, chained
 # header -> chunk 0 -> chunk 1 -> ... -> close, so a receiver detects a modified, reordered,
-# dropped, replayed, forged or truncated session (privacy contract point 4).
+# dropped, replayed, forged or truncated session (docs/privacy-contract.md, point 4).
 #
-# The exact bytes are in docs/sessions.md; host_tools/sessions.py is the receiver. Sizes:
+# The exact bytes are in docs/sessions.md; host_tools/records/sessions.py is the receiver. Sizes:
 #   header  'H' ver sid[8] counter:u32 start_ms:u64 flags:u8 n dev[n] m wake[m] tag[32]
 #           tag = HMAC(K, header bytes before the tag)
 #   chunk   'C' index:u32 len:u16 pcm[len] tag[32]
@@ -26,7 +26,7 @@ CHUNK_PREFIX_SIZE = const(7)
 MAX_NAME = const(64)
 MAX_CHUNK = const(65535)
 
-# Close reasons (privacy contract point 7). Codes are on the wire; names are for people.
+# Close reasons (docs/privacy-contract.md, point 7). Codes are on the wire; names are for people.
 REASONS = {
     "speech_end": 1,
     "max_length": 2,
@@ -70,10 +70,6 @@ class SessionSigner:
         self.nbytes = 0  # PCM bytes signed in the open session
         self.counter = None
         self.digest = None  # close tag of the last closed session
-
-    @property
-    def is_open(self):
-        return self._tag is not None
 
     def open(self, session_id, counter, wake_word, consent_flags, start_ms):
         """Start a session; return the header record (bytes, tag included).
@@ -119,11 +115,6 @@ class SessionSigner:
         self.index = index + 1
         self.nbytes += n
         return index, tag
-
-    def chunk_record(self, pcm):
-        """chunk(), returning the whole chunk record as one bytes object."""
-        _, tag = self.chunk(pcm)
-        return bytes(self.prefix) + bytes(pcm) + tag
 
     def close(self, reason):
         """End the session; return the close record. reason: a REASONS name or code."""

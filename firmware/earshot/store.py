@@ -1,4 +1,4 @@
-# Power-loss-safe small state files (privacy contract points 3 and 8).
+# Power-loss-safe small state files (docs/privacy-contract.md, points 3 and 8).
 #
 # save() writes the whole new state to `<path>.tmp`, closes it, then renames it over `<path>`.
 # - On the ESP32-S3 the filesystem is LittleFS v2 (MicroPython's default there): file data is

@@ -1,5 +1,5 @@
 # Streams one signed session to the host: header, numbered chunks, close record
-# (privacy contract point 4). Chunks are assembled in one preallocated buffer.
+# (docs/privacy-contract.md, point 4). Chunks are assembled in one preallocated buffer.
 from micropython import const
 
 from earshot import proto

@@ -1,4 +1,5 @@
-# The transparency log (privacy contract point 6): append-only, hash-chained, bounded, in flash.
+# The transparency log (docs/privacy-contract.md, point 6): append-only, hash-chained, bounded,
+# in flash.
 #
 # File format (text, one record per line; docs/sessions.md has the full description):
 #   anchor (optional, first line only):  b"A <seq> <hash>\n"
@@ -226,7 +227,7 @@ class TransparencyLog:
         """Highest session counter among the held entries (a floor for store.next_counter)."""
         return self._max_counter
 
-    # Entry helpers: the field names host_tools/translog.py knows how to show.
+    # Entry helpers: the field names host_tools/records/translog.py knows how to show.
 
     def session(self, time_ms, session_id, counter, start_ms, length_ms, nbytes, flags, digest,
                 wake="", reason=""):

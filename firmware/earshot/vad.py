@@ -1,5 +1,5 @@
 # A small energy-based voice activity detector: is this frame speech-loud, relative to an
-# adaptive noise floor? Used to end a session at end of speech (privacy contract point 7).
+# adaptive noise floor? Used to end a session at end of speech (docs/privacy-contract.md, point 7).
 import micropython
 from micropython import const
 

@@ -10,16 +10,12 @@
 # `refractory` hops. host_tools/wakeword/ holds the bit-exact numpy twin used for scoring.
 import json
 
+from earshot.ww_bounds import ModelError, check
 from earshot.ww_front import Frontend
 from earshot.ww_model import Model
 
-_FRAME_BYTES = 640
 MODEL_TYPE = "earshot-tcn"
 MODEL_VERSION = 1
-
-
-class ModelError(ValueError):
-    pass
 
 
 def _read(path, size):
@@ -40,13 +36,12 @@ class Detector:
         blob = _read(model_path, man["model_bytes"])
         if blob[:4] != b"EWW1":
             raise ModelError("%s does not match its manifest" % model_path)
+        check(model_path, man, blob)  # the premises of the int32 proofs, or ModelError
         mv = memoryview(blob)
         t = {}
         for name, (off, n) in man["tensors"].items():
             t[name] = mv[off:off + n]
         feat = man["features"]
-        if feat["hop"] * 2 != _FRAME_BYTES:
-            raise ModelError("model hop %d != 320 samples" % feat["hop"])
         self._blob = blob
         self.word = man["word"]
         self.threshold = man["threshold"]

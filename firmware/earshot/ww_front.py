@@ -5,7 +5,13 @@
 # viper ints are 32 bits, the Unix port's 64: staying inside int32 makes them agree bit for bit).
 #
 # Viper loads from ptr8/ptr16/ptr32 are zero-extended, so signed values are sign-extended by hand
-# with (v ^ 0x8000) - 0x8000; int32 arrays only ever hold non-negative values.
+# with (v ^ 0x8000) - 0x8000; int32 arrays only ever hold non-negative values. The FFT's complex
+# values live interleaved (re, im) in one uint16 array, offset by 32768 ("biased"), so a load is
+# one subtraction and butterflies can keep the offset (see _fft).
+#
+# Viper keeps only a function's first two locals in registers (a4, a5 on xtensawin; upstream
+# py/emitnative.c MAX_REGS_FOR_LOCAL_VARS), every other local on the stack, so hot loops walk
+# two cursors passed as the first two arguments and read at constant offsets from them.
 import micropython
 from micropython import const
 
@@ -14,6 +20,7 @@ _HOP = const(320)
 _NBINS = const(257)
 _NBANDS = const(32)
 _FEAT_OFFSET = const(320)
+_BIAS = const(32768)  # offset of the FFT's stored values
 
 # round(64 * (log2(1 + f) - f)) for each 1/16 of an octave (same literal as the host reference)
 _LOG_CORR = b"\x01\x02\x03\x04\x05\x05\x05\x05\x05\x05\x05\x04\x03\x02\x02\x01"
@@ -31,7 +38,7 @@ def _ingest(ring: ptr16, pcm: ptr16, pos: int) -> int:
 
 
 @micropython.viper
-def _window(ring: ptr16, start: int, win: ptr16, rev: ptr16, re: ptr16, im: ptr16) -> int:
+def _window(ring: ptr16, start: int, win: ptr16, rev: ptr16, z: ptr16) -> int:
     # block floating point: the largest left shift s <= 14 with max|x| << s <= 16383
     m = 0
     n = 0
@@ -53,49 +60,50 @@ def _window(ring: ptr16, start: int, win: ptr16, rev: ptr16, re: ptr16, im: ptr1
         w = win[n]
         w = (w ^ 0x8000) - 0x8000
         k = rev[n]
-        re[k] = ((v << s) * w) >> 15
-        im[k] = 0
+        z[2 * k] = (((v << s) * w) >> 15) + _BIAS
+        z[2 * k + 1] = _BIAS
         n += 1
     return s
 
 
 @micropython.viper
-def _fft(re: ptr16, im: ptr16, twr: ptr16, twi: ptr16):
-    # in-place radix-2 DIT on bit-reversed input, each stage scaled by 1/2
+def _fft(p: ptr16, q: ptr16, twr: ptr16, twi: ptr16):
+    # In-place radix-2 DIT on bit-reversed input, each stage scaled by 1/2. p and q are cursors
+    # over the interleaved biased values (pass the array twice): p at a, q at its partner b.
+    # With A = a + 32768 stored: (a +- t) >> 1 stored biased is (A +- t + 32768) >> 1, exactly
+    # (adding 65536 commutes with the floor shift), so a never needs its offset removed.
+    z0 = int(p)
+    zend = z0 + _WIN * 4
     h = 1
     step = 256
     while h < _WIN:
+        hb = h * 4
         j = 0
         while j < h:
             wr = twr[j * step]
             wr = (wr ^ 0x8000) - 0x8000
             wi = twi[j * step]
             wi = (wi ^ 0x8000) - 0x8000
-            i = j
-            while i < _WIN:
-                k = i + h
-                br = re[k]
-                br = (br ^ 0x8000) - 0x8000
-                bi = im[k]
-                bi = (bi ^ 0x8000) - 0x8000
-                ar = re[i]
-                ar = (ar ^ 0x8000) - 0x8000
-                ai = im[i]
-                ai = (ai ^ 0x8000) - 0x8000
+            p = ptr16(z0 + j * 4)
+            while int(p) < zend:
+                q = ptr16(int(p) + hb)
+                br = q[0] - _BIAS
+                bi = q[1] - _BIAS
                 tr = (wr * br - wi * bi) >> 15
                 ti = (wr * bi + wi * br) >> 15
-                re[i] = (ar + tr) >> 1
-                im[i] = (ai + ti) >> 1
-                re[k] = (ar - tr) >> 1
-                im[k] = (ai - ti) >> 1
-                i += h + h
+                # b's new values first, while p still holds a (a load from p is one l16ui)
+                q[0] = (p[0] - tr + _BIAS) >> 1
+                q[1] = (p[1] - ti + _BIAS) >> 1
+                p[0] = (p[0] + tr + _BIAS) >> 1
+                p[1] = (p[1] + ti + _BIAS) >> 1
+                p = ptr16(int(q) + hb)
             j += 1
         h <<= 1
         step >>= 1
 
 
 @micropython.viper
-def _mel(re: ptr16, im: ptr16, seg: ptr8, wq: ptr8, energy: ptr32):
+def _mel(z: ptr16, seg: ptr8, wq: ptr8, energy: ptr32):
     b = 0
     while b <= _NBANDS:
         energy[b] = 0
@@ -104,10 +112,8 @@ def _mel(re: ptr16, im: ptr16, seg: ptr8, wq: ptr8, energy: ptr32):
     while k < _NBINS:
         b = seg[k]
         if b < 128:  # 255 (-1) marks bins outside every band
-            r = re[k]
-            r = (r ^ 0x8000) - 0x8000
-            q = im[k]
-            q = (q ^ 0x8000) - 0x8000
+            r = z[2 * k] - _BIAS
+            q = z[2 * k + 1] - _BIAS
             p = (r * r + q * q) >> 2
             w = wq[k]
             energy[b] = energy[b] + p * w
@@ -162,8 +168,7 @@ class Frontend:
         self._seg = mel_seg
         self._wq = mel_w
         self._ring = bytearray(_WIN * 2)
-        self._re = bytearray(_WIN * 2)
-        self._im = bytearray(_WIN * 2)
+        self._z = bytearray(_WIN * 4)  # complex values: re, im interleaved, biased uint16
         self._energy = bytearray((_NBANDS + 1) * 4)
         self._rev = bytearray(_WIN * 2)
         for i in range(_WIN):
@@ -183,7 +188,7 @@ class Frontend:
 
     def step(self, pcm, out):
         self._pos = _ingest(self._ring, pcm, self._pos)
-        s = _window(self._ring, self._pos, self._win, self._rev, self._re, self._im)
-        _fft(self._re, self._im, self._twr, self._twi)
-        _mel(self._re, self._im, self._seg, self._wq, self._energy)
+        s = _window(self._ring, self._pos, self._win, self._rev, self._z)
+        _fft(self._z, self._z, self._twr, self._twi)
+        _mel(self._z, self._seg, self._wq, self._energy)
         _log(self._energy, s, _LOG_CORR, out)

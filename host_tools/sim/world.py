@@ -5,14 +5,8 @@ Unix socket. Time on the board is the audio clock: every frame the firmware read
 board time. Queued audio is delivered as fast as the firmware reads it; with nothing queued the
 microphone hears silence at real-time pace, as a real one would.
 
-Wire format (internal to the simulator; both ends live in this repository):
-  firmware -> world   b"F"                      read one frame; reply: buttons u8 + 640 bytes PCM
-                      b"P" id u8, r, g, b u8     output pin changed (id: see PIN_IDS); reply b"A"
-                      b"W" timeout_ms u32 LE     watchdog started
-                      b"w"                       watchdog fed
-                      b"D"                       watchdog stopped (after Ctrl-C only)
-                      b"B" mode u8               the board runtime booted (b"F" friendly, b"R" raw);
-                                                 reply b"I" (Ctrl-C came during start-up) or b"O"
+The wire format (opcodes, pin ids, frame size) is host_tools/sim/wire.py, the one copy both
+sides use.
 """
 
 import io
@@ -25,14 +19,14 @@ from collections import deque
 from pathlib import Path
 
 from ..errors import EarshotError
+from . import wire
+from .wire import FRAME_BYTES, FRAME_SAMPLES, RATE
 
-RATE = 16000
-FRAME_SAMPLES = 320
-FRAME_BYTES = FRAME_SAMPLES * 2
 FRAME_S = FRAME_SAMPLES / RATE
 
-BUTTON_BITS = {"mute": 1, "action": 2}
-PIN_IDS = {0: "mute_led", 1: "mic_power", 2: "status_led"}
+BUTTON_BITS = {"mute": wire.BUTTON_MUTE, "action": wire.BUTTON_ACTION}
+PIN_IDS = {wire.PIN_MUTE_LED: "mute_led", wire.PIN_MIC_POWER: "mic_power",
+           wire.PIN_STATUS_LED: "status_led"}
 _SILENCE = bytes(FRAME_BYTES)
 
 
@@ -272,31 +266,31 @@ class WorldServer:
                 op = f.read(1)
                 if not op:
                     return
-                if op == b"F":
+                if op == wire.OP_FRAME:
                     mask, pcm = w.next_frame()
                     conn.sendall(bytes((mask,)) + pcm)
-                elif op == b"P":
+                elif op == wire.OP_PIN:
                     pid, r, g, b = _read_exact(f, 4)
                     name = PIN_IDS.get(pid)
                     if name == "status_led":
                         w.set_pin(name, (r, g, b))
                     elif name:
                         w.set_pin(name, 1 if r else 0)
-                    conn.sendall(b"A")  # applied: the firmware waits for this
-                elif op == b"W":
+                    conn.sendall(wire.ACK)  # applied: the firmware waits for this
+                elif op == wire.OP_WDT_START:
                     (ms,) = struct.unpack("<I", _read_exact(f, 4))
                     w.watchdog(timeout_ms=ms)
-                elif op == b"w":
+                elif op == wire.OP_WDT_FEED:
                     w.watchdog(feed=True)
-                elif op == b"D":
+                elif op == wire.OP_WDT_STOP:
                     w.watchdog(timeout_ms=0)
-                elif op == b"B":
+                elif op == wire.OP_BOOTED:
                     _read_exact(f, 1)
                     # Answer whether a Ctrl-C arrived while the chip was starting, so the
                     # runtime acts on it in order instead of a late SIGINT landing anywhere.
                     interrupted = w.on_boot() if w.on_boot else False
                     w.booted.set()
-                    conn.sendall(b"I" if interrupted else b"O")
+                    conn.sendall(wire.BOOT_INTERRUPTED if interrupted else wire.BOOT_OK)
                 else:
                     return  # not our protocol: drop the connection
         except (OSError, EOFError):

@@ -18,7 +18,8 @@ import sys
 
 from ..errors import EarshotError, NotSupportedError
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Where `host_tools` is importable from, for the runner in the anchors' own venvs.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "anchors_run.py")
 ANCHOR_REFRACTORY_S = 2.0  # the anchors' own servers go busy for seconds after a detection
 
@@ -27,7 +28,8 @@ ANCHOR_REFRACTORY_S = 2.0  # the anchors' own servers go busy for seconds after 
 class Engine:
     name: str
     label: str                 # how the table names it
-    venv: str                  # relative to the repo; "" = Earshot's own .venv
+    venv: str                  # relative to the working directory (make bench-wakeword: the
+                               # checkout, where `make anchors` builds them); "" = this Python
     models: dict               # benchmark word slug -> engine model name
     default_threshold: dict    # word slug -> the shipped operating point, in score units
     refractory_s: float = ANCHOR_REFRACTORY_S
@@ -35,7 +37,7 @@ class Engine:
     version: int = 1           # bump when its runner's scoring changes (invalidates the cache)
 
     def python(self):
-        py = os.path.join(REPO, self.venv, "bin", "python")
+        py = os.path.join(os.getcwd(), self.venv, "bin", "python")
         if not os.path.exists(py):
             raise NotSupportedError("%s: venv %s is missing; build it with `make anchors`"
                                     % (self.name, self.venv))
@@ -78,13 +80,13 @@ class Earshot(Engine):
 def _stream(cmd, paths, stdin_list, what, log=None):
     """Run `cmd` (niced) and yield its JSON lines; the WAV list goes on stdin or in argv."""
     import tempfile
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT, TF_CPP_MIN_LOG_LEVEL="3")
     # stderr goes to a file, not a pipe: a chatty engine must not block on a full pipe.
     with tempfile.TemporaryFile("w+") as f, tempfile.TemporaryFile("w+") as err:
         if stdin_list:
             f.write("\n".join(paths) + "\n")
             f.seek(0)
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, text=True, stdin=f,
+        proc = subprocess.Popen(cmd, env=env, text=True, stdin=f,
                                 stdout=subprocess.PIPE, stderr=err,
                                 preexec_fn=lambda: os.nice(10))
         try:

@@ -91,11 +91,24 @@ def save(path_bin, path_json, qmodel, manifest_extra):
     return manifest
 
 
+def _board_check():
+    """The board's own model check (firmware/earshot/ww_bounds.py, plain Python), so the host
+    refuses exactly the models the board refuses: one owner for the proof's premises."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "firmware" / "earshot" / "ww_bounds.py"
+    spec = importlib.util.spec_from_file_location("earshot_ww_bounds", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.check
+
+
 def load(path_bin, path_json):
     manifest = json.loads(Path(path_json).read_text())
     blob = Path(path_bin).read_bytes()
     if blob[:4] != MAGIC:
         raise ValueError("%s is not an Earshot wake-word model" % path_bin)
+    _board_check()(Path(path_bin).name, manifest, blob)
     idx = manifest["tensors"]
 
     def t(name, dtype):
@@ -166,7 +179,7 @@ def _delayed(h, k):
 
 
 def logits(qmodel, X, stats=None):
-    """(T, 32) uint8 features -> (T,) int64 head logits (1/16 units), as the board computes.
+    """(T, 32) uint8 features -> (T,) int64 head logits (1/4 units), as the board computes.
 
     `stats`, if a dict, collects the largest |accumulator| and |acc * M + round| (bound tests).
     """

@@ -6,17 +6,15 @@ reaches the manifest threshold and then stays quiet for `refractory` hops (`mode
 per condition, and the latency from the end of the word to the detection.
 """
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EarshotError
+from ..resources import models_dir
 from . import features as feat
 from . import model as M
-
-MODELS_DIR = Path(__file__).resolve().parents[2] / "firmware" / "models"
 
 
 def resolve(name_or_path):
@@ -25,9 +23,10 @@ def resolve(name_or_path):
     if p.suffix in (".bin", ".json") and p.exists():
         return p.with_suffix(".bin"), p.with_suffix(".json")
     slug = "_".join(str(name_or_path).lower().split()).replace("-", "_")
-    b, j = MODELS_DIR / (slug + ".bin"), MODELS_DIR / (slug + ".json")
+    models = models_dir()
+    b, j = models / (slug + ".bin"), models / (slug + ".json")
     if not (b.exists() and j.exists()):
-        have = sorted(x.stem for x in MODELS_DIR.glob("*.json")) if MODELS_DIR.exists() else []
+        have = sorted(x.stem for x in models.glob("*.json"))
         raise EarshotError("no model %r (shipped: %s); pass a path to a .bin or train one with "
                            "`earshot wakeword train`" % (name_or_path, ", ".join(have) or "none"))
     return b, j

@@ -13,7 +13,6 @@ and long negatives is held back to pick the threshold; dev is never read here.
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 import wave

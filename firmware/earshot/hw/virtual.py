@@ -2,7 +2,8 @@
 #
 # The "physical world" (microphone, buttons, pins, watchdog) is a host process reached over
 # a Unix socket named by $EARSHOT_SIM_SOCK; the USB serial is this process's stdin/stdout.
-# Board time is the audio clock: every frame read is 20 ms. See host_tools/sim/world.py.
+# Board time is the audio clock: every frame read is 20 ms. See host_tools/sim/world.py
+# and host_tools/sim/wire.py (the opcodes and pin ids, one copy for both sides).
 import os
 import select
 import socket

@@ -8,10 +8,15 @@
 import os
 import sys
 
-EXIT_SOFT_RAW = 10  # soft reset while in the raw REPL: boot.py only, then raw REPL
-EXIT_SOFT_FRIENDLY = 11  # soft reset from the friendly REPL: boot.py, main.py, REPL
-EXIT_HARD = 12  # machine.reset(): like pressing the reset button
-EXIT_BOOTLOADER = 13  # machine.bootloader(): the ROM serial download mode
+# The exit codes, reset causes and socket opcodes shared with the host side: ../wire.py.
+sys.path.insert(0, __file__.rsplit("/", 2)[0])
+import wire  # noqa: E402
+
+sys.path.pop(0)
+EXIT_SOFT_RAW = wire.EXIT_SOFT_RAW
+EXIT_SOFT_FRIENDLY = wire.EXIT_SOFT_FRIENDLY
+EXIT_HARD = wire.EXIT_HARD
+EXIT_BOOTLOADER = wire.EXIT_BOOTLOADER
 
 _CTRL_A = 1
 _CTRL_B = 2
@@ -51,11 +56,11 @@ def getc():
 
 
 class _MachineShim:
-    PWRON_RESET = 1
-    HARD_RESET = 2
-    WDT_RESET = 3
-    DEEPSLEEP_RESET = 4
-    SOFT_RESET = 5
+    PWRON_RESET = wire.PWRON_RESET
+    HARD_RESET = wire.HARD_RESET
+    WDT_RESET = wire.WDT_RESET
+    DEEPSLEEP_RESET = wire.DEEPSLEEP_RESET
+    SOFT_RESET = wire.SOFT_RESET
 
     def __init__(self, builtin):
         self._builtin = builtin
@@ -73,13 +78,13 @@ class _MachineShim:
         raise Reset(EXIT_BOOTLOADER)
 
     def reset_cause(self):
-        return int(os.getenv("EARSHOT_RESET_CAUSE") or 1)
+        return int(os.getenv(wire.ENV_RESET_CAUSE) or wire.PWRON_RESET)
 
     def freq(self, *args):
         return 240000000
 
     def unique_id(self):
-        mac = os.getenv("EARSHOT_MAC") or "02:00:00:00:00:01"
+        mac = os.getenv(wire.ENV_MAC) or "02:00:00:00:00:01"
         return bytes(int(x, 16) for x in mac.split(":"))
 
 
@@ -306,7 +311,7 @@ def friendly_repl(globals_):
 
 
 def _mount_flash():
-    flash = os.getenv("EARSHOT_FLASH")
+    flash = os.getenv(wire.ENV_FLASH)
     try:
         os.umount("/")
     except OSError:
@@ -322,17 +327,17 @@ def _announce(mode):
     import socket
     import struct
 
-    path = os.getenv("EARSHOT_SIM_SOCK")
+    path = os.getenv(wire.ENV_SOCK)
     if not path:
         return None, False
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + bytes(1))
-    s.write(b"B" + (b"R" if mode == "raw" else b"F"))
-    return s, s.read(1) == b"I"
+    s.write(wire.OP_BOOTED + (wire.BOOT_RAW if mode == "raw" else wire.BOOT_FRIENDLY))
+    return s, s.read(1) == wire.BOOT_INTERRUPTED
 
 
 def main():
-    mode = os.getenv("EARSHOT_MODE") or "friendly"
+    mode = os.getenv(wire.ENV_MODE) or "friendly"
     _install_machine()
     # A Ctrl-C sent while the chip was starting interrupts the start-up: main.py is skipped.
     link, interrupted = _announce(mode)

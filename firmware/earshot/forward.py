@@ -1,0 +1,80 @@
+# Forwarding: the one path by which audio leaves the board (privacy contract points 1, 4, 6, 7).
+# A session is opened only under consent that allows streaming and with a signing key; it
+# carries the consent flags in its signed header, its audio as signed chunks, and ends with a
+# signed close record and an entry in the transparency log.
+import binascii
+
+from micropython import const
+
+from earshot import store
+from earshot.stream import CHUNK_BYTES, Streamer
+
+SAMPLE_RATE = const(16000)
+BYTES_PER_MS = const(32)  # 16 kHz x 16-bit mono: 32 bytes of PCM per millisecond
+
+
+def pcm_ms(nbytes):
+    """Milliseconds of 16 kHz int16 mono audio in nbytes of PCM."""
+    return nbytes // BYTES_PER_MS
+
+
+class Forwarder:
+    def __init__(self, writer, log, counter_path, urandom):
+        self._writer = writer
+        self._log = log  # the transparency log (translog.TransparencyLog)
+        self._counter_path = counter_path
+        self._urandom = urandom
+        self.streamer = None
+        self.signer = None
+        # The open (or last) session, for its log entry and the host's summary.
+        self.session_id = b""
+        self.wake = ""
+        self.start_ms = 0
+        self.counter = 0
+        self.flags = 0
+
+    def set_signer(self, signer):
+        """A new key (provisioning): later sessions are signed with it."""
+        self.signer = signer
+        self.streamer = None
+
+    def refusal(self, consent):
+        """Why a session may not open now, or None."""
+        if not consent.allows_streaming():
+            return "consent does not allow streaming"
+        if self.signer is None:
+            return "not provisioned: run earshot provision"
+        return None
+
+    def open(self, wake, now_ms, consent, ring):
+        """Send a signed header (and, with `preroll` consent, the pre-wake ring)."""
+        counter = store.next_counter(self._counter_path, self._log.max_counter())
+        if self.streamer is None:
+            self.streamer = Streamer(self.signer, self._writer)
+        preroll = consent.allows_preroll()
+        start = now_ms - (pcm_ms(ring.filled) if preroll else 0)
+        self.session_id = self._urandom(8)
+        self.wake = wake
+        self.start_ms = start
+        self.counter = counter
+        self.flags = consent.flags
+        self.streamer.open(self.session_id, counter, wake, self.flags, start)
+        if preroll:
+            for chunk in ring.chunks(CHUNK_BYTES):
+                self.streamer.add(chunk)
+        ring.zero()
+
+    def add(self, frame):
+        self.streamer.add(frame)
+
+    def close(self, reason, now_ms):
+        """End the open session; log it; return its summary for the host."""
+        s = self.streamer
+        if reason == "mute":
+            s.discard()  # what was not yet sent stays unsent
+        digest = s.close(reason)
+        nbytes = s.signer.nbytes
+        self._log.session(now_ms, self.session_id, self.counter, self.start_ms, pcm_ms(nbytes),
+                          nbytes, self.flags, digest, wake=self.wake, reason=reason)
+        return {"id": binascii.hexlify(self.session_id).decode(), "end": reason,
+                "bytes": nbytes, "ms": pcm_ms(nbytes), "counter": self.counter}

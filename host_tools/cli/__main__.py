@@ -1,0 +1,7 @@
+"""`python -m host_tools.cli ...` is `earshot ...`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

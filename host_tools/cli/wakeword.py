@@ -1,0 +1,126 @@
+"""`earshot wakeword ...`: score, detect, train, evaluate, dataset.
+
+    earshot wakeword score --model alexa a.wav b.wav   one JSON line per file (scores per hop)
+    earshot wakeword detect --model alexa a.wav        detection times at the shipped threshold
+    earshot wakeword train "hey jarvis"                dataset -> firmware/models/hey_jarvis.*
+    earshot wakeword eval --model alexa [--split dev|held]  false rejects at a false-accept budget,
+                                                       per condition and per speaker
+    earshot wakeword dataset --word alexa              build the synthetic dataset
+
+numpy is imported only when a subcommand runs; torch only by `train`.
+"""
+
+import argparse
+import json
+import sys
+
+from ..errors import EarshotError
+
+
+def _score(args):
+    from ..wakeword import score as S
+    qm, man = S.load(args.model)
+    for path in args.wav:
+        s = S.score_file(qm, man, path)
+        print(json.dumps({"file": path, "hop_s": man["hop_s"], "scores": [int(v) for v in s]}))
+    return 0
+
+
+def _detect(args):
+    from ..wakeword import model as M
+    from ..wakeword import score as S
+    qm, man = S.load(args.model)
+    if args.threshold is not None:
+        man = dict(man, threshold=args.threshold)
+    for path in args.wav:
+        s = S.score_file(qm, man, path)
+        times = [round((i + 1) * man["hop_s"], 2) for i in M.detections(s, man)]
+        print(json.dumps({"file": path, "word": man["word"], "threshold": man["threshold"],
+                          "detections_s": times}))
+    return 0
+
+
+def _train(args):
+    from ..wakeword import train as T
+    if args.build_data:
+        from ..wakeword import dataset as D
+        rc = D.main(["--word", args.phrase])
+        if rc:
+            return rc
+    T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed,
+            log=lambda m: print(m, file=sys.stderr), exclude_speakers=args.exclude_speakers)
+    return 0
+
+
+def _eval(args):
+    from pathlib import Path
+    from ..wakeword import dataset_text
+    from ..wakeword import score as S
+    qm, man = S.load(args.model)
+    if args.split not in SPLITS:
+        raise EarshotError("unknown split %r (choose from %s)" % (args.split, ", ".join(SPLITS)))
+    root = Path(args.data or Path("data/wakeword") / dataset_text.slug(man["word"]))
+    neg = root / args.neg_split if args.neg_split else None
+    res = S.evaluate(qm, man, root / args.split, log=lambda m: print(m, file=sys.stderr),
+                     speakers=args.speakers, neg_split=neg)
+    print(json.dumps(res, indent=1))
+    return 0
+
+
+SPLITS = ("train", "held", "dev")
+
+
+def _dataset(args):
+    try:
+        from ..wakeword import dataset as D
+    except ImportError as e:
+        raise EarshotError("the dataset builder is not available in this build (%s)" % e) from None
+    return D.main(args.rest)
+
+
+# name -> (handler, help)
+SUBCOMMANDS = {
+    "score": (_score, "smoothed score per 20 ms hop for each WAV, as JSON lines"),
+    "detect": (_detect, "detection times (s) for each WAV at the model's threshold"),
+    "train": (_train, "train a model for a phrase on its dataset's train split"),
+    "eval": (_eval, "false rejects / false accepts per hour / latency on a dataset split"),
+    "dataset": (_dataset, "build the synthetic dataset (arguments go to the builder)"),
+}
+
+
+def setup(parser):
+    sub = parser.add_subparsers(dest="ww_command", metavar="SUBCOMMAND")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name in ("score", "detect", "eval"):
+            p.add_argument("--model", required=True, help="shipped name (alexa, hey_jarvis) or .bin path")
+        if name in ("score", "detect"):
+            p.add_argument("wav", nargs="+", help="16 kHz mono 16-bit WAV files")
+        if name == "detect":
+            p.add_argument("--threshold", type=int, help="override the manifest threshold")
+        if name == "eval":
+            p.add_argument("--split", default="dev",
+                           help="dev, held (speakers training never hears: compare models "
+                                "there, not on dev) or train")
+            p.add_argument("--speakers", nargs="*",
+                           help="only clips of these whole speakers (e.g. flite:awb)")
+            p.add_argument("--neg-split", help="count false accepts on this split's negatives")
+            p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
+        if name == "train":
+            p.add_argument("phrase", help='the wake word, e.g. "hey jarvis"')
+            p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
+            p.add_argument("--out", default="firmware/models")
+            p.add_argument("--steps", type=int, default=3000)
+            p.add_argument("--exclude-speakers", nargs="*", default=[],
+                           help="whole speakers to leave out of training")
+            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--build-data", action="store_true",
+                           help="build (or reuse) the dataset first")
+        if name == "dataset":
+            p.add_argument("rest", nargs=argparse.REMAINDER, help="e.g. --word alexa --scale 0.1")
+
+
+def run(args):
+    if not getattr(args, "ww_command", None):
+        raise EarshotError("wakeword needs a subcommand: %s" % ", ".join(SUBCOMMANDS))
+    return SUBCOMMANDS[args.ww_command][0](args)

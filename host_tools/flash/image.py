@@ -1,0 +1,67 @@
+"""What may be written to an ESP32-S3's flash: image checks, offsets and sizes from the board file."""
+
+import re
+import struct
+from pathlib import Path
+
+from ..errors import EarshotError
+from .rom_protocol import CHIP_ID, MB
+
+IMAGE_CHIP_IDS = {0: "ESP32", 2: "ESP32-S2", 5: "ESP32-C3", 9: "ESP32-S3", 12: "ESP32-C2",
+                  13: "ESP32-C6", 16: "ESP32-H2", 18: "ESP32-P4", 23: "ESP32-C5"}
+
+
+class FlashError(EarshotError):
+    """Flashing was refused or failed; nothing past this point should look like success."""
+
+
+def parse_size(text):
+    """'8MB' / '16 MB' / 8388608 -> bytes."""
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*(\d+)\s*([KM]B)\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise FlashError("board file has flash_size %r: write it like \"8MB\"" % (text,))
+    return int(m.group(1)) * (1024 if m.group(2).upper() == "KB" else MB)
+
+
+def mb(n):
+    return "%d MB" % (n // MB) if n % MB == 0 else "%d bytes" % n
+
+
+def board_offset(board):
+    offset = board.get("micropython", {}).get("offset", 0)
+    return int(offset, 0) if isinstance(offset, str) else int(offset)
+
+
+def check_image(image, name, board, flash_size=None):
+    """Refuse an image that is not an ESP32-S3 build or does not fit the flash."""
+    if not image:
+        raise FlashError("%s is empty: download the %s build from %s" % (
+            name, board.get("micropython", {}).get("build", "ESP32_GENERIC_S3"),
+            board.get("micropython", {}).get("where", "https://micropython.org/download/")))
+    # An ESP app/bootloader image starts with magic 0xE9; its extended header carries the chip id.
+    if image[0] == 0xE9 and len(image) >= 16:
+        chip_id = struct.unpack("<H", image[12:14])[0]
+        if chip_id != CHIP_ID:
+            raise FlashError("%s is a build for %s, not ESP32-S3: download ESP32_GENERIC_S3" % (
+                name, IMAGE_CHIP_IDS.get(chip_id, "chip id %d" % chip_id)))
+    offset = board_offset(board)
+    for limit, what in ((flash_size, "the chip's flash"), (board_flash_size(board), "the board's flash")):
+        if limit and offset + len(image) > limit:
+            raise FlashError("%s is %d bytes but %s is %s (from offset 0x%x): use a build for "
+                             "this flash size" % (name, len(image), what, mb(limit), offset))
+
+
+def board_flash_size(board):
+    return parse_size(board["flash_size"]) if board.get("flash_size") else None
+
+
+def read_image(path, board):
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        mp = board.get("micropython", {})
+        raise EarshotError("cannot read %s (%s): download %s%s from %s" % (
+            path, e.strerror, mp.get("build", "ESP32_GENERIC_S3"),
+            "-" + mp["variant"] if mp.get("variant") else "", mp.get("where", "micropython.org")))

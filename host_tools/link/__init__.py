@@ -1,0 +1,1 @@
+"""The link to a board: its serial port and Earshot protocol v1 (docs/protocol.md)."""

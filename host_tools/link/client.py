@@ -1,0 +1,129 @@
+"""Talks protocol v1 to an Earshot board (real or virtual) over a serial port.
+
+The port is opened lazily (`serial_port.open_port`: exclusive, one-line errors), so building a
+Client never touches the hardware.
+"""
+
+import time
+
+from ..errors import PortError, ProtocolError
+from .protocol import T_EVENT, VERSION, FrameParser, encode_command
+from .serial_port import open_port
+
+
+class Client:
+    """client = Client(port); client.command("status") -> reply dict."""
+
+    def __init__(self, port, timeout=3.0):
+        self.port = port
+        self.timeout = timeout
+        self._serial = None
+        self._seq = 0
+        self.parser = FrameParser()
+        self.backlog = []  # frames received while waiting for a reply
+
+    def ensure_connected(self):
+        if self._serial is None:
+            self._serial = open_port(self.port)
+            self._serial.reset_input_buffer()
+        return self._serial
+
+    def close(self):
+        if self._serial is not None:
+            self._serial.close()
+            self._serial = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, name, **args):
+        ser = self.ensure_connected()
+        self._seq = self._seq % 999999 + 1
+        args["cmd"] = name
+        try:
+            ser.write(encode_command(self._seq, args))
+        except OSError as e:
+            raise PortError("%s went away while writing: %s" % (self.port, e)) from None
+        return self._seq
+
+    def read_frames(self, wait=0.05):
+        """Frames that arrived within `wait` seconds (possibly none)."""
+        ser = self.ensure_connected()
+        deadline = time.monotonic() + wait
+        frames = []
+        while True:
+            try:
+                data = ser.read(max(1, ser.in_waiting))
+            except OSError as e:
+                raise PortError("%s went away: %s" % (self.port, e)) from None
+            if data:
+                frames += self.parser.feed(data)
+            if frames or time.monotonic() >= deadline:
+                return frames
+
+    def frames(self, wait=0.05):
+        """Frames not yet handed out, oldest first: those kept while a command waited for its
+        reply (the backlog), then whatever arrives within `wait` seconds."""
+        kept, self.backlog = self.backlog, []
+        return kept + self.read_frames(wait)
+
+    def command(self, name, timeout=None, **args):
+        """Send a command and return its reply; ProtocolError for an error reply or silence."""
+        seq = self.send(name, **args)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while time.monotonic() < deadline:
+            frames = self.read_frames(0.05)
+            for i, frame in enumerate(frames):
+                if frame.type == T_EVENT:
+                    ev = frame.event()
+                    if ev.get("re") == seq and ev.get("ev") in ("reply", "error"):
+                        # Frames that came after the reply are kept for the caller, in order.
+                        self.backlog.extend(frames[i + 1 :])
+                        if ev["ev"] == "error":
+                            raise ProtocolError("board refused %s: %s" % (name, ev.get("error")))
+                        return ev
+                self.backlog.append(frame)
+        raise ProtocolError(self._silence_reason())
+
+    def _silence_reason(self):
+        noise = bytes(self.parser.noise)
+        if self.parser.versions_seen - {VERSION}:
+            v = max(self.parser.versions_seen)
+            return ("%s speaks Earshot protocol v%d; this earshot speaks v%d: update one of "
+                    "them (earshot deploy --port %s)" % (self.port, v, VERSION, self.port))
+        if b">>>" in noise or b"raw REPL" in noise or b"MicroPython" in noise:
+            return ("%s is a MicroPython REPL but the Earshot firmware is not running: "
+                    "earshot deploy --port %s" % (self.port, self.port))
+        return ("no answer from %s: not an Earshot board, or its firmware is not running "
+                "(earshot deploy --port %s)" % (self.port, self.port))
+
+    def hello(self):
+        reply = self.command("hello")
+        if reply.get("protocol") != VERSION:
+            raise ProtocolError("board firmware %s speaks protocol v%s; this earshot speaks v%d: "
+                                "run earshot deploy" % (reply.get("version"), reply.get("protocol"),
+                                                        VERSION))
+        return reply
+
+    def read_log(self):
+        """The transparency log's bytes as stored on the board, and the board's reply (its head)."""
+        reply = self.command("log", timeout=15.0)
+        lines = []
+        for f in self.frames(0):
+            if f.type == T_EVENT and f.event().get("ev") == "log":
+                lines += f.event()["lines"]
+        if len(lines) != reply["lines"]:
+            raise ProtocolError("log transfer incomplete: %d of %d lines" % (len(lines), reply["lines"]))
+        return "".join(lines).encode(), reply
+
+
+def probe(port, timeout=0.3):
+    """The board's hello reply, or None if nothing Earshot answers on `port` (never blocks)."""
+    try:
+        with Client(port, timeout=timeout) as b:
+            return b.hello()
+    except (PortError, ProtocolError):
+        return None

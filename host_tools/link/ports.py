@@ -1,0 +1,74 @@
+"""Serial ports on this machine: what sits behind each, and which answer as an Earshot board.
+
+The probe never blocks on a port another program holds: the port is first opened exclusively
+with a short timeout, and a busy port is reported as busy. Probes run in parallel, so the
+whole listing takes about one probe timeout.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ..errors import PortError
+from . import client
+from .serial_port import open_port
+
+PROBE_TIMEOUT = 0.3
+
+# (VID, PID) -> what it is; PID None matches any product of that vendor. Espressif's own
+# VID means native USB: the chip itself, no bridge in between.
+USB_KINDS = {
+    (0x303A, 0x1001): "Espressif native USB (USB-Serial/JTAG)",
+    (0x303A, 0x0009): "Espressif native USB (ESP32-S3 USB-OTG download mode)",
+    (0x303A, None): "Espressif native USB",
+    (0x10C4, 0xEA60): "CP210x USB-UART bridge",
+    (0x10C4, None): "Silicon Labs USB-UART bridge",
+    (0x1A86, 0x7523): "CH340 USB-UART bridge",
+    (0x1A86, 0x55D4): "CH9102 USB-UART bridge",
+    (0x1A86, None): "WCH CH34x USB-UART bridge",
+    (0x0403, None): "FTDI USB-UART bridge",
+}
+
+
+def usb_kind(vid, pid):
+    if vid is None:
+        return None
+    return USB_KINDS.get((vid, pid)) or USB_KINDS.get((vid, None))
+
+
+def probe_port(device, probe):
+    """'earshot' + info, 'no', 'busy', 'denied' or 'error' for one port; never blocks long."""
+    try:
+        # Exclusive open fails at once if someone else holds the port.
+        open_port(device, timeout=PROBE_TIMEOUT).close()
+    except PortError as e:
+        if e.kind in ("denied", "busy"):
+            return {"state": e.kind}
+        return {"state": "error", "error": str(e)[:80]}
+    if probe is None:
+        return {"state": "unknown"}
+    try:
+        info = probe(device, timeout=PROBE_TIMEOUT)
+    except Exception as e:  # a probe must not take the listing down with it
+        return {"state": "error", "error": str(e).splitlines()[0][:80] if str(e) else type(e).__name__}
+    return {"state": "earshot", "info": info} if info else {"state": "no"}
+
+
+def list_ports(probe=True):
+    from serial.tools import list_ports as lp
+
+    ports = []
+    for p in sorted(lp.comports(), key=lambda p: p.device):
+        ports.append({
+            "port": p.device,
+            "vid_pid": "%04x:%04x" % (p.vid, p.pid) if p.vid is not None else None,
+            "kind": usb_kind(p.vid, p.pid),
+            "espressif_native": p.vid == 0x303A,
+            "description": p.description if p.description != "n/a" else "",
+            "serial_number": p.serial_number,
+        })
+    if probe and ports:
+        fn = client.probe
+        with ThreadPoolExecutor(max_workers=min(16, len(ports))) as pool:
+            results = pool.map(lambda port: probe_port(port["port"], fn), ports)
+            for port, result in zip(ports, results):
+                port["earshot"] = result
+    return ports

@@ -1,0 +1,52 @@
+"""The one place that opens a serial port, and the one translation of its errors.
+
+Ports are pyserial URLs (`serial_for_url`): a device path, `socket://host:port`,
+`rfc2217://host:port`. The port is opened exclusively, so a second program fails at once
+instead of stealing bytes. Every way opening can fail becomes a PortError with a one-line fix.
+"""
+
+import errno
+import grp
+import os
+
+from ..errors import PortError
+
+BAUD = 115200  # USB CDC ignores it; a USB-UART bridge needs it
+
+
+def open_port(port, baud=BAUD, timeout=0.05):
+    """An open pyserial port object for `port`, or PortError."""
+    import serial
+
+    try:
+        return serial.serial_for_url(port, baudrate=baud, timeout=timeout, exclusive=True)
+    except (serial.SerialException, OSError, ValueError) as e:
+        raise translate(port, e) from None
+
+
+def translate(port, e):
+    """The PortError for an exception pyserial raised while opening `port`."""
+    code = getattr(e, "errno", None)
+    text = " ".join(str(e).split())
+    if isinstance(e, ValueError) or "invalid URL" in text or "not known" in text:
+        return PortError("%s is not a port: give a device path (/dev/ttyACM0) or a URL "
+                         "(socket://HOST:PORT, rfc2217://HOST:PORT); `earshot ports` lists "
+                         "them" % port, "invalid")
+    if code == errno.EACCES or "Permission denied" in text:
+        group = _port_group(port)
+        return PortError("permission denied on %s: join the '%s' group (sudo usermod -aG %s "
+                         "$USER), then log out and in again" % (port, group, group), "denied")
+    if code in (errno.EBUSY, errno.EAGAIN) or "busy" in text.lower() or "lock" in text.lower():
+        return PortError("%s is busy: another program (mpremote, a monitor, esptool, another "
+                         "earshot) has it open; close it and try again" % port, "busy")
+    if code == errno.ENOENT or "No such file" in text or "could not open" in text:
+        return PortError("cannot open %s: no such port (list them with: earshot ports)" % port,
+                         "missing")
+    return PortError("cannot open %s: %s" % (port, text), "other")
+
+
+def _port_group(port):
+    try:
+        return grp.getgrgid(os.stat(port).st_gid).gr_name
+    except (OSError, KeyError):
+        return "dialout"

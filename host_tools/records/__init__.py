@@ -1,0 +1,1 @@
+"""What leaves a board: signed sessions and captures, the transparency log, recording."""
