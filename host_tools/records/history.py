@@ -7,7 +7,8 @@ went backwards, and a transparency log rolled back or rewritten since it was las
 
     {"earshot_receiver": 1,
      "devices": {"<device id>": {
-         "sessions": {"<counter>": {"tag": hex, "digest": hex or null, "source": str}},
+         "sessions": {"<counter>": {"tag": hex, "digest": hex or null, "source": str,
+                                    "prev": hex (the tag the header chains to)}},
          "log_head": [seq, "hash hex"] or null}}}
 
 `source` names where a session was first received (a capture's SHA-256, or the directory
@@ -103,12 +104,20 @@ class History:
         below = [int(c) for c in d["sessions"] if int(c) < counter]
         return d["sessions"][str(max(below))] if below else None
 
+    def awaited(self, dev, tag):
+        """Does a session received earlier chain to the header with this tag (hex)? Then that
+        header is the one reported missing before it, arriving late: no replay."""
+        d = self._device(dev)
+        return bool(d) and any(e.get("prev") == tag for e in d["sessions"].values())
+
     def commit(self, headers, source):
         """Remember the sessions a run received (verify_stream's result.headers)."""
         for info in headers:
             d = self._device(info.device_id, create=True)
             key = str(info.counter)
             entry = {"tag": info.tag, "digest": info.digest or None, "source": source}
+            if info.prev:
+                entry["prev"] = info.prev
             if d["sessions"].get(key) != entry:
                 d["sessions"][key] = entry
                 self._changed = True
