@@ -91,6 +91,26 @@ def test_after_a_missing_session_is_reported_the_next_one_verifies(tmp_path):
     assert r.returncode == 1 and "header: replayed (counter 2 was received before" in r.stderr
 
 
+def test_saving_the_history_leaves_a_file_named_like_its_temporary_alone(tmp_path):
+    # The history is written atomically through a temporary file; one that happens to be named
+    # <history>.tmp (not ours) was overwritten, and through a symlink, whatever it pointed at.
+    groups, _, key = _captures(tmp_path)
+    cap = tmp_path / "a.cap"
+    write_capture(cap, tamper._flat(groups))
+    mine = tmp_path / "h.json.tmp"
+    mine.write_text("my notes\n")
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("years of work\n")
+    (tmp_path / "g.json.tmp").symlink_to(target)
+    for history in ("h.json", "g.json"):
+        r = earshot("verify", str(cap), "--key-file", str(key), "--history",
+                    str(tmp_path / history))
+        assert r.returncode == 0, r.stderr
+        assert json.loads((tmp_path / history).read_text())["devices"]
+    assert mine.read_text() == "my notes\n" and target.read_text() == "years of work\n"
+    assert (tmp_path / "g.json.tmp").is_symlink() and not (tmp_path / "g.json").is_symlink()
+
+
 def test_a_history_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
     groups, _, key = _captures(tmp_path)
     cap = tmp_path / "a.cap"

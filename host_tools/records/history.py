@@ -18,8 +18,10 @@ come back). The file is written atomically (tmp + rename) and only ever by this 
 at that path that is not one of ours is refused, never overwritten.
 """
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from ..errors import EarshotError
@@ -68,14 +70,23 @@ class History:
     def save(self):
         if not self._changed or self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = None
         try:
-            tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # A temporary file of our own (created, never an existing name), then renamed over.
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
+                                       dir=self.path.parent)
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self._data, indent=1, sort_keys=True))
             os.replace(tmp, self.path)
+            tmp = None
         except OSError as e:
             raise EarshotError("cannot write receiver history %s: %s"
                                % (self.path, e.strerror or e)) from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
         self._changed = False
 
     # -- sessions ----------------------------------------------------------------------------
