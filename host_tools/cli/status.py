@@ -42,7 +42,8 @@ def format_status(s):
                             ": " + may if may else ": nothing leaves the board"),
         "gate      %s" % gate,
         "access    %s" % _ACCESS.get(s.get("access"), s.get("access") or "?"),
-        "LED       %s" % led_text(c.get("preset"), c.get("pending"), s.get("test_mode")),
+        "LED       %s" % led_text(c.get("preset"), c.get("pending"), s.get("test_mode"),
+                                  s.get("access")),
     ]
     if c.get("pending"):
         lines.append("waiting   %s: %s on the board to allow it" % (c["pending"], CONFIRM_GESTURE))
