@@ -1,8 +1,13 @@
-"""A frame that checks out (magic, length, CRC) but whose event is not a JSON object: what a
-glitching cable, another program on the port or a buggy board can put on the line. Every host
-tool skips it like noise; none prints a traceback, and the dashboard keeps following the board
-(before, one such frame killed the dashboard's board thread and the page went on showing the
-last state it had, "Microphone ON" included, with the link still "up")."""
+"""Malformed and oversized input to the host tools, from the board's side and the network's.
+
+- A frame that checks out (magic, length, CRC) but whose event is not a JSON object: what a
+  glitching cable, another program on the port or a buggy board can put on the line. Every host
+  tool skips it like noise; none prints a traceback, and the dashboard keeps following the board
+  (before, one such frame killed the dashboard's board thread and the page went on showing the
+  last state it had, "Microphone ON" included, with the link still "up").
+- A request body far larger than any the page sends: refused before it is read (before, an
+  unauthenticated POST /login on a LAN dashboard was buffered whole: 400 MB sent, 440 MB of
+  memory, and the process that also runs the bridge could be made to run out)."""
 
 import json
 import socket
@@ -10,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -116,5 +122,33 @@ def test_the_dashboard_keeps_following_the_board_through_bad_frames(cable, tmp_p
             assert time.monotonic() < deadline, proc.output
             time.sleep(0.2)
         assert "Traceback" not in proc.output, proc.output
+    finally:
+        assert proc.stop() == 0, proc.output
+
+
+def test_the_dashboard_refuses_a_huge_request_body_before_reading_it(cable, tmp_path):
+    board, c = cable
+    proc = Earshot("dashboard", "--port", c.url, "--bind", "127.0.0.1:0", "--lan",
+                   env={"EARSHOT_STATE_DIR": str(tmp_path)})
+    try:
+        url = proc.wait_line(r"dashboard: http://127.0.0.1:(\d+)/")
+        port = int(url.group(1))
+        for head in (b"Content-Length: %d" % (400 << 20), b"Transfer-Encoding: chunked"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(b"POST /login HTTP/1.1\r\nHost: 192.168.1.5\r\nContent-Type: "
+                          b"application/json\r\n" + head + b"\r\n\r\n" + b"x" * 4096)
+                answer = s.recv(200)  # at once, without the other 400 MB
+            assert answer.split(b"\r\n")[0] in (b"HTTP/1.1 413 Request Entity Too Large",
+                                                 b"HTTP/1.1 411 Length Required"), answer
+        # What the page sends still works: a wrong token is refused as such.
+        req = urllib.request.Request("http://127.0.0.1:%d/login" % port, method="POST",
+                                     data=b'{"token": "nope"}',
+                                     headers={"content-type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=10)
+        except urllib.error.HTTPError as e:
+            assert e.code == 403 and b"wrong token" in e.read()
+        else:
+            raise AssertionError("a wrong token was accepted")
     finally:
         assert proc.stop() == 0, proc.output
