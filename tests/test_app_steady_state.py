@@ -22,10 +22,15 @@ class FakeHardware:
             buf[i] = x & 255
             buf[i + 1] = (x >> 8) & 7
         self.x = x
+        return 0
     def set_mute_led(self, on): self.pins["mute_led"] = on
     def set_status_led(self, r, g, b): pass
     def buttons(self): return 0
+    def hardware_muted(self): return False
+    def backlog(self): return 0
     def ticks_ms(self): return self.t
+    def ticks_diff(self, a, b): return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+    def ticks_add(self, t, d): return (t + d) & 0x3FFFFFFF
     def wdt_start(self, ms): pass
     def wdt_feed(self): pass
     def serial_read(self, buf): return 0

@@ -7,7 +7,7 @@ import binascii
 from micropython import const
 
 from earshot import store
-from earshot.stream import CHUNK_BYTES, Streamer
+from earshot.stream import Streamer
 
 SAMPLE_RATE = const(16000)
 BYTES_PER_MS = const(32)  # 16 kHz x 16-bit mono: 32 bytes of PCM per millisecond
@@ -18,12 +18,18 @@ def pcm_ms(nbytes):
     return nbytes // BYTES_PER_MS
 
 
+def _add(t, delta):
+    return t + delta
+
+
 class Forwarder:
-    def __init__(self, writer, log, counter_path, urandom):
+    def __init__(self, writer, log, counter_path, urandom, ticks_add=_add):
         self._writer = writer
         self._log = log  # the transparency log (translog.TransparencyLog)
         self._counter_path = counter_path
         self._urandom = urandom
+        self._ticks_add = ticks_add  # board times wrap (hw.ticks_add)
+        self.lost_samples = 0  # audio the board lost (I2S DMA overflow) inside sessions
         self.streamer = None
         self.signer = None
         # The open (or last) session, for its log entry and the host's summary.
@@ -47,25 +53,32 @@ class Forwarder:
         return None
 
     def open(self, wake, now_ms, consent, ring):
-        """Send a signed header (and, with `preroll` consent, the pre-wake ring)."""
+        """Send a signed header. The ring becomes the session's outgoing FIFO: with `preroll`
+        consent the pre-wake audio in it goes first, otherwise it is zeroed here."""
         counter = store.next_counter(self._counter_path, self._log.max_counter())
         if self.streamer is None:
             self.streamer = Streamer(self.signer, self._writer)
-        preroll = consent.allows_preroll()
-        start = now_ms - (pcm_ms(ring.filled) if preroll else 0)
+        if not consent.allows_preroll():
+            ring.zero()
+        start = self._ticks_add(now_ms, -pcm_ms(ring.filled))
         self.session_id = self._urandom(8)
         self.wake = wake
         self.start_ms = start
         self.counter = counter
         self.flags = consent.flags
-        self.streamer.open(self.session_id, counter, wake, self.flags, start)
-        if preroll:
-            for chunk in ring.chunks(CHUNK_BYTES):
-                self.streamer.add(chunk)
-        ring.zero()
+        self.streamer.open(self.session_id, counter, wake, self.flags, start, ring)
 
     def add(self, frame):
         self.streamer.add(frame)
+
+    def pump(self, may_send):
+        """Each frame while open: send a chunk if one is ready and the loop is on time."""
+        return self.streamer.pump(may_send)
+
+    def gap(self, lost_samples):
+        """The board lost audio (the loop fell behind the I2S DMA buffer): mark the session."""
+        self.lost_samples += lost_samples
+        self.streamer.gap()
 
     def close(self, reason, now_ms):
         """End the open session; log it; return its summary for the host."""
@@ -77,4 +90,5 @@ class Forwarder:
         self._log.session(now_ms, self.session_id, self.counter, self.start_ms, pcm_ms(nbytes),
                           nbytes, self.flags, digest, wake=self.wake, reason=reason)
         return {"id": binascii.hexlify(self.session_id).decode(), "end": reason,
-                "bytes": nbytes, "ms": pcm_ms(nbytes), "counter": self.counter}
+                "bytes": nbytes, "ms": pcm_ms(nbytes), "counter": self.counter,
+                "gaps": s.gaps}

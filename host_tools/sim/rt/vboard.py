@@ -106,6 +106,7 @@ class _OsShim:
 
     def rename(self, old, new):
         o = self._os
+        _flash_cost(wire.FLASH_META, 0, 0)
         if not (old.startswith("/") or new.startswith("/")):
             return o.rename(old, new)
         cwd = o.getcwd()
@@ -114,6 +115,81 @@ class _OsShim:
             o.rename(_abs(cwd, old)[1:], _abs(cwd, new)[1:])
         finally:
             o.chdir(cwd)
+
+    def remove(self, path):
+        _flash_cost(wire.FLASH_META, 0, 0)
+        return self._os.remove(path)
+
+
+# ---- flash: what writing costs on the board's SPI flash ------------------------------------
+# The world charges board time for each write (host_tools/sim/flash_cost.py: LittleFS on SPI
+# NOR). Files opened for writing are wrapped so their bytes are counted and charged on close,
+# when LittleFS commits them; reads cost nothing here.
+
+_link = None  # the socket to the world (from _announce)
+_BLOCK = 4096
+
+
+def _flash_cost(kind, tail, nbytes):
+    if _link is None:
+        return
+    import struct
+
+    try:
+        _link.write(wire.OP_FLASH + kind + struct.pack("<II", tail, nbytes))
+        _link.read(1)  # the world has charged the time
+    except OSError:
+        pass
+
+
+class _WriteFile:
+    def __init__(self, f, kind, tail):
+        self._f = f
+        self._kind = kind
+        self._tail = tail
+        self._n = 0
+
+    def write(self, data):
+        n = self._f.write(data)
+        self._n += n or 0
+        return n
+
+    def close(self):
+        if self._f is None:
+            return
+        self._f.close()
+        self._f = None
+        _flash_cost(self._kind, self._tail, self._n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _install_flash_costs():
+    import builtins
+
+    real_open = builtins.open
+
+    def open_(path, mode="r", *args, **kw):
+        f = real_open(path, mode, *args, **kw)
+        if "w" in mode:
+            return _WriteFile(f, wire.FLASH_NEW, 0)
+        if "a" in mode:
+            try:
+                size = os.stat(path)[6]
+            except OSError:
+                size = 0
+            # appended after the file's current end; the (partly written) last block is copied
+            return _WriteFile(f, wire.FLASH_APPEND, (f.tell() or size) % _BLOCK)
+        return f
+
+    builtins.open = open_
 
 
 def _abs(cwd, path):
@@ -337,12 +413,15 @@ def _announce(mode):
 
 
 def main():
+    global _link
     mode = os.getenv(wire.ENV_MODE) or "friendly"
     _install_machine()
     # A Ctrl-C sent while the chip was starting interrupts the start-up: main.py is skipped.
     link, interrupted = _announce(mode)
+    _link = link
     _mount_flash()
     _install_os()
+    _install_flash_costs()
     globals_ = {"__name__": "__main__"}
     code = 0
     try:
