@@ -285,7 +285,8 @@ class App:
         # Stay muted, say why (event, mute LED wink; a microphone fault also in the transparency
         # log), and keep serving the host.
         why = self.mute.fault
-        self.mute.wink(now)
+        if source != "restore":
+            self.mute.wink(now)  # someone at the board tried: show them it was heard
         self.event("mic", ok=False, why=why or "the mute switch is at mute", source=source,
                    t=now)
         if why and why != self._fault_logged:  # once per reason per boot, however many presses
