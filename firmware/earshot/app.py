@@ -62,6 +62,7 @@ class App:
         self.mute.fail_safe()
         _mkdir(data)
         self.log = TransparencyLog(self.log_path)
+        self.log.compact_later = True  # a slice per frame (step), never a second-long stall
         self.forwarder = Forwarder(self.writer, self.log, data + "/counter.json", hw.urandom,
                                    ticks_add=hw.ticks_add)
         self.log_sender = LogSender(self)
@@ -237,7 +238,10 @@ class App:
         on_time = hw.backlog() < hw.FRAME_SAMPLES
         if not self.mute.muted:
             on_time = self._hear(frame, now, on_time)
-        self.log_sender.step(on_time)
+        if self.log_sender.step(on_time):
+            on_time = False
+        if on_time and self.log_sender.seq is None:  # a transfer reads a stable log
+            self.log.compact_step()
         self._steps += 1
         if not self._steps & _MEM_EVERY:
             used = gc.mem_alloc()

@@ -32,14 +32,15 @@ class LogSender:
         return True
 
     def step(self, may_send):
-        """Each frame: send the next piece when `may_send`; finish with the reply."""
+        """Each frame: send the next piece when `may_send`; finish with the reply. True if it
+        wrote to the serial line."""
         if self.seq is None or not may_send:
-            return
+            return False
         app = self._app
         if app.log.anchor() != self._anchor:
             seq, self.seq = self.seq, None
             app.reply_error(seq, "the log was compacted during the transfer: run it again")
-            return
+            return True
         batch = []
         size = 0
         try:
@@ -59,6 +60,7 @@ class LogSender:
         if batch:
             self._lines += len(batch)
             app.event("log", lines=batch)
-            return
+            return True
         seq, self.seq = self.seq, None
         app.reply(seq, head=app.log.head(), lines=self._lines)
+        return True

@@ -15,6 +15,8 @@ The model (stated assumptions, not a measurement on a board; docs/protocol.md ha
   bytes programs tail + n bytes into ceil((tail + n) / 4096) new blocks.
 - Every close, rename and remove commits the directory's metadata pair: one page; every 16th
   commit also compacts the pair: one more erase.
+- Bytes are charged as they are written (a file kept open across frames spreads its cost), a
+  block's erase when the write first reaches it.
 """
 
 BLOCK = 4096
@@ -43,15 +45,17 @@ class FlashCost:
             us += self.erase_us
         return us
 
-    def write(self, nbytes, tail=0):
-        """A file closed after nbytes were written to it (appended after `tail` bytes in its
-        last block, 0 for a new file): board time in us."""
+    def program(self, nbytes, erases):
+        """Data written to a file: `erases` fresh blocks, `nbytes` bytes programmed."""
         self.bytes += nbytes
+        self.erases += erases
+        return self._cost(erases * self.erase_us + nbytes * self.page_us // PAGE)
+
+    def write(self, nbytes, tail=0):
+        """A whole write and close: nbytes appended after `tail` bytes in the file's last block
+        (0 for a new file), the tail block copied first; board time in us."""
         data = tail + nbytes if nbytes else 0
-        blocks = -(-data // BLOCK)
-        pages = -(-data // PAGE)
-        self.erases += blocks
-        return self._cost(blocks * self.erase_us + pages * self.page_us + self._commit())
+        return self.program(data, -(-data // BLOCK)) + self.metadata()
 
     def metadata(self):
         """A rename or remove."""

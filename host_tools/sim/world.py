@@ -212,13 +212,13 @@ class World:
         with self._cond:
             self.serial.configure(baud=baud, wake_ms=wake_ms)
 
-    def flash_write(self, kind, tail, nbytes):
+    def flash_write(self, kind, erases, nbytes):
         with self._cond:
             self._last_op = time.monotonic()
             if kind == wire.FLASH_META:
                 us = self.flash.metadata()
             else:
-                us = self.flash.write(nbytes, tail if kind == wire.FLASH_APPEND else 0)
+                us = self.flash.program(nbytes, erases)
             self._advance(us)
             self._cond.notify_all()
 
@@ -418,8 +418,8 @@ class WorldServer:
                     baud, wake = struct.unpack("<IB", _read_exact(f, 5))
                     w.configure_console(baud, wake)
                 elif op == wire.OP_FLASH:
-                    kind, tail, n = struct.unpack("<cII", _read_exact(f, 9))
-                    w.flash_write(kind, tail, n)
+                    kind, erases, n = struct.unpack("<cII", _read_exact(f, 9))
+                    w.flash_write(kind, erases, n)
                     conn.sendall(wire.ACK)  # the write is done: the firmware waits for this
                 elif op == wire.OP_PIN:
                     pid, r, g, b = _read_exact(f, 4)

@@ -123,35 +123,42 @@ class _OsShim:
 
 # ---- flash: what writing costs on the board's SPI flash ------------------------------------
 # The world charges board time for each write (host_tools/sim/flash_cost.py: LittleFS on SPI
-# NOR). Files opened for writing are wrapped so their bytes are counted and charged on close,
-# when LittleFS commits them; reads cost nothing here.
+# NOR). Files opened for writing are wrapped so every write is charged as LittleFS would program
+# it (a block's erase when the data first reaches it; an append first copies the file's partly
+# filled last block), and every close, rename and remove as a metadata commit. Reads cost nothing.
 
 _link = None  # the socket to the world (from _announce)
 _BLOCK = 4096
 
 
-def _flash_cost(kind, tail, nbytes):
+def _flash_cost(kind, erases, nbytes):
     if _link is None:
         return
     import struct
 
     try:
-        _link.write(wire.OP_FLASH + kind + struct.pack("<II", tail, nbytes))
+        _link.write(wire.OP_FLASH + kind + struct.pack("<II", erases, nbytes))
         _link.read(1)  # the world has charged the time
     except OSError:
         pass
 
 
 class _WriteFile:
-    def __init__(self, f, kind, tail):
+    def __init__(self, f, tail):
         self._f = f
-        self._kind = kind
-        self._tail = tail
-        self._n = 0
+        self._pos = tail  # bytes already in the file's last block
+        self._copy = tail  # an append's first write copies them into a fresh block
 
     def write(self, data):
-        n = self._f.write(data)
-        self._n += n or 0
+        n = self._f.write(data) or 0
+        if n:
+            start, end = self._pos, self._pos + n
+            erases = -(-end // _BLOCK) - (-(-start // _BLOCK))
+            if self._copy:
+                erases += 1
+            _flash_cost(wire.FLASH_PROGRAM, erases, n + self._copy)
+            self._copy = 0
+            self._pos = end
         return n
 
     def close(self):
@@ -159,7 +166,7 @@ class _WriteFile:
             return
         self._f.close()
         self._f = None
-        _flash_cost(self._kind, self._tail, self._n)
+        _flash_cost(wire.FLASH_META, 0, 0)
 
     def __enter__(self):
         return self
@@ -179,14 +186,13 @@ def _install_flash_costs():
     def open_(path, mode="r", *args, **kw):
         f = real_open(path, mode, *args, **kw)
         if "w" in mode:
-            return _WriteFile(f, wire.FLASH_NEW, 0)
+            return _WriteFile(f, 0)
         if "a" in mode:
             try:
                 size = os.stat(path)[6]
             except OSError:
                 size = 0
-            # appended after the file's current end; the (partly written) last block is copied
-            return _WriteFile(f, wire.FLASH_APPEND, (f.tell() or size) % _BLOCK)
+            return _WriteFile(f, size % _BLOCK)
         return f
 
     builtins.open = open_
