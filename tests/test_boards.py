@@ -384,3 +384,12 @@ for c in (M.PWRON_RESET, M.HARD_RESET, M.WDT_RESET, M.DEEPSLEEP_RESET, M.SOFT_RE
     print(hw.reset_cause())
 """)
     assert out.split() == ["1", "2", "3", "4", "5", "2"]
+
+
+def test_the_host_opens_ports_at_the_console_rate_every_board_file_asks_for(board):
+    # One fact, two readers: the firmware sets UART0 to console.uart_baud; earshot opens every
+    # port at serial_port.BAUD, which must be that rate for a host on a USB-UART bridge.
+    from host_tools.link.serial_port import BAUD
+
+    assert board["console"]["uart_baud"] == BAUD
+    assert 1 <= board["console"]["wake_ms"] <= 5

@@ -34,9 +34,26 @@ def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None
     return wait_for_firmware(port, say)
 
 
+def interrupt(port):
+    """Ctrl-C at the firmware's console rate: on a USB-UART bridge mpremote's own Ctrl-C at
+    115200 would arrive garbled while the firmware runs UART0 faster; the firmware's Ctrl-C path
+    gives the REPL back at 115200 (hw.esp32 wdt_stop). Harmless on USB CDC and the virtual
+    board, where the rate means nothing."""
+    from ..link.serial_port import open_port
+
+    try:
+        with open_port(port) as ser:
+            ser.write(b"\r\x03")
+            ser.flush()
+            time.sleep(0.2)
+    except EarshotError:
+        pass  # mpremote reports a port it cannot open, in its own words
+
+
 def copy(port, image, say):
     files_ = sorted(p for p in image.rglob("*") if p.is_file())
     say("copying %d files to %s (mpremote)" % (len(files_), port))
+    interrupt(port)
     # Stale modules from an older deploy must not shadow the new ones.
     mpremote(port, "rm", "-r", ":earshot")
     mpremote(port, "rm", "-r", ":models")
