@@ -357,8 +357,14 @@ class App:
             "test_mode": self.test_mode,
             "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
             "audio_lost_ms": self.lost_samples // 16,
-            "mem": {"free": gc.mem_free(), "peak": self.mem_peak},
+            "mem": _mem(self.mem_peak),
         }
+
+
+def _mem(peak):
+    # Live heap (after a collection: what is really held) and the sampled peak before one.
+    gc.collect()
+    return {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak": peak}
 
 
 def _mkdir(path):

@@ -431,8 +431,8 @@ class VirtualBoard:
         return self.world.samples / 16000
 
     def wait_audio_done(self, timeout=60):
-        """Wait until the microphone has consumed all queued audio."""
-        if not self.world.wait(lambda: self.world._queued == 0, timeout):
+        """Wait until the firmware has read all queued audio (out of the DMA buffer too)."""
+        if not self.world.wait(self.world.audio_read, timeout):
             raise EarshotError("virtual microphone still has audio queued after %ss: is the "
                                "firmware running?" % timeout)
 

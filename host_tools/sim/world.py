@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import EarshotError
 from . import wire
 from .flash_cost import FlashCost
+from .frame_stats import FrameStats
 from .serial_line import SerialLine
 from .wire import FRAME_BYTES, FRAME_SAMPLES, RATE
 
@@ -103,6 +104,8 @@ class World:
         self.max_backlog = 0  # most samples ever waiting in the DMA buffer at a read
         self._stall_us = 0
         self._stall_at = 0
+        self.frame_stats = FrameStats()  # per-frame processing time (frame_stats.py)
+        self._frame_out = None  # (board us, wall s) when the last frame was handed over
         self.power_off()
         self.booted = threading.Event()
         self._wdt_timeout_us = None
@@ -173,6 +176,9 @@ class World:
         samples, ticks_ms, PCM bytes)."""
         with self._cond:
             self._last_op = time.monotonic()
+            if self._frame_out is not None:
+                self.frame_stats.busy.add(self.clock_us - self._frame_out[0])
+                self.frame_stats.wall.add((self._last_op - self._frame_out[1]) * 1e6)
             if self._stall_us and self.samples >= self._stall_at:
                 self._advance(self._stall_us)  # the CPU was busy elsewhere: audio piled up
                 self._stall_us = 0
@@ -198,6 +204,7 @@ class World:
             mask = self._buttons_at(self.samples)
             if self.has_mute_switch:
                 mask = (mask & ~wire.BUTTON_MUTE) | (wire.BUTTON_MUTE if self.switch_engaged else 0)
+            self._frame_out = (self.clock_us, time.monotonic())
             self._cond.notify_all()
             return mask, min(lost, 0xFFFF), min(backlog, 0xFFFF), self.ticks_ms, pcm
 
@@ -257,6 +264,7 @@ class World:
     def power_off(self):
         # No power: every output is dark and the microphone is dead.
         with self._cond:
+            self._frame_out = None
             self._wdt_timeout_us = None
             self._wdt_bitten = False
             self._dma = bytearray()
@@ -283,6 +291,10 @@ class World:
             self._queued += len(pcm)
             self._cond.notify_all()
             return (self.samples + self._queued // 2) / RATE
+
+    def audio_read(self):
+        """True once queued audio has all been heard and read by the firmware (lock held)."""
+        return self._queued == 0 and len(self._dma) < FRAME_BYTES
 
     def queued_seconds(self):
         with self._cond:
