@@ -74,18 +74,17 @@ def test_a_long_press_across_the_wrap_is_a_long_press(near_wrap):
 
 def test_a_consent_confirmation_window_spans_the_wrap_and_still_lapses(near_wrap):
     board, client = near_wrap
-    fast_forward(board, WRAP_S - 3.0)
-    assert client.command("consent", preset="history")["result"] == "needs_confirmation"
-    fast_forward(board, WRAP_S + 4.0)  # 7 s later, across the wrap: still inside 10 s
-    board.press("action")
-    wait_for(lambda: client.command("status")["consent"]["preset"] == "history")
-    fast_forward(board, WRAP_S + 6.0)
-    client.command("consent", preset="contribute")
-    fast_forward(board, WRAP_S + 17.0)  # 11 s: it lapses, and says so
+    fast_forward(board, WRAP_S - 5.0)
+    seq = client.send("consent", preset="history")
+    fast_forward(board, WRAP_S + 4.0)  # 9 s later, across the wrap: still waiting, 1 s left
+    pending = client.command("status")["consent"]
+    assert pending["pending"] == "history" and pending["preset"] == "private"
+    fast_forward(board, WRAP_S + 6.0)  # 11 s: it lapses, and says so
     outcomes = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
                 and e.get("outcome")]
-    assert outcomes and outcomes[-1]["outcome"] == "expired"
-    assert client.command("status")["consent"]["preset"] == "history"
+    assert [(e["re"], e["outcome"]) for e in outcomes] == [(seq, "expired")]
+    board.press("action")  # too late: a press now is push-to-talk material, not consent
+    assert client.command("status")["consent"]["preset"] == "private"
 
 
 def test_a_key_replacement_window_spans_the_wrap(near_wrap):
