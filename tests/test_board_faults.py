@@ -3,6 +3,8 @@
 (which upstream reports as a power-on)."""
 
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -73,6 +75,11 @@ def test_unmute_with_a_mic_that_cannot_start_stays_muted_says_why_and_keeps_serv
         assert len(refusals) == 3 and all(not e["ok"] and "PDM" in e["why"] for e in refusals)
         status = client.command("status")
         assert status["muted"] is True and "PDM" in status["mic_fault"]
+        client.close()  # the household asks the way a user does
+        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "status", "--port",
+                            board.port], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and "mic       cannot start:" in r.stdout, r.stdout + r.stderr
+        client = connect(board.port)
         assert board.pins()["mic_power"] == 0 and board.pins()["mute_led"] == 1
         # The mute LED winked (dark moments) but the microphone never had power.
         assert not any(name == "mic_power" and v for _, name, v in board.world.pin_history)

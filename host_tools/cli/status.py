@@ -22,6 +22,13 @@ def format_status(s):
         "gate      %s" % s.get("gate"),
         "uptime    %.1f s" % (s.get("uptime_ms", 0) / 1000.0),
     ]
+    if s.get("hardware_muted"):
+        lines[3] = "mute      MUTED by the mute switch: slide it to unmute"
+    if s.get("mic_fault"):
+        lines.append("mic       cannot start: %s" % s["mic_fault"])
+    if s.get("audio_lost_ms"):
+        lines.append("audio     %d ms lost since boot (the loop fell behind the microphone)"
+                     % s["audio_lost_ms"])
     if consent.get("pending"):
         lines.append("pending   %s: press the action button on the board to allow" % consent["pending"])
     return "\n".join(lines)
