@@ -242,8 +242,8 @@ class App:
             on_time = False
         if on_time and self.log_sender.seq is None:  # a transfer reads a stable log
             self.log.compact_step()
-        self._steps += 1
-        if not self._steps & _MEM_EVERY:
+        self._steps = (self._steps + 1) & _MEM_EVERY  # stays a small int: no allocation
+        if not self._steps:
             used = gc.mem_alloc()
             if used > self.mem_peak:
                 self.mem_peak = used
