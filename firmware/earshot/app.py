@@ -258,7 +258,8 @@ class App:
                 self.event("wake", word=word, score=self.detector.last_score, t=now)
                 self._open_session(word, now)
         elif self.gate.state == gate.OPEN:
-            self.forwarder.add(frame)
+            if self.forwarder.add(frame):
+                on_time = False  # a full FIFO already went out this frame
             if self.forwarder.pump(on_time):
                 on_time = False
             reason = self.gate.should_close(now, speech)

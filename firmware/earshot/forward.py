@@ -69,7 +69,8 @@ class Forwarder:
         self.streamer.open(self.session_id, counter, wake, self.flags, start, ring)
 
     def add(self, frame):
-        self.streamer.add(frame)
+        """True if queueing it had to send a chunk at once (the line is not free this frame)."""
+        return self.streamer.add(frame)
 
     def pump(self, may_send):
         """Each frame while open: send a chunk if one is ready and the loop is on time."""

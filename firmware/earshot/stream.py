@@ -38,10 +38,14 @@ class Streamer:
         self.gaps = 0
 
     def add(self, pcm):
+        """Queue audio; True if the FIFO was full and a chunk had to go out at once."""
         fifo = self._fifo
+        forced = False
         while fifo.room() < len(pcm):
             self._send()  # the line fell this far behind: send now rather than lose audio
+            forced = True
         fifo.push(pcm)
+        return forced
 
     def pump(self, may_send):
         """Send one whole chunk (or the audio before a gap) if `may_send` (the loop is on
