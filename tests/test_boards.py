@@ -268,9 +268,9 @@ hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
 print(hw._dma_samples)
 print(hw._account(20000, 20000), hw.backlog())   # waited: on time
 print(hw._account(0, 120000), hw.backlog())      # 120 ms since the last read: 100 ms behind
-print(hw._account(0, 200000), hw.backlog())      # 180 ms more behind: past 160 ms
+print(hw._account(0, 200000), hw.backlog())      # 180 ms more behind: past 256 ms
 """)
-    assert out.splitlines() == ["2560", "0 0", "0 1600", "1920 2560"]
+    assert out.splitlines() == ["4096", "0 0", "0 1600", "384 4096"]
 
 
 def reference_pcm16(slots, shift):

@@ -3,7 +3,7 @@
 The log is bounded (256 entries); when it overflows the oldest eighth is dropped by rewriting
 the rest (~65 KB) with its chain anchor. On SPI NOR under LittleFS that is ~16 block erases
 (host_tools/sim/flash_cost.py: ~0.9 s typical, 6 s worst case), while the I2S DMA buffer holds
-160 ms. The rewrite goes a few lines per frame instead (translog.TransparencyLog.compact_step).
+256 ms. The rewrite goes a few lines per frame instead (translog.TransparencyLog.compact_step).
 """
 
 import shutil
