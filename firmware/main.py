@@ -1,6 +1,32 @@
 # Earshot firmware entry point. The board starts muted and stays so until the stored state is
-# read; whatever ends the application (Ctrl-C, an exception) leaves the mic off, LED on.
-from earshot.hw import load_board, open_hardware
+# read; whatever ends the application leaves the mic off and the mute LED on.
+#
+# The lock (docs/threat-model.md). `earshot deploy --locked` builds this file with LOCKED = True.
+# - Ctrl-C goes off first, on every build: shared/runtime/pyexec.c parse_compile_execute() turns
+#   the interrupt char on just before this file runs, and the ESP32 port's USB/UART receive
+#   handlers turn a matching byte into a KeyboardInterrupt. A Ctrl-C that arrived before the
+#   line below took effect is pending and is raised at the next jump, inside main()'s try.
+# - This file never ends on a locked board: ports/esp32/main.c starts the REPL when main.py
+#   returns or raises. Any exception (a stray KeyboardInterrupt too) fails safe, is logged and
+#   resets the board.
+# - Developer builds (and a locked board unlocked at boot by both buttons held) turn Ctrl-C
+#   back on in earshot.access, and a Ctrl-C or an error ends in the REPL, muted, as before.
+# - A locked build ships no boot.py: an exception in boot.py (a Ctrl-C landing in it) makes
+#   ports/esp32/main.c skip main.py ("pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL && ret != 0").
+LOCKED = False
+DATA = "/data"
+
+
+def _console_off():
+    import micropython
+
+    micropython.kbd_intr(-1)
+
+
+try:
+    _console_off()
+except BaseException:  # noqa: B036 - a Ctrl-C already on its way when this file started
+    _console_off()
 
 
 def _detector():
@@ -27,20 +53,53 @@ def _detector():
         return None
 
 
-def main():
-    hw = open_hardware(load_board())
-    hw.fail_safe()
+def _fail_closed(hw, app, error):
+    # Locked: mic off, a line in the transparency log, reset. Never raises, never returns.
     try:
+        if hw is not None:
+            hw.fail_safe()
+    except BaseException:  # noqa: B036
+        pass
+    try:
+        fields = {"error": type(error).__name__, "locked": True}
+        if app is not None:
+            app.log.append("crash", fields, app.hw.ticks_ms())
+        else:
+            from earshot.translog import TransparencyLog
+
+            TransparencyLog(DATA + "/log.txt").append("crash", fields, 0)
+    except BaseException:  # noqa: B036 - the reset below matters more than the entry
+        pass
+    from earshot.hw import reset_board
+
+    reset_board()
+
+
+def main():
+    hw = app = access = None
+    try:
+        from earshot.hw import load_board, open_hardware
+
+        hw = open_hardware(load_board())
+        hw.fail_safe()
+        from earshot.access import decide
+
+        cause = hw.reset_cause()
+        access = decide(hw, bytearray(hw.FRAME_SAMPLES * 2), cause, DATA, LOCKED)
         from earshot.app import App
 
-        app = App(hw, detector=_detector(), reset_cause=hw.reset_cause())
+        app = App(hw, detector=_detector(), reset_cause=cause, access=access, data=DATA)
         app.run()
-    except KeyboardInterrupt:
-        # A person at the REPL: stay muted, and let them work without a watchdog reset.
-        hw.wdt_stop()
+    except BaseException as e:  # noqa: B036 - nothing may end a locked board's main.py
+        if LOCKED and (access is None or access.locked):
+            _fail_closed(hw, app, e)
+        if isinstance(e, KeyboardInterrupt) and hw is not None:
+            # A person at the REPL: stay muted, and let them work without a watchdog reset.
+            hw.wdt_stop()
         raise
     finally:
-        hw.fail_safe()
+        if hw is not None:
+            hw.fail_safe()
 
 
 main()

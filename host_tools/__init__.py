@@ -8,4 +8,8 @@
     sim/       the virtual board: MicroPython Unix port, simulated world, ROM bootloader
     hil/       the behaviour suite and the targets it runs on (virtual or real boards)
     wakeword/  wake-word data, training, scoring and benchmarks
+    xtensa/    reading the xtensawin machine code mpy-cross emits (make bench-cost)
+
+    vocabulary.py  the words for consent, LEDs and board time every command uses
+    resources.py   where the shipped firmware, boards, models, audio and suite are
 """

@@ -18,6 +18,7 @@ from .link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_
 from .records import sessions
 from .resources import audio
 from .sim import VirtualBoard
+from .vocabulary import board_clock, consent_text
 
 SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
 
@@ -47,7 +48,9 @@ class Scene:
         pins = self.board.pins()
         led = "MUTE LED ON " if pins["mute_led"] else "mute led off"
         mic = "mic powered" if pins["mic_power"] else "mic OFF    "
-        print("  [board %5.1fs] %s | %s | %s" % (self.board.time_s, led, mic, what), flush=True)
+        # The board's own clock (ms since the firmware booted), as the transparency log shows it.
+        uptime = self.client.command("status")["uptime_ms"]
+        print("  [board %s] %s | %s | %s" % (board_clock(uptime), led, mic, what), flush=True)
 
     def pump(self, seconds=0.3):
         """Read what the board sent; show events, keep session records."""
@@ -61,8 +64,8 @@ class Scene:
             self.records.append(f.payload)
             if f.type == T_SESSION_HEADER:
                 info = sessions.parse_record(f.payload)
-                print("      -> session opened: wake=%s consent=%s" % (
-                    info.wake_word, ",".join(sessions.flag_names(info.flags)) or "none"))
+                print("      -> session opened: wake %s, consent %s" % (
+                    info.wake_word, consent_text(info.flags)))
             return
         if f.type != T_EVENT:
             return
@@ -77,7 +80,7 @@ class Scene:
         elif kind == "refused":
             print("      board refused to stream: %s" % ev["why"])
         elif kind == "consent":
-            print("      consent now '%s'%s" % (ev["preset"], " (guest)" if ev.get("guest") else ""))
+            print("      consent now %s" % consent_text(ev["flags"], ev.get("guest"), ev["preset"]))
         elif kind == "state" and ev["m"] == "mute":
             print("      %s (by %s)" % (ev["new"], ev["why"]))
 
@@ -102,12 +105,13 @@ def run_scene(board, log=print):
     s.say("8 s of household conversation: %d bytes left the board (no audio, no levels)" % len(tap))
     board.press("action")
     s.play(chatter(2, 2))
-    s.say("push-to-talk under consent 'private': nothing may leave the home")
+    s.say("push-to-talk under consent %s: nothing may leave the home" % consent_text(0))
     reply = client.command("consent", preset="assistant")
-    s.say("the phone app asks for consent 'assistant': %s" % reply["result"].replace("_", " "))
-    board.press("action")
+    s.say("the phone app asks for consent %s: %s" % (consent_text(["cloud"]),
+                                                      reply["result"].replace("_", " ")))
+    board.press("mute+action", seconds=0.7)
     s.pump()
-    s.say("a household member confirmed with the action button")
+    s.say("a household member confirmed it: both buttons held together on the board")
     from .sim.world import read_pcm
 
     s.play(read_pcm(audio("alexa_en-us.wav")) + chatter(2.5, 3, steady=True) + bytes(16000 * 2))
@@ -125,7 +129,7 @@ def run_scene(board, log=print):
           % (len(result.sessions), s.sent_audio, "yes" if result.ok else result.failure))
     for info in result.sessions:
         print("  session counter %d: %.1f s, consent %s, wake %s" % (
-            info.counter, info.duration_ms / 1000, ",".join(info.consent) or "none", info.wake_word))
+            info.counter, info.duration_ms / 1000, consent_text(info.flags), info.wake_word))
     from .records.translog import render, verify_log
 
     data, _ = client.read_log()

@@ -11,7 +11,7 @@ import re
 from host_tools.link import protocol
 from host_tools.records import sessions
 from host_tools.sim import wire
-from tests.mpy import FIRMWARE, run_mpy
+from tests.mpy import FIRMWARE, ROOT, run_mpy
 
 
 def board_tables():
@@ -56,3 +56,22 @@ def test_the_virtual_hardware_layer_speaks_the_simulators_wire():
     assert consts["_PERIOD"] == wire.TICKS_PERIOD == 1 << 30
     for env in (wire.ENV_SOCK, wire.ENV_RESET_CAUSE, wire.ENV_CHIP_RESET):
         assert '"%s"' % env in src
+
+
+def test_consent_presets_and_the_status_led_legend_match_the_firmware_and_the_doc():
+    from host_tools import vocabulary as V
+
+    board = json.loads(run_mpy(r"""
+import json
+from earshot import consent
+print(json.dumps({"flags": list(consent.FLAG_NAMES), "presets": list(consent.PRESETS),
+                  "colours": consent.COLOURS, "blink": consent.BLINK_MS}))
+"""))
+    assert list(V.FLAG_NAMES) == board["flags"]
+    assert [[name, bits] for name, bits, _ in V.PRESETS] == board["presets"]
+    assert {k: list(v[0]) for k, v in V.STATUS_LED.items()} == board["colours"]
+    assert V.BLINK_MS == board["blink"]
+    # The legend a person reads in docs/sessions.md: same names, same colours.
+    doc = (ROOT / "docs" / "sessions.md").read_text()
+    rows = dict(re.findall(r"^\| `?(\w+)`?\s*\|[^|]*\|\s*(\w+ \(\d+, \d+, \d+\))", doc, re.M))
+    assert rows == {k: "%s (%d, %d, %d)" % (v[1], *v[0]) for k, v in V.STATUS_LED.items()}

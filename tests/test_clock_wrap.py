@@ -8,8 +8,8 @@ MICROPY_PY_TIME_TICKS_PERIOD). The virtual board's clock wraps there too and can
 import pytest
 
 from host_tools.errors import ProtocolError
-from host_tools.hil.fixtures import KEY, boot_board, connect, event_dicts, events, silence, \
-    speech_like, wait_for
+from host_tools.hil.fixtures import (KEY, boot_board, confirm, connect, event_dicts, events,
+                                    silence, speech_like, wait_for)
 from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
 from host_tools.sim.wire import TICKS_PERIOD
@@ -44,7 +44,7 @@ def ticks(board):
 def test_a_session_opened_just_before_the_wrap_closes_at_end_of_speech(near_wrap):
     board, client = near_wrap
     client.command("consent", preset="assistant")
-    board.press("action")
+    confirm(board)
     board.press("mute")
     wait_for(lambda: client.command("status")["muted"] is False)
     fast_forward(board, WRAP_S - 2.0)
@@ -83,7 +83,7 @@ def test_a_consent_confirmation_window_spans_the_wrap_and_still_lapses(near_wrap
     outcomes = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
                 and e.get("outcome")]
     assert [(e["re"], e["outcome"]) for e in outcomes] == [(seq, "expired")]
-    board.press("action")  # too late: a press now is push-to-talk material, not consent
+    confirm(board)  # too late: nothing is waiting any more
     assert client.command("status")["consent"]["preset"] == "private"
 
 
@@ -99,7 +99,7 @@ def test_a_key_replacement_window_spans_the_wrap(near_wrap):
     fast_forward(board, WRAP_S + 12.0)
     seq = client.send("provision", device_id="wrap-3", key=bytes(range(2, 34)).hex())
     fast_forward(board, WRAP_S + 20.0)
-    board.press("action")  # 8 s later: confirmed in time
+    confirm(board)  # 8 s later: confirmed in time
     wait_for(lambda: client.command("status")["device_id"] == "wrap-3")
     with pytest.raises(ProtocolError):
         client.command("unmute")  # the board carries on normally after all that

@@ -171,9 +171,10 @@ def test_step_two_deploys_provisions_and_reads_the_version(board, tmp_path, monk
     (tmp_path / "mp.bin").write_bytes(s3_image(10_000))
     calls = []
     monkeypatch.setattr(reboot, "wait_for_board", lambda port, serial_number, timeout: port)
-    monkeypatch.setattr(deploy, "deploy", lambda port, board_id, progress: calls.append(
+    monkeypatch.setattr(deploy, "deploy", lambda port, board_id, **kw: calls.append(
         ("deploy", board_id)))
-    monkeypatch.setattr(provision, "provision", lambda port: calls.append(("provision",)))
+    monkeypatch.setattr(provision, "provision", lambda port: calls.append(("provision",)) or (
+        "dev", "keys/dev.key", None))
     monkeypatch.setattr(client, "probe", lambda port, timeout: {"version": "0.3.0"})
     args = ["flash", "--board", DEVKIT, "--port", board.port, "--micropython",
             str(tmp_path / "mp.bin"), "--before", "no-reset"]

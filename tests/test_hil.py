@@ -2,19 +2,36 @@
 
 import subprocess
 import sys
+import time
 
 from host_tools.board.build import build
 from host_tools.board.files import load as load_board
-from host_tools.hil.fixtures import boot_board, connect
+from host_tools.hil.fixtures import KEY, boot_board, confirm, connect
+from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from host_tools.records import sessions
 from host_tools.hil.runner import summarise
 from host_tools.resources import audio
 
 
+SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
+
+
+def armed(board):
+    """A test-mode build, with the action button held from power-on: test mode is armed."""
+    board.hold("action")
+    return board
+
+
 def test_hil_runs_the_behaviour_suite_on_each_board_in_parallel(firmware_image, tmp_path):
     image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
-    with boot_board(image, tmp_path / "a") as a, boot_board(image, tmp_path / "b") as b:
+    with armed(boot_board(image, tmp_path / "a")) as a, \
+            armed(boot_board(image, tmp_path / "b")) as b:
         a.wait_booted()
         b.wait_booted()
+        connect(a.port).close()  # the firmware answers: the boot gesture is over
+        connect(b.port).close()
+        a.release("action")
+        b.release("action")
         junit = tmp_path / "hil.xml"
         r = subprocess.run([sys.executable, "-m", "host_tools.cli", "hil", "--port", a.port,
                             "--port", b.port, "--board", "virtual", "--junit", str(junit),
@@ -51,10 +68,11 @@ def test_test_mode_feed_replaces_the_mic_but_never_bypasses_mute(tmp_path):
 
     clip = read_pcm(audio("alexa_en-us.wav"))
     image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
-    with boot_board(image, tmp_path / "a") as board:
+    with armed(boot_board(image, tmp_path / "a")) as board:
         board.wait_booted()
         target = SerialTarget(board.port)
         assert target.wait_booted()["test_mode"] is True
+        board.release("action")  # its release after the boot gesture is not a push-to-talk
 
         def wakes():
             frames = target.client.frames(0.3)
@@ -63,10 +81,40 @@ def test_test_mode_feed_replaces_the_mic_but_never_bypasses_mute(tmp_path):
         target.play(bytes(16000) + clip + bytes(32000))
         target.wait_audio_done()
         assert wakes() == []  # muted: the fed audio was dropped unheard
+        target.client.command("provision", device_id="rig-1", key=KEY.hex())
+        target.client.command("consent", preset="assistant")
+        confirm(board)
         board.press("mute")  # only the button unmutes, test mode or not
-        target.play(bytes(16000) + clip + bytes(32000))
+        target.client.frames(0.2)
+        target.play(bytes(16000) + clip + bytes(64000))
         target.wait_audio_done()
-        assert [w["word"] for w in wakes()] == ["alexa"]
-        log = target.client.command("status")
-        assert log["test_mode"] is True
+        frames = target.client.frames(1.0)
+        deadline = time.monotonic() + 10
+        while not any(f.type == T_SESSION_CLOSE for f in frames) and time.monotonic() < deadline:
+            frames += target.client.frames(0.2)  # the session ends on the silence that follows
+        evs = [f.event() for f in frames if f.type == T_EVENT]
+        assert [e["word"] for e in evs if e["ev"] == "wake"] == ["alexa"]
+        # The session a host's audio opened says so, signed: no receiver takes it for a real wake.
+        records = [f.payload for f in frames if f.type in SESSION_TYPES]
+        result = sessions.verify_stream(records, KEY)
+        assert result.ok and result.sessions[0].wake_word == "alexa" and result.sessions[0].test
+        assert [e["test"] for e in evs if e["ev"] == "session"] == [True]
+        assert target.client.command("status")["test_mode"] is True
         target.close()
+
+
+def test_in_test_mode_the_room_is_never_heard_only_the_host_s_audio():
+    from tests.mpy import run_mpy
+
+    out = run_mpy("""
+from earshot.testfeed import TestFeed
+feed = TestFeed()
+frame = bytearray(b'\\xe1\\x10' * 320)   # what the microphone heard: the room
+feed.take(frame, True)                   # nothing fed: silence, not the room
+print(frame == bytearray(640))
+feed.put(b'\\x01\\x02' * 320)
+frame = bytearray(b'\\xe1\\x10' * 320)
+feed.take(frame, True)
+print(frame == bytearray(b'\\x01\\x02' * 320))
+""")
+    assert out.split() == ["True", "True"]

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from host_tools.errors import ProtocolError
-from host_tools.hil.fixtures import KEY, boot_board, connect, silence, speech_like, wait_for
+from host_tools.hil.fixtures import (KEY, boot_board, confirm, connect, silence, speech_like,
+                                    wait_for)
 from host_tools.link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
 
@@ -86,7 +87,7 @@ def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_f
         obs = Observer(board)
         obs.client.command("provision", device_id="s", key=KEY.hex())
         obs.client.command("consent", preset="assistant")
-        board.press("action")
+        confirm(board)
         board.press("mute")  # start listening: every scenario begins unmuted, consent assistant
         for step in steps:
             FIGURES["steps"] += 1

@@ -58,6 +58,8 @@ lines = [
     b"@E1 8 zz\n",
     b"@E1 9 %08x " % binascii.crc32(good) + b"@E1 10 %08x " % binascii.crc32(good) + good + b"\n",
     b"x" * 2000 + b"\n",
+    b"\x03" * 1000 + b"@E1 11 %08x " % binascii.crc32(good) + good + b"\n",
+    b"\x03" * 3000 + b"@E1 12 %08x " % binascii.crc32(good) + good + b"\n",
 ]
 for line in lines:
     for item in r.feed(line):
@@ -71,6 +73,9 @@ for line in lines:
     assert "malformed" in got[4]
     assert got[5] == "(10, {'cmd': 'status'})"  # resynchronised on the last frame start
     assert "too long" in got[6]
+    # Junk without a newline (Ctrl-C bytes to a locked board) never swallows the next command.
+    assert got[7] == "(11, {'cmd': 'status'})"
+    assert "too long" in got[8] and got[9] == "(12, {'cmd': 'status'})"
 
 
 def test_frames_that_arrive_with_a_reply_are_kept_in_order():

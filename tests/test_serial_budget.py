@@ -8,8 +8,8 @@ tick per full FIFO, then USB CDC), and its microphone fills the board file's I2S
 
 import pytest
 
-from host_tools.hil.fixtures import KEY, boot_board, connect, event_dicts, events, silence, \
-    speech_like, wait_for
+from host_tools.hil.fixtures import (KEY, boot_board, confirm, connect, event_dicts, events,
+                                    silence, speech_like, wait_for)
 from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
 from host_tools.sim.serial_line import SerialLine
@@ -24,7 +24,7 @@ def listening(firmware_image, tmp_path):
         client = connect(board.port)
         client.command("provision", device_id="budget", key=KEY.hex())
         client.command("consent", preset="assistant")
-        board.press("action")
+        confirm(board)
         board.press("mute")
         wait_for(lambda: client.command("status")["muted"] is False)
         yield board, client

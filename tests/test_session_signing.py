@@ -34,9 +34,11 @@ def board_sign(key, device, sessions):
         "unhex = binascii.unhexlify\n"
         "signer = SessionSigner(unhex(%r), %r)\n"
         "out = []\n"
+        "prev = bytes(32)\n"
         "for s in json.loads(%r):\n"
         "    recs = [signer.open(unhex(s['sid']), s['counter'], s['wake'], s['flags'],"
-        " s['start'])]\n"
+        " s['start'], prev)]\n"
+        "    prev = recs[0][-32:]\n"
         "    for i, c in enumerate(s['chunks']):\n"
         "        pcm = bytearray(unhex(c))\n"
         "        index, tag = signer.chunk(pcm)\n"
@@ -85,10 +87,12 @@ def test_board_signed_sessions_verify_on_host_and_match_host_signer_bytes(signed
                                                                             "speech_end")
     assert first.start_ms == 123456789017
     assert first.digest == good[0][-1][-32:].hex()
+    prev = bytes(32)
     for s, recs in zip(sessions, good):
         host = sign_session(KEY, DEVICE, s["sid"], s["counter"], s["chunks"], wake_word=s["wake"],
-                            flags=s["flags"], start_ms=s["start"], reason=s["reason"])
+                            flags=s["flags"], start_ms=s["start"], reason=s["reason"], prev=prev)
         assert host == recs
+        prev = recs[0][-32:]
 
 
 def test_chunk_record_helper_builds_the_board_bytes(signed):

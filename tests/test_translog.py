@@ -1,4 +1,4 @@
-"""The transparency log (firmware/earshot/translog.py in MicroPython, host_tools/records/translog.py):
+"""The transparency log (firmware/earshot/translog.py in MicroPython, records/translog.py):
 hash-chained, bounded with its anchor kept, repaired after a torn append, and any quiet edit is
 caught by the host (privacy contract point 6)."""
 
@@ -38,10 +38,13 @@ def test_appended_entries_verify_on_the_host_and_survive_reopening(tmp_path):
     s = res.entries[2]
     assert (s.kind, s.fields["counter"], s.fields["bytes"], s.fields["consent"]) == (
         "session", 2, 64000, 5)
-    assert describe(s).startswith("#2         0.020s  audio left the board: 2.0 s, 64000 bytes,"
-                                  " consent cloud,retain, wake hey_earshot, ended speech_end")
+    # One vocabulary: the board clock as the demo shows it, consent as preset (flags).
+    assert describe(s).startswith("#2         0.02s  audio left the board: 2.0 s, 64000 bytes,"
+                                  " consent history (cloud, retain), wake hey_earshot, ended "
+                                  "speech_end")
     assert describe(res.entries[0]).endswith("microphone muted by button")
-    assert "consent nothing -> cloud (assistant) by host+button" in describe(res.entries[1])
+    assert "consent private (no flags) -> assistant (cloud), by host+button" in describe(
+        res.entries[1])
     assert render(res).splitlines()[-1].startswith("chain verified: 9 entries, head #8")
     assert json.loads(render(res, as_json=True))["entries"][2]["fields"]["wake"] == "hey_earshot"
 

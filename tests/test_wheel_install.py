@@ -9,12 +9,13 @@ in editable mode, and .pth files there are not processed from a .pth path).
 """
 
 import os
-import select
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from pathlib import Path
 
@@ -77,27 +78,37 @@ def test_the_installed_wheel_runs_the_demo_the_virtual_board_deploy_and_hil(tmp_
                            cwd=elsewhere, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
     try:
-        lines = read_until(sim, "running on", timeout=120)
-        port = lines[0].split()[-1]
+        lines = read_until(sim, "running:", timeout=120)
         assert lines[0].startswith("serial: ")
-        r = run([earshot, "deploy", "--port", port, "--test-mode"], cwd=elsewhere, env=env)
+        r = run([earshot, "deploy", "--port", "sim", "--test-mode"], cwd=elsewhere, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
-        r = run([earshot, "hil", "--port", port, "-k", "bad_input"], cwd=elsewhere, env=env)
+        r = run([earshot, "hil", "--port", "sim", "-k", "bad_input"], cwd=elsewhere, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "1 passed   0 failed" in r.stdout
     finally:
         sim.send_signal(signal.SIGINT)
-        sim.communicate(timeout=30)
+        sim.wait(timeout=30)
 
 
 def read_until(proc, needle, timeout):
-    lines, deadline = [], time.monotonic() + timeout
+    """Lines of `proc` up to the first containing `needle` (a reader thread: select() on a
+    buffered pipe misses lines already read into Python's buffer)."""
+    lines = queue.Queue()
+    def read():
+        for line in proc.stdout:
+            lines.put(line.rstrip())
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    seen, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if select.select([proc.stdout], [], [], 0.5)[0]:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip())
-            if needle in line:
-                return lines
-    raise AssertionError("no %r from earshot sim in %ss: %s" % (needle, timeout, lines))
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError("no %r from earshot sim in %ss: %s" % (needle, timeout, seen))

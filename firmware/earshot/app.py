@@ -8,11 +8,12 @@ import gc
 from micropython import const
 
 from earshot import VERSION, commands, gate, proto, store
+from earshot.access import DEVELOPER, UNLOCKED, Access
 from earshot.buttons import Buttons
 from earshot.confirm import WAITING, Confirmation
 from earshot.consent import BLINK_MS, COLOURS, Consent, flag_names, preset_name
 from earshot.forward import Forwarder
-from earshot.hw import BROWNOUT_RESET, BUTTON_ACTION, BUTTON_MUTE
+from earshot.hw import BUTTON_ACTION, BUTTON_MUTE
 from earshot.logsend import LogSender
 from earshot.mute import MuteInterlock
 from earshot.ring import Ring
@@ -25,16 +26,22 @@ DATA = "/data"  # state, identity, counter and log; never touched by deploy
 _PREROLL_BYTES = const(16000)  # 0.5 s of pre-wake audio, sent only with `preroll` consent
 _RX_BYTES = const(1024)  # host bytes taken per frame: one command line, feed lines included
 _WDT_MS = const(5000)
+_MAX_ERROR = const(200)  # characters of an error message (JSON-escaped, still < 4096 bytes)
 _PWRON_RESET = const(1)
 _TEST_MODE_BLINK_MS = const(500)
 _MEM_EVERY = const(63)  # sample the heap every 64 frames
+_UNLOCKED_BLINK_MS = const(500)
 _WHITE = (255, 255, 255)
 _DARK = (0, 0, 0)
+# machine.reset_cause() numbering of the hw package (earshot/hw/__init__.py), for the log.
+_CAUSES = ("?", "power-on", "hard reset", "watchdog", "deep sleep", "soft reset", "brown-out")
 
 
 class App:
-    def __init__(self, hw, detector=None, reset_cause=_PWRON_RESET, data=DATA):
+    def __init__(self, hw, detector=None, reset_cause=_PWRON_RESET, data=DATA, access=None):
         self.hw = hw
+        # Who may do what (earshot/access.py): decided by main.py before the App starts.
+        self.access = access or Access(DEVELOPER, False, 0, [])
         self._state_path = data + "/state.json"
         self._identity_path = data + "/identity.json"
         self.log_path = data + "/log.txt"
@@ -47,8 +54,10 @@ class App:
         self.confirmation = Confirmation(self._transition, ticks_diff=hw.ticks_diff)
         self.vad = Vad()
         self.buttons = Buttons((BUTTON_MUTE, BUTTON_ACTION), hw.ticks_diff)
+        # Buttons still held from a boot gesture: their release is not a press.
+        self.buttons.prime(self.access.gesture, hw.ticks_ms())
         self.detector = detector
-        self.test_mode = bool(hw.board.get("test_mode"))
+        self.test_mode = self.access.test_mode
         self.feed = TestFeed() if self.test_mode else None
         buffers = (self.frame, self.ring, self.feed) if self.feed else (self.frame, self.ring)
         self.mute = MuteInterlock(hw, buffers, self._mute_changed, hw.ticks_diff)
@@ -63,6 +72,7 @@ class App:
         _mkdir(data)
         self.log = TransparencyLog(self.log_path)
         self.log.compact_later = True  # a slice per frame (step), never a second-long stall
+        self._log_boot(reset_cause)
         self.forwarder = Forwarder(self.writer, self.log, data + "/counter.json", hw.urandom,
                                    ticks_add=hw.ticks_add)
         self.log_sender = LogSender(self)
@@ -73,20 +83,32 @@ class App:
                                           log=self._note)
         self._show_status_led(0)
         # Only a clean power-on restores "unmuted"; any reset, crash, watchdog bite, brown-out
-        # or a corrupt state file keeps the mic off until someone presses the button. A
+        # or a corrupt state file keeps the mic off until someone presses the button. So does an
+        # unlock: while the serial port is open to the REPL the host could listen in. A
         # brown-out looks like a power-on upstream (hw.reset_cause_from tells them apart): the
-        # supply failed under the board, so it fails closed, and the log says why.
-        if reset_cause == BROWNOUT_RESET:
-            self.log.append("brownout", {"muted": True}, hw.ticks_ms())
-        if reset_cause == _PWRON_RESET and saved.get("muted") is False:
+        # supply failed under the board, so it fails closed (the boot entry names the cause).
+        if reset_cause == _PWRON_RESET and saved.get("muted") is False and \
+                self.access.mode != UNLOCKED:
             if not self.mute.apply(False, "restore"):
                 self._unmute_refused("restore", hw.ticks_ms())
-        if self.test_mode:
-            # Test mode is never silent: it is in the log and on the status LED.
-            self.log.append("test_mode", {"on": True}, hw.ticks_ms())
         self.event("boot", version=VERSION, board=hw.board.get("id"), muted=self.mute.muted,
                    reset_cause=reset_cause, provisioned=self.forwarder.signer is not None,
-                   test_mode=self.test_mode)
+                   test_mode=self.test_mode, access=self.access.mode)
+
+    def _log_boot(self, reset_cause):
+        # Every start is in the log with its cause, and so is a session the last run left open
+        # (a power cut, a crash, a reset mid-session): its audio left without an end entry.
+        # Test mode and an unlock are never silent either: logged here, shown on the LED.
+        log = self.log
+        now = self.hw.ticks_ms()
+        cause = _CAUSES[reset_cause] if 0 < reset_cause < len(_CAUSES) else "?"
+        log.append("boot", {"cause": cause, "access": self.access.mode, "version": VERSION}, now)
+        left = log.open_session
+        if left is not None:
+            log.append("interrupted", {"id": left.get("id"), "counter": left.get("counter"),
+                                       "cause": cause}, now)
+        for kind, fields in self.access.notes:
+            log.append(kind, fields, now)
 
     # -- events and logging ------------------------------------------------------------------
 
@@ -97,7 +119,8 @@ class App:
         self.event("reply", re=seq, ok=True, **fields)
 
     def reply_error(self, seq, message):
-        self.event("error", re=seq, error=message)
+        # Messages may quote the host's input: keep them well inside one frame.
+        self.event("error", re=seq, error=message[:_MAX_ERROR])
 
     def _transition(self, machine, old, new, why):
         self.event("state", m=machine, old=old, new=new, why=why, t=self.hw.ticks_ms())
@@ -117,7 +140,9 @@ class App:
         self._save()
         if self.confirmation.kind == "consent":
             self.cancel_confirmation("superseded")  # the household or a more private choice won
-        if self.gate.state == gate.OPEN and not self.consent.allows_streaming():
+        if self.gate.state == gate.OPEN and self.forwarder.flags & ~self.consent.flags:
+            # Consent was withdrawn from under the open session: its header promised flags
+            # that no longer hold, so it ends here (a new session carries the new consent).
             self.close_session("consent")
 
     def describe_consent(self):
@@ -127,15 +152,27 @@ class App:
                 "pending": pending}
 
     def _show_status_led(self, now):
+        # The legend is docs/sessions.md. Patterns, from the most urgent:
+        #   unlocked (maintenance)   white 500 ms, dark 500 ms
+        #   request waiting          the requested preset's colour (a key replacement: white)
+        #                            250 ms, dark 250 ms
+        #   test mode                the status colour alternating with white every 500 ms
+        #   otherwise                the applied preset's colour, steady
         c = self.confirmation
-        if c.kind == "consent":
-            # A request waiting for the button: the requested preset's colour blinks.
+        if self.access.mode == UNLOCKED:
+            colour = _DARK if (now // _UNLOCKED_BLINK_MS) & 1 else _WHITE
+        elif c.state == WAITING:
             lit = not (self.hw.ticks_diff(now, c.since) // BLINK_MS) & 1
-            colour = COLOURS[preset_name(c.data[0], c.data[1])] if lit else _DARK
+            if not lit:
+                colour = _DARK
+            elif c.kind == "consent":
+                colour = COLOURS[preset_name(c.data[0], c.data[1])]
+            else:
+                colour = _WHITE
         else:
             colour = self.consent.led_colour()
-        if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:
-            colour = _WHITE  # test mode: the status colour alternates with white
+            if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:
+                colour = _WHITE  # test mode: the status colour alternates with white
         if colour != self._led:
             self._led = colour
             self.hw.set_status_led(colour[0], colour[1], colour[2])
@@ -204,14 +241,22 @@ class App:
             while True:
                 self.step()
         finally:
-            # Ctrl-C, an unhandled exception, anything: the mic goes off, the LED on.
+            # Ctrl-C, an unhandled exception, anything: the mic goes off, the LED on, and an
+            # open session is ended and logged if the serial line and flash still work (if
+            # not, the next boot logs it as interrupted).
             self.mute.fail_safe()
+            try:
+                self.close_session("error")
+            except Exception:  # noqa: BLE001 - best effort on the way down
+                pass
 
     def step(self):
         hw = self.hw
         frame = self.frame
         lost = hw.read_frame(frame)
         if self.feed is not None:
+            # Test mode: the host's audio replaces the microphone entirely (silence when none
+            # is queued), so a session a host provoked never carries the room.
             self.feed.take(frame, not self.mute.muted)
         hw.wdt_feed()
         now = hw.ticks_ms()
@@ -305,7 +350,12 @@ class App:
         if why:
             self.event("refused", why=why, wake=wake)
             return
-        self.forwarder.open(wake, now, self.consent, self.ring)
+        try:
+            self.forwarder.open(wake, now, self.consent, self.ring, self.test_mode)
+        except OSError as e:
+            # The log entry could not be written (flash full or failing): nothing was sent.
+            self.event("refused", why="transparency log not writable (%s)" % e, wake=wake)
+            return
         self.gate.open(now, wake)
 
     def close_session(self, reason):
@@ -323,6 +373,14 @@ class App:
     # -- buttons -----------------------------------------------------------------------------
 
     def _on_button(self, kind, bit, now):
+        if kind == "both":
+            # The confirm gesture: both buttons together, never used for anything else, so a
+            # push-to-talk press can never confirm what a host asked for.
+            if self.confirmation.state == WAITING:
+                self._confirm(now)
+            else:
+                self._note("both buttons: nothing is waiting for confirmation")
+            return
         if bit == BUTTON_MUTE and kind == "press":
             muted = not self.mute.muted
             if muted:
@@ -332,11 +390,13 @@ class App:
             return
         if bit != BUTTON_ACTION:
             return
-        if kind == "press" and self.confirmation.state == WAITING:
-            self._confirm(now)
-        elif kind == "press":
+        if kind == "press":
             if self.gate.state == gate.OPEN:
                 self.close_session("host_stop")
+            elif self.confirmation.state == WAITING:
+                # While a host request waits, the action button does not open a session: the
+                # household may be reaching for the confirm gesture.
+                self._note("push-to-talk ignored: a request waits (hold both buttons to allow)")
             elif not self.mute.muted:
                 self._open_session("ptt", now)
         elif kind == "long":
@@ -355,7 +415,9 @@ class App:
             "provisioned": self.forwarder.signer is not None,
             "log": {"entries": len(self.log), "head": self.log.head()[1]},
             "wake_word": self.detector.word if self.detector else None,
-            "test_mode": self.test_mode,
+            "test_mode": self.test_mode, "access": self.access.mode,
+            "last_session": {"counter": self.log.max_counter(),
+                             "tag": binascii.hexlify(self.log.last_tag() or bytes(32)).decode()},
             "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
             "audio_lost_ms": self.lost_samples // 16,
             "mem": _mem(self.mem_peak),

@@ -1,11 +1,16 @@
 # Button gestures from a bitmask sampled once per audio frame (20 ms: that is the debounce).
-# Events: ("press", mask) on release after a short press, ("long", mask) once when held past
-# LONG_MS, ("very_long", mask) once when held past VERY_LONG_MS.
+# Events: ("press", bit) on release after a short press, ("long", bit) once when held past
+# LONG_MS, ("very_long", bit) once when held past VERY_LONG_MS, and ("both", mask) once when all
+# the buttons have been held together for BOTH_MS: the confirm gesture. Once the buttons were
+# down together, none of them reports anything else until it is released, so a chord is never
+# also a push-to-talk, a mute toggle or a preset change.
 # Board times are hw.ticks_ms() values, compared with hw.ticks_diff: they wrap on the board.
 from micropython import const
 
 LONG_MS = const(1500)
 VERY_LONG_MS = const(4000)
+BOTH_MS = const(500)
+_CHORD = const(3)  # a _fired level: part of a chord, silent until released
 
 
 def _diff(a, b):
@@ -16,9 +21,25 @@ class Buttons:
     def __init__(self, bits, ticks_diff=_diff):
         self._bits = bits  # e.g. (BUTTON_MUTE, BUTTON_ACTION)
         self._diff = ticks_diff
+        self._all = 0
+        for bit in bits:
+            self._all |= bit
         self._down_at = {}
         self._fired = {}
         self._prev = 0
+        self._chord_at = -1  # board time all buttons went down together, -1 when not (ticks >= 0)
+        self._chord_done = False
+
+    def prime(self, mask, now_ms):
+        """Buttons already held (a boot gesture): their hold and release report nothing."""
+        for bit in self._bits:
+            if mask & bit:
+                self._down_at[bit] = now_ms
+                self._fired[bit] = _CHORD
+        self._prev = mask
+        if mask and mask & self._all == self._all:
+            self._chord_at = now_ms
+            self._chord_done = True  # the boot gesture is not also a confirmation
 
     def update(self, mask, now_ms):
         events = None
@@ -38,4 +59,15 @@ class Buttons:
                 if not self._fired.get(bit):
                     events = (events or []) + [("press", bit)]
         self._prev = mask
+        if mask & self._all == self._all:
+            if self._chord_at < 0:
+                self._chord_at = now_ms
+                self._chord_done = False
+                for bit in self._bits:
+                    self._fired[bit] = _CHORD
+            elif not self._chord_done and self._diff(now_ms, self._chord_at) >= BOTH_MS:
+                self._chord_done = True
+                events = (events or []) + [("both", self._all)]
+        else:
+            self._chord_at = -1
         return events

@@ -28,6 +28,9 @@ def handle(app, item, now):
         handler(app, seq, cmd, now)
     except (ValueError, TypeError, KeyError) as e:
         app.reply_error(seq, "bad %s command: %s" % (name, e))
+    except Exception as e:  # noqa: BLE001 - a host's bytes never stop the board
+        # Anything else (a full flash, MemoryError, a bug) is this command's failure only.
+        app.reply_error(seq, "%s failed on the board: %s" % (name, type(e).__name__))
 
 
 def status(app, seq, cmd, now):
@@ -84,7 +87,8 @@ def log(app, seq, cmd, now):
 
 def feed(app, seq, cmd, now):
     if app.feed is None:
-        app.reply_error(seq, "feed needs test mode: earshot deploy --test-mode")
+        app.reply_error(seq, "feed needs test mode: earshot deploy --test-mode, then hold the "
+                             "action button while the board starts")
         return
     pcm = binascii.a2b_base64(cmd["pcm"])
     if len(pcm) % 2 or not app.feed.put(pcm):

@@ -68,13 +68,21 @@ class CommandReader:
             if c == 10 or c == 13:
                 if self._overflow:
                     out.append((0, None, "frame too long (max %d bytes)" % MAX_LINE))
-                elif self._line:
+                if self._line and (not self._overflow or self._line.rfind(b"@E") >= 0):
                     out.append(self._parse(bytes(self._line)))
                 self._line = bytearray()
                 self._overflow = False
-            elif len(self._line) >= MAX_LINE:
-                self._overflow = True
             else:
+                if len(self._line) >= MAX_LINE:
+                    # Full: keep a frame that started after the junk before it (a host that
+                    # sent garbage or Ctrl-C bytes without a newline still gets its next
+                    # command through); with none, the line is too long and starts over.
+                    i = self._line.rfind(b"@E", 1)
+                    if i > 0:
+                        self._line = self._line[i:]
+                    else:
+                        self._overflow = True
+                        self._line = bytearray()
                 self._line.append(c)
         return out
 

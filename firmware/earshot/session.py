@@ -4,8 +4,10 @@
 # dropped, replayed, forged or truncated session (docs/privacy-contract.md, point 4).
 #
 # The exact bytes are in docs/sessions.md; host_tools/records/sessions.py is the receiver. Sizes:
-#   header  'H' ver sid[8] counter:u32 start_ms:u64 flags:u8 n dev[n] m wake[m] tag[32]
-#           tag = HMAC(K, header bytes before the tag)
+#   header  'H' ver sid[8] counter:u32 start_ms:u64 flags:u8 prev[32] n dev[n] m wake[m] tag[32]
+#           tag = HMAC(K, header bytes before the tag); prev = the tag of the header this device
+#           sent before (32 zero bytes for its first), so sessions form one chain per device and
+#           a receiver sees a whole session missing; flags bit 7 (TEST_FLAG) marks test mode
 #   chunk   'C' index:u32 len:u16 pcm[len] tag[32]
 #           tag_i = HMAC(K, tag_{i-1} | 'C' index len | pcm), tag_{-1} = header tag
 #   close   'E' count:u32 nbytes:u32 reason:u8 tag[32]
@@ -19,8 +21,9 @@ from micropython import const
 
 from earshot.hmac256 import HMAC256
 
-VERSION = const(1)
+VERSION = const(2)  # 2: the header carries `prev` (1 had none)
 TAG_SIZE = const(32)
+TEST_FLAG = const(0x80)  # flags bit 7: test mode, the audio may be the host's (`feed`)
 SESSION_ID_SIZE = const(8)
 CHUNK_PREFIX_SIZE = const(7)
 MAX_NAME = const(64)
@@ -49,7 +52,7 @@ class SessionSigner:
     """Signs one session at a time for one device.
 
     signer = SessionSigner(key, "earshot-1a2b")
-    hdr = signer.open(session_id, counter, "hey_earshot", flags, start_ms)  # send hdr
+    hdr = signer.open(session_id, counter, "hey_earshot", flags, start_ms, prev)  # send hdr
     index, tag = signer.chunk(pcm)        # send signer.prefix, pcm, tag (= one chunk record)
     rec = signer.close("speech_end")      # send rec; signer.digest is the log's digest
     """
@@ -71,13 +74,14 @@ class SessionSigner:
         self.counter = None
         self.digest = None  # close tag of the last closed session
 
-    def open(self, session_id, counter, wake_word, consent_flags, start_ms):
+    def open(self, session_id, counter, wake_word, consent_flags, start_ms, prev=bytes(32)):
         """Start a session; return the header record (bytes, tag included).
 
         session_id: 8 bytes (e.g. hw.urandom(8)); counter: the persisted monotonic counter
         (store.next_counter), strictly increasing per device; wake_word: name of the detector
         that fired, or "ptt" for push-to-talk; consent_flags: consent bit flags (consent.py);
-        start_ms: board time in ms when the utterance started (pre-roll included).
+        start_ms: board time in ms when the utterance started (pre-roll included);
+        prev: the tag of this device's previous header (TransparencyLog.last_tag()).
         """
         if self._tag is not None:
             raise ValueError("session already open")
@@ -85,10 +89,12 @@ class SessionSigner:
             raise ValueError("session id must be %d bytes" % SESSION_ID_SIZE)
         if counter <= self._last_counter or counter > 0xFFFFFFFF:
             raise ValueError("counter must increase")
+        if len(prev) != TAG_SIZE:
+            raise ValueError("prev must be a %d-byte tag" % TAG_SIZE)
         wake = _name(wake_word, "wake word")
         head = struct.pack(">BB", 0x48, VERSION) + bytes(session_id)
-        head += struct.pack(">IQBB", counter, start_ms, consent_flags & 0xFF, len(self._dev))
-        head += self._dev + bytes((len(wake),)) + wake
+        head += struct.pack(">IQB", counter, start_ms, consent_flags & 0xFF) + bytes(prev)
+        head += bytes((len(self._dev),)) + self._dev + bytes((len(wake),)) + wake
         tag = self._mac.mac(head)
         self._tag = tag
         self._last_counter = counter

@@ -28,14 +28,18 @@ class Streamer:
         self.sent_bytes = 0  # PCM bytes of the open session
         self.gaps = 0  # chunk indices skipped for audio the board lost
 
-    def open(self, session_id, counter, wake_word, flags, start_ms, fifo):
-        """Send the header; `fifo` (a ring.Ring) holds the pre-roll to send first, or nothing."""
-        header = self.signer.open(session_id, counter, wake_word, flags, start_ms)
-        self._writer.send(proto.T_SESSION_HEADER, header)
+    def begin(self, session_id, counter, wake_word, flags, start_ms, prev, fifo):
+        """Sign the header (nothing is sent yet: the caller logs it first, then send_header).
+        `fifo` (a ring.Ring) holds the pre-roll to send first, or nothing."""
+        header = self.signer.open(session_id, counter, wake_word, flags, start_ms, prev)
         self._fifo = fifo
         self._gap_at = -1
         self.sent_bytes = 0
         self.gaps = 0
+        return header
+
+    def send_header(self, header):
+        self._writer.send(proto.T_SESSION_HEADER, header)
 
     def add(self, pcm):
         """Queue audio; True if the FIFO was full and a chunk had to go out at once."""

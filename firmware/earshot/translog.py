@@ -2,8 +2,12 @@
 # in flash.
 #
 # File format (text, one record per line; docs/sessions.md has the full description):
-#   anchor (optional, first line only):  b"A <seq> <hash>\n"
-#       entries up to and including <seq> were dropped; <hash> is the hash of entry <seq>.
+#   anchor (optional, first line only):  b"A <seq> <hash> <counter> <tag>\n"
+#       entries up to and including <seq> were dropped; <hash> is the hash of entry <seq>;
+#       <counter> is the highest session counter and <tag> (hex) the newest session header tag
+#       the log held when it was trimmed, so neither is lost with the entries (a lost
+#       counter.json never restarts counters, and the session chain continues). Older logs have
+#       only the first three fields.
 #   entry:                               b"<hash> <body>\n"
 #       body = JSON object {"seq": n, "t": time_ms, "k": kind, "f": {fields}}
 #       hash = hex(SHA-256(prev_hash_raw32 | body bytes as stored)); prev of the first entry is
@@ -57,11 +61,17 @@ def _parse_entry(line, prev):
 
 
 def _parse_anchor(line):
+    """-> (seq, hash, counter, tag or None), or None if malformed."""
     parts = line.split(b" ")
-    if len(parts) != 3 or parts[0] != b"A" or len(parts[2]) != _HEX:
+    if len(parts) not in (3, 5) or parts[0] != b"A" or len(parts[2]) != _HEX:
         return None
     try:
-        return int(parts[1]), binascii.unhexlify(parts[2])
+        seq, h = int(parts[1]), binascii.unhexlify(parts[2])
+        if len(parts) == 3:
+            return seq, h, 0, None
+        if len(parts[4]) != _HEX:
+            return None
+        return seq, h, int(parts[3]), binascii.unhexlify(parts[4])
     except ValueError:
         return None
 
@@ -86,6 +96,8 @@ class TransparencyLog:
         self._hash = _ZERO
         self._count = 0
         self._max_counter = 0
+        self._last_tag = None  # header tag of the newest session opened (bytes)
+        self.open_session = None  # fields of an `open` entry with no end entry after it
         valid = 0
         whole_lines_bad = False
         try:
@@ -106,8 +118,8 @@ class TransparencyLog:
                     if anchor is None:
                         whole_lines_bad = True
                         break
-                    self._anchor = anchor
-                    self._seq, self._hash = anchor
+                    self._anchor = anchor[:2]
+                    self._seq, self._hash, self._max_counter, self._last_tag = anchor
                 else:
                     e = _parse_entry(line, self._hash)
                     if e is None or e[0] != self._seq + 1:
@@ -123,10 +135,25 @@ class TransparencyLog:
         return valid, size, whole_lines_bad
 
     def _note(self, obj):
-        if obj.get("k") == "session":
-            c = obj.get("f", {}).get("counter", 0)
+        # What the log knows about sessions: the highest counter, the newest header tag (the
+        # next session chains to it) and an opened session that never ended.
+        kind = obj.get("k")
+        f = obj.get("f", {})
+        if kind in ("open", "session"):
+            c = f.get("counter", 0)
             if isinstance(c, int) and c > self._max_counter:
                 self._max_counter = c
+        if kind == "open":
+            self.open_session = f
+            tag = f.get("tag")
+            if isinstance(tag, str) and len(tag) == _HEX:
+                try:
+                    self._last_tag = binascii.unhexlify(tag)
+                except ValueError:
+                    pass
+        elif kind in ("session", "interrupted") and self.open_session is not None and \
+                f.get("id") == self.open_session.get("id"):
+            self.open_session = None
 
     def _open(self):
         tmp = self._path + ".tmp"
@@ -174,8 +201,7 @@ class TransparencyLog:
         self._seq = seq
         self._hash = digest
         self._count += 1
-        if kind == "session":
-            self._note({"k": kind, "f": fields})
+        self._note({"k": kind, "f": fields})
         if self._count > self._max and not self.compact_later:
             self._compact(self._count - (self._max - self._max // 8))
         return seq
@@ -224,8 +250,12 @@ class TransparencyLog:
         anchor_hash = last[:_HEX]
         anchor_seq = json.loads(last[_HEX + 1 : -1])["seq"]
         dst = open(self._path + ".tmp", "wb")
-        dst.write(b"A %d " % anchor_seq + anchor_hash + b"\n")
+        dst.write(self._anchor_line(anchor_seq, anchor_hash))
         return [dst, offset, drop, (anchor_seq, binascii.unhexlify(anchor_hash))]
+
+    def _anchor_line(self, anchor_seq, anchor_hash):
+        tag = binascii.hexlify(self._last_tag or _ZERO)
+        return b"A %d " % anchor_seq + anchor_hash + b" %d " % self._max_counter + tag + b"\n"
 
     def _compact(self, drop):
         """Drop the `drop` oldest entries, keeping the chain anchor."""
@@ -240,7 +270,7 @@ class TransparencyLog:
             anchor_hash = last[:_HEX]
             anchor_seq = json.loads(last[_HEX + 1 : -1])["seq"]
             with open(tmp, "wb") as dst:
-                dst.write(b"A %d " % anchor_seq + anchor_hash + b"\n")
+                dst.write(self._anchor_line(anchor_seq, anchor_hash))
                 while line:
                     dst.write(line)
                     line = src.readline()
@@ -277,18 +307,24 @@ class TransparencyLog:
         return self._count
 
     def max_counter(self):
-        """Highest session counter among the held entries (a floor for store.next_counter)."""
+        """Highest session counter the log ever held (the anchor keeps it when entries are
+        dropped): a floor for store.next_counter."""
         return self._max_counter
+
+    def last_tag(self):
+        """Header tag of the newest session opened (bytes), or None before the first."""
+        return self._last_tag
 
     # Entry helpers: the field names host_tools/records/translog.py knows how to show.
 
     def session(self, time_ms, session_id, counter, start_ms, length_ms, nbytes, flags, digest,
-                wake="", reason=""):
+                wake="", reason="", test=False):
         """A session that left the board. session_id and digest: bytes (stored as hex)."""
         return self.append("session", {
             "id": binascii.hexlify(session_id).decode(), "counter": counter, "start": start_ms,
             "ms": length_ms, "bytes": nbytes, "consent": flags,
             "digest": binascii.hexlify(digest).decode(), "wake": wake, "end": reason,
+            "test": test,
         }, time_ms)
 
     def consent(self, time_ms, event):

@@ -2,6 +2,10 @@
 
 Application modules go as .mpy (smaller, no compile on the board); boot.py and main.py stay
 .py, as MicroPython runs them by name. The board file goes to /board.json.
+
+A locked image (docs/threat-model.md) has main.py with `LOCKED = True` and no boot.py: an
+exception in boot.py (a Ctrl-C landing in it) would make MicroPython skip main.py and start the
+REPL. Test mode is never built locked.
 """
 
 import json
@@ -40,9 +44,15 @@ def mpy_cross(src, dst, march):
                                                           proc.stderr.strip().splitlines()[-1]))
 
 
-def build(board, test_mode=False, out=None):
+_UNLOCKED_LINE = "LOCKED = False\n"
+
+
+def build(board, test_mode=False, out=None, locked=False):
     """Build the image for `board` (a loaded board file) into `out` (default: a new temporary
     directory the caller removes); returns the directory."""
+    if locked and test_mode:
+        raise EarshotError("test mode lets the host play audio into the board: it is never "
+                           "built locked (deploy either --locked or --test-mode)")
     firmware = firmware_dir()
     march = march_for(board)
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="earshot-build-"))
@@ -52,8 +62,15 @@ def build(board, test_mode=False, out=None):
     for src in sorted((firmware / "earshot").rglob("*.py")):  # with the hw package
         rel = src.relative_to(firmware).with_suffix(".mpy")
         mpy_cross(src, out / rel, march)
-    for name in ("boot.py", "main.py"):
-        shutil.copy(firmware / name, out / name)
+    main = (firmware / "main.py").read_text()
+    if main.count(_UNLOCKED_LINE) != 1:
+        raise EarshotError("firmware/main.py has no %r line to build a locked image from"
+                           % _UNLOCKED_LINE.strip())
+    if locked:
+        main = main.replace(_UNLOCKED_LINE, "LOCKED = True\n")
+    else:
+        shutil.copy(firmware / "boot.py", out / "boot.py")
+    (out / "main.py").write_text(main)
     models = firmware / "models"
     if models.is_dir() and any(models.glob("*.json")):
         (out / "models").mkdir()

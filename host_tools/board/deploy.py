@@ -1,37 +1,62 @@
 """Deploy: build the firmware for the board's CPU, copy it with mpremote, read the version back.
 
 /data on the board (state, keys, the transparency log) is never touched.
+
+A locked board (docs/threat-model.md) refuses mpremote: its serial port speaks only the Earshot
+protocol. Updating one takes a person at the board: hold both buttons while it starts, until the
+status LED blinks white (unlocked until its next reset), then deploy. deploy() says so instead
+of failing inside mpremote.
 """
 
+import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 from ..errors import EarshotError, ProtocolError
 from . import files
 from .build import build
 
+UNLOCK_HINT = ("hold both buttons on the board while it starts (plug it in, or press its reset "
+               "button) until the status LED blinks white, then run earshot deploy again")
+
 
 def mpremote(port, *args, timeout=120):
-    proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # A locked board never shows mpremote a raw REPL prompt, and mpremote keeps waiting.
+        return 1, "mpremote timed out after %ds: could not enter raw repl" % timeout
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None):
-    """Build, copy, reset, and read the version back. Returns the board's hello reply."""
+def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None,
+           file_progress=None, locked=False):
+    """Build, copy, reset, and read the version back. Returns the board's hello reply.
+
+    progress(message) hears each step; file_progress(total) is a context manager yielding
+    advance(name), called as each file lands on the board (cli.common.Progress.files).
+    """
     say = progress or (lambda msg: None)
     board = files.load(board_id)
-    say("compiling firmware for %s (mpy-cross)" % board_id)
-    out = build(board, test_mode)
+    say("compiling firmware for %s (mpy-cross)%s" % (board_id, ", locked" if locked else ""))
+    out = build(board, test_mode, locked=locked)
     try:
-        copy(port, out, say)
+        refuse_if_locked(port, say)
+        copy(port, out, say, file_progress)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     if not verify:
         return None
-    return wait_for_firmware(port, say)
+    reply = wait_for_firmware(port, say)
+    want = "locked" if locked else "developer"
+    if reply.get("access", "developer") != want:
+        raise EarshotError("deployed, but the board reports access %r, expected %r"
+                           % (reply.get("access"), want))
+    return reply
 
 
 def interrupt(port):
@@ -50,32 +75,83 @@ def interrupt(port):
         pass  # mpremote reports a port it cannot open, in its own words
 
 
-def copy(port, image, say):
+def refuse_if_locked(port, say):
+    """A board that answers as locked cannot be deployed to: say what the household must do."""
+    from ..link.client import probe
+
+    reply = probe(port, timeout=1.0)
+    if reply is None:
+        return  # bare MicroPython, or a developer build busy: mpremote decides
+    access = reply.get("access", "developer")
+    if access == "locked":
+        raise EarshotError("%s is locked (deployed with --locked): %s" % (port, UNLOCK_HINT))
+    if access == "unlocked":
+        say("board unlocked at the board: updating it")
+
+
+def copy(port, image, say, file_progress=None, timeout=180):
     files_ = sorted(p for p in image.rglob("*") if p.is_file())
+    # main.py goes last, so a copy cut short never boots new code with old modules.
+    files_.sort(key=lambda p: p.relative_to(image).as_posix() == "main.py")
     say("copying %d files to %s (mpremote)" % (len(files_), port))
     interrupt(port)
-    # Stale modules from an older deploy must not shadow the new ones.
+    # Stale modules from an older deploy must not shadow the new ones; a locked image has no
+    # boot.py, and none may be left behind (a boot.py that fails makes MicroPython skip main.py).
+    code, text = mpremote(port, "rm", ":main.py", timeout=30)
+    if code and "could not enter raw repl" in text:
+        raise EarshotError("%s does not let mpremote in (a locked board?): %s" % (port, UNLOCK_HINT))
     mpremote(port, "rm", "-r", ":earshot")
     mpremote(port, "rm", "-r", ":models")
+    if not (image / "boot.py").exists():
+        mpremote(port, "rm", ":boot.py")
     args = []
     for d in sorted({p.parent for p in files_ if p.parent != image}):
         args += ["fs", "mkdir", ":" + str(d.relative_to(image)), "+"]
     for p in files_:
         args += ["fs", "cp", str(p), ":" + str(p.relative_to(image)), "+"]
     args += ["reset"]
-    code, text = mpremote(port, *args)
+    # One mpremote session for all files (one raw-REPL entry); it prints a `cp SRC :DEST` line
+    # as it copies each file, which is our per-file progress.
+    proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", port, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    lines = []
+    try:
+        with (file_progress or _no_progress)(len(files_)) as advance:
+            for line in proc.stdout:
+                lines.append(line.strip())
+                if line.startswith("cp "):
+                    advance(line.split(":")[-1].strip())
+        code = proc.wait()
+    finally:
+        timer.cancel()
     if code:
-        last = text.strip().splitlines()[-1] if text.strip() else "no output"
+        last = next((x for x in reversed(lines) if x), "no output")
         raise EarshotError("copying to %s failed (mpremote: %s)" % (port, last))
 
 
-def wait_for_firmware(port, say, timeout=15):
-    """Wait until the deployed firmware answers with the version this earshot ships."""
+class _no_progress:
+    def __init__(self, total):
+        pass
+
+    def __enter__(self):
+        return lambda name: None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def wait_for_firmware(port, say, timeout=15, expect_version=True):
+    """Wait until the firmware answers; with expect_version, with the version this earshot
+    ships (after a deploy). Returns the board's hello reply."""
     from ..link.client import Client
     from ..resources import firmware_version
 
-    say("verifying: reading the version back over the Earshot protocol")
-    expected = firmware_version()
+    if expect_version:
+        say("verifying: reading the version back over the Earshot protocol")
+    expected = firmware_version() if expect_version else None
     deadline = time.monotonic() + timeout
     last_error = None
     while time.monotonic() < deadline:
@@ -87,9 +163,12 @@ def wait_for_firmware(port, say, timeout=15):
             last_error = e
             time.sleep(0.3)
     else:
-        raise EarshotError("deployed, but the firmware did not answer: %s" % last_error)
-    if reply.get("version") != expected:
+        raise EarshotError("%sthe firmware did not answer: %s"
+                           % ("deployed, but " if expect_version else "", last_error))
+    if expected and reply.get("version") != expected:
         raise EarshotError("board reports firmware %s after deploy, expected %s"
                            % (reply.get("version"), expected))
-    say("firmware %s running on %s (%s)" % (expected, port, reply.get("board")))
+    say("firmware %s running on %s (%s%s)" % (reply.get("version"), port, reply.get("board"),
+                                              ", locked" if reply.get("access") == "locked"
+                                              else ""))
     return reply

@@ -52,11 +52,70 @@ def default_key_path(device_id):
     return KEYS_DIR / ("%s.key" % check_device_id(device_id))
 
 
-def write_key(path, key):
-    """Write a new key file readable by its owner only (0600)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex() + "\n")
-    return path
+class KeyFile:
+    """Where a new key will be kept: checked before anything happens, written last.
+
+        kf = KeyFile("keys/dev.key")      # refuses a directory, an existing file, a bad place
+        with kf.staged(key):              # the key is on disk (a temporary file beside it)
+            ...give the key to the board...
+            kf.commit()                   # now it is keys/dev.key; without commit: removed
+    """
+
+    def __init__(self, path, replace=False):
+        self.path = Path(path)
+        self.replace = replace
+        if self.path.is_dir():
+            raise EarshotError("key file %s is a directory: give a file name, e.g. %s"
+                               % (self.path, self.path / "board.key"))
+        if self.path.exists() and not replace:
+            raise EarshotError("key file %s already exists (the key of another board?): choose "
+                               "another --key-file, or pass --replace-key-file to overwrite it"
+                               % self.path)
+        parent = self.path.parent
+        if parent.exists() and not parent.is_dir():
+            raise EarshotError("cannot keep a key in %s: %s is not a directory"
+                               % (self.path, parent))
+        self._tmp = None
+
+    def staged(self, key):
+        import contextlib
+
+        @contextlib.contextmanager
+        def stage():
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, self._tmp = _mkstemp(self.path)
+            except OSError as e:
+                raise EarshotError("cannot write a key file in %s: %s"
+                                   % (self.path.parent, e.strerror or e)) from None
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(key.hex() + "\n")
+                yield self
+            finally:
+                if self._tmp and os.path.exists(self._tmp):
+                    os.unlink(self._tmp)
+
+        return stage()
+
+    def commit(self):
+        """Make the staged key the key file (never replacing one unless `replace`)."""
+        try:
+            if self.replace:
+                os.replace(self._tmp, self.path)
+            else:
+                os.link(self._tmp, self.path)  # fails if a file appeared there meanwhile
+                os.unlink(self._tmp)
+        except OSError as e:
+            kept, self._tmp = self._tmp, None  # the board has this key: never delete it
+            raise EarshotError("the board has the new key but %s could not be written (%s): the "
+                               "key is in %s, move it there by hand"
+                               % (self.path, e.strerror or e, kept)) from None
+        self._tmp = None
+        return self.path
+
+
+def _mkstemp(path):
+    import tempfile
+
+    return tempfile.mkstemp(prefix="." + path.name + ".", suffix=".new", dir=path.parent)

@@ -10,21 +10,26 @@ import argparse
 import sys
 
 from ..errors import EarshotError
-from . import (bench, consent, deploy, flash, hil, log, monitor, ports, provision, record, sim,
-               status, verify, wakeword)
+from . import (bench, consent, deploy, flash, hil, log, monitor, pins, play, ports, power, press,
+               provision, record, sim, status, verify, wakeword)
+from .common import FAILED, INTERRUPTED, OK
 
 # name -> (module with setup/run, one-line help)
 COMMANDS = {
-    "sim": (sim, "run a virtual ESP32-S3 board behind a pseudo-terminal"),
+    "sim": (sim, "run a virtual ESP32-S3 board; later commands reach it as --port sim"),
+    "press": (press, "press a button of the running virtual board"),
+    "play": (play, "play a WAV into the running virtual board's microphone"),
+    "pins": (pins, "show the running virtual board's LEDs, mic power and buttons"),
+    "power": (power, "cut, restore or cycle the running virtual board's power"),
     "deploy": (deploy, "compile the firmware with mpy-cross and copy it to a board"),
-    "status": (status, "show firmware version, board, mute and consent state"),
+    "status": (status, "firmware, board, mute, consent, what the LEDs mean"),
     "monitor": (monitor, "live view of the board's events"),
     "provision": (provision, "give a board its device id and signing key"),
     "consent": (consent, "show or change the household's consent"),
     "log": (log, "read and verify the board's transparency log"),
-    "record": (record, "receive, verify and store streamed sessions"),
-    "verify": (verify, "verify a captured session stream"),
-    "ports": (ports, "list serial ports and which answer as Earshot boards"),
+    "record": (record, "receive, verify and keep streamed sessions"),
+    "verify": (verify, "verify a capture, or a session kept by earshot record"),
+    "ports": (ports, "list serial ports and virtual boards, and which answer as Earshot boards"),
     "flash": (flash, "flash MicroPython and the firmware onto a real board"),
     "hil": (hil, "run the behaviour suite against real boards"),
     "wakeword": (wakeword, "wake-word dataset, training, scoring"),
@@ -32,11 +37,32 @@ COMMANDS = {
 }
 
 
+def version():
+    from ..link.protocol import VERSION
+    from ..resources import firmware_version, package_version
+
+    return "earshot %s (firmware %s, protocol v%d)" % (package_version(), firmware_version(),
+                                                       VERSION)
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest, nargs=0, help=kw.get("help"))
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version())
+        parser.exit()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="earshot",
         description="Earshot: privacy firmware for ESP32-S3 microphone boards.",
+        epilog="Exit status: 0 done; 1 failed (one line `earshot: ...` on stderr says why); "
+               "2 wrong command line; 130 interrupted.",
     )
+    parser.add_argument("--version", action=_Version,
+                        help="print the versions of earshot, its firmware and protocol")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         module.setup(sub.add_parser(name, help=help_text, description=help_text))
@@ -50,16 +76,16 @@ def main(argv=None):
         args = parser.parse_args(argv)
         if not args.command:
             parser.print_help()
-            return 1
-        return COMMANDS[args.command][0].run(args) or 0
+            return FAILED
+        return COMMANDS[args.command][0].run(args) or OK
     except EarshotError as e:
-        print("earshot: %s" % e, file=sys.stderr)
-        return 1
+        print("earshot: %s" % " ".join(str(e).split()), file=sys.stderr)
+        return FAILED
     except KeyboardInterrupt:
         print("earshot: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return OK
 
 
 if __name__ == "__main__":

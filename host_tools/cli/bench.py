@@ -1,27 +1,29 @@
 """earshot bench --port P: the wake-word pipeline's real share of the board's CPU."""
 
-import json
-
-from .common import add_port_argument
+from .common import add_json_argument, add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--model", default=None, help="model name in /models (default: the first)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="a model deployed in /models on the board: alexa or hey_jarvis "
+                        "(default: the first)")
+    add_json_argument(p, "the measurement (microseconds per second of audio, core share, "
+                         "bytes allocated)")
 
 
 def run(args):
     from ..board.bench import bench
-    from ..link.target import open_target
+    from ..link.target import resolve
+    from .common import Progress, print_json
 
-    with open_target(args.port) as port:
-        r = bench(port, args.model)
+    r = bench(resolve(args.port).port, args.model, progress=Progress(quiet=args.json,
+                                                                    prefix="bench: "))
     if args.json:
-        print(json.dumps(r))
+        print_json(r)
     else:
         print("%s on %s (%s): %.2f ms per second of audio = %.1f%% of one core; %d bytes "
-              "allocated while running" % (r["model"], r["port"], r["platform"],
-                                          r["us_per_audio_s"] / 1000, 100 * r["core_share"],
-                                          r["bytes_allocated"]))
+              "allocated while running; the firmware runs again"
+              % (r["model"], r["port"], r["platform"], r["us_per_audio_s"] / 1000,
+                 100 * r["core_share"], r["bytes_allocated"]))
     return 0

@@ -1,11 +1,88 @@
-"""What the command modules share: the --port option."""
+"""What the command modules share: the --port and --json options, and how progress is shown.
 
+Exit statuses (README "Exit status"): 0 done; 1 the command failed, with one line
+`earshot: ...` on stderr saying why and how to fix it; 2 the command line itself is wrong
+(argparse's usage message); 130 interrupted with Ctrl-C.
+"""
+
+import contextlib
+import json
 import os
+import sys
+
+OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 
-def add_port_argument(parser):
+def add_port_argument(parser, what="the board", default=None):
     parser.add_argument(
-        "--port", "-p", default=os.environ.get("EARSHOT_PORT"),
-        help="serial port or pyserial URL (socket://, rfc2217://); 'sim' starts a virtual "
-             "board with the firmware deployed (default: $EARSHOT_PORT)",
-    )
+        "--port", "-p", default=default or os.environ.get("EARSHOT_PORT") or None, metavar="PORT",
+        help="%s: a serial device (/dev/ttyACM0), a pyserial URL (socket://HOST:PORT, "
+             "rfc2217://HOST:PORT), 'sim' for the running virtual board or 'sim:NAME' for a named "
+             "one (default: $EARSHOT_PORT)" % what)
+
+
+def add_sim_port_argument(parser):
+    parser.add_argument(
+        "--port", "-p", default=os.environ.get("EARSHOT_PORT") or "sim", metavar="sim[:NAME]",
+        help="the running virtual board: 'sim' (the only one) or 'sim:NAME' (default: "
+             "$EARSHOT_PORT, else sim)")
+
+
+def add_json_argument(parser, what="the result", default=False):
+    parser.add_argument("--json", action="store_true", default=default,
+                        help="print %s as JSON on stdout (no progress lines)" % what)
+
+
+def print_json(obj):
+    print(json.dumps(obj, indent=1, sort_keys=True), flush=True)
+
+
+class Progress:
+    """Progress for a person: plain lines on stdout (never prefixed `earshot:`, which marks an
+    error), a rich progress bar for per-file steps on a terminal; silent with --json."""
+
+    def __init__(self, quiet=False, prefix=""):
+        self.quiet = quiet
+        self.prefix = prefix
+
+    def __call__(self, message):
+        if not self.quiet:
+            print(self.prefix + message, flush=True)
+
+    @contextlib.contextmanager
+    def files(self, total, what="copying"):
+        """A callback advance(name) for `total` files: a bar on a terminal, else nothing."""
+        if self.quiet or not sys.stdout.isatty():
+            yield lambda name: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn
+
+        with Bar(TextColumn(self.prefix + what), BarColumn(), MofNCompleteColumn(),
+                 TextColumn("{task.description}"), transient=True) as bar:
+            task = bar.add_task("", total=total)
+            yield lambda name: bar.update(task, advance=1, description=name)
+
+
+class Countdown:
+    """`waiting: hold both buttons together on the board: 7 s`, one line a second (redrawn in
+    place on a terminal)."""
+
+    def __init__(self, quiet=False):
+        self.quiet = quiet
+        self.shown = None
+        self.tty = sys.stdout.isatty()
+
+    def __call__(self, seconds_left):
+        s = int(seconds_left + 0.999)
+        if s == self.shown or self.quiet:
+            return
+        if self.shown is None or self.tty:
+            end = "\r" if self.tty else "\n"
+            from ..vocabulary import CONFIRM_GESTURE
+
+            print("waiting: %s on the board: %2d s " % (CONFIRM_GESTURE, s), end=end, flush=True)
+        self.shown = s
+
+    def finish(self):
+        if self.tty and self.shown is not None and not self.quiet:
+            print()

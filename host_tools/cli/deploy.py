@@ -1,32 +1,51 @@
-"""earshot deploy: compile with mpy-cross, copy with mpremote, verify the version."""
+"""earshot deploy: compile with mpy-cross for the board's CPU, copy with mpremote, verify."""
 
-from .common import add_port_argument
+from .common import add_json_argument, add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--board", default=None,
-                   help="board file id (default: virtual for the virtual board, else required)")
+    p.add_argument("--board", default=None, metavar="ID",
+                   help="board file id, boards/<ID>.json (default: the virtual board's own for "
+                        "--port sim; required for a real board)")
     p.add_argument("--test-mode", action="store_true",
-                   help="enable the audio-feed command for hardware-in-the-loop tests")
+                   help="allow the audio-feed command for hardware-in-the-loop tests (armed by "
+                        "holding the action button while the board starts; shown on the status "
+                        "LED and in the log)")
+    p.add_argument("--locked", action="store_true",
+                   help="what a household gets: no REPL, no mpremote, no test mode; updating it "
+                        "again needs both buttons held while it starts (docs/threat-model.md)")
+    add_json_argument(p, "the firmware version the board reports")
 
 
 def run(args):
     from ..board.deploy import deploy
     from ..errors import EarshotError
+    from ..link.target import resolve
+    from .common import Progress, print_json
 
-    if not args.port or args.port == "sim":
-        raise EarshotError("deploy needs --port PORT of a board (earshot sim prints one)")
-    board = args.board or _guess_board(args.port)
-    reply = deploy(args.port, board_id=board, test_mode=args.test_mode,
-                   progress=lambda m: print("deploy: " + m, flush=True))
-    print("ok: firmware %s on %s, board %s" % (reply["version"], args.port, reply["board"]))
+    if args.locked and args.test_mode:
+        raise EarshotError("--locked and --test-mode exclude each other: a household's board has "
+                           "no test mode")
+    target = resolve(args.port)
+    board = args.board or target.board_id
+    if not board:
+        raise EarshotError("which board is on %s? pass --board ID (one of the files in boards/; "
+                           "earshot ports shows what is connected)" % args.port)
+    shown = Progress(quiet=args.json, prefix="deploy: ")
+    reply = deploy(target.port, board_id=board, test_mode=args.test_mode, locked=args.locked,
+                   progress=shown, file_progress=shown.files)
+    if args.json:
+        print_json({"port": target.port, "board": reply.get("board"),
+                    "version": reply.get("version"), "test_mode": bool(reply.get("test_mode")),
+                    "access": reply.get("access", "developer")})
+        return 0
+    print("ok: firmware %s on %s, board %s%s" % (reply["version"], target.port, reply["board"],
+                                                 ", locked" if args.locked else ""))
+    if args.locked:
+        print("locked: to update it again, hold both buttons while it starts until the status "
+              "LED blinks white, then earshot deploy")
+    elif args.test_mode:
+        print("test mode: hold the action button while the board starts (about 2 s) to arm it; "
+              "it lasts until the next power-on")
     return 0
-
-
-def _guess_board(port):
-    from ..errors import EarshotError
-
-    if port.startswith("/dev/pts/") or "earshot" in port:
-        return "virtual"
-    raise EarshotError("which board is on %s? pass --board (see boards/*.json)" % port)

@@ -10,23 +10,28 @@ from pathlib import Path
 
 
 def setup(parser):
-    parser.add_argument("--board", required=True, help="board id: a file boards/<id>.json")
-    parser.add_argument("--port", required=True, help="serial port of the board")
+    parser.add_argument("--board", required=True, metavar="ID",
+                        help="board file id: a file boards/<ID>.json")
+    parser.add_argument("--port", required=True, help="serial port of the board (earshot ports)")
     parser.add_argument("--micropython", required=True, metavar="FILE.bin",
                         help="MicroPython firmware image (the build the board file names)")
     parser.add_argument("--before", default="default-reset",
                         choices=["default-reset", "usb-reset", "no-reset"],
                         help="how to enter the bootloader (no-reset: already in download mode)")
     parser.add_argument("--after", choices=["hard-reset", "watchdog-reset", "no-reset"],
-                        help="how to leave it (default: what suits the port)")
-    parser.add_argument("--baud", type=int, default=460800, help="flashing baud rate")
+                        help="how to leave it (default: what suits the port: watchdog-reset on "
+                             "native USB, hard-reset on a USB-UART bridge)")
+    parser.add_argument("--baud", type=int, default=460800,
+                        help="flashing baud rate (default: 460800)")
     parser.add_argument("--no-erase", action="store_true", help="keep the rest of the flash")
     parser.add_argument("--force", action="store_true",
-                        help="flash even if flash size or PSRAM differ from the board file")
+                        help="flash even if flash size or PSRAM differ from the board file (the "
+                             "image must still be an ESP32-S3 image)")
     parser.add_argument("--no-deploy", action="store_true",
                         help="stop after MicroPython is written (skip step 2)")
     parser.add_argument("--wait", type=float, default=20.0, metavar="S",
-                        help="seconds to wait for the board to come back after flashing")
+                        help="seconds to wait for the board to come back after flashing "
+                             "(default: 20)")
 
 
 def run(args):
@@ -35,6 +40,7 @@ def run(args):
     from ..flash.esptool_flow import flash_micropython
     from ..flash.image import read_image
     from ..flash.reboot import deploy_and_verify, usb_serial_number, wait_for_board
+    from .common import Progress
 
     board = files.load(args.board)
     image = read_image(args.micropython, board)
@@ -42,14 +48,15 @@ def run(args):
     chip = flash_micropython(
         args.port, board, args.board, image, Path(args.micropython).name, before=args.before,
         after=args.after, erase=not args.no_erase, force=args.force, baud=args.baud)
-    print("earshot: MicroPython written to %s (%s, MAC %s)" % (
-        args.port, chip["description"], chip["mac"]))
+    print("MicroPython written to %s (%s, MAC %s)" % (
+        args.port, chip["description"], chip["mac"]), flush=True)
     if args.no_deploy:
         return 0
     if args.after == "no-reset":
         raise EarshotError("--after no-reset leaves the board in the bootloader: reset it, then "
                            "run `earshot deploy --port %s`" % args.port)
     port = wait_for_board(args.port, serial_number, args.wait)
-    info = deploy_and_verify(port, args.board, progress=lambda msg: print("earshot: " + msg))
-    print("earshot: %s runs Earshot %s on %s" % (args.board, info["version"], port))
+    shown = Progress(prefix="deploy: ")
+    info = deploy_and_verify(port, args.board, progress=shown, file_progress=shown.files)
+    print("ok: %s runs Earshot %s on %s" % (args.board, info["version"], port))
     return 0

@@ -1,27 +1,42 @@
-"""earshot log: read the board's transparency log, verify its hash chain, show it."""
+"""earshot log: read the board's transparency log, verify its hash chain, show it.
+
+The head verified last time is remembered per device in the receiver history: a log that was
+rolled back or rewritten since then fails, even though it chains internally.
+"""
 
 from .common import add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--json", action="store_true", help="machine-readable, verification included")
+    p.add_argument("--json", action="store_true",
+                   help="the entries and the verification result as JSON")
+    p.add_argument("--history", metavar="FILE", default=None,
+                   help="receiver history (default: $EARSHOT_HISTORY or "
+                        "~/.local/state/earshot/receiver.json)")
 
 
 def run(args):
     from ..errors import EarshotError
     from ..link.client import Client
-    from ..link.target import open_target
+    from ..link.target import resolve
+    from ..records.history import History
     from ..records.translog import render, verify_log
 
-    with open_target(args.port) as port, Client(port) as board:
-        board.hello()
+    history = History.load(args.history)
+    with Client(resolve(args.port).port) as board:
+        hello = board.hello()
         data, reply = board.read_log()
-    result = verify_log(data)
+    device = hello.get("device_id")
+    pinned = history.log_head(device) if device else None
+    result = verify_log(data, pins=[pinned] if pinned else [])
     print(render(result, as_json=args.json))
     if not result.ok:
         raise EarshotError("transparency log does not verify: %s" % result.error)
     if result.entries and list(result.head) != list(reply["head"]):
         raise EarshotError("log head on the board (#%s) differs from the verified chain (#%s)"
                            % (reply["head"][0], result.head[0]))
+    if device:
+        history.set_log_head(device, result.head)
+        history.save()
     return 0

@@ -8,37 +8,52 @@ from .common import add_port_argument
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--json", action="store_true", help="one JSON object per event")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per event (and per session record: type and size)")
+    p.add_argument("--seconds", type=float, default=None, metavar="S",
+                   help="stop after S seconds (default: until Ctrl-C)")
 
 
 def describe(ev):
+    from ..vocabulary import board_clock, consent_text
+
     kind = ev.get("ev")
+    t = "[%s] " % board_clock(ev["t"]).strip() if "t" in ev else ""
     if kind == "state":
-        return "%-8s %s -> %s (%s)" % (ev["m"], ev["old"], ev["new"], ev["why"])
+        return "%s%-8s %s -> %s (%s)" % (t, ev["m"], ev["old"], ev["new"], ev["why"])
     if kind == "wake":
-        return "wake     '%s' score %s" % (ev["word"], ev["score"])
+        return "%swake     '%s' score %s" % (t, ev["word"], ev["score"])
     if kind == "session":
-        return "session  %s ended (%s): %.1f s, %d bytes" % (ev["id"], ev["end"], ev["ms"] / 1000, ev["bytes"])
+        return "%ssession  %s ended (%s): %.1f s, %d bytes" % (
+            t, ev["id"], ev["end"], ev["ms"] / 1000, ev["bytes"])
     if kind == "consent":
-        return "consent  %s%s (may: %s)" % (ev["preset"], " [guest]" if ev.get("guest") else "",
-                                           ", ".join(ev.get("flags") or []) or "nothing")
+        return "%sconsent  %s" % (t, consent_text(ev.get("flags") or [], ev.get("guest"),
+                                                  ev.get("preset")))
+    if kind == "confirm" and ev.get("state") == "waiting":
+        return "%sconfirm  %s %s waits for both buttons held together (%s s)" % (
+            t, ev.get("what"), ev.get("target"), ev.get("seconds"))
+    if kind == "confirm" and ev.get("outcome"):
+        return "%sconfirm  %s %s: %s" % (t, ev.get("what"), ev.get("target"), ev["outcome"])
     if kind == "error":
-        return "error    %s" % ev.get("error")
-    fields = {k: v for k, v in ev.items() if k != "ev"}
-    return "%-8s %s" % (kind, json.dumps(fields))
+        return "%serror    %s" % (t, ev.get("error"))
+    fields = {k: v for k, v in ev.items() if k not in ("ev", "t")}
+    return "%s%-8s %s" % (t, kind, json.dumps(fields))
 
 
 def run(args):
     from ..link.client import Client
     from ..link.protocol import T_EVENT, TYPE_NAMES
-    from ..link.target import open_target
+    from ..link.target import resolve
+    from ..vocabulary import consent_text
 
-    with open_target(args.port) as port, Client(port) as board:
+    port = resolve(args.port).port
+    with Client(port) as board:
         status = board.hello()
-        print("monitoring %s: firmware %s, %s, %s" % (
-            port, status["version"], "muted" if status["muted"] else "unmuted",
-            status["consent"]["preset"]), flush=True)
+        c = status["consent"]
+        if not args.json:
+            print("monitoring %s: firmware %s, %s, consent %s" % (
+                port, status["version"], "muted" if status["muted"] else "unmuted",
+                consent_text(c["flags"], c["guest"], c["preset"])), flush=True)
         end = time.monotonic() + args.seconds if args.seconds else None
         while end is None or time.monotonic() < end:
             for frame in board.frames(0.2):
@@ -46,8 +61,9 @@ def run(args):
                     ev = frame.event()
                     line = json.dumps(ev) if args.json else describe(ev)
                 elif args.json:
-                    line = json.dumps({"frame": TYPE_NAMES.get(frame.type), "bytes": len(frame.payload)})
+                    line = json.dumps({"frame": TYPE_NAMES.get(frame.type),
+                                       "bytes": len(frame.payload)})
                 else:
-                    continue  # audio chunks: `earshot record` stores them
+                    continue  # audio chunks: `earshot record` keeps them
                 print(line, flush=True)
     return 0

@@ -31,7 +31,8 @@ def run(args):
         print(json.dumps(ports, indent=2))
         return 0
     if not ports:
-        print("no serial ports found: plug a board in (a data cable, not a charge-only one)")
+        print("no serial ports found: plug a board in (a data cable, not a charge-only one), "
+              "or start a virtual board with earshot sim")
         return 0
     rows = [("PORT", "VID:PID", "KIND", "DESCRIPTION", "" if args.no_probe else "EARSHOT")]
     for p in ports:

@@ -1,19 +1,40 @@
-"""earshot provision: give a board its device id and a fresh 32-byte signing key."""
+"""earshot provision: give a board its device id and a fresh 32-byte signing key.
 
-from .common import add_port_argument
+The key file is checked before the board is touched and written only once the board has the
+key; an existing key file is never overwritten without --replace-key-file. Replacing a board's
+key needs both buttons held together on the board: the command waits for it with a countdown.
+"""
+
+from .common import Countdown, add_json_argument, add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--device-id", help="default: earshot-<random>")
-    p.add_argument("--key-file", default=None, help="where to keep the key (default: keys/<device id>.key)")
+    p.add_argument("--device-id", metavar="ID",
+                   help="the board's name in sessions and the log: 1-64 letters, digits, '.', "
+                        "'_' or '-' (default: earshot-<6 random hex digits>)")
+    p.add_argument("--key-file", metavar="FILE",
+                   help="where to keep the key; it must not exist yet (default: "
+                        "keys/<device id>.key in the current directory)")
+    p.add_argument("--replace-key-file", action="store_true",
+                   help="overwrite --key-file if it exists (its old key is lost)")
+    add_json_argument(p, "the device id and key file")
 
 
 def run(args):
     from ..board.provision import provision
-    from ..link.target import open_target
+    from .common import print_json
 
-    with open_target(args.port) as port:
-        device_id, path = provision(port, args.device_id, args.key_file)
-    print("provisioned %s; key kept in %s (needed by earshot verify/record)" % (device_id, path))
+    countdown = Countdown(quiet=args.json)
+    try:
+        device_id, path, outcome = provision(args.port, args.device_id,
+                                             args.key_file, args.replace_key_file, countdown)
+    finally:
+        countdown.finish()
+    if args.json:
+        print_json({"device_id": device_id, "key_file": str(path),
+                    "confirmed_on_board": outcome == "applied"})
+    else:
+        print("provisioned %s%s; key kept in %s (earshot record and verify need it)" % (
+            device_id, " (new key confirmed on the board)" if outcome else "", path))
     return 0

@@ -1,44 +1,93 @@
-"""earshot record: receive sessions, verify each, store audio + a JSON sidecar with its consent.
+"""earshot record: receive sessions, verify each, keep them (docs/sessions.md, records/recorder.py).
 
-Without the `retain` consent flag only the metadata is written, never the audio.
+Every session gets a sidecar <id>.json that `earshot verify` re-checks later; its audio (a
+capture <id>.cap and <id>.wav) only when its consent has `retain`. A session cut off (the board
+reset, or the recording stopped) is kept as <id>.truncated.*, flagged, never dropped. A session
+that does not verify is kept as <id>.unverified.* and stops the command with exit status 1.
 """
 
 import time
-from pathlib import Path
 
-from .common import add_port_argument
+from .common import add_json_argument, add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--out", required=True, help="directory for sessions")
-    p.add_argument("--key-file", required=True, help="the key from earshot provision")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="directory for the sessions (created if missing; files in it are never "
+                        "overwritten)")
+    p.add_argument("--key-file", required=True, metavar="FILE",
+                   help="the board's key, from earshot provision (64 hex digits or 32 bytes)")
+    p.add_argument("--seconds", type=float, default=None, metavar="S",
+                   help="stop after S seconds (a session still open then is waited for); "
+                        "default: until Ctrl-C")
+    p.add_argument("--history", metavar="FILE", default=None,
+                   help="receiver history (default: $EARSHOT_HISTORY or "
+                        "~/.local/state/earshot/receiver.json)")
+    add_json_argument(p, "one JSON object per session")
 
 
 def run(args):
     from ..board.keys import read_key
+    from ..errors import EarshotError
     from ..link.client import Client
-    from ..link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
-    from ..link.target import open_target
-    from ..records.recorder import store_session
+    from ..link.target import resolve
+    from ..records.history import History
+    from ..records.recorder import Recorder, prepare_out
 
     key = read_key(args.key_file)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    end = time.monotonic() + args.seconds if args.seconds else None
-    records = []
-    with open_target(args.port) as port, Client(port) as board:
+    out = prepare_out(args.out)
+    if args.seconds is not None and args.seconds <= 0:
+        raise EarshotError("--seconds %g: give a positive number of seconds" % args.seconds)
+    port = resolve(args.port).port
+    recorder = Recorder(out, key, History.load(args.history))
+    with Client(port) as board:
         board.hello()
-        while end is None or time.monotonic() < end:
-            for f in board.frames(0.2):
-                if f.type == T_SESSION_HEADER:
-                    records = [f.payload]
-                elif f.type == T_SESSION_CHUNK:
-                    records.append(f.payload)
-                elif f.type == T_SESSION_CLOSE:
-                    records.append(f.payload)
-                    side = store_session(out, records, key)
-                    print("session stored: %s" % side, flush=True)
-                    records = []
+        if not args.json:
+            print("recording sessions from %s into %s%s" % (
+                port, out, " for %g s" % args.seconds if args.seconds else " (Ctrl-C stops)"),
+                flush=True)
+        end = time.monotonic() + args.seconds if args.seconds else None
+        grace = None  # a session still open at the end: wait for it, within reason
+        try:
+            while True:
+                now = time.monotonic()
+                if end is not None and now >= end:
+                    if not recorder.in_session:
+                        break
+                    grace = grace or now + 60
+                    if now >= grace:
+                        show(recorder.flush(), args.json)
+                        break
+                for frame in board.frames(0.2):
+                    show(recorder.feed(frame), args.json)
+        except KeyboardInterrupt:
+            show(recorder.flush(), args.json)  # what arrived is kept, never dropped
+            raise
     return 0
+
+
+def show(stored, as_json):
+    from ..errors import EarshotError
+    from .common import print_json
+
+    if stored is None:
+        return
+    m = stored.meta
+    if as_json:
+        print_json(dict(m, files=[str(f) for f in stored.files]))
+    else:
+        what = ("%.1f s, " % (m["ms"] / 1000) if m["ms"] is not None else "") + \
+            "consent %s, wake %s" % (m["consent_text"], m["wake_word"] or "-")
+        kept = ", ".join(f.name for f in stored.files)
+        audio = "" if m["capture"] else " (no audio kept: the consent has no retain)"
+        state = ("verified" if stored.verified else
+                 "TRUNCATED (cut off; the part kept verified)" if stored.truncated else
+                 "DOES NOT VERIFY")
+        print("session %s from %s: %s; %s%s; kept %s%s" % (
+            m["session_id"], m["device_id"] or "?", what, state,
+            ", TEST MODE" if m.get("test") else "", kept, audio), flush=True)
+    if not stored.verified and not stored.truncated:
+        raise EarshotError("session %s does not verify with this key (%s): kept as %s; check "
+                           "--key-file is this board's key" % (m["session_id"], m["failure"],
+                                                              stored.files[0]))

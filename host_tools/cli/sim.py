@@ -1,20 +1,37 @@
-"""earshot sim: run a virtual board until interrupted; its first output line is the port."""
+"""earshot sim: run a virtual board until stopped; later commands reach it as --port sim.
 
-import sys
+Its first output line is `serial: /dev/pts/N`. While it runs it is registered by name
+(host_tools.sim.runs), and `earshot press/play/pins/power` act on it through its control socket.
+"""
+
+import re
+import signal
 import time
 
 
 def setup(p):
-    p.add_argument("--link", metavar="PATH", help="also keep a symlink to the serial device here")
-    p.add_argument("--erase", action="store_true", help="start with an empty flash")
-    p.add_argument("--flash", metavar="DIR", help="flash directory (default: ~/.cache/earshot/sim-flash)")
-    p.add_argument("--heap", default="256K", help="MicroPython heap, like the board's RAM (default 256K)")
-    p.add_argument("--board", default="virtual", help="board file the virtual board pretends to be")
+    p.add_argument("--name", default="default",
+                   help="name of this virtual board: --port sim:NAME reaches it, and it keeps "
+                        "its own flash (default: default)")
+    p.add_argument("--flash", metavar="DIR",
+                   help="flash directory, created and marked by earshot sim (default: "
+                        "~/.cache/earshot/sim/NAME; $EARSHOT_HOME/sim/NAME if set)")
+    p.add_argument("--erase", action="store_true",
+                   help="start with an empty flash (only a flash directory earshot sim created "
+                        "is ever erased)")
     p.add_argument("--deploy", action="store_true", help="deploy the firmware once it is up")
+    p.add_argument("--test-mode", action="store_true",
+                   help="with --deploy: enable the audio-feed command (for earshot hil)")
+    p.add_argument("--board", default="virtual",
+                   help="board file the virtual board pretends to be (default: virtual)")
+    p.add_argument("--heap", default="256K", metavar="SIZE",
+                   help="MicroPython heap, like the board's RAM: 256K, 2M ... (default: 256K, an "
+                        "ESP32-S3 without PSRAM)")
+    p.add_argument("--link", metavar="PATH", help="also keep a symlink to the serial device here")
     p.add_argument("--download-mode", action="store_true",
                    help="start in the ESP32-S3 ROM serial bootloader (BOOT held), for esptool")
     p.add_argument("--play", metavar="WAV", action="append", default=[],
-                   help="play WAV into the microphone after start (repeatable)")
+                   help="play a 16 kHz mono WAV into the microphone after start (repeatable)")
     p.add_argument("--clock-start", metavar="MS", type=_ms, default=0,
                    help="board time at power-on in ms; ticks_ms() wraps at 1073741824 (2**30), "
                         "so e.g. 1073700000 crosses the wrap 42 s after boot")
@@ -36,29 +53,76 @@ def _ms(text):
 
 
 def run(args):
+    from ..board import files
+    from ..errors import EarshotError
     from ..sim import VirtualBoard
-    from ..sim.board import default_flash_dir
+    from ..sim import runs
+    from ..sim.unix_port import parse_heap
+    from ..sim.control import ControlServer
+    from .common import Progress
 
-    flash = args.flash or default_flash_dir()
-    with VirtualBoard(flash_dir=flash, erase=args.erase, heap=args.heap, board=args.board,
-                      link=args.link, download_mode=args.download_mode,
-                      clock_start_ms=args.clock_start,
-                      serial_cost=not args.ideal_serial) as board:
-        print("serial: %s" % board.port, flush=True)
-        if args.link:
-            print("link: %s -> %s" % (args.link, board.port), flush=True)
-        print("flash: %s" % board.flash_dir, flush=True)
-        if args.download_mode:
-            print("download mode: esptool --chip esp32s3 --port %s --before no-reset ..."
-                  % board.port, flush=True)
-        if args.deploy:
-            board.deploy(progress=lambda m: print("deploy: " + m, flush=True))
-        for wav in args.play:
-            end = board.play(wav)
-            print("play: %s (ends at board time %.1f s)" % (wav, end), flush=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            print("sim: stopped", file=sys.stderr)
+    parse_heap(args.heap)  # wrong input fails before anything is created or started
+    files.load(args.board)
+    flash_root = args.flash or runs.default_flash(args.name)
+    say = Progress()
+    # labgrid and friends stop a process with SIGTERM, and a shell script's `earshot sim &`
+    # starts with SIGINT ignored: both stop the board as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    registration = runs.Registration(args.name)
+    try:
+        fs = runs.prepare_flash(flash_root)
+        with VirtualBoard(flash_dir=fs, erase=args.erase, heap=args.heap, board=args.board,
+                          link=args.link, download_mode=args.download_mode,
+                          clock_start_ms=args.clock_start,
+                          serial_cost=not args.ideal_serial) as board:
+            serial_log = board.tap()
+            print("serial: %s" % board.port, flush=True)
+            if args.link:
+                say("link: %s -> %s" % (args.link, board.port))
+            say("name: %s (reach it with --port sim or --port sim:%s)" % (args.name, args.name))
+            say("flash: %s" % flash_root)
+            control = ControlServer(board, board.runtime_dir / "control.sock")
+            registration.publish(port=board.port, control=control.path, board=args.board,
+                                 flash=str(flash_root), download_mode=args.download_mode)
+            if args.download_mode:
+                say("download mode: esptool --chip esp32s3 --port %s --before no-reset ..."
+                    % board.port)
+            else:
+                board.wait_booted()
+            if args.deploy:
+                try:
+                    shown = Progress(prefix="deploy: ")
+                    board.deploy(test_mode=args.test_mode, progress=shown,
+                                 file_progress=shown.files)
+                except EarshotError as e:
+                    raise EarshotError("%s%s" % (e, _board_said(serial_log))) from None
+            board.untap(serial_log)
+            for wav in args.play:
+                end = board.play(wav)
+                say("play: %s (ends at board time %.1f s)" % (wav, end))
+            say("running: earshot status|press|play|pins --port sim:%s; Ctrl-C stops it"
+                % args.name)
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                say("sim: stopped")
+            control.close()
+    finally:
+        registration.close()
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _board_said(serial_log):
+    """The last error the board printed on its serial port, to say why deploying failed."""
+    text = bytes(serial_log).decode("utf-8", "replace")
+    errors = re.findall(r"^(\w+Error: [^\r\n]*)", text, re.M)
+    if not errors:
+        return ""
+    hint = " (try a bigger --heap)" if errors[-1].startswith("MemoryError") else ""
+    return "; the board printed: %s%s" % (errors[-1], hint)

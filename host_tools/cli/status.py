@@ -1,26 +1,48 @@
-"""earshot status: firmware version, board, mute and consent state, uptime."""
+"""earshot status: firmware, board, mute, consent, gate, what the LEDs show and mean, uptime."""
 
-import json
-
-from .common import add_port_argument
+from .common import add_json_argument, add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--json", action="store_true", help="print the raw status as JSON")
+    add_json_argument(p, "the board's status")
+
+
+_ACCESS = {  # docs/threat-model.md
+    "locked": "locked: the serial port speaks only the Earshot protocol",
+    "unlocked": "UNLOCKED at the board until its next reset (REPL and deploy open)",
+    "developer": "developer build: the REPL is open to whoever has the port",
+}
 
 
 def format_status(s):
-    consent = s.get("consent") or {}
-    flags = ", ".join(consent.get("flags") or []) or "none"
+    from ..vocabulary import (CONFIRM_GESTURE, FLAG_MEANINGS, board_clock, consent_text,
+                              led_text, legend)
+
+    c = s.get("consent") or {}
+    muted = bool(s.get("muted"))
+    flags = c.get("flags") or []
+    may = "; ".join("%s %s" % (f, FLAG_MEANINGS.get(f, "")) for f in flags) if not c.get(
+        "guest") else ""
+    if muted:
+        gate = "closed: the microphone is off, nothing is heard"
+    elif s.get("gate") == "listening":
+        gate = "listening for the wake word, on the board only"
+    elif s.get("gate") in ("open", "closing"):
+        gate = "streaming a signed session (%s)" % s["gate"]
+    else:
+        gate = str(s.get("gate"))
     lines = [
         "firmware  %s (protocol v%s)" % (s.get("version"), s.get("protocol")),
         "board     %s" % s.get("board"),
         "device    %s" % (s.get("device_id") or "not provisioned (earshot provision)"),
-        "mute      %s" % ("MUTED: microphone off" if s.get("muted") else "unmuted: listening for the wake word"),
-        "consent   %s%s (may: %s)" % (consent.get("preset"), " [guest]" if consent.get("guest") else "", flags),
-        "gate      %s" % s.get("gate"),
-        "uptime    %.1f s" % (s.get("uptime_ms", 0) / 1000.0),
+        "mute      %s" % ("MUTED: microphone off, mute LED lit" if muted
+                          else "unmuted: microphone on, mute LED off"),
+        "consent   %s%s" % (consent_text(flags, c.get("guest"), c.get("preset")),
+                            ": " + may if may else ": nothing leaves the board"),
+        "gate      %s" % gate,
+        "access    %s" % _ACCESS.get(s.get("access"), s.get("access") or "?"),
+        "LED       %s" % led_text(c.get("preset"), c.get("pending"), s.get("test_mode")),
     ]
     if s.get("hardware_muted"):
         lines[3] = "mute      MUTED by the mute switch: slide it to unmute"
@@ -29,17 +51,26 @@ def format_status(s):
     if s.get("audio_lost_ms"):
         lines.append("audio     %d ms lost since boot (the loop fell behind the microphone)"
                      % s["audio_lost_ms"])
-    if consent.get("pending"):
-        lines.append("pending   %s: press the action button on the board to allow" % consent["pending"])
+    if c.get("pending"):
+        lines.append("waiting   %s: %s on the board to allow it" % (c["pending"], CONFIRM_GESTURE))
+    if s.get("test_mode"):
+        lines.append("TEST MODE the host may play audio into the board (earshot hil; sessions are "
+                     "marked test); redeploy without --test-mode before it goes back into a home")
+    lines.append("uptime    %s" % board_clock(s.get("uptime_ms", 0)).strip())
+    lines.append("legend    " + "\n          ".join(legend()))
     return "\n".join(lines)
 
 
 def run(args):
     from ..link.client import Client
-    from ..link.target import open_target
+    from ..link.target import resolve
+    from .common import print_json
 
-    with open_target(args.port) as port, Client(port) as board:
+    with Client(resolve(args.port).port) as board:
         status = board.hello()
     status = {k: v for k, v in status.items() if k not in ("ev", "re", "ok")}
-    print(json.dumps(status, indent=1) if args.json else format_status(status))
+    if args.json:
+        print_json(status)
+        return 0
+    print(format_status(status))
     return 0

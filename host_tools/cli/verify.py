@@ -1,39 +1,152 @@
-"""`earshot verify CAPTURE [--key-file F]`: check a captured session stream.
+"""`earshot verify FILE [--key-file F]`: check a capture, or a session kept by `earshot record`.
 
-Prints `OK` and one line per session, or fails with one line naming the first bad chunk and
-why, e.g. `earshot: s.cap: chunk 7: reordered (arrives after chunk 8; session 1, counter 41)`.
+A capture (`.cap`) is verified record by record: `OK` and one line per session, or one line
+naming the first bad chunk and why, e.g.
+`earshot: s.cap: chunk 7: reordered (arrives after chunk 8; session 1, counter 41)`.
+A session sidecar (`.json` from earshot record) verifies its capture if one was kept, else
+its signed header (who sent it, its counter and consent; the audio was not kept).
+What it received is remembered in the receiver history (docs/sessions.md), so the same session
+in another capture, or a session missing between two captures, fails too; a session kept by
+`earshot record` is remembered under its recording, so verifying it again later is no replay.
 """
 
 import os
 
-KEY_ENV = "EARSHOT_KEY_FILE"
-
 
 def setup(parser):
-    parser.add_argument("capture", metavar="CAPTURE", help="capture file (docs/sessions.md)")
+    from ..board.keys import KEY_ENV
+    from .common import add_json_argument
+
+    parser.add_argument("capture", metavar="FILE",
+                        help="a capture file, or a session's .json from earshot record")
     parser.add_argument("--key-file", metavar="F", default=os.environ.get(KEY_ENV),
                         help="the board's signing key: 32 bytes or 64 hex digits "
                              "(default: $%s)" % KEY_ENV)
+    add_json_argument(parser, "the verified sessions")
+    parser.add_argument("--history", metavar="FILE", default=None,
+                        help="receiver history (default: $EARSHOT_HISTORY or "
+                             "~/.local/state/earshot/receiver.json)")
 
 
 def run(args):
     from ..board.keys import read_key
     from ..errors import EarshotError
-    from ..records.sessions import read_capture, verify_stream
+    from ..records.history import History
+    from ..records.sessions import TEST_FLAG, read_capture, verify_stream
+    from .common import print_json
 
     key = read_key(args.key_file)
-    records = read_capture(args.capture)
-    result = verify_stream(records, key)
+    path = args.capture
+    header_only = None
+    if path.endswith(".json"):
+        path, header_only = _from_sidecar(path, key)
+    if header_only is not None:
+        h = header_only
+        if args.json:
+            print_json({"ok": True, "file": args.capture, "audio_kept": False,
+                        "sessions": [_header_json(h)]})
+        else:
+            from ..vocabulary import consent_text
+
+            print("OK %s: session header verified; its audio was not kept (no retain consent)"
+                  % args.capture)
+            print("  #%d %s %s wake=%s start=%dms consent %s%s" % (
+                h.counter, h.device_id, h.session_id.hex(), h.wake_word or "-", h.start_ms,
+                consent_text(h.flags), _TEST if h.flags & TEST_FLAG else ""))
+        return 0
+    records = read_capture(path)
+    history = History.load(args.history)
+    source = _source(path, records)
+    result = verify_stream(records, key, history=history, source=source)
+    history.commit(result.headers, source)
+    history.save()
     if not result.ok:
-        raise EarshotError("%s: %s" % (args.capture, result.failure))
+        raise EarshotError("%s: %s" % (path, result.failure))
     if not result.sessions:
-        raise EarshotError("%s: holds no sessions" % args.capture)
+        raise EarshotError("%s: holds no sessions" % path)
+    if args.json:
+        print_json({"ok": True, "file": str(path), "audio_kept": True,
+                    "sessions": [_session_json(s) for s in result.sessions]})
+        return 0
+    from ..vocabulary import consent_text
+
     total_ms = sum(s.duration_ms for s in result.sessions)
     print("OK %s: %d session%s, %d chunks, %.1f s of audio" % (
-        args.capture, len(result.sessions), "" if len(result.sessions) == 1 else "s",
+        path, len(result.sessions), "" if len(result.sessions) == 1 else "s",
         sum(s.chunks for s in result.sessions), total_ms / 1000))
     for s in result.sessions:
-        print("  #%d %s %s wake=%s start=%dms %dms %dB consent=%s end=%s digest=%s" % (
+        print("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s" % (
             s.counter, s.device_id, s.session_id, s.wake_word or "-", s.start_ms,
-            s.duration_ms, s.nbytes, ",".join(s.consent) or "none", s.reason, s.digest[:16]))
+            s.duration_ms, s.nbytes, consent_text(s.flags), s.reason, s.digest[:16],
+            _TEST if s.test else ""))
     return 0
+
+
+_TEST = " TEST (audio may be the host's own, not a wake word anyone said)"
+
+
+def _source(path, records):
+    """The name the receiver history remembers these records by: the recording a capture was
+    kept by (a sidecar beside it names it), else the capture's own content."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    cap = Path(path)
+    for side in cap.parent.glob("*.json"):
+        try:
+            if json.loads(side.read_text()).get("capture") == cap.name:
+                from ..records.recorder import record_source
+
+                return record_source(cap.parent)
+        except (OSError, ValueError, AttributeError):
+            continue
+    digest = hashlib.sha256()
+    for r in records:
+        digest.update(hashlib.sha256(r).digest())
+    return "capture %s" % digest.hexdigest()[:16]
+
+
+def _from_sidecar(path, key):
+    """(capture path, None) when the sidecar kept a capture, else (None, verified Header)."""
+    import json
+    from pathlib import Path
+
+    from ..errors import EarshotError
+    from ..records.sessions import RecordError, verify_header
+
+    try:
+        meta = json.loads(Path(path).read_text())
+        if not isinstance(meta, dict):
+            raise ValueError
+    except OSError as e:
+        raise EarshotError("cannot read %s: %s" % (path, e.strerror or e)) from None
+    except ValueError:
+        raise EarshotError("%s is not a session kept by earshot record (not JSON)" % path) from None
+    if meta.get("capture"):
+        return str(Path(path).with_name(meta["capture"])), None
+    if not meta.get("header"):
+        raise EarshotError("%s holds no signed header: nothing to verify (%s)"
+                           % (path, meta.get("failure") or "not a session kept by earshot record"))
+    try:
+        header = verify_header(bytes.fromhex(meta["header"]), key)
+    except (ValueError, RecordError) as e:
+        raise EarshotError("%s: its header record is damaged (%s)" % (path, e)) from None
+    if header is None:
+        raise EarshotError("%s: header: the tag does not verify under this key (another key, "
+                           "or the header was changed)" % path)
+    return None, header
+
+
+def _header_json(h):
+    from ..vocabulary import flag_names
+
+    return {"device_id": h.device_id, "session_id": h.session_id.hex(), "counter": h.counter,
+            "wake_word": h.wake_word, "start_ms": h.start_ms, "consent": flag_names(h.flags)}
+
+
+def _session_json(s):
+    return {"device_id": s.device_id, "session_id": s.session_id, "counter": s.counter,
+            "wake_word": s.wake_word, "start_ms": s.start_ms, "ms": s.duration_ms,
+            "bytes": s.nbytes, "chunks": s.chunks, "consent": s.consent, "end": s.reason,
+            "digest": s.digest, "test": s.test}

@@ -9,7 +9,6 @@
 numpy is imported only when a subcommand runs; torch only by `train`.
 """
 
-import argparse
 import json
 import sys
 
@@ -65,11 +64,15 @@ def _eval(args):
 
 
 def _dataset(args):
-    try:
-        from ..wakeword import dataset as D
-    except ImportError as e:
-        raise EarshotError("the dataset builder is not available in this build (%s)" % e) from None
-    return D.main(args.rest)
+    from ..wakeword import dataset as D
+
+    root = args.out or D.default_root(args.word)
+    meta = D.build(args.word, root, seed=args.seed, scale=args.scale, workers=args.workers,
+                   dev_neg_hours=args.dev_neg_hours, train_neg_hours=args.train_neg_hours,
+                   force=args.force, log=lambda m: print(m, file=sys.stderr))
+    print(json.dumps({"root": root, "splits": meta["splits"], "seconds": meta.get("seconds")},
+                     indent=1))
+    return 0
 
 
 # name -> (handler, help)
@@ -78,7 +81,7 @@ SUBCOMMANDS = {
     "detect": (_detect, "detection times (s) for each WAV at the model's threshold"),
     "train": (_train, "train a model for a phrase on its dataset's train split"),
     "eval": (_eval, "false rejects / false accepts per hour / latency on a dataset split"),
-    "dataset": (_dataset, "build the synthetic dataset (arguments go to the builder)"),
+    "dataset": (_dataset, "build the synthetic dataset (docs/wakeword-data.md)"),
 }
 
 
@@ -87,7 +90,8 @@ def setup(parser):
     for name, (_, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name in ("score", "detect", "eval"):
-            p.add_argument("--model", required=True, help="shipped name (alexa, hey_jarvis) or .bin path")
+            p.add_argument("--model", required=True,
+                           help="shipped name (alexa, hey_jarvis) or .bin path")
         if name in ("score", "detect"):
             p.add_argument("wav", nargs="+", help="16 kHz mono 16-bit WAV files")
         if name == "detect":
@@ -95,18 +99,35 @@ def setup(parser):
         if name == "eval":
             p.add_argument("--split", default="dev",
                            help="dev, train, or held-back (the part of train that training "
-                                "holds back: compare models there, not on dev)")
+                                "holds back: compare models there, not on dev; default: dev)")
             p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
         if name == "train":
             p.add_argument("phrase", help='the wake word, e.g. "hey jarvis"')
             p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
-            p.add_argument("--out", default="firmware/models")
-            p.add_argument("--steps", type=int, default=3000)
-            p.add_argument("--seed", type=int, default=0)
+            p.add_argument("--out", default="firmware/models", metavar="DIR",
+                           help="where the model goes (default: firmware/models, the shipped "
+                                "models of the checkout you run it in)")
+            p.add_argument("--steps", type=int, default=3000,
+                           help="training steps (default: 3000; make train-wakeword uses 8000)")
+            p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
             p.add_argument("--build-data", action="store_true",
                            help="build (or reuse) the dataset first")
         if name == "dataset":
-            p.add_argument("rest", nargs=argparse.REMAINDER, help="e.g. --word alexa --scale 0.1")
+            p.add_argument("--word", required=True,
+                           help='wake word or phrase, e.g. "alexa", "hey jarvis"')
+            p.add_argument("--out", metavar="DIR",
+                           help="output folder (default: data/wakeword/<slug>)")
+            p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+            p.add_argument("--scale", type=float, default=1.0,
+                           help="size factor: 1 = the full dataset of docs/wakeword-data.md; "
+                                "0.1 is a quick first version (default: 1)")
+            p.add_argument("--dev-neg-hours", type=float, metavar="H",
+                           help="override the hours of dev negatives")
+            p.add_argument("--train-neg-hours", type=float, metavar="H",
+                           help="override the hours of train negatives")
+            p.add_argument("--workers", type=int, default=2,
+                           help="processes, niced (default: 2)")
+            p.add_argument("--force", action="store_true", help="rebuild even if cached")
 
 
 def run(args):

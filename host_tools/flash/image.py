@@ -1,4 +1,4 @@
-"""What may be written to an ESP32-S3's flash: image checks, offsets and sizes from the board file."""
+"""What may be written to an ESP32-S3's flash: image checks, offsets and sizes (board file)."""
 
 import re
 import struct
@@ -34,20 +34,39 @@ def board_offset(board):
     return int(offset, 0) if isinstance(offset, str) else int(offset)
 
 
+# The image header the ROM bootloader reads (esptool bin_image.py ESP32FirmwareImage, ESP-IDF
+# esp_app_format.h esp_image_header_t): magic 0xE9, segment count, SPI mode, SPI speed/size,
+# entry address (u32), then the extended header: WP pin, 3 bytes of SPI pin drive, chip id
+# (u16 LE at offset 12), minimum revision ... 24 bytes in all. MicroPython's ESP32_GENERIC_S3
+# .bin is written at offset 0 and starts with the second-stage bootloader's image, so its
+# first bytes are such a header. esptool itself checks the chip id the same way.
+IMAGE_MAGIC = 0xE9
+_HEADER = struct.Struct("<BBBBIB3sH")  # through the chip id
+MAX_SEGMENTS = 16
+
+
 def check_image(image, name, board, flash_size=None):
-    """Refuse an image that is not an ESP32-S3 build or does not fit the flash."""
+    """Refuse what is not an ESP32-S3 image, or does not fit the flash. --force never skips
+    this: a wrong file written at offset 0 leaves a board that does not boot."""
+    mp = board.get("micropython", {})
+    download = "download the %s%s build from %s" % (
+        mp.get("build", "ESP32_GENERIC_S3"), "-" + mp["variant"] if mp.get("variant") else "",
+        mp.get("where", "https://micropython.org/download/"))
     if not image:
-        raise FlashError("%s is empty: download the %s build from %s" % (
-            name, board.get("micropython", {}).get("build", "ESP32_GENERIC_S3"),
-            board.get("micropython", {}).get("where", "https://micropython.org/download/")))
-    # An ESP app/bootloader image starts with magic 0xE9; its extended header carries the chip id.
-    if image[0] == 0xE9 and len(image) >= 16:
-        chip_id = struct.unpack("<H", image[12:14])[0]
-        if chip_id != CHIP_ID:
-            raise FlashError("%s is a build for %s, not ESP32-S3: download ESP32_GENERIC_S3" % (
-                name, IMAGE_CHIP_IDS.get(chip_id, "chip id %d" % chip_id)))
+        raise FlashError("%s is empty: %s" % (name, download))
+    if len(image) < 24 or image[0] != IMAGE_MAGIC:
+        raise FlashError("%s is not an ESP32 firmware image (it does not start with the image "
+                         "header, magic 0xE9): %s" % (name, download))
+    magic, segments, _, _, _, _, _, chip_id = _HEADER.unpack_from(image)
+    if not 0 < segments <= MAX_SEGMENTS:
+        raise FlashError("%s has a damaged image header (%d segments): %s"
+                         % (name, segments, download))
+    if chip_id != CHIP_ID:
+        raise FlashError("%s is a build for %s, not ESP32-S3: %s" % (
+            name, IMAGE_CHIP_IDS.get(chip_id, "chip id %d" % chip_id), download))
     offset = board_offset(board)
-    for limit, what in ((flash_size, "the chip's flash"), (board_flash_size(board), "the board's flash")):
+    for limit, what in ((flash_size, "the chip's flash"),
+                        (board_flash_size(board), "the board's flash")):
         if limit and offset + len(image) > limit:
             raise FlashError("%s is %d bytes but %s is %s (from offset 0x%x): use a build for "
                              "this flash size" % (name, len(image), what, mb(limit), offset))

@@ -63,14 +63,16 @@ def wait_for_board(port, serial_number, timeout):
                        "native USB find its new path with `earshot ports`" % (port, timeout))
 
 
-def deploy_and_verify(port, board_id, progress=None):
+def deploy_and_verify(port, board_id, progress=None, file_progress=None):
     """Deploy the application, provision it, and read its version back; returns hello."""
     from ..board.deploy import deploy
     from ..board.provision import provision
     from ..link.client import probe
 
-    deploy(port, board_id, progress=progress)
-    provision(port)
+    say = progress or (lambda msg: None)
+    deploy(port, board_id, progress=progress, file_progress=file_progress)
+    device_id, key_file, _ = provision(port)
+    say("provisioned %s; key kept in %s" % (device_id, key_file))
     info = probe(port, timeout=2.0)
     if not info or not info.get("version"):
         raise EarshotError("the application did not answer after provisioning on %s: run "

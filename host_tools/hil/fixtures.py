@@ -135,11 +135,17 @@ def ready(board, client):
     client.command("provision", device_id=DEVICE_ID, key=KEY.hex())
     reply = client.command("consent", preset="assistant")
     assert reply["result"] == "needs_confirmation"
-    board.press("action")
+    confirm(board)
     board.press("mute")  # boots muted: only the button unmutes
     wait_for(lambda: client.command("status").get("muted") is False)
     assert client.command("status")["consent"]["preset"] == "assistant"
     return board, client
+
+
+def confirm(board):
+    """The household's confirm gesture: both buttons held together (firmware/earshot/buttons.py
+    BOTH_MS), which nothing else uses."""
+    board.press("mute+action", seconds=0.7)
 
 
 def wait_for(predicate, timeout=10.0, step=0.05):

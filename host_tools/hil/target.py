@@ -18,13 +18,16 @@ _AHEAD = 8 * FRAME_BYTES  # fed audio kept queued on the board (test-mode FIFO h
 
 
 class SerialTarget:
-    """A real board (or any board) on a serial port, running firmware deployed --test-mode."""
+    """A real board (or any board) on a serial port, running a developer build. Playing audio
+    needs test mode: deployed --test-mode and armed by holding the action button while the board
+    starts (docs/hil-rig.md); without it, tests that play audio are skipped with that reason."""
 
     def __init__(self, port, board_id=None):
         self.port = port
         self.board_id = board_id
         self.client = Client(port, timeout=3.0)
         self._queue = bytearray()
+        self.test_mode = False  # as the board last said (wait_booted)
 
     def restart(self):
         """Soft reset (Ctrl-C, Ctrl-D): the firmware boots again, muted; consent to private."""
@@ -60,14 +63,16 @@ class SerialTarget:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        if not reply.get("test_mode"):
-            raise NotSupportedError("%s does not run test mode: earshot deploy --test-mode "
-                                    "--port %s" % (self.port, self.port))
+        self.test_mode = bool(reply.get("test_mode"))
         return reply
 
     def play(self, pcm):
         from ..sim.world import read_pcm
 
+        if not self.test_mode:
+            raise NotSupportedError(
+                "playing audio needs test mode on %s: earshot deploy --test-mode --port %s, then "
+                "hold the action button while the board starts" % (self.port, self.port))
         self._queue += read_pcm(pcm)
 
     def wait_audio_done(self, timeout=120):

@@ -88,6 +88,45 @@ class Client:
                 self.backlog.append(frame)
         raise ProtocolError(self._silence_reason())
 
+    def command_confirmed(self, name, countdown=None, **args):
+        """Send a command that may wait for the household's button press on the board.
+
+        Returns (reply, outcome): outcome is None when the board applied it at once, else
+        "applied", "expired" or "cancelled" (the board's confirm event, docs/protocol.md).
+        countdown(seconds_left) is called about ten times a second while the board waits.
+        """
+        seq = self.send(name, **args)
+        deadline = time.monotonic() + self.timeout
+        reply = waiting_until = None
+        while True:
+            for frame in self.read_frames(0.1):
+                ev = frame.event() if frame.type == T_EVENT else {}
+                if ev.get("re") != seq or ev.get("ev") not in ("reply", "error", "confirm"):
+                    self.backlog.append(frame)
+                    continue
+                if ev["ev"] == "confirm":
+                    if ev.get("outcome") and (ev["outcome"] != "applied" or reply):
+                        return reply, ev["outcome"]
+                    if ev.get("state") == "waiting":
+                        waiting_until = time.monotonic() + ev.get("seconds", 10)
+                elif ev["ev"] == "error":
+                    raise ProtocolError("board refused %s: %s" % (name, ev.get("error")))
+                elif ev.get("result") == "needs_confirmation":
+                    reply = ev
+                    waiting_until = time.monotonic() + ev.get("seconds", 10)
+                else:
+                    return ev, ("applied" if waiting_until else None)
+            now = time.monotonic()
+            if waiting_until is not None:
+                if countdown:
+                    countdown(max(0.0, waiting_until - now))
+                # Board time follows the audio clock, which a loaded PC may slow: be generous.
+                deadline = max(deadline, waiting_until + 15)
+            if now > deadline:
+                raise ProtocolError(self._silence_reason() if reply is None and
+                                    waiting_until is None else
+                                    "the board did not report the outcome of %s" % name)
+
     def _silence_reason(self):
         noise = bytes(self.parser.noise)
         if self.parser.versions_seen - {VERSION}:

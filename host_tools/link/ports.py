@@ -53,7 +53,10 @@ def probe_port(device, probe):
 
 
 def list_ports(probe=True):
+    """Serial ports (pyserial's list) and the running virtual boards (earshot sim)."""
     from serial.tools import list_ports as lp
+
+    from ..sim.runs import running
 
     ports = []
     for p in sorted(lp.comports(), key=lambda p: p.device):
@@ -64,6 +67,13 @@ def list_ports(probe=True):
             "espressif_native": p.vid == 0x303A,
             "description": p.description if p.description != "n/a" else "",
             "serial_number": p.serial_number,
+        })
+    for sim in running():
+        ports.append({
+            "port": sim["port"], "vid_pid": None, "kind": "Earshot virtual board",
+            "espressif_native": False, "serial_number": None, "sim": "sim:" + sim["name"],
+            "description": "earshot sim --name %s (pid %s): --port sim:%s" % (
+                sim["name"], sim["pid"], sim["name"]),
         })
     if probe and ports:
         fn = client.probe

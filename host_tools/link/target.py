@@ -1,21 +1,54 @@
-"""What `--port` names: a device path, a pyserial URL, or `sim` (a virtual board)."""
+"""What `--port` names: a device path, a pyserial URL, or a running virtual board.
 
-import contextlib
+    --port /dev/ttyACM0          a board on USB (earshot ports lists them)
+    --port socket://host:4000    any pyserial URL (socket://, rfc2217://)
+    --port sim                   the one running virtual board (earshot sim)
+    --port sim:kitchen           the running virtual board named kitchen (earshot sim --name)
+"""
+
+import os
+from dataclasses import dataclass
 
 from ..errors import EarshotError
 
+PORT_ENV = "EARSHOT_PORT"
 
-@contextlib.contextmanager
-def open_target(port, progress=None):
-    """Yield a usable port path; for `sim`, a freshly deployed virtual board's port."""
+
+@dataclass(frozen=True)
+class Target:
+    port: str  # what pyserial opens
+    sim: dict | None = None  # the registration of a virtual board (sim/runs.py), if it is one
+
+    @property
+    def board_id(self):
+        return self.sim.get("board") if self.sim else None
+
+
+def is_sim(port):
+    return port == "sim" or (port or "").startswith("sim:")
+
+
+def resolve(port):
+    """The Target `port` names; a one-line error if there is none."""
     if not port:
-        raise EarshotError("no port given: pass --port PORT (earshot ports lists them) or "
-                           "--port sim for a virtual board")
-    if port != "sim":
-        yield port
-        return
-    from ..sim import VirtualBoard
+        raise EarshotError("no port given: pass --port PORT (earshot ports lists them), "
+                           "--port sim for the virtual board, or set $%s" % PORT_ENV)
+    if is_sim(port):
+        from ..sim.runs import find
 
-    with VirtualBoard() as board:
-        board.deploy(progress=progress)
-        yield board.port
+        info = find(port)
+        return Target(info["port"], info)
+    return Target(port)
+
+
+def default_port():
+    return os.environ.get(PORT_ENV) or None
+
+
+def resolve_sim(port):
+    """The registration of the running virtual board `port` names (press, play, pins, power)."""
+    if not is_sim(port):
+        raise EarshotError("%s is not a virtual board: press, play, pins and power act on a "
+                           "running `earshot sim` (--port sim or sim:NAME); a real board's "
+                           "buttons need a rig (docs/hil-rig.md)" % port)
+    return resolve(port).sim

@@ -1,35 +1,180 @@
-"""Receiving sessions from a board: assemble their records, verify them, store them.
+"""Receiving sessions from a board: assemble their records, verify them, keep them.
 
-Without the `retain` consent flag only the metadata is written, never the audio.
+For each session, in the output directory (never overwriting a file):
+
+    <id>.json   always: what it was (device, counter, consent, wake word, length, how it ended),
+                whether it verified, and the signed header record, so `earshot verify <id>.json`
+                re-checks who sent it under which consent even when no audio was kept
+    <id>.cap    the session's signed records exactly as received (a capture file,
+                docs/sessions.md), only when its consent has `retain`: it holds the audio
+    <id>.wav    the audio, only when its consent has `retain` and the session verified
+
+A session that never closed (the board lost power or reset, or the recording stopped) is kept
+the same way, marked `"truncated": true`, with the audio that verified up to the cut: never
+dropped silently. Any other session that does not verify is kept as <id>.unverified.* (the
+consent its header claims decides about audio) and reported as an error: nothing unverified
+looks verified. Every header that verifies is remembered in the receiver history
+(records/history.py), so a replayed or missing session is caught across runs as well.
 """
 
 import json
 import time
 import wave
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from ..errors import EarshotError
+from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from ..vocabulary import consent_text, flag_names
 from . import sessions
+from .history import History
 
 
-def store_session(out, records, key):
-    """Verify one session's records and write it into directory `out`; returns the sidecar."""
-    result = sessions.verify_stream(records, key)
-    info = result.sessions[0] if result.sessions else None
-    name = info.session_id if info else "session-%d" % int(time.time() * 1000)
-    meta = {"verified": result.ok, "failure": str(result.failure) if result.failure else None}
-    if info:
-        meta.update(device_id=info.device_id, counter=info.counter, wake_word=info.wake_word,
-                    consent=info.consent, start_ms=info.start_ms, bytes=info.nbytes,
-                    end=info.reason)
-    keep_audio = result.ok and info is not None and "retain" in info.consent
-    if keep_audio:
-        pcm = b"".join(sessions.parse_record(r).pcm for r in records
-                       if r[:1] == bytes([sessions.CHUNK]))
-        with wave.open(str(out / (name + ".wav")), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sessions.SAMPLE_RATE)
-            w.writeframes(pcm)
-    meta["audio"] = (name + ".wav") if keep_audio else None
+@dataclass
+class Stored:
+    name: str
+    meta: dict
+    files: list = field(default_factory=list)
+
+    @property
+    def verified(self):
+        return self.meta["verified"]
+
+    @property
+    def truncated(self):
+        return self.meta["truncated"]
+
+
+def prepare_out(out):
+    """The output directory, created if missing; a one-line error if it cannot be."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise EarshotError("--out %s is a file: give a directory for the sessions" % out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise EarshotError("cannot create --out %s: %s" % (out, e.strerror or e)) from None
+    return out
+
+
+class Recorder:
+    """Feed it the board's frames; it hands back a Stored for every session that ends."""
+
+    def __init__(self, out, key, history=None):
+        self.out = Path(out)
+        self.key = key
+        self.history = history if history is not None else History()
+        self.source = record_source(self.out)
+        self.records = []  # the open session's records
+
+    @property
+    def in_session(self):
+        return bool(self.records)
+
+    def feed(self, frame):
+        if frame.type == T_SESSION_HEADER:
+            stored = self.flush() if self.records else None  # a header without its close
+            self.records = [frame.payload]
+            return stored
+        if frame.type == T_SESSION_CHUNK:
+            self.records.append(frame.payload)
+        elif frame.type == T_SESSION_CLOSE:
+            self.records.append(frame.payload)
+            return self.flush()
+        elif frame.type == T_EVENT and frame.event().get("ev") == "boot":
+            return self.flush()  # the board started again: an open session will never close
+        return None
+
+    def flush(self):
+        """Keep what has been received of the open session (a cut-off one is kept truncated)."""
+        records, self.records = self.records, []
+        if not records:
+            return None
+        stored = store_session(self.out, records, self.key, self.history, self.source)
+        self.history.save()
+        return stored
+
+
+def record_source(out):
+    """What the receiver history calls sessions kept in directory `out` (earshot verify of one
+    of them later is the same reception, not a replay)."""
+    return "record %s" % Path(out).resolve()
+
+
+def store_session(out, records, key, history=None, source=None):
+    """Verify one session's records and keep them in directory `out`; returns a Stored."""
+    out = Path(out)
+    result = sessions.verify_stream(records, key, history=history, source=source)
+    if history is not None:
+        history.commit(result.headers, source)
+    truncated = result.failure is not None and result.failure.reason == "truncated"
+    info = result.sessions[0] if result.ok and result.sessions else None
+    if truncated and result.headers:
+        info = result.headers[0]  # what verified of a session cut off
+    try:
+        head = sessions.parse_record(records[0])
+    except (IndexError, sessions.RecordError):
+        head = None
+    if not isinstance(head, sessions.Header):
+        head = None
+    sid = head.session_id.hex() if head else "session-%d" % int(time.time() * 1000)
+    name = sid if info and not truncated else sid + (".truncated" if truncated else ".unverified")
+    flags = head.flags if head else 0
+    meta = {
+        "verified": info is not None and not truncated,
+        "truncated": truncated,
+        "failure": str(result.failure) if result.failure else (
+            None if info else "no session in the records"),
+        "test": bool(info.test) if info else None,
+        "session_id": sid,
+        "device_id": head.device_id if head else None,
+        "counter": head.counter if head else None,
+        "wake_word": head.wake_word if head else None,
+        "consent": flag_names(flags),
+        "consent_text": consent_text(flags),
+        "start_ms": head.start_ms if head else None,
+        "bytes": info.nbytes if info else None,
+        "ms": info.duration_ms if info else None,
+        "end": (info.reason or None) if info else None,
+        "digest": info.digest if info else None,
+        "header": records[0].hex() if head else None,
+        "capture": None,
+        "audio": None,
+    }
+    stored = Stored(name, meta)
+    # Audio is kept only under a consent with `retain` (for an unverified session: the consent
+    # its header claims).
+    if "retain" in meta["consent"]:
+        cap = out / (name + ".cap")
+        _create(cap, lambda f: sessions.write_capture_to(f, records))
+        meta["capture"] = cap.name
+        stored.files.append(cap)
+        if info:  # whole and verified, or the verified part of one cut off (flagged)
+            pcm = b"".join(sessions.parse_record(r).pcm for r in records
+                           if r[:1] == bytes([sessions.CHUNK]))[: info.nbytes]
+            wav = out / (name + ".wav")
+            _create(wav, lambda f: _write_wav(f, pcm))
+            meta["audio"] = wav.name
+            stored.files.append(wav)
     side = out / (name + ".json")
-    side.write_text(json.dumps(meta, indent=1))
-    return side
+    _create(side, lambda f: f.write(json.dumps(meta, indent=1).encode() + b"\n"))
+    stored.files.insert(0, side)
+    return stored
+
+
+def _create(path, write):
+    try:
+        with open(path, "xb") as f:
+            write(f)
+    except FileExistsError:
+        raise EarshotError("%s already exists: record into a new --out directory" % path) from None
+    except OSError as e:
+        raise EarshotError("cannot write %s: %s" % (path, e.strerror or e)) from None
+
+
+def _write_wav(f, pcm):
+    with wave.open(f, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sessions.SAMPLE_RATE)
+        w.writeframes(pcm)

@@ -1,4 +1,4 @@
-"""Signed sessions on the host: parse, sign and verify the records firmware/earshot/session.py emits.
+"""Signed sessions on the host: parse, sign and verify the records of firmware/earshot/session.py.
 
 This is an independent implementation (CPython's `hmac`) of the byte layout in
 docs/sessions.md, so a test that signs on the board and verifies here checks both sides.
@@ -10,9 +10,11 @@ docs/sessions.md, so a test that signs on the board and verifies here checks bot
 Reasons a stream fails, first failure wins:
     modified   a record's bytes changed (its tag does not verify, but the key is right)
     reordered  a chunk arrives before one with a lower index
-    dropped    a chunk (or a header) is missing
+    dropped    a chunk, a header or a whole session is missing (every header names the tag of
+               the header its device sent before: a gap in that chain is a session that never
+               arrived)
     replayed   a record or a session seen before (identical bytes, or a counter that did not
-               increase for the device)
+               increase for the device; with a receiver history (history.py) also across runs)
     forged     a header that no record of its session verifies under the key (another key)
     truncated  a session without a valid close record
 """
@@ -24,17 +26,20 @@ from hashlib import sha256
 from pathlib import Path
 
 from ..errors import EarshotError
+from ..vocabulary import FLAG_NAMES, flag_names  # noqa: F401 (re-exported)
 
 TAG_SIZE = 32
 SESSION_ID_SIZE = 8
-VERSION = 1
+VERSION = 2  # 2: headers carry `prev`, the tag of the device's previous header
 HEADER, CHUNK, CLOSE = 0x48, 0x43, 0x45  # 'H', 'C', 'E'
-_HEADER_FIXED = struct.Struct(">BB8sIQBB")  # type, version, session id, counter, start, flags, n
+# type, version, session id, counter, start, flags, prev, n (device id length)
+_HEADER_FIXED = struct.Struct(">BB8sIQB32sB")
+ZERO_TAG = bytes(TAG_SIZE)  # `prev` of a device's first session
+TEST_FLAG = 0x80  # flags bit 7: sent in test mode, the audio may be the host's own (`feed`)
 _CHUNK_PREFIX = struct.Struct(">BIH")  # type, index, pcm length
 _CLOSE_BODY = struct.Struct(">BIIB")  # type, chunk count, pcm bytes, reason
 
 REASONS = {1: "speech_end", 2: "max_length", 3: "mute", 4: "host_stop", 5: "consent", 6: "error"}
-FLAG_NAMES = ("cloud", "human_review", "retain", "training", "preroll")  # bit 0 .. bit 4
 
 SAMPLE_RATE = 16000  # Hz, int16 mono: 32 bytes per ms
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000
@@ -47,11 +52,6 @@ class CaptureError(EarshotError):
     """A capture file that is not a capture, or is cut off inside a record."""
 
 
-def flag_names(flags):
-    """Consent bit flags -> list of names, e.g. 0b101 -> ['cloud', 'retain']."""
-    return [n for i, n in enumerate(FLAG_NAMES) if flags & (1 << i)]
-
-
 # --- records -------------------------------------------------------------------------------
 
 
@@ -60,11 +60,12 @@ class Header:
     session_id: bytes  # 8 bytes
     counter: int  # monotonic per device
     start_ms: int  # board time in ms when the utterance started
-    flags: int  # consent bit flags
+    flags: int  # consent bit flags, and TEST_FLAG
     device_id: str
     wake_word: str  # detector name, or "ptt" for push-to-talk
     tag: bytes
     signed: bytes  # the bytes the tag covers
+    prev: bytes = ZERO_TAG  # tag of the header this device sent before this one
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def parse_record(data):
     if kind == HEADER:
         if len(data) < _HEADER_FIXED.size + 1 + TAG_SIZE:
             raise RecordError("header too short")
-        _, ver, sid, counter, start, flags, n = _HEADER_FIXED.unpack_from(data)
+        _, ver, sid, counter, start, flags, prev, n = _HEADER_FIXED.unpack_from(data)
         if ver != VERSION:
             raise RecordError("header version %d, expected %d" % (ver, VERSION))
         pos = _HEADER_FIXED.size
@@ -111,7 +112,7 @@ def parse_record(data):
         if len(data) != pos + TAG_SIZE or len(dev) != n or len(wake) != m:
             raise RecordError("header length does not match its fields")
         return Header(sid, counter, start, flags, dev.decode("utf-8", "replace"),
-                      wake.decode("utf-8", "replace"), data[pos:], data[:pos])
+                      wake.decode("utf-8", "replace"), data[pos:], data[:pos], prev)
     if kind == CHUNK:
         if len(data) < _CHUNK_PREFIX.size + TAG_SIZE:
             raise RecordError("chunk too short")
@@ -157,13 +158,17 @@ class Signer:
         self._tag = None
         self.index = self.nbytes = 0
         self.digest = None
+        self.last_header_tag = ZERO_TAG  # what the next header's `prev` is by default
 
-    def open(self, session_id, counter, wake_word, consent_flags, start_ms):
+    def open(self, session_id, counter, wake_word, consent_flags, start_ms, prev=None):
+        """prev: the previous header's tag (default: the last one this Signer made)."""
         wake = wake_word.encode() if isinstance(wake_word, str) else bytes(wake_word)
+        prev = self.last_header_tag if prev is None else bytes(prev)
         head = _HEADER_FIXED.pack(HEADER, VERSION, bytes(session_id), counter, start_ms,
-                                  consent_flags & 0xFF, len(self.device))
+                                  consent_flags & 0xFF, prev, len(self.device))
         head += self.device + bytes([len(wake)]) + wake
         self._tag = _mac(self.key, head)
+        self.last_header_tag = self._tag
         self.index = self.nbytes = 0
         return head + self._tag
 
@@ -183,10 +188,10 @@ class Signer:
 
 
 def sign_session(key, device_id, session_id, counter, pcm_chunks, *, wake_word="hey_earshot",
-                 flags=1, start_ms=0, reason="speech_end"):
+                 flags=1, start_ms=0, reason="speech_end", prev=ZERO_TAG):
     """A whole signed session as a list of record bytes."""
     s = Signer(key, device_id)
-    recs = [s.open(session_id, counter, wake_word, flags, start_ms)]
+    recs = [s.open(session_id, counter, wake_word, flags, start_ms, prev)]
     recs += [s.chunk_record(p) for p in pcm_chunks]
     recs.append(s.close(reason))
     return recs
@@ -207,10 +212,16 @@ class SessionInfo:
     nbytes: int = 0
     reason: str = ""
     digest: str = ""  # hex of the close tag: what the transparency log records
+    tag: str = ""  # hex of the header tag: the next session's `prev`
 
     @property
     def consent(self):
         return flag_names(self.flags)
+
+    @property
+    def test(self):
+        """Sent in test mode: the audio may have been played in by the host (`feed`)."""
+        return bool(self.flags & TEST_FLAG)
 
     @property
     def duration_ms(self):
@@ -238,6 +249,9 @@ class Failure:
 class Result:
     sessions: list = field(default_factory=list)  # SessionInfo of every session that verified
     failure: Failure | None = None
+    # SessionInfo of every header that verified and continued its device's chain, closed or
+    # not (a truncated session's header too): what a receiver history remembers.
+    headers: list = field(default_factory=list)
 
     @property
     def ok(self):
@@ -279,16 +293,29 @@ def _any_link_verifies(key, parsed, start, end):
     return False
 
 
-def verify_stream(records, key, last_counters=None):
+def verify_header(data, key):
+    """A header record alone (what `earshot record` keeps when no audio may be kept): the
+    Header if its tag verifies under `key`, None if not; RecordError if it is no header."""
+    rec = parse_record(data)
+    if not isinstance(rec, Header):
+        raise RecordError("not a header record")
+    return rec if _tag_ok(bytes(key), rec.tag, rec.signed) else None
+
+
+def verify_stream(records, key, last_counters=None, history=None, source=None):
     """Verify a sequence of record bytes (one or many sessions). Returns a Result.
 
     last_counters: {device_id: highest counter already accepted}; updated in place as sessions
     verify, so a caller that keeps it across captures also rejects a replayed whole session.
+    history: a records.history.History (what earlier runs received; read, never changed here:
+    the caller commits result.headers) and `source`, the name this stream is remembered by, so
+    verifying the same capture again is not a replay of itself.
     """
     key = bytes(key)
     counters = {} if last_counters is None else last_counters
     parsed = _parsed(records)
     seen = set()  # SHA-256 of every record accepted so far
+    chain = {}  # device id -> tag of the last header accepted from it in this stream
     result = Result()
     ordinal = 0
     cur = None  # SessionInfo while a session is open
@@ -321,13 +348,14 @@ def verify_stream(records, key, last_counters=None):
                 result.failure = Failure(verdict, "header", ordinal, rec.counter,
                                          "header tag does not verify")
                 return result
-            last = counters.get(rec.device_id)
-            if last is not None and rec.counter <= last:
-                result.failure = Failure("replayed", "header", ordinal, rec.counter,
-                                         "counter %d not above %d" % (rec.counter, last))
+            problem = _header_problem(rec, counters, chain, history, source)
+            if problem:
+                result.failure = Failure(problem[0], "header", ordinal, rec.counter, problem[1])
                 return result
             cur = SessionInfo(rec.device_id, rec.session_id.hex(), rec.counter, rec.wake_word,
-                              rec.flags, rec.start_ms)
+                              rec.flags, rec.start_ms, tag=rec.tag.hex())
+            chain[rec.device_id] = rec.tag
+            result.headers.append(cur)
             prev_tag = rec.tag
             seen.add(ident)
             continue
@@ -384,6 +412,34 @@ def verify_stream(records, key, last_counters=None):
     return result
 
 
+def _header_problem(rec, counters, chain, history, source):
+    """(reason, detail) if a verified header replays or breaks its device's chain, else None."""
+    dev = rec.device_id
+    known = history.get(dev, rec.counter) if history is not None else None
+    again = known is not None and known["tag"] == rec.tag.hex() and known.get("source") == source
+    if known is not None and not again:
+        return "replayed", "counter %d was received before (%s)" % (
+            rec.counter, known.get("source") or "an earlier run")
+    last = counters.get(dev)
+    if not again and history is not None and dev not in chain:
+        top = history.max_counter(dev)
+        if top is not None and (last is None or top > last):
+            last = top
+    if last is not None and rec.counter <= last:
+        return "replayed", "counter %d not above %d" % (rec.counter, last)
+    # The chain: this header names the tag of the one its device sent before.
+    expect = chain.get(dev)
+    if expect is None and history is not None:
+        before = history.previous(dev, rec.counter)
+        expect = bytes.fromhex(before["tag"]) if before else None
+    if expect is not None and rec.prev != expect:
+        return "dropped", ("a session before counter %d never arrived (its header chains to "
+                           "%s, the last one received is %s)" % (
+                               rec.counter, rec.prev.hex()[:16], expect.hex()[:16]))
+    counters[dev] = rec.counter
+    return None
+
+
 # --- capture files --------------------------------------------------------------------------
 # A capture is CAPTURE_MAGIC followed by records, each a 4-byte big-endian length and the
 # record bytes exactly as the board sent them (header, chunk or close).
@@ -391,10 +447,14 @@ def verify_stream(records, key, last_counters=None):
 
 def write_capture(path, records):
     with open(path, "wb") as f:
-        f.write(CAPTURE_MAGIC)
-        for r in records:
-            f.write(_LEN.pack(len(r)))
-            f.write(bytes(r))
+        write_capture_to(f, records)
+
+
+def write_capture_to(f, records):
+    f.write(CAPTURE_MAGIC)
+    for r in records:
+        f.write(_LEN.pack(len(r)))
+        f.write(bytes(r))
 
 
 def parse_capture(data, name="capture"):

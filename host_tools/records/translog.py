@@ -15,7 +15,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from .sessions import BYTES_PER_MS, flag_names
+from ..vocabulary import board_clock, consent_text
+from .sessions import BYTES_PER_MS
 
 ZERO_HASH = "0" * 64
 
@@ -33,6 +34,7 @@ class Entry:
 class LogResult:
     entries: list = field(default_factory=list)  # the entries that verified, oldest first
     anchor: tuple | None = None  # (seq, hash hex) of the last dropped entry
+    anchor_counter: int = 0  # the highest session counter when entries were dropped
     head: tuple = (-1, ZERO_HASH)  # (seq, hash hex) of the newest verified entry
     error: str | None = None  # "line 5: ..." for the first line that fails
     torn_bytes: int = 0  # an unfinished last line (a power cut mid-append; repaired at boot)
@@ -60,11 +62,17 @@ def verify_log(data, pins=()):
     lines = lines[:-1]
     for n, line in enumerate(lines, 1):
         if n == 1 and line.startswith(b"A "):
+            # A <seq> <hash> [<highest counter> <newest header tag>] (older logs: no counter)
             parts = line.split(b" ")
             try:
-                if len(parts) != 3 or len(parts[2]) != 64:
+                if len(parts) not in (3, 5) or len(parts[2]) != 64:
                     raise ValueError
                 seq, prev = int(parts[1]), bytes.fromhex(parts[2].decode())
+                if len(parts) == 5:
+                    res.anchor_counter = int(parts[3])
+                    if len(parts[4]) != 64:
+                        raise ValueError
+                    bytes.fromhex(parts[4].decode())
             except ValueError:
                 res.error = "line 1: malformed anchor"
                 return res
@@ -118,28 +126,51 @@ def read_log(path, pins=()):
 # --- showing it to people -------------------------------------------------------------------
 
 
-def _consent(flags):
-    return ",".join(flag_names(flags)) or "nothing"
-
-
 def describe(e):
     """One human-readable line for an entry."""
     f = e.fields
-    head = "#%-5d %9.3fs  " % (e.seq, e.t / 1000)
+    head = "#%-5d %s  " % (e.seq, board_clock(e.t))
+    test = " [TEST MODE: audio may be the host's]" if f.get("test") else ""
+    if e.kind == "open":
+        return head + "session opened: audio starts leaving the board, consent %s, wake %s, " \
+            "session %s (counter %s)%s" % (consent_text(f.get("consent", 0)), f.get("wake") or "-",
+                                           f.get("id", "?"), f.get("counter", "?"), test)
     if e.kind == "session":
         ms = f.get("ms", f.get("bytes", 0) // BYTES_PER_MS)
         return head + "audio left the board: %.1f s, %d bytes, consent %s, wake %s, ended %s, " \
-            "session %s (counter %s), digest %s" % (
-                ms / 1000, f.get("bytes", 0), _consent(f.get("consent", 0)),
+            "session %s (counter %s), digest %s%s" % (
+                ms / 1000, f.get("bytes", 0), consent_text(f.get("consent", 0)),
                 f.get("wake") or "-", f.get("end") or "-", f.get("id", "?"),
-                f.get("counter", "?"), str(f.get("digest", ""))[:16])
+                f.get("counter", "?"), str(f.get("digest", ""))[:16], test)
+    if e.kind == "interrupted":
+        return head + "session %s (counter %s) was cut off by a %s: audio left, its end was " \
+            "never logged" % (f.get("id", "?"), f.get("counter", "?"), f.get("cause", "reset"))
+    if e.kind == "boot":
+        return head + "board started (%s), %s" % (f.get("cause", "?"), f.get("access", "?"))
+    if e.kind == "unlock":
+        return head + "UNLOCKED at the board (%s): updatable until the next reset" % f.get(
+            "by", "?")
+    if e.kind == "test_mode":
+        if f.get("on"):
+            return head + "TEST MODE on (%s): the host may play audio into the board" % f.get(
+                "by", "?")
+        return head + "test mode off: %s" % f.get("why", "?")
+    if e.kind == "crash":
+        return head + "the firmware failed (%s) and the board reset" % f.get("error", "?")
+    if e.kind == "provision":
+        return head + "signing key set for device %s" % f.get("device_id", "?")
     if e.kind == "consent":
-        return head + "consent %s -> %s (%s) by %s" % (
-            _consent(f.get("old", 0)), _consent(f.get("new", 0)), f.get("preset", "?"),
+        return head + "consent %s -> %s, by %s" % (
+            consent_text(f.get("old", 0)),
+            consent_text(f.get("new", 0), f.get("guest", False), f.get("preset")),
             f.get("source", "?"))
     if e.kind == "mute":
         return head + "microphone %s by %s" % (
             "muted" if f.get("muted") else "unmuted", f.get("source", "?"))
+    if e.kind == "provision":
+        return head + "provisioned as %s (a new signing key)" % f.get("device_id", "?")
+    if e.kind == "test_mode":
+        return head + "TEST MODE on: audio may be fed over serial (earshot hil)"
     if e.kind == "repair":
         return head + "log repaired at boot: %d damaged bytes dropped" % f.get("dropped_bytes", 0)
     return head + "%s %s" % (e.kind, json.dumps(f, sort_keys=True))

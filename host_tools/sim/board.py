@@ -2,8 +2,9 @@
 
 The supervisor plays the part of the board's silicon around MicroPython:
 - the pseudo-terminal is the board's USB serial; bytes typed there go to MicroPython's stdin,
-  except Ctrl-C, which becomes SIGINT so running code is interrupted as on a board (the Unix
-  port ignores the byte while code started from the raw REPL runs);
+  except the interrupt character, which becomes SIGINT so running code is interrupted as on a
+  board: Ctrl-C while pyexec runs code, nothing after `micropython.kbd_intr(-1)` (console.py
+  has the upstream receive path this follows);
 - soft resets, machine.reset() and crashes end the MicroPython process with an exit code and
   the supervisor starts a fresh one (fresh heap, as a reset gives);
 - power cut kills the process outright; power on starts it again from boot.py.
@@ -11,6 +12,7 @@ The supervisor plays the part of the board's silicon around MicroPython:
 
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,9 +25,11 @@ from pathlib import Path
 from ..board import files
 from ..errors import EarshotError
 from . import wire
+from .console import ConsoleInput
 from .flash_cost import FlashCost
+from .runs import lock_flash
 from .serial_line import BOOT_BAUD, SerialLine
-from .unix_port import micropython_binary
+from .unix_port import micropython_binary, parse_heap
 from .wire import (CHIP_BROWN_OUT, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY,
                    EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
 from .world import DMA_BUFFER_SAMPLES, World, WorldServer, read_pcm
@@ -36,9 +40,7 @@ RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
 _MAX_PENDING_OUT = 16 << 20
 
 
-def default_flash_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "earshot" / "sim-flash"
+_BOOT_FAILURES = 3  # MicroPython dying before it boots this often in a row: stop, say why
 
 
 class VirtualBoard:
@@ -63,14 +65,22 @@ class VirtualBoard:
                  mac="02:e5:00:00:00:01", download_mode=False, serial_cost=True,
                  uart_baud=BOOT_BAUD, tick_hz=100, usb_cdc=True, flash_cost=True,
                  clock_start_ms=0):
-        self._tmp = tempfile.mkdtemp(prefix="earshot-sim-")
-        self.flash_dir = Path(flash_dir) if flash_dir else Path(self._tmp) / "flash"
-        if erase and self.flash_dir.exists():
-            shutil.rmtree(self.flash_dir)
-        self.flash_dir.mkdir(parents=True, exist_ok=True)
-        self.heap = str(heap)
+        self.heap = "%dK" % (parse_heap(heap) >> 10)
         self.board_id = board
         self.board = files.load(board)
+        self._tmp = tempfile.mkdtemp(prefix="earshot-sim-")
+        self.runtime_dir = Path(self._tmp)  # sockets and the MicroPython log, gone at close()
+        self.flash_dir = Path(flash_dir) if flash_dir else Path(self._tmp) / "flash"
+        self.flash_dir.parent.mkdir(parents=True, exist_ok=True)
+        # One board per flash: a second simulator on the same files would corrupt the log.
+        try:
+            self._flash_lock = lock_flash(self.flash_dir)
+        except EarshotError:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+        if erase and self.flash_dir.exists():
+            shutil.rmtree(self.flash_dir)
+        self.flash_dir.mkdir(exist_ok=True)
         self.mac = mac
         self.link = link
         self.download_mode = download_mode
@@ -79,8 +89,6 @@ class VirtualBoard:
         self._taps = []
         self._proc = None
         self._powered = False
-        self._ready = False
-        self._pending_intr = False
         self._lock = threading.RLock()
         self._closed = False
         mic = self.board.get("mic", {})
@@ -99,7 +107,12 @@ class VirtualBoard:
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
         self.port = os.ttyname(self._slave)
+        os.ftruncate(self._flash_lock, 0)
+        os.pwrite(self._flash_lock, b"earshot sim (pid %d, serial %s)" % (
+            os.getpid(), self.port.encode()), 0)
         self._stdin_r, self._stdin_w = os.pipe()
+        self.console = ConsoleInput(lambda data: os.write(self._stdin_w, data), self._interrupt)
+        self.world.on_kbd_intr = self.console.set_char
         self._out_r, self._out_w = os.pipe()
         self._pending_out = bytearray()
         self._rom = None  # the ROM loader while the chip sits in its serial bootloader
@@ -110,6 +123,9 @@ class VirtualBoard:
             self.flash_image.unlink()
         self.resets = []  # how the chip left download mode, as the ROM loader reported it
         self.boots = 0
+        self.failure = None  # why MicroPython cannot start, once it has died at boot repeatedly
+        self._early_deaths = 0
+        self._recent_out = b""  # the last serial output, to tell why a start-up failed
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -142,14 +158,20 @@ class VirtualBoard:
         if self.link and os.path.islink(self.link):
             os.unlink(self.link)
         shutil.rmtree(self._tmp, ignore_errors=True)
+        os.close(self._flash_lock)
 
     # -- power -------------------------------------------------------------------------------
+
+    @property
+    def powered(self):
+        return self._powered
 
     def power_cut(self):
         """Cut power abruptly: the process dies wherever it is; outputs go dark."""
         with self._lock:
             self._powered = False
             self._kill()
+            self.console.power_off()
             self.world.power_off()
 
     def power_on(self, reset_cause=PWRON_RESET, download=None, chip_reset=None):
@@ -217,8 +239,13 @@ class VirtualBoard:
         self.power_on(HARD_RESET)
 
     def wait_booted(self, timeout=10):
-        if not self.world.booted.wait(timeout):
-            raise EarshotError("virtual board did not boot in %ss (see %s)" % (timeout, self.log_path))
+        deadline = time.monotonic() + timeout
+        while not self.world.booted.wait(0.1):
+            if self.failure:
+                raise EarshotError("the virtual board does not boot: %s" % self.failure)
+            if time.monotonic() > deadline:
+                raise EarshotError("virtual board did not boot in %ss (see %s)"
+                                   % (timeout, self.log_path))
 
     def _spawn(self, mode, cause, chip_reset=None):
         env = dict(os.environ)
@@ -232,7 +259,7 @@ class VirtualBoard:
             wire.ENV_CHIP_RESET: str(chip_reset),
             wire.ENV_MAC: self.mac,
         })
-        self._ready = False
+        self.console.reset(keep_usb=cause == SOFT_RESET)
         self.world.booted.clear()
         log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
@@ -302,15 +329,34 @@ class VirtualBoard:
                     if code != EXIT_HARD:
                         with open(self.log_path, "ab") as f:
                             f.write(b"\n[sim] MicroPython exited with %d: board reset\n" % code)
+                        if self._died_at_boot():
+                            continue
                     self.world.power_on()
                     self._spawn("friendly", HARD_RESET)
 
+    def _died_at_boot(self):
+        """A crash before the runtime announced itself; True once it is hopeless (a reset
+        loop: a real board would keep rebooting, the simulator stops and says why)."""
+        if self.world.booted.is_set():
+            return False
+        self._early_deaths += 1
+        if self._early_deaths < _BOOT_FAILURES:
+            return False
+        text = self.log_path.read_text(errors="replace") + "\n" + self._recent_out.decode(
+            "utf-8", "replace")
+        errors = re.findall(r"^(\w+Error: [^\r\n]*)", text, re.M)
+        why = errors[-1] if errors else "no error message"
+        self.failure = "MicroPython exited at start-up %d times (%s)%s" % (
+            self._early_deaths, why,
+            ": is --heap %s too small?" % self.heap if "MemoryError" in why else "")
+        self._proc = None
+        return True
+
     def _on_booted(self):
-        # Called when the runtime announces itself; from now on Ctrl-C is a SIGINT.
+        # The runtime announced itself: the USB serial comes up (console.py).
         with self._lock:
-            self._ready = True
-            pending, self._pending_intr = self._pending_intr, False
-            return pending
+            self._early_deaths = 0
+        self.console.booted()
 
     def _interrupt(self):
         proc = self._proc
@@ -356,6 +402,7 @@ class VirtualBoard:
         except OSError:
             return
         self.serial_out_bytes += len(data)
+        self._recent_out = (self._recent_out + data)[-2048:]
         for tap in list(self._taps):
             tap.extend(data)
         self._pending_out += data
@@ -381,22 +428,18 @@ class VirtualBoard:
             return
         if not self._powered:
             return
-        parts = data.split(b"\x03")
-        for i, part in enumerate(parts):
-            if part:
-                os.write(self._stdin_w, part)
-            if i < len(parts) - 1:
-                with self._lock:
-                    if self._ready:
-                        self._interrupt()
-                    else:
-                        self._pending_intr = True
+        self.console.feed(data)
 
     def tap(self):
         """Start capturing everything the board writes to serial; returns the growing buffer."""
         buf = bytearray()
         self._taps.append(buf)
         return buf
+
+    def untap(self, buf):
+        """Stop capturing into `buf`."""
+        if buf in self._taps:
+            self._taps.remove(buf)
 
     # -- the physical world ------------------------------------------------------------------
 

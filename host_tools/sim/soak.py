@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..board.build import build
 from ..board.files import load as load_board
-from ..hil.fixtures import KEY, boot_board, connect, silence, speech_like
+from ..hil.fixtures import KEY, boot_board, confirm, connect, silence, speech_like
 from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from ..records import sessions
 from ..records.translog import verify_log
@@ -282,7 +282,7 @@ def run(hours, out_dir=None, seed=0, say=print):
             c = connect(board.port)
             c.command("provision", device_id="soak", key=KEY.hex())
             c.command("consent", preset="assistant")
-            board.press("action")
+            confirm(board)
             board.press("mute")
             soak = Soak(board, c, seed)
             t0 = board.time_s

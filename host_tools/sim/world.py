@@ -112,7 +112,8 @@ class World:
         self._wdt_fed_us = 0
         self._wdt_bitten = False
         self._last_op = time.monotonic()
-        self.on_boot = None  # set by the supervisor: returns True if Ctrl-C is pending
+        self.on_boot = None  # set by the supervisor: the runtime announced itself
+        self.on_kbd_intr = None  # set by the supervisor: the interrupt character changed
 
     # -- board time -------------------------------------------------------------------------
 
@@ -368,12 +369,17 @@ class World:
 
     @staticmethod
     def _mask(button):
-        try:
-            return BUTTON_BITS[button]
-        except KeyError:
-            raise EarshotError(
-                "unknown button %r; the board has: %s" % (button, ", ".join(BUTTON_BITS))
-            ) from None
+        # "mute+action": both held together (the confirm gesture, or the unlock at boot).
+        mask = 0
+        for name in button.split("+"):
+            try:
+                mask |= BUTTON_BITS[name]
+            except KeyError:
+                raise EarshotError(
+                    "unknown button %r; the board has: %s (join with + to hold several)"
+                    % (name, ", ".join(BUTTON_BITS))
+                ) from None
+        return mask
 
 
 class WorldServer:
@@ -450,11 +456,16 @@ class WorldServer:
                     w.watchdog(timeout_ms=0)
                 elif op == wire.OP_BOOTED:
                     _read_exact(f, 1)
-                    # Answer whether a Ctrl-C arrived while the chip was starting, so the
-                    # runtime acts on it in order instead of a late SIGINT landing anywhere.
-                    interrupted = w.on_boot() if w.on_boot else False
+                    if w.on_boot:
+                        w.on_boot()
                     w.booted.set()
-                    conn.sendall(wire.BOOT_INTERRUPTED if interrupted else wire.BOOT_OK)
+                    conn.sendall(wire.BOOT_OK)
+                elif op == wire.OP_KBD_INTR:
+                    (char,) = _read_exact(f, 1)
+                    if w.on_kbd_intr:
+                        w.on_kbd_intr(-1 if char == wire.KBD_INTR_OFF else char)
+                    if char == wire.KBD_INTR_OFF:
+                        conn.sendall(wire.ACK)  # applied: no later byte interrupts
                 else:
                     return  # not our protocol: drop the connection
         except (OSError, EOFError):

@@ -14,7 +14,6 @@ espeak-ng/flite versions. A finished dataset with the same parameters is reused 
 a new one is built next to it and swapped in at the end, so a reader never sees half a split.
 """
 
-import argparse
 import json
 import multiprocessing
 import os
@@ -240,31 +239,10 @@ def default_root(word):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m host_tools.wakeword.dataset",
-                                description="Build the synthetic wake-word dataset.")
-    p.add_argument("--word", required=True, help='wake word or phrase, e.g. "alexa", "hey jarvis"')
-    p.add_argument("--out", help="output folder (default data/wakeword/<slug>)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="size factor: 1 = %d train positives, %d dev per condition, %.1f h dev "
-                        "negatives; 0.1 is a quick first version" % (TRAIN_POS, DEV_POS_PER_CONDITION,
-                                                                      DEV_NEG_HOURS))
-    p.add_argument("--dev-neg-hours", type=float, help="override hours of dev negatives")
-    p.add_argument("--train-neg-hours", type=float, help="override hours of train negatives")
-    p.add_argument("--workers", type=int, default=2, help="processes (niced); at most 2 here")
-    p.add_argument("--force", action="store_true", help="rebuild even if cached")
-    args = p.parse_args(argv)
-    root = args.out or default_root(args.word)
-    try:
-        meta = build(args.word, root, seed=args.seed, scale=args.scale, workers=args.workers,
-                     dev_neg_hours=args.dev_neg_hours, train_neg_hours=args.train_neg_hours,
-                     force=args.force, log=lambda m: print(m, file=sys.stderr))
-    except EarshotError as e:
-        print("dataset: %s" % e, file=sys.stderr)
-        return 1
-    print(json.dumps({"root": root, "splits": meta["splits"], "seconds": meta.get("seconds")},
-                     indent=1))
-    return 0
+    """`python -m host_tools.wakeword.dataset ARGS` is `earshot wakeword dataset ARGS`."""
+    from ..cli import main as earshot
+
+    return earshot(["wakeword", "dataset", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -96,7 +96,9 @@ def _board_check():
     refuses exactly the models the board refuses: one owner for the proof's premises."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[2] / "firmware" / "earshot" / "ww_bounds.py"
+    from ..resources import firmware_dir
+
+    path = firmware_dir() / "earshot" / "ww_bounds.py"
     spec = importlib.util.spec_from_file_location("earshot_ww_bounds", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -34,6 +34,9 @@
 #                            blocks as long as the console driver does
 #   urandom(n) -> bytes      n random bytes
 #   fail_safe()              mic off and mute LED on, from any state; never raises
+#
+# and one module-level function: reset_board() resets the chip (machine.reset()), for the
+# locked main.py, which must never fall through to the REPL.
 
 BUTTON_MUTE = 1
 BUTTON_ACTION = 2
@@ -82,6 +85,13 @@ def console_settings(board):
 def mute_is_switch(board):
     """True when the board's mute control is a latched switch that reports state (BOX-3)."""
     return board.get("buttons", {}).get("mute", {}).get("kind") == "switch"
+
+
+def reset_board():
+    """Reset the chip now (machine.reset()); the next boot is muted, as after any reset."""
+    import machine
+
+    machine.reset()
 
 
 def load_board(path="/board.json"):

@@ -349,8 +349,9 @@ class Hardware:
 
     def serial_read(self, buf):
         # Non-blocking: a byte at a time while poll says one is waiting (stdin's readinto
-        # blocks until buf is full). Ctrl-C (0x03) never arrives: kbd_intr stays on and turns
-        # it into KeyboardInterrupt, so host framing must never send a raw 0x03.
+        # blocks until buf is full). On a developer build Ctrl-C (0x03) never arrives here: the
+        # receive handler turns it into KeyboardInterrupt, so host framing never sends a raw
+        # 0x03. On a locked build kbd_intr(-1) makes it an ordinary byte (earshot/access.py).
         n = 0
         stdin = sys.stdin.buffer
         one = self._one

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from host_tools.errors import ProtocolError
-from host_tools.hil.fixtures import KEY, event_dicts, events, silence, speech_like, wait_for
+from host_tools.hil.fixtures import (KEY, confirm, event_dicts, events, silence, speech_like,
+                                    wait_for)
 from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
 from host_tools.resources import audio
@@ -107,7 +108,7 @@ def test_less_private_consent_from_the_host_needs_the_button(board, client):
     board.advance(11)  # the confirmation lapses
     assert client.command("status")["consent"]["preset"] == "private"
     client.command("consent", preset="assistant")
-    board.press("action")
+    confirm(board)
     wait_for(lambda: client.command("status")["consent"]["preset"] == "assistant")
     # More private applies at once, without the button.
     assert client.command("consent", preset="private")["result"] == "applied"
@@ -122,7 +123,15 @@ def test_what_the_household_confirms_is_what_the_host_asked_first(board, client)
                          and e.get("state") == "waiting" for e in event_dicts(events(client, 0.1))))
     with pytest.raises(ProtocolError, match="waiting for the button"):
         client.command("consent", preset="contribute")
-    board.press("action")
+    # What waits is on the status LED: the requested preset's colour (history: cyan), blinking
+    # with dark, a pattern no applied preset uses.
+    board.world.pin_history.clear()
+    board.advance(0.6)
+    blink = {v for _, name, v in board.world.pin_history if name == "status_led"}
+    assert blink == {(0, 255, 255), (0, 0, 0)}
+    board.press("action")  # push-to-talk is not a confirmation, and opens nothing meanwhile
+    assert client.command("status")["consent"]["preset"] == "private"
+    confirm(board)
     outcome = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
                and e.get("outcome")]
     assert [(e["re"], e["outcome"], e["target"]) for e in outcome] == [(first, "applied", "history")]
@@ -221,7 +230,7 @@ def test_pre_roll_leaves_only_with_the_preroll_consent(ready):
 
     without = session_after_wake()  # assistant: cloud only
     assert client.command("consent", preset="contribute")["result"] == "needs_confirmation"
-    board.press("action")
+    confirm(board)
     wait_for(lambda: client.command("status")["consent"]["preset"] == "contribute")
     with_preroll = session_after_wake()
     assert "preroll" in with_preroll.consent and "preroll" not in without.consent

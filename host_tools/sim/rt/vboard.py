@@ -41,8 +41,9 @@ def write(s):
 
 
 def getc():
-    # Ctrl-C reaches us as SIGINT (the supervisor turns the byte into an interrupt so that
-    # running code is interrupted too); while we wait for input it means the byte itself.
+    # While the REPL waits for input the interrupt char is -1 (pyexec sets it only while code
+    # runs), so Ctrl-C arrives here as the byte itself; a SIGINT that raced with the change
+    # means the same.
     try:
         b = _in.read(1)
     except KeyboardInterrupt:
@@ -94,6 +95,48 @@ def _install_machine():
     sys.modules["machine"] = _MachineShim(machine)
 
 
+# ---- the interrupt character: what makes 0x03 a KeyboardInterrupt ------------------------
+# On the board the USB/UART receive path compares each byte with mp_interrupt_char
+# (host_tools/sim/console.py quotes it). Here the supervisor does that comparison, so every
+# change of the interrupt char is reported to it over the world socket.
+
+_link = None  # the runtime's own connection to the world (see _announce)
+
+
+def _set_interrupt_char(c):
+    # mp_hal_set_interrupt_char(c). Turning it off waits until the supervisor applied it, so
+    # no byte sent afterwards can interrupt; turning it on takes effect from the next byte,
+    # as on the board (straight-line code: nothing here can raise a pending interrupt early).
+    if _link is None:
+        return
+    if c < 0:
+        _link.write(wire.OP_KBD_INTR + bytes((wire.KBD_INTR_OFF,)))
+        _link.read(1)
+    else:
+        _link.write(wire.OP_KBD_INTR + bytes((c & 0xFF,)))
+
+
+class _MicropythonShim:
+    # `micropython` as the firmware sees it: the Unix port's module, except kbd_intr, which on
+    # the board only sets mp_interrupt_char (py/modmicropython.c mp_micropython_kbd_intr ->
+    # mp_hal_set_interrupt_char). The Unix port's own SIGINT handler stays installed; whether a
+    # SIGINT is ever sent is the supervisor's decision, following this.
+    def __init__(self, builtin):
+        self._builtin = builtin
+
+    def __getattr__(self, name):
+        return getattr(self._builtin, name)
+
+    def kbd_intr(self, c):
+        _set_interrupt_char(c)
+
+
+def _install_micropython():
+    import micropython
+
+    sys.modules["micropython"] = _MicropythonShim(micropython)
+
+
 class _OsShim:
     # Quirk of the Unix port: with VfsPosix mounted at "/", os.rename() of absolute paths
     # fails with ENOENT (relative paths work). On the board LittleFS renames either, so the
@@ -127,7 +170,6 @@ class _OsShim:
 # it (a block's erase when the data first reaches it; an append first copies the file's partly
 # filled last block), and every close, rename and remove as a metadata commit. Reads cost nothing.
 
-_link = None  # the socket to the world (from _announce)
 _BLOCK = 4096
 
 
@@ -211,10 +253,21 @@ def _install_os():
 # ---- running code ------------------------------------------------------------------------
 
 
+def _exec(code, globals_):
+    # shared/runtime/pyexec.c parse_compile_execute(): compile first, then Ctrl-C interrupts
+    # only while the code runs, then the interrupt char is -1 again (a pending interrupt that
+    # lands while it is being turned off counts as the code's own exception, as there).
+    _set_interrupt_char(_CTRL_C)
+    try:
+        exec(code, globals_)
+    finally:
+        _set_interrupt_char(-1)
+
+
 def _run(source, mode, globals_):
     # Compile and run; return the exception to report (as pyexec does), or None.
     try:
-        exec(compile(source, "<stdin>", mode), globals_)
+        _exec(compile(source, "<stdin>", mode), globals_)
     except Reset:
         raise
     except SystemExit:
@@ -234,19 +287,23 @@ def _run_raw(source, globals_):
 
 
 def _run_file(name, globals_):
+    # pyexec_file_if_exists(): True when the file ran to the end or does not exist ("no file is
+    # the same as an empty file executing without fail"), False after an uncaught exception.
     try:
         with open(name) as f:
             source = f.read()
     except OSError:
-        return
+        return True
     try:
-        exec(compile(source, name, "exec"), globals_)
+        _exec(compile(source, name, "exec"), globals_)
     except Reset:
         raise
     except SystemExit:
         raise Reset(EXIT_SOFT_FRIENDLY)
     except BaseException as e:  # noqa: B036
         sys.print_exception(e, _out)
+        return False
+    return True
 
 
 # ---- raw REPL (what mpremote uses) ---------------------------------------------------------
@@ -405,35 +462,41 @@ def _mount_flash():
 
 
 def _announce(mode):
-    # Tell the physical world we are alive, so it may deliver Ctrl-C as an interrupt.
+    # Tell the physical world we are alive: the USB serial comes up (host_tools/sim/console.py).
     import socket
     import struct
 
     path = os.getenv(wire.ENV_SOCK)
     if not path:
-        return None, False
+        return None
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + bytes(1))
     s.write(wire.OP_BOOTED + (wire.BOOT_RAW if mode == "raw" else wire.BOOT_FRIENDLY))
-    return s, s.read(1) == wire.BOOT_INTERRUPTED
+    s.read(1)
+    return s
 
 
 def main():
     global _link
     mode = os.getenv(wire.ENV_MODE) or "friendly"
     _install_machine()
-    # A Ctrl-C sent while the chip was starting interrupts the start-up: main.py is skipped.
-    link, interrupted = _announce(mode)
-    _link = link
+    _install_micropython()
+    _link = _announce(mode)
+    link = _link
     _mount_flash()
     _install_os()
     _install_flash_costs()
     globals_ = {"__name__": "__main__"}
     code = 0
     try:
-        _run_file("boot.py", globals_)
-        if mode == "friendly" and not interrupted:
-            _run_file("main.py", globals_)
+        # ports/esp32/main.c mp_task: "if (pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL &&
+        # ret != 0)": main.py runs only in friendly mode and only if boot.py did not fail (an
+        # exception in boot.py, a Ctrl-C landing in it included, skips main.py); when main.py
+        # ends, however it ends, the REPL follows.
+        ok = _run_file("boot.py", globals_)
+        if mode == "friendly":
+            if ok:
+                _run_file("main.py", globals_)
             friendly_repl(globals_)
         else:
             raw_repl(globals_)

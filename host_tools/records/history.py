@@ -1,0 +1,130 @@
+"""What a receiver remembers between runs, per device (docs/sessions.md, "Receiver history").
+
+`earshot verify`, `earshot record` and `earshot log` keep one small JSON file, so what a single
+run cannot see is seen across runs: the same session in a second capture (replayed), a whole
+session missing between two captures (the next header's `prev` does not chain), a counter that
+went backwards, and a transparency log rolled back or rewritten since it was last verified.
+
+    {"earshot_receiver": 1,
+     "devices": {"<device id>": {
+         "sessions": {"<counter>": {"tag": hex, "digest": hex or null, "source": str}},
+         "log_head": [seq, "hash hex"] or null}}}
+
+`source` names where a session was first received (a capture's SHA-256, or the directory
+`record` stored it in), so verifying the same capture twice is not a replay of itself. At most
+MAX_SESSIONS per device are kept (the oldest go; the highest counter stays, so nothing older can
+come back). The file is written atomically (tmp + rename) and only ever by this module: a file
+at that path that is not one of ours is refused, never overwritten.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import EarshotError
+
+MARK = "earshot_receiver"
+FORMAT = 1
+MAX_SESSIONS = 4096
+ENV = "EARSHOT_HISTORY"
+
+
+def default_path():
+    """$EARSHOT_HISTORY, else $XDG_STATE_HOME/earshot/receiver.json (~/.local/state/...)."""
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV])
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                            "state")
+    return Path(base) / "earshot" / "receiver.json"
+
+
+class History:
+    def __init__(self, path=None, data=None):
+        self.path = Path(path) if path else None
+        self._data = data or {MARK: FORMAT, "devices": {}}
+        self._changed = False
+
+    @classmethod
+    def load(cls, path=None):
+        path = Path(path) if path else default_path()
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return cls(path)
+        except OSError as e:
+            raise EarshotError("cannot read receiver history %s: %s"
+                               % (path, e.strerror or e)) from None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get(MARK) != FORMAT or \
+                not isinstance(data.get("devices"), dict):
+            raise EarshotError("%s is not an earshot receiver history: move it away or pass "
+                               "--history with another file" % path)
+        return cls(path, data)
+
+    def save(self):
+        if not self._changed or self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
+        except OSError as e:
+            raise EarshotError("cannot write receiver history %s: %s"
+                               % (self.path, e.strerror or e)) from None
+        self._changed = False
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def _device(self, dev, create=False):
+        devices = self._data["devices"]
+        if dev not in devices and create:
+            devices[dev] = {"sessions": {}, "log_head": None}
+        return devices.get(dev)
+
+    def get(self, dev, counter):
+        d = self._device(dev)
+        return d["sessions"].get(str(counter)) if d else None
+
+    def max_counter(self, dev):
+        d = self._device(dev)
+        if not d or not d["sessions"]:
+            return None
+        return max(int(c) for c in d["sessions"])
+
+    def previous(self, dev, counter):
+        """The session received with the highest counter below `counter`, or None."""
+        d = self._device(dev)
+        if not d:
+            return None
+        below = [int(c) for c in d["sessions"] if int(c) < counter]
+        return d["sessions"][str(max(below))] if below else None
+
+    def commit(self, headers, source):
+        """Remember the sessions a run received (verify_stream's result.headers)."""
+        for info in headers:
+            d = self._device(info.device_id, create=True)
+            key = str(info.counter)
+            entry = {"tag": info.tag, "digest": info.digest or None, "source": source}
+            if d["sessions"].get(key) != entry:
+                d["sessions"][key] = entry
+                self._changed = True
+            if len(d["sessions"]) > MAX_SESSIONS:
+                for c in sorted(int(c) for c in d["sessions"])[:-MAX_SESSIONS]:
+                    del d["sessions"][str(c)]
+
+    # -- the transparency log ------------------------------------------------------------------
+
+    def log_head(self, dev):
+        d = self._device(dev)
+        head = d.get("log_head") if d else None
+        return tuple(head) if head else None
+
+    def set_log_head(self, dev, head):
+        d = self._device(dev, create=True)
+        if d.get("log_head") != list(head):
+            d["log_head"] = list(head)
+            self._changed = True

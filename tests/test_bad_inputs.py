@@ -1,0 +1,170 @@
+"""Every bad input of issue 9, through the installed `earshot` entry point, as a table.
+
+Each row: the command line, the exit status it must give, what its one stderr line must say,
+and whether the files around it must be left exactly as they were. Rows that need a board use
+one running `earshot sim` (--port sim); rows about `earshot sim` itself start their own.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from host_tools.hil.fixtures import connect
+from host_tools.sim.romloader_pty import VirtualRomBoard
+from host_tools.sim.runs import MARKER
+
+EARSHOT = str(Path(sys.executable).with_name("earshot"))
+pytestmark = pytest.mark.xdist_group("bad-inputs")  # one simulator for the whole table
+
+# id, arguments, exit status, what stderr says (None: nothing), files left untouched
+ROWS = [
+    ("record-key-missing", "record --port sim --out out --key-file missing.key --seconds 1",
+     1, "cannot read key file missing.key", True),
+    ("record-key-raw-32-bytes", "record --port sim --out out --key-file raw.key --seconds 1",
+     0, None, False),  # one key reader: raw keys are keys, as for verify
+    ("record-key-not-hex", "record --port sim --out out --key-file nonhex.key --seconds 1",
+     1, "must hold 32 bytes or 64 hex digits", True),
+    ("record-out-is-a-file", "record --port sim --out afile --key-file good.key --seconds 1",
+     1, "--out afile is a file", True),
+    ("record-out-uncreatable", "record --port sim --out afile/sub --key-file good.key",
+     1, "cannot create --out afile/sub", True),
+    ("record-out-in-proc", "record --port sim --out /proc/nope/out --key-file good.key",
+     1, "cannot create --out /proc/nope/out", True),
+    ("record-negative-seconds", "record --port sim --out out --key-file good.key --seconds -1",
+     1, "--seconds -1: give a positive number", False),
+    ("port-nonsense-url", "status --port nonsense://", 1, "nonsense:// is not a port", True),
+    ("bench-model-with-a-space", "bench --port sim --model hey_jarvis", 0, None, True),
+    ("bench-unknown-model", "bench --port sim --model nope", 1, "no model 'nope' on", True),
+    ("sim-flash-is-a-file", "sim --flash passwd", 1, "--flash passwd is not a directory", True),
+    ("sim-erase-a-foreign-directory", "sim --erase --flash precious --name other",
+     1, "is not a virtual board's flash", True),
+    ("sim-second-with-the-same-name", "sim --name table --flash elsewhere",
+     1, "a virtual board named 'table' is already running", True),
+    ("sim-second-on-the-same-flash", "sim --name other --flash {flash}",
+     1, "is in use by earshot sim (pid", True),
+    ("sim-unknown-board", "sim --board nope --name other", 1, "unknown board 'nope': use one of",
+     True),  # the one board loader: nothing invents a board any more
+    ("deploy-unknown-board", "deploy --port sim --board ../boards/virtual",
+     1, "unknown board '../boards/virtual'", True),
+    ("sim-heap-lots", "sim --heap lots", 1, "--heap 'lots': give a size like 256K", True),
+    ("sim-heap-1K-deploy", "sim --heap 1K --deploy --flash f1k",
+     1, "--heap 1K: MicroPython needs between 32K and 1024M", True),
+    ("sim-heap-too-small-to-boot", "sim --heap 32K --deploy --flash f32 --name small",
+     1, "does not boot: MicroPython exited at start-up 3 times (MemoryError: memory allocation "
+        "failed", False),  # says why instead of rebooting forever
+    ("provision-key-file-under-a-file", "provision --port sim --key-file afile/k.key",
+     1, "afile is not a directory", True),
+    ("provision-key-file-is-a-directory", "provision --port sim --key-file somedir",
+     1, "key file somedir is a directory", True),
+    ("provision-device-id-escapes-keys", "provision --port sim --device-id ../../escape",
+     1, "device id '../../escape'", True),
+    ("provision-existing-key-file", "provision --port sim --key-file keys/other.key",
+     1, "key file keys/other.key already exists", True),
+    ("flash-force-a-random-file", "flash --board esp32-s3-devkitc-1-inmp441 --port {rom} "
+     "--micropython random.bin --force --no-deploy --before no-reset",
+     1, "random.bin is not an ESP32 firmware image", True),
+    ("deploy-port-sim-none-running", "deploy --port sim:nobody",
+     1, "no virtual board named 'nobody' is running", True),
+    ("press-without-a-virtual-board", "press mute --port sim:nobody",
+     1, "no virtual board named 'nobody' is running", True),
+    ("press-a-real-port", "press mute --port /dev/ttyS0", 1, "is not a virtual board", True),
+    ("press-too-long", "press action --seconds 1000 --port sim",
+     1, "hold a button between 0.02 and 60 s", True),
+    ("play-a-missing-wav", "play nope.wav --port sim", 1, "cannot read audio nope.wav", True),
+    ("verify-not-a-capture", "verify afile --key-file good.key",
+     1, "afile is not an Earshot capture", True),
+    ("verify-sidecar-not-json", "verify notes.json --key-file good.key",
+     1, "not a session kept by earshot record", True),
+]
+
+
+@pytest.fixture(scope="module")
+def table_sim(tmp_path_factory, firmware_image):
+    """One `earshot sim` for the table, its flash holding the firmware already (no deploy)."""
+    root = tmp_path_factory.mktemp("table-sim")
+    env = dict(os.environ, EARSHOT_HOME=str(root / "home"))
+    env.pop("EARSHOT_PORT", None)
+    flash = root / "flash"
+    flash.mkdir()
+    (flash / MARKER).write_text("{}")
+    shutil.copytree(firmware_image, flash / "fs")
+    sim = subprocess.Popen([EARSHOT, "sim", "--name", "table", "--flash", str(flash)], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [sim.stdout.readline() for _ in range(4)]
+    assert lines[0].startswith("serial: ") and "running:" in lines[3], lines
+    connect(lines[0].split()[1]).close()
+    rom_flash = root / "rom.bin"
+    with VirtualRomBoard(rom_flash) as rom:
+        yield {"env": env, "flash": str(flash), "rom": rom.port, "rom_flash": rom_flash,
+               "port": lines[0].split()[1]}
+    sim.send_signal(signal.SIGTERM)
+    sim.communicate(timeout=30)
+
+
+def scratch_files(d):
+    d.mkdir()
+    (d / "good.key").write_text(os.urandom(32).hex() + "\n")
+    (d / "raw.key").write_bytes(os.urandom(32))
+    (d / "nonhex.key").write_text("z" * 64 + "\n")
+    (d / "afile").write_text("I am a file\n")
+    (d / "notes.json").write_text("shopping list\n")
+    (d / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    (d / "somedir").mkdir()
+    (d / "precious").mkdir()
+    (d / "precious" / "thesis.txt").write_text("years of work\n")
+    (d / "keys").mkdir()
+    (d / "keys" / "other.key").write_text("aa" * 32 + "\n")
+    (d / "random.bin").write_bytes(os.urandom(300_000))
+
+
+def snapshot(d):
+    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file()
+            else "dir" for p in sorted(d.rglob("*"))}
+
+
+@pytest.mark.parametrize("name, args, status, says, untouched", ROWS, ids=[r[0] for r in ROWS])
+def test_bad_input(name, args, status, says, untouched, table_sim, tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch_files(scratch)
+    before = snapshot(scratch)
+    rom_before = table_sim["rom_flash"].read_bytes() if "{rom}" in args else None
+    argv = args.format(flash=table_sim["flash"], rom=table_sim["rom"]).split()
+    r = subprocess.run([EARSHOT, *argv], cwd=scratch, env=table_sim["env"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == status, (r.stdout[-1500:], r.stderr)
+    if says is None:
+        assert r.stderr == "", r.stderr
+    else:
+        assert len(r.stderr.splitlines()) == 1, r.stderr  # one line, never a traceback
+        assert r.stderr.startswith("earshot: ") and says in r.stderr, r.stderr
+    if untouched:
+        assert snapshot(scratch) == before  # nothing deleted, overwritten or created
+    if rom_before is not None:
+        assert table_sim["rom_flash"].read_bytes() == rom_before  # nothing was flashed
+    assert not (tmp_path / "escape.key").exists() and not (tmp_path.parent / "escape.key").exists()
+    if name.startswith("provision"):  # refused before the board was reached
+        status_ = json.loads(subprocess.run([EARSHOT, "status", "--port", "sim", "--json"],
+                                            env=table_sim["env"], capture_output=True,
+                                            text=True, timeout=60).stdout)
+        assert status_["provisioned"] is False
+    if name == "bench-model-with-a-space":
+        assert "hey jarvis on" in r.stdout and "the firmware runs again" in r.stdout
+
+
+def test_the_dataset_command_of_the_docs_parses(tmp_path):
+    # docs/wakeword-data.md: `earshot wakeword dataset --word alexa` (an argparse error before).
+    r = subprocess.run([EARSHOT, "wakeword", "dataset", "--word", "alexa", "--scale", "0.001",
+                        "--out", str(tmp_path / "ds")], capture_output=True, text=True,
+                       timeout=300)
+    if shutil.which("espeak-ng") and shutil.which("flite"):
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert json.loads(r.stdout)["root"] == str(tmp_path / "ds")
+    else:  # without the voices: one line saying what to install, not a usage error
+        assert r.returncode == 1 and r.stderr.startswith("earshot: ") and "usage" not in r.stderr

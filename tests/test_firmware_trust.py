@@ -1,0 +1,80 @@
+"""Firmware pieces of the trust boundary, in the MicroPython Unix port: the confirm gesture, the
+counter and session chain surviving a trimmed log and a lost counter file, session ids that never
+repeat, and the boot log naming a session a reset cut off."""
+
+from host_tools.records.translog import read_log
+from tests.mpy import run_mpy
+
+
+def test_both_buttons_together_are_the_confirm_gesture_and_nothing_else():
+    out = run_mpy("""
+from earshot.buttons import Buttons
+M, A = 1, 2
+def run(steps, prime=0):
+    b = Buttons((M, A)); b.prime(prime, 0); out = []
+    for t, mask in steps:
+        out += b.update(mask, t) or []
+    return out
+print(run([(0, A), (100, 0)]))                                  # push-to-talk
+print(run([(0, M | A), (300, M | A), (600, M | A), (700, 0)]))  # chord: 'both', no presses
+print(run([(0, M | A), (200, 0)]))                              # too short: nothing at all
+print(run([(0, A), (200, M | A), (800, M | A), (2000, M | A), (2100, 0)]))  # no long, no ptt
+print(run([(0, M | A), (900, M | A), (1000, 0)], prime=M | A))  # the boot gesture's release
+""")
+    assert out.splitlines() == [
+        "[('press', 2)]",
+        "[('both', 3)]",
+        "[]",
+        "[('both', 3)]",
+        "[]",
+    ]
+
+
+def test_a_trimmed_log_and_a_lost_counter_file_never_restart_counters_or_the_chain(tmp_path):
+    d = str(tmp_path)
+    out = run_mpy("""
+import os, binascii
+from earshot import store
+from earshot.translog import TransparencyLog
+d = %r
+log = TransparencyLog(d + '/log.txt', 16)
+for i in range(40):   # 40 sessions: the log keeps at most 16 entries
+    c = store.next_counter(d + '/counter.json', log.max_counter())
+    log.append('open', {'id': '%%016x' %% c, 'counter': c, 'tag': '%%064x' %% c}, i)
+    log.session(i, bytes(8), c, 0, 10, 320, 1, bytes(32))
+print(c, len(log), log.anchor() is not None)
+os.remove(d + '/counter.json')   # lost
+log = TransparencyLog(d + '/log.txt', 16)
+print(store.next_counter(d + '/counter.json', log.max_counter()),
+      binascii.hexlify(log.last_tag()).decode()[-4:])
+""" % d)
+    first, after = out.splitlines()
+    assert first == "40 14 True"
+    assert after == "41 0028"  # above every counter ever used; chained to session 40's header
+    res = read_log(tmp_path / "log.txt")
+    assert res.ok and res.anchor_counter >= 33  # the anchor carries the highest counter
+
+
+def test_session_ids_never_repeat_even_if_the_random_generator_does():
+    # os.urandom on the ESP32-S3 is esp_random(): pseudo-random with the radio off.
+    out = run_mpy("""
+from earshot.forward import Forwarder
+f = Forwarder(None, None, None, lambda n: bytes(n))   # the worst generator: all zeros
+ids = {f._session_id(c) for c in range(1, 2001)}
+print(len(ids), len(f._session_id(1)))
+""", heap="2M")
+    assert out.split() == ["2000", "8"]
+
+
+def test_the_boot_log_names_a_session_left_open_and_the_reset_cause(tmp_path):
+    d = str(tmp_path)
+    out = run_mpy("""
+from earshot.translog import TransparencyLog
+log = TransparencyLog(%r + '/log.txt')
+log.append('open', {'id': 'ab', 'counter': 7, 'tag': '00' * 32}, 5)
+log = TransparencyLog(%r + '/log.txt')      # the board reset before the session ended
+print(log.open_session['id'])
+log.append('interrupted', {'id': 'ab', 'counter': 7, 'cause': 'power-on'}, 0)
+print(TransparencyLog(%r + '/log.txt').open_session)
+""" % (d, d, d))
+    assert out.split() == ["ab", "None"]

@@ -1,0 +1,101 @@
+"""What receivers remember between runs (host_tools/records/history.py), through the commands a
+user runs: a session replayed in a second capture, a whole session missing, a log rolled back.
+The tampering classes in bulk are host_tools/security/tamper.py (`make security-report`)."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+from host_tools.records.sessions import write_capture
+from host_tools.security import tamper
+
+KEY = tamper.KEY
+
+
+def earshot(*args):
+    import os
+
+    env = dict(os.environ, EARSHOT_PORT="")
+    return subprocess.run([sys.executable, "-m", "host_tools.cli", *args], capture_output=True,
+                          text=True, timeout=120, env=env)
+
+
+def _captures(tmp_path):
+    import random
+
+    rng = random.Random(7)
+    groups, tag = tamper._sessions(rng, 4)
+    later, _ = tamper._sessions(rng, 2, first_counter=5, prev=tag)
+    key = tmp_path / "k.hex"
+    key.write_text(KEY.hex())
+    return groups, later, key
+
+
+def test_a_session_seen_in_one_capture_is_a_replay_in_the_next(tmp_path):
+    groups, later, key = _captures(tmp_path)
+    a, b = tmp_path / "a.cap", tmp_path / "b.cap"
+    write_capture(a, tamper._flat(groups))
+    write_capture(b, tamper._flat(later[:1] + [groups[2]] + later[1:]))
+    assert earshot("verify", str(a), "--key-file", str(key)).returncode == 0
+    assert earshot("verify", str(a), "--key-file", str(key)).returncode == 0  # same capture
+    r = earshot("verify", str(b), "--key-file", str(key))
+    assert r.returncode == 1 and "header: replayed (counter 3 was received before" in r.stderr
+
+
+def test_a_whole_session_missing_is_dropped_in_the_capture_or_at_the_next(tmp_path):
+    groups, later, key = _captures(tmp_path)
+    middle = tmp_path / "middle.cap"
+    write_capture(middle, tamper._flat(groups[:1] + groups[2:]))
+    r = earshot("verify", str(middle), "--key-file", str(key))
+    assert r.returncode == 1 and "header: dropped (a session before counter 3" in r.stderr
+    end, nxt = tmp_path / "end.cap", tmp_path / "next.cap"
+    write_capture(end, tamper._flat(groups[:3]))  # the fourth session never arrived
+    write_capture(nxt, tamper._flat(later))
+    history = tmp_path / "fresh.json"
+    assert earshot("verify", str(end), "--key-file", str(key),
+                   "--history", str(history)).returncode == 0
+    r = earshot("verify", str(nxt), "--key-file", str(key), "--history", str(history))
+    assert r.returncode == 1 and "dropped (a session before counter 5" in r.stderr
+
+
+def test_a_history_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
+    groups, _, key = _captures(tmp_path)
+    cap = tmp_path / "a.cap"
+    write_capture(cap, tamper._flat(groups))
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"my": "notes"}')
+    r = earshot("verify", str(cap), "--key-file", str(key), "--history", str(notes))
+    assert r.returncode == 1 and "not an earshot receiver history" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert notes.read_text() == '{"my": "notes"}'
+
+
+def test_earshot_log_remembers_the_head_and_reports_a_rollback(board, tmp_path):
+    from host_tools.hil.fixtures import DEVICE_ID, KEY as BOARD_KEY, connect
+
+    c = connect(board.port)
+    c.command("provision", device_id=DEVICE_ID, key=BOARD_KEY.hex())
+    c.close()
+    log = board.flash_dir / "data" / "log.txt"
+    older = tmp_path / "older-log.txt"
+    shutil.copy(log, older)
+    board.press("mute")
+    board.press("mute")  # two more entries
+    r = earshot("log", "--port", board.port)
+    assert r.returncode == 0 and "chain verified" in r.stdout, r.stderr
+    # Someone with the flash (or a firmware bug) puts the older log back: it chains, but the
+    # head this receiver verified last time is gone.
+    board.power_cut()
+    shutil.copy(older, log)
+    board.power_on()
+    board.wait_booted()
+    r = earshot("log", "--port", board.port)
+    assert r.returncode == 1 and ("rolled back" in r.stderr or "rewritten" in r.stderr)
+    remembered = json.loads((tmp_path / "receiver-history.json").read_text())
+    assert remembered["devices"][DEVICE_ID]["log_head"][0] > 0
+
+
+def test_tampering_of_every_class_is_detected(tmp_path):
+    for outcome in tamper.campaign(20):
+        assert outcome.ok, outcome.line()
