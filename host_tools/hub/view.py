@@ -7,6 +7,7 @@ interlock switched (firmware/earshot/mute.py reports the change after it has dri
 mic-power and mute-LED pins).
 """
 
+import json
 import time
 
 from .. import legend
@@ -206,6 +207,18 @@ def _flags_of(target):
 
 
 def _entry(e, when):
+    """A log entry as the page's timeline shows it. An entry whose fields are not what its kind
+    has (the chain verifies any bytes) is shown as malformed, with its fields, never a failure
+    that would leave the page showing an older log."""
+    try:
+        return _entry_item(e, when)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+        return {"seq": e.seq, "kind": "malformed", "t": e.t, "when": when,
+                "text": "A malformed '%s' entry, not as the firmware writes it: %s" % (
+                    e.kind, json.dumps(e.fields, sort_keys=True)[:200])}
+
+
+def _entry_item(e, when):
     f = e.fields
     item = {"seq": e.seq, "kind": e.kind, "t": e.t, "when": when,
             "text": "%s: %s" % (e.kind, ", ".join("%s %s" % kv for kv in sorted(f.items())))}

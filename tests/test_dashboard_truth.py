@@ -1,0 +1,85 @@
+"""What the household's page and `earshot log`/`status` say must be what the board really is:
+a board that stopped answering is shown as unknown, never as its last state; the access mode,
+test mode and the status light as the board lights it; a key replacement waiting for the
+button; a log entry the firmware would never write is shown as malformed, never a traceback.
+
+Each test runs `earshot` as a user does (a subprocess) against a virtual board."""
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+
+from tests.household import Earshot, provisioned_board, wait_event
+
+
+def earshot(*args, timeout=60):
+    return subprocess.run([sys.executable, "-m", "host_tools.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def _append_chained(log, bodies):
+    """Append entries that chain on the log's last line (anyone can: the chain has no key)."""
+    lines = log.read_bytes().split(b"\n")[:-1]
+    prev = bytes.fromhex(lines[-1][:64].decode())
+    seq = json.loads(lines[-1][65:])["seq"]
+    out = []
+    for body in bodies:
+        seq += 1
+        raw = json.dumps(dict(body, seq=seq)).encode()
+        prev = hashlib.sha256(prev + raw).digest()
+        out.append(prev.hex().encode() + b" " + raw)
+    log.write_bytes(b"\n".join(lines + out) + b"\n")
+    return seq
+
+
+def test_a_malformed_log_entry_is_one_line_in_earshot_log_and_malformed_on_the_page(
+        firmware_image, tmp_path):
+    board = provisioned_board(firmware_image, tmp_path / "b")
+    try:
+        board.power_cut()
+        log = board.flash_dir / "data" / "log.txt"
+        last = _append_chained(log, [
+            {"t": 5, "k": "session", "f": {"ms": "long", "bytes": 3}},  # a number that is text
+            {"t": 6, "k": "mute", "f": [1, 2]},  # fields that are no object
+        ])
+        board.power_on()
+        board.wait_booted()
+        r = earshot("log", "--port", board.port)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith("earshot: ") and len(r.stderr.strip().splitlines()) == 1
+        assert "entry #%d is malformed: its fields are not an object" % last in r.stderr
+        assert re.search(r"#%d .*MALFORMED session entry" % (last - 1), r.stdout), r.stdout
+
+        proc = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",
+                       env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+        try:
+            url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
+            shown = wait_event(url, lambda k, d: k == "log" and d["log"]["state"] == "broken",
+                               "the log shown as broken")
+            assert "its fields are not an object" in shown["log"]["error"]
+            bad = [i for i in shown["timeline"] if i["seq"] == last - 1]
+            assert bad and bad[0]["kind"] == "malformed" and "'session'" in bad[0]["text"]
+        finally:
+            assert proc.stop() == 0, proc.output
+        assert "Traceback" not in proc.output, proc.output
+    finally:
+        board.close()
+
+
+def test_each_log_entry_kind_has_one_description():
+    # records.translog.describe once had a second `provision` and `test_mode` branch that could
+    # never run (the first one of each returned): one kind, one description.
+    import ast
+    import inspect
+
+    from host_tools.records import translog
+
+    tree = ast.parse(inspect.getsource(translog))
+    kinds = [node.comparators[0].value for node in ast.walk(tree)
+             if isinstance(node, ast.Compare) and "kind" in (getattr(node.left, "id", None),
+                                                             getattr(node.left, "attr", None))
+             and isinstance(node.ops[0], ast.Eq)
+             and isinstance(node.comparators[0], ast.Constant)]
+    assert kinds and len(kinds) == len(set(kinds)), sorted(kinds)
