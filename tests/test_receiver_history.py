@@ -151,3 +151,32 @@ def test_earshot_log_remembers_the_head_and_reports_a_rollback(board, tmp_path):
 def test_tampering_of_every_class_is_detected(tmp_path):
     for outcome in tamper.campaign(20):
         assert outcome.ok, outcome.line()
+
+
+def test_earshot_keeps_what_it_remembers_in_one_place(tmp_path):
+    # $EARSHOT_HOME is earshot's one place (earshot sim's boards, the dashboard's state, the
+    # receiver history); $EARSHOT_STATE_DIR and $EARSHOT_HISTORY still move their part. Before,
+    # the history ignored both $EARSHOT_HOME and $EARSHOT_STATE_DIR and stayed in ~/.local.
+    import os
+
+    groups, _, key = _captures(tmp_path)
+    cap = tmp_path / "a.cap"
+    write_capture(cap, tamper._flat(groups))
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("EARSHOT_HISTORY", "EARSHOT_STATE_DIR", "EARSHOT_HOME", "XDG_STATE_HOME")}
+    base.update(HOME=str(tmp_path / "home"), EARSHOT_PORT="")
+
+    def verify(**env):
+        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "verify", str(cap),
+                            "--key-file", str(key)], capture_output=True, text=True,
+                           timeout=120, env=dict(base, **env))
+        assert r.returncode == 0, r.stderr
+
+    verify(EARSHOT_HOME=str(tmp_path / "eh"))
+    assert (tmp_path / "eh" / "state" / "receiver.json").is_file()
+    verify(EARSHOT_HOME=str(tmp_path / "eh"), EARSHOT_STATE_DIR=str(tmp_path / "sd"))
+    assert (tmp_path / "sd" / "receiver.json").is_file()
+    verify(EARSHOT_STATE_DIR=str(tmp_path / "sd"), EARSHOT_HISTORY=str(tmp_path / "h.json"))
+    assert (tmp_path / "h.json").is_file()
+    verify()
+    assert (tmp_path / "home" / ".local" / "state" / "earshot" / "receiver.json").is_file()

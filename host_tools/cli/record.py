@@ -8,7 +8,7 @@ that does not verify is kept as <id>.unverified.* and stops the command with exi
 
 import time
 
-from .common import add_json_argument, add_port_argument
+from .common import add_history_argument, add_json_argument, add_port_argument
 
 
 def setup(p):
@@ -21,9 +21,7 @@ def setup(p):
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop after S seconds (a session still open then is waited for); "
                         "default: until Ctrl-C")
-    p.add_argument("--history", metavar="FILE", default=None,
-                   help="receiver history (default: $EARSHOT_HISTORY or "
-                        "~/.local/state/earshot/receiver.json)")
+    add_history_argument(p)
     add_json_argument(p, "one JSON object per session")
 
 

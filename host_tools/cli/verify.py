@@ -16,7 +16,7 @@ import os
 
 def setup(parser):
     from ..board.keys import KEY_ENV
-    from .common import add_json_argument
+    from .common import add_history_argument, add_json_argument
 
     parser.add_argument("capture", metavar="FILE",
                         help="a capture file, or a session's .json from earshot record")
@@ -24,9 +24,7 @@ def setup(parser):
                         help="the board's signing key: 32 bytes or 64 hex digits "
                              "(default: $%s)" % KEY_ENV)
     add_json_argument(parser, "the verified sessions")
-    parser.add_argument("--history", metavar="FILE", default=None,
-                        help="receiver history (default: $EARSHOT_HISTORY or "
-                             "~/.local/state/earshot/receiver.json)")
+    add_history_argument(parser)
 
 
 def run(args):

@@ -8,7 +8,8 @@ in the order the board sent them. Commands go back through the link thread, one 
 import asyncio
 import re
 
-from .dates import EntryDates, state_dir
+from ..places import state_dir
+from .dates import EntryDates
 from .link import BoardLink
 from .view import BoardView
 

@@ -21,16 +21,6 @@ from pathlib import Path
 _KEEP = 1024
 
 
-def state_dir():
-    """Where the host tools keep what they remember ($EARSHOT_STATE_DIR overrides)."""
-    base = os.environ.get("EARSHOT_STATE_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
-    return Path(xdg) / "earshot"
-
-
 class EntryDates:
     """First sightings of log entries (by entry hash), kept in a JSON file we create."""
 

@@ -91,7 +91,7 @@ async def _dashboard(boards, sock, lan, out):
 
     from ..dashboard.app import create_app
     from ..dashboard.guard import Guard, load_token
-    from .dates import state_dir
+    from ..places import state_dir
 
     host, actual = sock.getsockname()[:2]
     token = load_token(state_dir() / "dashboard-token") if lan else None

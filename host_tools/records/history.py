@@ -29,16 +29,14 @@ from ..errors import EarshotError
 MARK = "earshot_receiver"
 FORMAT = 1
 MAX_SESSIONS = 4096
-ENV = "EARSHOT_HISTORY"
 
 
 def default_path():
-    """$EARSHOT_HISTORY, else $XDG_STATE_HOME/earshot/receiver.json (~/.local/state/...)."""
-    if os.environ.get(ENV):
-        return Path(os.environ[ENV])
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
-    return Path(base) / "earshot" / "receiver.json"
+    """$EARSHOT_HISTORY, else receiver.json in earshot's state directory (host_tools/places.py:
+    $EARSHOT_STATE_DIR, $EARSHOT_HOME/state, $XDG_STATE_HOME/earshot, ~/.local/state/earshot)."""
+    from ..places import history_path
+
+    return history_path()
 
 
 class History:
