@@ -88,3 +88,76 @@ def test_a_damaged_sidecar_is_a_one_line_error(tmp_path, meta, says):
     r = verify(side, key)
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
     assert r.stderr.startswith("earshot: ") and says in r.stderr, r.stderr
+
+
+def _recorded(out, records, history):
+    """Records as `earshot record` receives them (frames off the line) into recorder `out`."""
+    from host_tools.link.protocol import (T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER,
+                                          FrameParser, encode_frame)
+    from host_tools.records.history import History
+    from host_tools.records.recorder import Recorder
+
+    kinds = {b"H": T_SESSION_HEADER, b"C": T_SESSION_CHUNK, b"E": T_SESSION_CLOSE}
+    line = b"".join(encode_frame(kinds[r[:1]], i, r) for i, r in enumerate(records, 1))
+    hist = History.load(history)
+    recorder = Recorder(out, tamper.KEY, hist)
+    return [s for s in map(recorder.feed, FrameParser().feed(line)) if s is not None]
+
+
+def test_a_recording_moved_elsewhere_still_verifies_and_a_replay_in_another_still_fails(
+        kept, tmp_path):
+    # Before, the history named a recording's sessions by the directory's absolute path, so a
+    # moved recording came back "replayed (... record /abs/sessions)".
+    from host_tools.records.recorder import prepare_out
+
+    from host_tools.records.sessions import read_capture
+
+    side, key = kept
+    records = read_capture(side.with_name(json.loads(side.read_text())["capture"]))
+    history = tmp_path / "history.json"
+    [stored] = _recorded(prepare_out(tmp_path / "home" / "sessions"), records, history)
+    assert stored.verified
+    moved = tmp_path / "usb-stick" / "kitchen"
+    moved.parent.mkdir()
+    (tmp_path / "home" / "sessions").rename(moved)
+    r = subprocess.run([EARSHOT, "verify", str(moved / stored.files[0].name), "--key-file",
+                        str(key), "--history", str(history)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("OK "), r.stderr
+    assert json.loads((moved / stored.files[0].name).read_text())["recording"]
+    # The same session received again by another recording (sent again on the line): a replay.
+    [again] = _recorded(prepare_out(tmp_path / "later"), records, history)
+    assert not again.verified and "replayed" in again.meta["failure"]
+
+
+def test_a_moved_recording_made_before_recording_ids_is_refused_clearly(tmp_path):
+    from host_tools.records.history import History
+    from host_tools.records.recorder import record_source
+    from host_tools.records import sessions
+
+    rng = random.Random(5)
+    s = sessions.Signer(tamper.KEY, tamper.DEVICE)
+    records = [s.open(rng.randbytes(8), 1, "alexa", 0b101, 0), s.chunk_record(bytes(3200)),
+               s.close("speech_end")]
+    out = tmp_path / "old"
+    out.mkdir()
+    history = History(tmp_path / "history.json")
+    stored = store_session(out, records, tamper.KEY, history, record_source(out))
+    history.save()
+    meta = json.loads(stored.files[0].read_text())
+    meta.pop("recording", None)  # what an earlier earshot wrote
+    stored.files[0].write_text(json.dumps(meta))
+    key = tmp_path / "k.hex"
+    key.write_text(tamper.KEY.hex())
+
+    def verify_old(where):
+        return subprocess.run([EARSHOT, "verify", str(where / stored.files[0].name),
+                               "--key-file", str(key), "--history",
+                               str(tmp_path / "history.json")],
+                              capture_output=True, text=True, timeout=60)
+
+    assert verify_old(out).returncode == 0  # where it was made: as before
+    out.rename(tmp_path / "moved")
+    r = verify_old(tmp_path / "moved")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert "has moved since: verify it there, or pass --history" in r.stderr, r.stderr

@@ -61,6 +61,8 @@ def run(args):
     history.commit(result.headers, source)
     history.save()
     if not result.ok:
+        if source.startswith("record ") and result.failure.reason == "replayed":
+            _moved_old_recording(path, records, history, source)
         raise EarshotError("%s: %s" % (path, result.failure))
     if not result.sessions:
         raise EarshotError("%s: holds no sessions" % path)
@@ -89,17 +91,22 @@ _TEST = " TEST (audio may be the host's own, not a wake word anyone said)"
 
 def _source(path, records):
     """The name the receiver history remembers these records by: the recording a capture was
-    kept by (a sidecar beside it names it), else the capture's own content."""
+    kept by (the sidecar beside it names it: its id moves with it; an older sidecar without
+    one, its directory), else the capture's own content."""
     import hashlib
     import json
     from pathlib import Path
 
+    from ..records.recorder import record_source, recording_source
+
     cap = Path(path)
     for side in cap.parent.glob("*.json"):
         try:
-            if json.loads(side.read_text()).get("capture") == cap.name:
-                from ..records.recorder import record_source
-
+            meta = json.loads(side.read_text())
+            if meta.get("capture") == cap.name:
+                recording = meta.get("recording")
+                if isinstance(recording, str) and recording.isalnum():
+                    return recording_source(recording)
                 return record_source(cap.parent)
         except (OSError, ValueError, AttributeError):
             continue
@@ -107,6 +114,24 @@ def _source(path, records):
     for r in records:
         digest.update(hashlib.sha256(r).digest())
     return "capture %s" % digest.hexdigest()[:16]
+
+
+def _moved_old_recording(path, records, history, source):
+    """A session recorded before recordings had ids is remembered under its directory: moved
+    elsewhere, it cannot be told from a replay. Say so, rather than "replayed"."""
+    from ..errors import EarshotError
+    from ..records.sessions import Header, RecordError, parse_record
+
+    try:
+        head = parse_record(records[0])
+    except (IndexError, RecordError):
+        return
+    known = history.get(head.device_id, head.counter) if isinstance(head, Header) else None
+    was = (known or {}).get("source") or ""
+    if was.startswith("record ") and was != source and known.get("tag") == head.tag.hex():
+        raise EarshotError("%s was recorded by an earlier earshot, which remembers a recording "
+                           "by its directory (%s); it has moved since: verify it there, or "
+                           "pass --history with another file" % (path, was[len("record "):]))
 
 
 def _beside(side, meta, field):

@@ -17,9 +17,16 @@ dropped silently. Any other session that does not verify is kept as <id>.unverif
 consent its header claims decides about audio) and reported as an error: nothing unverified
 looks verified. Every header that verifies is remembered in the receiver history
 (records/history.py), so a replayed or missing session is caught across runs as well.
+
+Each run of the recorder is a *recording* with a random id, written into every sidecar
+(`"recording"`): the history remembers its sessions under that id, so `earshot verify` of a
+kept session is the same reception wherever the directory has moved, and a session received
+again in another run (a replay on the line) is not. Sidecars from before recording ids name
+their recording by its directory (record_source): they verify where they were recorded.
 """
 
 import json
+import secrets
 import time
 import wave
 from dataclasses import dataclass, field
@@ -66,7 +73,8 @@ class Recorder:
         self.out = Path(out)
         self.key = key
         self.history = history if history is not None else History()
-        self.source = record_source(self.out)
+        self.recording = secrets.token_hex(8)
+        self.source = recording_source(self.recording)
         self.records = []  # the open session's records
         self.joined_late = 0  # records of a session whose header was sent before we listened
 
@@ -98,19 +106,27 @@ class Recorder:
         records, self.records = self.records, []
         if not records:
             return None
-        stored = store_session(self.out, records, self.key, self.history, self.source)
+        stored = store_session(self.out, records, self.key, self.history, self.source,
+                               self.recording)
         self.history.save()
         return stored
 
 
+def recording_source(recording):
+    """What the receiver history calls the sessions of the recording with this id (earshot
+    verify of one of them later, wherever it is, is the same reception, not a replay)."""
+    return "recording %s" % recording
+
+
 def record_source(out):
-    """What the receiver history calls sessions kept in directory `out` (earshot verify of one
-    of them later is the same reception, not a replay)."""
+    """What earshot called the sessions kept in directory `out` before recordings had ids
+    (sidecars without "recording"): the directory, so they verify only where they were made."""
     return "record %s" % Path(out).resolve()
 
 
-def store_session(out, records, key, history=None, source=None):
-    """Verify one session's records and keep them in directory `out`; returns a Stored."""
+def store_session(out, records, key, history=None, source=None, recording=None):
+    """Verify one session's records and keep them in directory `out`; returns a Stored.
+    `recording`: the id of the recording it belongs to, kept in its sidecar."""
     out = Path(out)
     result = sessions.verify_stream(records, key, history=history, source=source)
     if history is not None:
@@ -146,6 +162,7 @@ def store_session(out, records, key, history=None, source=None):
         "end": (info.reason or None) if info else None,
         "digest": info.digest if info else None,
         "header": records[0].hex() if head else None,
+        "recording": recording,
         "capture": None,
         "audio": None,
     }
