@@ -228,7 +228,9 @@ class Bridge:
                 await self._session(*data)
 
     async def _session(self, what, data):
-        if what == "open":
+        if what == "refused":  # a replay, or a header out of the chain: never opened
+            self._refuse(data)
+        elif what == "open":
             await self._open(data)
         elif what == "audio" and self.session is not None:
             ms = self.session["sent"] // (SAMPLE_RATE * 2 // 1000)

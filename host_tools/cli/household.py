@@ -14,6 +14,9 @@ def add_board_arguments(p):
     p.add_argument("--key-file", metavar="F", default=os.environ.get(KEY_ENV),
                    help="the board's signing key (earshot provision), to verify audio before "
                         "it is shown or forwarded (default: $%s)" % KEY_ENV)
+    from .common import add_history_argument
+
+    add_history_argument(p)  # sessions verified here are checked against it and remembered
 
 
 def add_bridge_arguments(p, required):

@@ -15,11 +15,11 @@ from .view import BoardView
 
 
 class Board:
-    def __init__(self, ident, port, key=None):
+    def __init__(self, ident, port, key=None, history=None):
         self.id = ident
         self.port = port
         self.view = BoardView(ident, port)
-        self.link = BoardLink(port, key, self._from_thread)
+        self.link = BoardLink(port, key, self._from_thread, history)
         self._listeners = set()
         self._loop = None
         self._dates = None

@@ -10,12 +10,13 @@ appends to it. Everything it learns it hands to `publish(kind, data)` as a fact:
     ("link",    {"state": "up" | "down", "error": str | None})
     ("status",  the board's hello/status reply)
     ("event",   a board event: state, consent, confirm, wake, refused, session, boot ...)
-    ("session", ("open" | "audio" | "closed" | "broken", data))   see records.live
+    ("session", ("open" | "audio" | "closed" | "broken" | "refused", data))   records.live
     ("log",     {"result": LogResult, "read_at": epoch seconds, "uptime_ms": board ms})
 """
 
 import concurrent.futures
 import queue
+import secrets
 import threading
 import time
 
@@ -33,11 +34,16 @@ _LOG_EVENTS = {"session", "consent", "boot"}
 
 
 class BoardLink(threading.Thread):
-    def __init__(self, port, key, publish):
+    def __init__(self, port, key, publish, history=None):
         super().__init__(daemon=True, name="board-link %s" % port)
         self.port = port
         self.publish = publish  # publish(kind, data): must be safe to call from this thread
-        self.live = LiveSession(key)
+        # The receiver history `earshot record/verify/log` keep (records/history.py): a session
+        # received before this process started, replayed on the line, is refused here too.
+        self.history = history
+        self._history_lock = history.lock if history is not None else threading.RLock()
+        self.live = LiveSession(key, history=history,
+                                source="live on %s (run %s)" % (port, secrets.token_hex(4)))
         self.client = None
         self._requests = queue.Queue()
         self._stopping = threading.Event()
@@ -171,7 +177,18 @@ class BoardLink(threading.Thread):
             if kind in _LOG_EVENTS or (kind == "state" and ev.get("m") == "mute"):
                 self._log_due = time.monotonic() + LOG_SETTLE_S
         elif frame.type in (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE):
-            self._session_facts(self.live.feed(frame.payload))
+            with self._history_lock:
+                facts = self.live.feed(frame.payload)
+                self._save_history()
+            self._session_facts(facts)
+
+    def _save_history(self):
+        if self.live.remembered:
+            self.live.remembered = False
+            try:
+                self.history.save()
+            except EarshotError as e:  # a full disk: this run still remembers, in memory
+                self.publish("refusal", {"who": "receiver history", "text": str(e)})
 
     def _session_facts(self, facts):
         for fact in facts:

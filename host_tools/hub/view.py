@@ -125,7 +125,7 @@ class BoardView:
         elif what == "closed":
             self.last_session = dict(data, verified=data.get("verified", True))
             self.streaming = None
-        elif what == "broken":
+        elif what in ("broken", "refused"):
             self.last_session = {"broken": data}
             self.streaming = None
         else:

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from ..errors import EarshotError
@@ -44,6 +45,9 @@ class History:
         self.path = Path(path) if path else None
         self._data = data or {MARK: FORMAT, "devices": {}}
         self._changed = False
+        # One process may receive from several boards (the dashboard): their threads share
+        # one history and take this lock around everything they do with it.
+        self.lock = threading.RLock()
 
     @classmethod
     def load(cls, path=None):
