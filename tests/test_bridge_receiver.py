@@ -97,9 +97,9 @@ def cabled(firmware_image, tmp_path):
     board.close()
 
 
-def bridge(cable, tmp_path, *extra):
+def bridge(url, tmp_path, *extra):
     port = free_port()
-    proc = Earshot("bridge", "--port", cable.url, "--wyoming", "tcp://127.0.0.1:%d" % port,
+    proc = Earshot("bridge", "--port", url, "--wyoming", "tcp://127.0.0.1:%d" % port,
                    "--key-file", str(key_file(tmp_path)), *extra,
                    env={"EARSHOT_HOME": str(tmp_path / "home"),
                         "EARSHOT_HISTORY": str(tmp_path / "history.json")})
@@ -110,7 +110,7 @@ def bridge(cable, tmp_path, *extra):
 def test_a_session_replayed_after_a_bridge_restart_or_out_of_the_chain_never_reaches_home_assistant(
         cabled, tmp_path):
     board, cable = cabled
-    proc, port = bridge(cable, tmp_path)
+    proc, port = bridge(cable.url, tmp_path)
     try:
         consent_by_the_button(board, BLUE)
         unmute(board)
@@ -123,7 +123,7 @@ def test_a_session_replayed_after_a_bridge_restart_or_out_of_the_chain_never_rea
     sent = list(cable.sessions)
     [info] = sessions.verify_stream([p for _, p in sent], KEY).sessions
 
-    proc, port = bridge(cable, tmp_path)  # restarted: what it received before is remembered
+    proc, port = bridge(cable.url, tmp_path)  # restarted: what it received before is remembered
     try:
         peer = Peer(port)
         cable.inject(sent)  # the same session, put on the line again
@@ -140,3 +140,52 @@ def test_a_session_replayed_after_a_bridge_restart_or_out_of_the_chain_never_rea
     finally:
         assert proc.stop() == 0, proc.output
     assert "Traceback" not in proc.output
+
+
+def test_a_test_mode_session_is_refused_unless_a_test_rig_asks_for_it_marked(tmp_path):
+    # Issue 10: audio a host fed into a board in test mode never leaves marked as a real wake.
+    # Before, the bridge sent such a session to Home Assistant as `run-pipeline` and audio,
+    # unmarked.
+    from host_tools.board.build import build
+    from host_tools.board.files import load as load_board
+    from host_tools.hil.fixtures import boot_board, connect
+
+    image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
+    board = boot_board(image, tmp_path / "b")
+    board.hold("action")  # held while it starts: test mode is armed
+    try:
+        board.start()
+        board.wait_booted()
+        c = connect(board.port)
+        board.release("action")
+        assert c.command("status")["test_mode"] is True
+        c.command("provision", device_id=DEVICE_ID, key=KEY.hex())
+        c.close()
+        board.press("action", seconds=1.7)  # the household: private -> assistant
+        wait_for(lambda: board.pins()["status_led"] == BLUE)  # it alternates with white
+        unmute(board)
+        for forward in (False, True):
+            extra = ("--forward-test-sessions",) if forward else ()
+            proc, port = bridge(board.port, tmp_path, *extra)
+            try:
+                peer = Peer(port)
+                tap = board.tap()
+                board.press("action")  # push-to-talk: a session, marked test by the board
+                if not forward:
+                    proc.wait_line(r"REFUSED session \w+ not sent: it was sent in test mode")
+                    # it ends by itself (nobody speaks): the next press opens a new one
+                    wait_for(lambda: any(f.type == T_SESSION_CLOSE
+                                         for f in FrameParser().feed(bytes(tap))), timeout=30)
+                    assert peer.types() == ["info"]
+                else:
+                    start = peer.wait_for("audio-start", timeout=30)
+                    run = peer.wait_for("run-pipeline")
+                    assert start.data["earshot"]["test"] is True
+                    assert run.data["earshot"] == {"test": True}
+                    peer.wait_for("audio-stop", timeout=30)
+                peer.close()
+            finally:
+                assert proc.stop() == 0, proc.output
+    finally:
+        board.close()
+

@@ -11,6 +11,10 @@ wyoming_satellite/satellite.py, WakeStreamingSatellite.event_from_wake): `detect
 
 - A session goes only to pipelines whose every declared use its consent allows; the others
   are refused, logged, and shown on the dashboard.
+- A session sent in test mode (its header's flags bit 7: the audio may be the host's own,
+  played in with `feed`, not anything a person said) is refused like that too: it must never
+  reach Home Assistant as a real wake. A test rig that wants them says so
+  (`--forward-test-sessions`); each of its events then carries `"earshot": {"test": true}`.
 - Only chunks that verified (records.live) are sent; a chunk that fails ends the stream
   (`audio-stop`) and the board is told to stop.
 - `pause-satellite` asks the board to mute. Nothing here ever asks it to unmute: the board
@@ -121,8 +125,9 @@ def _why(e):
 
 
 class Bridge:
-    def __init__(self, board, pipelines, allow=(), say=_say):
+    def __init__(self, board, pipelines, allow=(), say=_say, test_sessions=False):
         self.board = board
+        self.test_sessions = test_sessions  # forward test-mode sessions (marked): a test rig
         self.allow = list(allow)
         self.pipelines = list(pipelines)
         self.say = say
@@ -228,6 +233,7 @@ class Bridge:
                 await self._session(*data)
 
     async def _session(self, what, data):
+        # Audio and the end of a session the bridge did not open (refused) go nowhere.
         if what == "refused":  # a replay, or a header out of the chain: never opened
             self._refuse(data)
         elif what == "open":
@@ -253,6 +259,11 @@ class Bridge:
     async def _open(self, info):
         if not info.get("verified"):
             return  # never forwarded unverified (the bridge always has the key)
+        if info.get("test") and not self.test_sessions:
+            self._refuse("session %s not sent: it was sent in test mode, so its audio may be "
+                         "the host's own, not anything a person said (a test rig can take "
+                         "them, marked: --forward-test-sessions)" % info["session_id"])
+            return
         self.session = dict(info, sent=0)
         targets = []
         for p in self.pipelines:
@@ -280,20 +291,25 @@ class Bridge:
 
     async def _announce(self, peer, info):
         wake = info["wake_word"]
+        events = []
         if wake != "ptt":  # push-to-talk is not a wake word: no detection
-            if not await peer.send(Detection(name=wake, timestamp=info["start_ms"]).event()):
-                return False
-        run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.HANDLE,
-                          wake_word_name=None if wake == "ptt" else wake)
-        if not await peer.send(run.event()):
-            return False
+            events.append(Detection(name=wake, timestamp=info["start_ms"]).event())
+        events.append(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.HANDLE,
+                                  wake_word_name=None if wake == "ptt" else wake).event())
         start = AudioStart(rate=SAMPLE_RATE, width=2, channels=1, timestamp=0).event()
         start.data["earshot"] = {
             "session_id": info["session_id"], "counter": info["counter"],
             "device_id": info["device_id"], "consent": list(info["consent"]),
             "wake_word": wake, "verified": True, "pipeline": peer.pipeline.name,
         }
-        return await peer.send(start)
+        events.append(start)
+        if info.get("test"):  # only with --forward-test-sessions: every event says so
+            for event in events:
+                event.data.setdefault("earshot", {})["test"] = True
+        for event in events:
+            if not await peer.send(event):
+                return False
+        return True
 
     def _refuse(self, text):
         self.say("REFUSED " + text)

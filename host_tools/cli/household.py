@@ -33,6 +33,10 @@ def add_bridge_arguments(p, required):
     p.add_argument("--allow", metavar="ADDRESS", action="append", default=[],
                    help="the address Home Assistant connects from (repeatable); Wyoming has no "
                         "password, so a pipeline on a non-loopback address needs it")
+    p.add_argument("--forward-test-sessions", action="store_true",
+                   help="a test rig only: forward sessions a board sent in test mode (their "
+                        "audio may be the host's own), each event marked \"earshot\": "
+                        "{\"test\": true}; without it they are refused")
     p.add_argument("--zeroconf", metavar="NAME", nargs="?", const="earshot", default=None,
                    help="announce the Wyoming endpoints on the network (mDNS), as "
                         "wyoming-satellite does")
@@ -43,6 +47,11 @@ def pipelines_from(args):
     from ..bridge import pipelines
 
     found = _pipelines(args)
+    if args.forward_test_sessions and not found:
+        from ..errors import EarshotError
+
+        raise EarshotError("--forward-test-sessions is about what the Wyoming bridge forwards: "
+                           "give --wyoming URI too")
     pipelines.check_allowed(found, args.allow)
     return found
 

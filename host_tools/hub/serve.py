@@ -15,7 +15,7 @@ from ..errors import EarshotError
 
 
 def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=None,
-        out=print, history=None):
+        out=print, history=None, test_sessions=False):
     """Blocks until Ctrl-C or SIGTERM; EarshotError for anything the user can fix.
 
     `sock`: the dashboard's listening socket (listen()), or None for no page. `history`: the
@@ -29,7 +29,7 @@ def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=
         history = None  # nothing is verified, so nothing is remembered
     try:
         asyncio.run(_serve(ports, key, sock, lan, list(pipelines), list(allow), zeroconf, out,
-                           history))
+                           history, test_sessions))
     except KeyboardInterrupt:
         pass
     finally:
@@ -38,7 +38,8 @@ def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=
     return 0
 
 
-async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out, history):
+async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out, history,
+                 test_sessions):
     from .board import Board
 
     loop = asyncio.get_running_loop()
@@ -59,7 +60,8 @@ async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out, history
         if pipelines:
             from ..bridge.satellite import Bridge
 
-            bridge = Bridge(boards["1"], pipelines, allow=allow)
+            bridge = Bridge(boards["1"], pipelines, allow=allow,
+                            test_sessions=test_sessions)
             await bridge.start()
             closers.append(bridge.stop)
             for p in pipelines:

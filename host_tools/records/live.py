@@ -148,7 +148,8 @@ def _header_info(record, verified):
     h = sessions.parse_record(record)
     return {"session_id": h.session_id.hex(), "counter": h.counter, "device_id": h.device_id,
             "wake_word": h.wake_word, "flags": h.flags, "consent": sessions.flag_names(h.flags),
-            "start_ms": h.start_ms, "verified": verified}
+            "test": bool(h.flags & sessions.TEST_FLAG), "start_ms": h.start_ms,
+            "verified": verified}
 
 
 def _close_info(s):
