@@ -37,6 +37,8 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
             (("dashboard", "--port", "a", "--port", "b", "--wyoming", "tcp://127.0.0.1:1",
               "--key-file", str(key)), "serves one board"),
             (("bridge", "--port", "/dev/nope"), "--wyoming tcp://"),
+            (("dashboard", "--port", "/dev/nope", "--forward-test-sessions"),
+             "give --wyoming URI too"),
             (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://127.0.0.1:10700"),
              "needs the board's key"),
             (("bridge", "--port", "/dev/nope", "--wyoming", "10700", "--key-file", str(key)),
