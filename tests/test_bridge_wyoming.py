@@ -266,6 +266,30 @@ def test_a_killed_peer_and_a_reconnect_lose_no_state_and_never_unmute(board, bri
     assert proc.proc.poll() is None  # the bridge rode it out
 
 
+def test_a_connection_that_never_spoke_wyoming_does_not_take_home_assistant_s_place(board,
+                                                                                     bridge):
+    # Before, any loopback connection became the pipeline's peer at once ("newest wins") and
+    # was announced as Home Assistant: one silent or junk connection cut Home Assistant off.
+    proc, ports = bridge
+    consent_by_the_button(board, BLUE)
+    unmute(board)
+    home = Peer(ports["home"])  # describe -> info: it spoke Wyoming
+    proc.wait_line(r"Home Assistant connected to pipeline home")
+    mark = len(proc.lines)
+    silent = socket.create_connection(("127.0.0.1", ports["home"]), timeout=10)
+    junk = socket.create_connection(("127.0.0.1", ports["home"]), timeout=10)
+    junk.sendall(b'{"type": "not-a-wyoming-event"}\n')
+    try:
+        time.sleep(0.5)
+        say_the_wake_word(board)
+        home.wait_for("audio-stop", timeout=30)  # Home Assistant still gets the session
+        assert not [line for line in proc.lines[mark:] if "connected to pipeline" in line]
+    finally:
+        silent.close()
+        junk.close()
+        home.close()
+
+
 def test_malformed_wyoming_input_is_dropped_with_one_line_and_the_bridge_serves_on(bridge):
     # A frame that is JSON but no object, a data length that never comes, a header line with no
     # end, bytes that are no JSON: each connection is dropped, with one line saying so (before:

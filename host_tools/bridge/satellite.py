@@ -20,7 +20,9 @@ wyoming_satellite/satellite.py, WakeStreamingSatellite.event_from_wake): `detect
 - `pause-satellite` asks the board to mute. Nothing here ever asks it to unmute: the board
   refuses that anyway (only its button unmutes).
 - A peer that disconnects loses nothing: the board, its consent and the session counters live
-  elsewhere; a peer that connects again gets the next session.
+  elsewhere; a peer that connects again gets the next session. As in wyoming-satellite the
+  newest peer of a pipeline is the one that receives, but only once it has sent `describe` or
+  `run-satellite`: a connection that never spoke Wyoming takes nobody's place.
 """
 
 import asyncio
@@ -60,6 +62,10 @@ class Peer(AsyncEventHandler):
         self.paused = False
         self.done = False  # it finished with the current session (transcript or error)
         self.gone = False
+        # A connection becomes the pipeline's peer (and is announced) only once it has spoken
+        # Wyoming as Home Assistant does: `describe` or `run-satellite`. Until then it takes
+        # nobody's place, so a silent or junk connection never cuts Home Assistant off.
+        self.spoke = False
         peer = writer.get_extra_info("peername")
         self.address = peer[0] if isinstance(peer, tuple) else "local"
         if self.address != "local" and not declared.allowed(self.address, bridge.allow):
@@ -67,8 +73,6 @@ class Peer(AsyncEventHandler):
                        % (self.address, pipeline.name))
             self.gone = True
             writer.close()
-            return
-        bridge.connected(self)
 
     async def run(self) -> None:
         # wyoming's reader raises on a frame it cannot take (JSON that is no object, a length
@@ -84,6 +88,10 @@ class Peer(AsyncEventHandler):
     async def handle_event(self, event: Event) -> bool:
         if self.gone:
             return False
+        if not self.spoke and (Describe.is_type(event.type) or
+                               RunSatellite.is_type(event.type)):
+            self.spoke = True
+            self.bridge.connected(self)
         if Describe.is_type(event.type):
             await self.send(self.bridge.info(self.pipeline))
         elif Ping.is_type(event.type):
