@@ -311,6 +311,22 @@ def test_malformed_wyoming_input_is_dropped_with_one_line_and_the_bridge_serves_
     assert proc.wait_line(r"dropped a Wyoming connection to pipeline home: ")
 
 
+def test_an_oversized_wyoming_frame_is_refused_at_its_header_line(bridge):
+    # The wyoming library reads whatever data_length/payload_length a header line states
+    # (readexactly buffers it all). Before, a peer announcing 50 MB was waited for, and every
+    # byte it sent buffered; now the header line alone drops the connection, with one line.
+    proc, ports = bridge
+    for field in ("data_length", "payload_length"):
+        mark = len(proc.lines)
+        with socket.create_connection(("127.0.0.1", ports["home"]), timeout=10) as s:
+            s.sendall(b'{"type": "audio-chunk", "%s": 50000000}\n' % field.encode())
+            assert s.recv(100) == b""  # closed by the bridge, before any of the 50 MB
+        proc.wait_line(r"dropped a Wyoming connection to pipeline home: %s 50000000 is over "
+                       r"the \d+ bytes" % field)
+        assert len([line for line in proc.lines[mark:] if "dropped a Wyoming" in line]) == 1
+    assert "Traceback" not in proc.output
+
+
 class TamperingCable(threading.Thread):
     """Sits between a board's serial port and the bridge (socket://): flips one byte of the
     PCM in chunk `index` and fixes the frame's CRC, so only the session's signature can tell."""

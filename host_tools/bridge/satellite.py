@@ -44,6 +44,7 @@ from wyoming.wake import Detection
 from ..errors import EarshotError
 from ..records.sessions import SAMPLE_RATE
 from . import pipelines as declared
+from .bounded import BoundedReader, FrameTooLarge
 
 ATTRIBUTION = Attribution(name="Earshot", url="https://pypi.org/project/earshot/")
 
@@ -56,7 +57,7 @@ class Peer(AsyncEventHandler):
     """One Home Assistant connection to one pipeline's endpoint."""
 
     def __init__(self, bridge, pipeline, reader, writer):
-        super().__init__(reader, writer)
+        super().__init__(BoundedReader(reader), writer)
         self.bridge = bridge
         self.pipeline = pipeline
         self.paused = False
@@ -81,7 +82,7 @@ class Peer(AsyncEventHandler):
         try:
             await super().run()
         except (ValueError, AttributeError, TypeError, KeyError, asyncio.IncompleteReadError,
-                ConnectionError) as e:
+                ConnectionError, FrameTooLarge) as e:
             self.bridge.say("dropped a Wyoming connection to pipeline %s: %s" % (
                 self.pipeline.name, _why(e)))
 
@@ -129,6 +130,8 @@ def _why(e):
             len(e.partial), e.expected or 0)
     if isinstance(e, ConnectionError):
         return "the connection broke (%s)" % (e.strerror or e)
+    if isinstance(e, FrameTooLarge):
+        return str(e)
     return "not a Wyoming frame (%s)" % (str(e)[:80] or type(e).__name__)
 
 
