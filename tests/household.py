@@ -116,3 +116,21 @@ def wait_event(url, predicate, what, timeout=30, board="1"):
             return data
         seen.append(kind)
     raise AssertionError("the page never got %s within %ss (got %s)" % (what, timeout, seen))
+
+
+class Registered:
+    """A virtual board of the test's own, reachable as `--port sim:NAME` by `earshot pins`,
+    `press`, `power` (as `earshot sim` publishes itself: host_tools/sim/runs.py, control.py)."""
+
+    def __init__(self, board, name):
+        from host_tools.sim.control import ControlServer
+        from host_tools.sim.runs import Registration
+
+        self.registration = Registration(name)
+        self.control = ControlServer(board, board.runtime_dir / ("control-%s.sock" % name))
+        self.registration.publish(port=board.port, control=self.control.path, board="virtual",
+                                  flash=str(board.flash_dir), download_mode=False)
+
+    def close(self):
+        self.control.close()
+        self.registration.close()

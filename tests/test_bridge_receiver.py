@@ -18,7 +18,7 @@ from host_tools.hil.fixtures import DEVICE_ID, KEY, wait_for
 from host_tools.link.protocol import (T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER,
                                       FrameParser, encode_frame)
 from host_tools.records import sessions
-from tests.household import Earshot, key_file, provisioned_board, unmute
+from tests.household import Earshot, key_file, provisioned_board, unmute, wait_event
 from tests.test_bridge_wyoming import (BLUE, Peer, consent_by_the_button, free_port,
                                        say_the_wake_word)
 
@@ -164,6 +164,18 @@ def test_a_test_mode_session_is_refused_unless_a_test_rig_asks_for_it_marked(tmp
         board.press("action", seconds=1.7)  # the household: private -> assistant
         wait_for(lambda: board.pins()["status_led"] == BLUE)  # it alternates with white
         unmute(board)
+        # The household's page says so, and shows the light as the board lights it.
+        page = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",
+                       env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+        try:
+            url = page.wait_line(r"dashboard: (http://\S+)").group(1)
+            state = wait_event(url, lambda k, d: k == "state" and d["light"], "the state")
+            assert state["test_mode"] is True and "TEST" not in state["test_mode_text"]
+            assert "play audio into the board" in state["test_mode_text"]
+            assert (state["light"]["colour"], state["light"]["pattern"]) == (
+                "blue", "alternating with white")
+        finally:
+            assert page.stop() == 0, page.output
         for forward in (False, True):
             extra = ("--forward-test-sessions",) if forward else ()
             proc, port = bridge(board.port, tmp_path, *extra)

@@ -83,3 +83,95 @@ def test_each_log_entry_kind_has_one_description():
              and isinstance(node.ops[0], ast.Eq)
              and isinstance(node.comparators[0], ast.Constant)]
     assert kinds and len(kinds) == len(set(kinds)), sorted(kinds)
+
+
+def _light(state):
+    return (state["light"] or {}).get("colour"), (state["light"] or {}).get("pattern")
+
+
+def test_a_key_replacement_waiting_is_named_by_status_pins_and_the_page(firmware_image,
+                                                                        tmp_path):
+    # Before, the board's status reported only consent requests, so `earshot status` and the
+    # page named the preset's colour while the LED blinked white for a new key, and `earshot
+    # pins` called that white "custom: flags set by a host".
+    from host_tools.hil.fixtures import DEVICE_ID, connect, wait_for
+    from host_tools.link.protocol import T_EVENT
+    from tests.household import Registered
+
+    board = provisioned_board(firmware_image, tmp_path / "b")
+    sim = Registered(board, "truth-key")
+
+    def ask_for_a_new_key():
+        c = connect(board.port)
+        c.send("provision", device_id=DEVICE_ID, key="ab" * 32)  # a key is there: it waits
+        wait_for(lambda: any(f.event().get("state") == "waiting" for f in c.frames(0.1)
+                             if f.type == T_EVENT), timeout=10)
+        c.close()
+
+    try:
+        ask_for_a_new_key()
+        r = earshot("status", "--port", board.port)
+        led = next(line for line in r.stdout.splitlines() if line.startswith("LED"))
+        assert "white, blinking: waiting for someone to hold both buttons together on the " \
+               "board to allow a new signing key (device %s)" % DEVICE_ID in led, r.stdout
+        assert "waiting   a new signing key for device %s" % DEVICE_ID in r.stdout
+        st = json.loads(earshot("status", "--port", board.port, "--json").stdout)
+        assert st["confirm"]["what"] == "provision" and st["confirm"]["target"] == DEVICE_ID
+        r = earshot("pins", "--port", "sim:truth-key")
+        assert "status_led  white, blinking (255, 255, 255) a new signing key waits for " \
+               "someone to hold both buttons together" in r.stdout, r.stdout + r.stderr
+        board.press("mute+action", seconds=0.7)  # the household allows it
+
+        ask_for_a_new_key()  # and another: the page, started now, shows what the LED does
+        proc = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",
+                       env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+        try:
+            url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
+            state = wait_event(url, lambda k, d: k == "state" and d["light"], "the board's state")
+            assert state["pending"]["what"] == "provision", state["pending"]
+            assert state["pending"]["target"] == DEVICE_ID
+            assert _light(state) == ("white", "blinking"), state["light"]
+            assert "new signing key" in state["light"]["means"]
+        finally:
+            assert proc.stop() == 0, proc.output
+    finally:
+        sim.close()
+        board.close()
+
+
+def test_an_unlocked_board_is_named_unlocked_by_pins_and_the_page(tmp_path):
+    # Before, the page never showed the access mode and named the preset's colour while the
+    # board blinked white; `earshot pins` called the unlock blink "custom: flags set by a host".
+    from host_tools.hil.fixtures import boot_board, connect
+    from host_tools.security.attacks import locked_image
+    from tests.household import Registered
+
+    board = boot_board(locked_image(tmp_path / "image"), tmp_path / "b")
+    board.hold("mute+action")  # the household holds both buttons while plugging it in
+    sim = None
+    try:
+        board.start()
+        board.wait_booted()
+        connect(board.port).close()
+        board.release("mute+action")
+        sim = Registered(board, "truth-unlocked")
+        r = earshot("pins", "--port", "sim:truth-unlocked")
+        assert "status_led  white, slow blinking (255, 255, 255) unlocked at the board for an " \
+               "update" in r.stdout, r.stdout + r.stderr
+        light = json.loads(earshot("pins", "--port", "sim:truth-unlocked", "--json").stdout)
+        assert light["status_light"]["pattern"] == "slow blinking"
+
+        proc = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",
+                       env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+        try:
+            url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
+            state = wait_event(url, lambda k, d: k == "state" and d["light"], "the board's state")
+            assert state["access"] == "unlocked" and "UNLOCKED" in state["access_text"]
+            assert _light(state) == ("white", "slow blinking"), state["light"]
+            assert state["test_mode"] is False and state["consent"]["preset"] == "private"
+        finally:
+            assert proc.stop() == 0, proc.output
+    finally:
+        if sim is not None:
+            sim.close()
+        board.close()

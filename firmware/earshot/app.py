@@ -416,12 +416,22 @@ class App:
             "log": {"entries": len(self.log), "head": self.log.head()[1]},
             "wake_word": self.detector.word if self.detector else None,
             "test_mode": self.test_mode, "access": self.access.mode,
+            "confirm": self._waiting(),
             "last_session": {"counter": self.log.max_counter(),
                              "tag": binascii.hexlify(self.log.last_tag() or bytes(32)).decode()},
             "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
             "audio_lost_ms": self.lost_samples // 16,
             "mem": _mem(self.mem_peak),
         }
+
+    def _waiting(self):
+        # The host request the status LED is blinking for (a consent change or a key
+        # replacement), so a host can say what the LED shows; None when nothing waits.
+        c = self.confirmation
+        if c.state != WAITING:
+            return None
+        return {"what": c.kind, "target": c.target,
+                "seconds": c.seconds_left(self.hw.ticks_ms())}
 
 
 def _mem(peak):

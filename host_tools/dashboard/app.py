@@ -201,6 +201,8 @@ BOARD_BODY = """
     <span id="preset-name">&hellip;</span></p>
   <p id="led-text" class="led-text"></p>
   <ul id="flags" class="flags"></ul>
+  <p id="access" class="access"></p>
+  <p id="test-mode" class="test-mode" hidden></p>
 </section>
 
 <section aria-labelledby="confirm-h" class="card" id="confirm-card" hidden>
