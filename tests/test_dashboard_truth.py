@@ -175,3 +175,32 @@ def test_an_unlocked_board_is_named_unlocked_by_pins_and_the_page(tmp_path):
         if sim is not None:
             sim.close()
         board.close()
+
+
+def test_a_board_that_goes_silent_shows_as_unknown_and_comes_back_when_it_answers(
+        firmware_image, tmp_path):
+    # Before, a board whose power was cut behind an open port stayed "link up, Microphone ON"
+    # on the page for as long as anyone looked.
+    from tests.household import unmute
+
+    board = provisioned_board(firmware_image, tmp_path / "b")
+    proc = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",
+                   env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+    try:
+        url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
+        unmute(board)
+        wait_event(url, lambda k, d: k == "state" and d["muted"] is False, "Microphone ON")
+        board.power_cut()  # the port stays open; nothing answers behind it
+        gone = wait_event(url, lambda k, d: k == "state" and d["link"]["state"] != "up",
+                          "the board shown as not answering", timeout=40)
+        assert gone["link"]["state"] == "silent" and "no answer" in gone["link"]["error"]
+        assert gone["muted"] is None and gone["consent"] is None and gone["light"] is None
+        assert gone["access"] is None and gone["pending"] is None
+        board.power_on()  # a clean power-on: it restores its stored state (unmuted)
+        back = wait_event(url, lambda k, d: k == "state" and d["link"]["state"] == "up"
+                          and d["muted"] is not None, "the board answering again", timeout=40)
+        assert back["muted"] is False and back["light"]["colour"] == "green"
+    finally:
+        assert proc.stop() == 0, proc.output
+        board.close()
+    assert "Traceback" not in proc.output

@@ -70,12 +70,21 @@ class Client:
         kept, self.backlog = self.backlog, []
         return kept + self.read_frames(wait)
 
-    def command(self, name, timeout=None, **args):
-        """Send a command and return its reply; ProtocolError for an error reply or silence."""
+    def command(self, name, timeout=None, quiet=None, **args):
+        """Send a command and return its reply; ProtocolError for an error reply or silence.
+
+        `quiet`: also give up when the board sends nothing at all for that many seconds (a
+        long `timeout` for a reply that comes after many frames, without waiting it out for
+        a board that went away)."""
         seq = self.send(name, **args)
-        deadline = time.monotonic() + (timeout or self.timeout)
+        start = heard = time.monotonic()
+        deadline = start + (timeout or self.timeout)
         while time.monotonic() < deadline:
             frames = self.read_frames(0.05)
+            if frames:
+                heard = time.monotonic()
+            elif quiet is not None and time.monotonic() - heard > quiet:
+                break
             for i, frame in enumerate(frames):
                 if frame.type == T_EVENT:
                     ev = frame.event()
@@ -147,9 +156,10 @@ class Client:
                                                         VERSION))
         return reply
 
-    def read_log(self):
-        """The transparency log's bytes as stored on the board, and the board's reply (its head)."""
-        reply = self.command("log", timeout=15.0)
+    def read_log(self, quiet=None):
+        """The transparency log's bytes as stored on the board, and the board's reply (its head).
+        `quiet`: give up after that many seconds in which the board sent nothing."""
+        reply = self.command("log", timeout=15.0, quiet=quiet)
         lines, others = [], []
         for f in self.frames(0):
             if f.type == T_EVENT and f.event().get("ev") == "log":

@@ -47,6 +47,9 @@ function renderLink(s) {
   } else {
     p.className = "link down";
     p.textContent = s.link.state === "connecting" ? "Connecting to the board…" :
+      s.link.state === "silent" ?
+        "The board is not answering (" + (s.link.error || "no answer") + "): its state is " +
+        "unknown until it answers again." :
       "The board is not connected (" + (s.link.error || "no answer") + "): its state is unknown.";
   }
 }
