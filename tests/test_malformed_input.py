@@ -34,8 +34,10 @@ class NoisyCable(threading.Thread):
     """Between a board's serial port and a host tool (socket://): passes everything, and puts
     the JUNK frames on the line before every frame whenever `noisy` is set."""
 
-    def __init__(self, port):
+    def __init__(self, port, junk=JUNK, after=False):
         super().__init__(daemon=True)
+        self.junk = junk
+        self.after = after  # the junk follows each frame instead (it is then the last word)
         self.ser = serial.Serial(port, timeout=0.02, exclusive=True)
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
@@ -65,11 +67,14 @@ class NoisyCable(threading.Thread):
                 return
             for f in parser.feed(self.ser.read(65536)):
                 try:
+                    if self.after:
+                        conn.sendall(encode_frame(f.type, f.seq, f.payload))
                     if self.noisy:
-                        for junk in JUNK:
+                        for junk in self.junk:
                             conn.sendall(encode_frame(T_EVENT, f.seq, junk))
                             self.sent += 1
-                    conn.sendall(encode_frame(f.type, f.seq, f.payload))
+                    if not self.after:
+                        conn.sendall(encode_frame(f.type, f.seq, f.payload))
                 except OSError:
                     return
 
@@ -124,6 +129,47 @@ def test_the_dashboard_keeps_following_the_board_through_bad_frames(cable, tmp_p
         assert "Traceback" not in proc.output, proc.output
     finally:
         assert proc.stop() == 0, proc.output
+
+
+def test_events_of_the_wrong_shape_never_raise_in_the_dashboard(firmware_image, tmp_path):
+    # Frames that are JSON objects, but whose fields are not what the board sends (a countdown
+    # that is text, consent that is a list): before, each raised on the dashboard's event loop
+    # ("Exception in callback", a traceback) and left the page behind.
+    board = boot_board(firmware_image, tmp_path / "b")
+    board.start()
+    board.wait_booted()
+    c = NoisyCable(board.port, junk=[
+        b'{"ev": "confirm", "what": "consent", "state": "waiting", "seconds": "soon"}',
+        b'{"ev": "consent", "preset": "private", "flags": [], "guest": false, "pending": 7}',
+        b'{"ev": "state", "m": "mute", "new": ["muted"]}'], after=True)
+    c.start()
+    proc = Earshot("dashboard", "--port", c.url, "--bind", "127.0.0.1:0",
+                   env={"EARSHOT_STATE_DIR": str(tmp_path)})
+    try:
+        url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
+        unmute(board)
+        board.press("mute")
+        deadline = time.monotonic() + 20
+        while _muted(url) is not True or c.sent < 6:
+            assert time.monotonic() < deadline, proc.output
+            time.sleep(0.2)
+        sent = c.sent  # the board keeps answering the dashboard's pings, junk before each:
+        deadline = time.monotonic() + 20  # a mute "new" that is no state never shows as ON
+        while c.sent < sent + 9:
+            assert _muted(url) is True and time.monotonic() < deadline, proc.output
+            time.sleep(0.3)
+    finally:
+        assert proc.stop() == 0, proc.output
+        c.close()
+        board.close()
+    assert "Traceback" not in proc.output and "Exception" not in proc.output, proc.output
+
+
+def _muted(url):
+    with urllib.request.urlopen(url + "events?board=1", timeout=10) as r:
+        for line in r:
+            if line.startswith(b"data: "):
+                return json.loads(line[6:])["muted"]
 
 
 def test_the_dashboard_refuses_a_huge_request_body_before_reading_it(cable, tmp_path):

@@ -53,7 +53,12 @@ class Board:
             data = dict(data, dates=self._dates.date(data["result"].entries,
                                                      data.get("uptime_ms", 0),
                                                      data["read_at"]))
-        changed = self.view.apply(kind, data)
+        try:
+            changed = self.view.apply(kind, data)
+        except (LookupError, TypeError, ValueError, AttributeError):
+            # An event of the wrong shape (a field that is no number, no object...): skipped
+            # like noise on the line, never an exception on the loop that serves the page.
+            changed = set()
         for queue in list(self._listeners):
             queue.put_nowait((self.id, kind, data, changed))
         if changed:

@@ -108,7 +108,9 @@ class BoardView:
     def _on_event(self, ev):
         kind = ev.get("ev")
         if kind == "state" and ev.get("m") == "mute":
-            self.muted = ev.get("new") == "muted"
+            if ev.get("new") not in ("muted", "unmuted"):
+                return set()  # not what the firmware says: never taken for "unmuted"
+            self.muted = ev["new"] == "muted"
         elif kind == "state" and ev.get("m") == "gate":
             self.gate = ev.get("new")
         elif kind == "consent":
