@@ -55,6 +55,12 @@ def pytest_addoption(parser):
                          "its sessions")
     group.addoption("--earshot-keys", default="keys",
                     help="directory of <device id>.key files (default: ./keys)")
+    group.addoption("--earshot-place", default=None,
+                    help="with --lg-env: the place (RemotePlace name) whose target to use "
+                         "(default: the target 'main')")
+    group.addoption("--earshot-place-held", action="store_true",
+                    help="the place is already acquired (by earshot hil): do not acquire or "
+                         "release it here")
     group.addoption("--earshot-report", default=None,
                     help="write the preflight result and what was restored here (JSON; "
                          "earshot hil reads it)")

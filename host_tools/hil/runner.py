@@ -63,7 +63,8 @@ def pytest_command(board, keyword, junit, ini, report):
     suite = hil_suite_dir()
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
            "-p", "host_tools.hil.fixtures", "-c", str(ini), "--rootdir", str(suite),
-           "-o", "junit_family=xunit1", "--junit-xml", junit, "--earshot-report", report,
+           "-o", "junit_family=xunit1", "-W", "ignore::DeprecationWarning:serial.rfc2217",
+           "--junit-xml", junit, "--earshot-report", report,
            "--earshot-name", board.name, *board.options, str(suite)]
     if keyword:
         cmd += ["-k", keyword]

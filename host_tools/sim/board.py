@@ -214,6 +214,7 @@ class VirtualBoard:
         with self._lock:
             if held:
                 self._kill()
+                self._proc = None  # stopped, not crashed: the supervisor must not restart it
                 self.console.power_off()  # the USB port goes with the chip
                 self._in_reset = True
                 if self._powered:
