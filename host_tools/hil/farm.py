@@ -65,18 +65,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Farm:
-    """with Farm(3, workdir) as farm: farm.places, farm.coordinator, farm.keys"""
+class Rack:
+    """N virtual boards (earshot sim, deployed --test-mode, each provisioned with its own key),
+    reached directly: `earshot hil --port sim:NAME` (serial on the pty, the rig through the
+    simulator's control socket). with Rack(3, workdir) as rack: rack.hil(...)"""
 
-    def __init__(self, boards, workdir, prefix="earshot-", say=print):
-        need_labgrid()
-        ser2net()
+    def __init__(self, boards, workdir, prefix="earshot-", say=print, rig=False):
         self.n = boards
         self.work = Path(workdir)
         self.places = ["%s%d" % (prefix, i + 1) for i in range(boards)]
         self.keys = self.work / "keys"
         self.say = say
-        self.coordinator = None
+        self.rig = rig  # serve each board's rig over HTTP too (for an exporter)
         self.env = dict(os.environ, EARSHOT_HOME=str(self.work / "home"))
         self.env.pop("EARSHOT_PORT", None)
         self._procs = []  # (what, Popen), in start order
@@ -93,34 +93,20 @@ class Farm:
         self.stop()
         return False
 
-    # -- start -----------------------------------------------------------------------------
-
     def start(self):
         self.work.mkdir(parents=True, exist_ok=True)
         self.keys.mkdir(exist_ok=True)
-        self.coordinator = "127.0.0.1:%d" % free_port()
-        (self.work / "coordinator").mkdir(exist_ok=True)
-        self._spawn("coordinator", [labgrid_tool("labgrid-coordinator"), "-l", self.coordinator],
-                    cwd=self.work / "coordinator")
+        self.start_boards()
+
+    def start_boards(self):
+        rig = ["--rig", "127.0.0.1:0"] if self.rig else []
         sims = [self._spawn(name, [EARSHOT, "sim", "--name", name, "--erase", "--deploy",
-                                   "--test-mode", "--rig", "127.0.0.1:0"], cwd=self.work)
+                                   "--test-mode", *rig], cwd=self.work)
                 for name in self.places]
-        self._wait_port(self.coordinator)
-        self.say("farm: coordinator %s; starting %d virtual boards" % (self.coordinator, self.n))
         for name, proc in zip(self.places, sims):
             self._wait_line(name, proc, "running:")
         with ThreadPoolExecutor(max_workers=self.n) as pool:
             list(pool.map(self._provision, self.places))
-        regs = [self._registration(name) for name in self.places]
-        config = self.work / "exporter.yaml"
-        config.write_text(exporter_yaml(regs))
-        exporter = self._spawn("exporter", [labgrid_tool("labgrid-exporter"), "-c",
-                                            self.coordinator, "-n", EXPORTER, "--hostname",
-                                            "127.0.0.1", str(config)], cwd=self.work)
-        with ThreadPoolExecutor(max_workers=self.n) as pool:
-            list(pool.map(self._create_place, self.places))
-        self._wait_resources(exporter)
-        self.say("farm: %d places on %s: %s" % (self.n, self.coordinator, ", ".join(self.places)))
 
     def _spawn(self, what, args, cwd):
         log = open(self.work / ("%s.log" % what), "w")
@@ -129,19 +115,6 @@ class Farm:
         log.close()
         self._procs.append((what, proc))
         return proc
-
-    def _wait_port(self, address, timeout=30):
-        host, port = address.rsplit(":", 1)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection((host, int(port)), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise EarshotError("the labgrid coordinator did not listen on %s (see %s)"
-                                       % (address, self.work / "coordinator.log")) from None
-                time.sleep(0.2)
 
     def _wait_line(self, what, proc, text, timeout=_START_S):
         log = self.work / ("%s.log" % what)
@@ -162,6 +135,78 @@ class Farm:
         if r.returncode:
             raise EarshotError("provisioning %s: %s" % (name, r.stderr.strip()))
 
+    def pids(self):
+        """The processes this rack runs (each the root of its own process tree)."""
+        return [proc.pid for _, proc in self._procs if proc.poll() is None]
+
+    def stop(self):
+        """Stop what we started, newest first. Each gets SIGTERM and 15 s, then SIGKILL."""
+        for what, proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self._procs = []
+
+    def hil_args(self):
+        args = ["--keys", str(self.keys)]
+        for name in self.places:
+            args += ["--port", "sim:%s" % name]
+        return args
+
+    def hil(self, *args, timeout=3600, **kw):
+        """`earshot hil` on every board, as a user runs it."""
+        return subprocess.run([EARSHOT, "hil", *self.hil_args(), *args], env=self.env,
+                              cwd=self.work, timeout=timeout, **kw)
+
+
+class Farm(Rack):
+    """The rack as a labgrid lab: a coordinator, one exporter offering each board (serial
+    through ser2net, its rig as stock resources) as a place. `earshot hil --place ...`."""
+
+    def __init__(self, boards, workdir, prefix="earshot-", say=print):
+        need_labgrid()
+        ser2net()
+        super().__init__(boards, workdir, prefix, say, rig=True)
+        self.coordinator = None
+
+    def start(self):
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.keys.mkdir(exist_ok=True)
+        self.coordinator = "127.0.0.1:%d" % free_port()
+        (self.work / "coordinator").mkdir(exist_ok=True)
+        self._spawn("coordinator", [labgrid_tool("labgrid-coordinator"), "-l", self.coordinator],
+                    cwd=self.work / "coordinator")
+        self.say("farm: coordinator %s; starting %d virtual boards" % (self.coordinator, self.n))
+        self.start_boards()
+        self._wait_port(self.coordinator)
+        regs = [self._registration(name) for name in self.places]
+        config = self.work / "exporter.yaml"
+        config.write_text(exporter_yaml(regs))
+        exporter = self._spawn("exporter", [labgrid_tool("labgrid-exporter"), "-c",
+                                            self.coordinator, "-n", EXPORTER, "--hostname",
+                                            "127.0.0.1", str(config)], cwd=self.work)
+        with ThreadPoolExecutor(max_workers=self.n) as pool:
+            list(pool.map(self._create_place, self.places))
+        self._wait_resources(exporter)
+        self.say("farm: %d places on %s: %s" % (self.n, self.coordinator, ", ".join(self.places)))
+
+    def _wait_port(self, address, timeout=30):
+        host, port = address.rsplit(":", 1)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise EarshotError("the labgrid coordinator did not listen on %s (see %s)"
+                                       % (address, self.work / "coordinator.log")) from None
+                time.sleep(0.2)
+
     def _create_place(self, name):
         for command in (["create"], ["add-match", "%s/%s/*" % (EXPORTER, name)]):
             code, out = client(self.coordinator, name, *command)
@@ -179,28 +224,11 @@ class Farm:
                                    % (self.work / "exporter.log"))
             time.sleep(0.5)
 
-    # -- stop ------------------------------------------------------------------------------
-
-    def stop(self):
-        """Stop what we started, newest first: the exporter (and its ser2net), the boards, the
-        coordinator. Each gets SIGTERM and 15 s, then SIGKILL."""
-        for what, proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-        self._procs = []
-
-    def hil(self, *args, timeout=3600, **kw):
-        """`earshot hil --place ...` on every place, as a user runs it."""
-        cmd = [EARSHOT, "hil", "--coordinator", self.coordinator, "--keys", str(self.keys)]
+    def hil_args(self):
+        args = ["--coordinator", self.coordinator, "--keys", str(self.keys)]
         for name in self.places:
-            cmd += ["--place", name]
-        return subprocess.run(cmd + list(args), env=self.env, cwd=self.work, timeout=timeout,
-                              **kw)
+            args += ["--place", name]
+        return args
 
 
 def demo(argv=None):
@@ -216,9 +244,8 @@ def demo(argv=None):
         with Farm(args.boards, out) as farm:
             extra = ["--junit", str(out / "hil.xml")] + (["-k", args.keyword] if args.keyword
                                                           else [])
-            print("$ earshot hil %s --coordinator %s --keys %s %s" % (
-                " ".join("--place %s" % n for n in farm.places), farm.coordinator, farm.keys,
-                " ".join(extra)), flush=True)
+            print("$ earshot hil %s %s" % (" ".join(farm.hil_args()), " ".join(extra)),
+                  flush=True)
             r = farm.hil(*extra)
             return r.returncode
     except EarshotError as e:

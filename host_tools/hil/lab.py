@@ -266,8 +266,9 @@ def serial_url(target, place):
 def bind_drivers(target):
     """Bind the stock driver to each resource named as docs/hil-rig.md says, unless the
     environment already bound a driver to it."""
-    from labgrid.driver import DigitalOutputResetDriver
+    from labgrid.driver import DigitalOutputPowerDriver, DigitalOutputResetDriver
     from labgrid.factory import target_factory
+    from labgrid.protocol import PowerProtocol
 
     bound = {r for d in target.drivers for r in d.get_bound_resources()}
     names = set()
@@ -281,6 +282,11 @@ def bind_drivers(target):
     if "reset" in names:
         target.set_binding_map({"output": "reset"})
         DigitalOutputResetDriver(target, "reset", delay=0.2)
+    power = [d for d in target.drivers if d.name == "power"]
+    if power and not any(isinstance(d, PowerProtocol) for d in power):
+        # A relay (a digital output) in the board's supply: closed is on.
+        target.set_binding_map({"output": "power"})
+        DigitalOutputPowerDriver(target, "power", delay=1.0)
 
 
 class LabgridRig(Rig):
