@@ -77,3 +77,19 @@ def test_an_interrupted_run_still_releases_its_place(farm):
     out, err = run.communicate(timeout=120)
     assert run.returncode == 130 and err.endswith("earshot: interrupted\n"), err
     assert acquired_by(farm, farm.places[0]) == "None"
+
+
+def test_pytest_with_labgrid_s_own_plugin_acquires_the_place_and_releases_it(farm, tmp_path):
+    import sys
+
+    from host_tools.hil.lab import env_yaml
+
+    place = farm.places[1]
+    env = tmp_path / "lab.yaml"
+    env.write_text(env_yaml(place, farm.coordinator))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "host_tools.hil.fixtures",
+                        "--lg-env", str(env), "--pyargs", "host_tools.hil.suite",
+                        "--earshot-keys", str(farm.keys), "-k", "bad_input"],
+                       cwd=tmp_path, env=farm.env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+    assert acquired_by(farm, place) == "None"
