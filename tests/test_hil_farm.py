@@ -93,3 +93,31 @@ def test_pytest_with_labgrid_s_own_plugin_acquires_the_place_and_releases_it(far
                        cwd=tmp_path, env=farm.env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
     assert acquired_by(farm, place) == "None"
+
+
+def test_a_place_without_a_relay_or_probe_skips_what_needs_them_with_the_reason(farm, tmp_path):
+    # A labgrid environment for a board on this machine (no coordinator): its serial port and
+    # the three lines of its rig, but no power relay and no probe.
+    import json
+    import sys
+
+    reg = json.loads((farm.work / "home" / "run" / (farm.places[1] + ".json")).read_text())
+    lines = "".join("      - HttpDigitalOutput: {name: %s, url: '%s/out/%s', body_asserted: '1', "
+                    "body_deasserted: '0'}\n" % (n, reg["rig"], n)
+                    for n in ("mute", "action", "reset"))
+    env = tmp_path / "desk.yaml"
+    env.write_text("targets:\n  main:\n    resources:\n      - RawSerialPort: {name: serial, "
+                   "port: '%s'}\n%s" % (reg["port"], lines))
+    junit = tmp_path / "desk.xml"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "host_tools.hil.fixtures",
+                        "--lg-env", str(env), "--pyargs", "host_tools.hil.suite",
+                        "--earshot-keys", str(farm.keys), "-k", "power_cut or unmutes",
+                        "--junit-xml", str(junit), "-o", "junit_family=xunit1"],
+                       cwd=tmp_path, env=farm.env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    skips = summarise(junit)["main (desk.yaml)"]["skips"]
+    assert skips == {
+        "reading pins needs a probe on the mute LED and mic power on place main (desk.yaml) "
+        "(EarshotProbeProtocol 'probe'; docs/hil-rig.md)": 1,
+        "cutting power needs a relay on the board's supply on place main (desk.yaml) "
+        "(PowerProtocol 'power'; docs/hil-rig.md)": 1}, skips

@@ -104,7 +104,8 @@ def board_files(port):
     """({path: sha256 hex}, {directories}) on the board, outside /data."""
     code, text = mpremote(port, "exec", _LIST_FILES, timeout=60)
     if code and "could not enter raw repl" in text:
-        raise EarshotError("%s does not let mpremote in (a locked board?): %s" % (port, UNLOCK_HINT))
+        raise EarshotError("%s does not let mpremote in (a locked board?): %s"
+                           % (port, UNLOCK_HINT))
     if code:
         last = next((x for x in reversed(text.splitlines()) if x.strip()), "no output")
         raise EarshotError("listing the files on %s failed (mpremote: %s)" % (port, last))

@@ -53,7 +53,8 @@ def exporter_yaml(boards):
                 "  power:", "    cls: NetworkPowerPort", "    model: rest",
                 "    host: '%s/power/{index}'" % rig, "    index: 0"]
         for line in ("mute", "action", "reset"):
-            out += ["  %s:" % line, "    cls: HttpDigitalOutput", "    url: %s/out/%s" % (rig, line),
+            out += ["  %s:" % line, "    cls: HttpDigitalOutput",
+                    "    url: %s/out/%s" % (rig, line),
                     "    body_asserted: '1'", "    body_deasserted: '0'"]
         out += ["  probe:", "    cls: EarshotProbe", "    url: %s/probe" % rig]
     return "\n".join(out) + "\n"
@@ -141,7 +142,7 @@ class Rack:
 
     def stop(self):
         """Stop what we started, newest first. Each gets SIGTERM and 15 s, then SIGKILL."""
-        for what, proc in reversed(self._procs):
+        for _, proc in reversed(self._procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -158,9 +159,19 @@ class Rack:
         return args
 
     def hil(self, *args, timeout=3600, **kw):
-        """`earshot hil` on every board, as a user runs it."""
-        return subprocess.run([EARSHOT, "hil", *self.hil_args(), *args], env=self.env,
-                              cwd=self.work, timeout=timeout, **kw)
+        """`earshot hil` on every board, as a user runs it. Interrupted, it is interrupted too
+        (SIGINT: it stops its runs, gives the boards back and releases its places)."""
+        if kw.pop("capture_output", False):
+            kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([EARSHOT, "hil", *self.hil_args(), *args], env=self.env,
+                                cwd=self.work, **kw)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=120)
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 class Farm(Rack):

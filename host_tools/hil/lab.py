@@ -216,6 +216,7 @@ def place_target(config, lg_env):
     except Exception as e:  # labgrid's own errors, e.g. an exporter gone
         raise EarshotError("place %s: %s" % (place, " ".join(str(e).split()))) from None
     bind_drivers(target)
+    place = place or "%s (%s)" % (role, os.path.basename(lg_env))  # a board on this machine
     return SerialTarget(serial_url(target, place), LabgridRig(target, place),
                         board_id=config.getoption("--earshot-board"),
                         name=config.getoption("--earshot-name") or place)
