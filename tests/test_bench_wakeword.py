@@ -118,3 +118,16 @@ def test_anchor_cache_key_follows_file_bytes_not_times(tmp_path):
     assert B._cache_key(eng, "alexa", entries) == key
     (tmp_path / "2.wav").write_bytes(b"RIFF" + bytes([9]) * 100)
     assert B._cache_key(eng, "alexa", entries) != key
+
+
+def test_false_rejects_per_held_out_speaker_pool_espeak_and_split_easy_audio():
+    pos = []
+    for k, (voice, cond, h) in enumerate([("flite:rms", "clean", 0.3), ("flite:rms", "clean", 0.9),
+                                          ("flite:rms", "babble_5db", 0.3),
+                                          ("espeak:en-us+m1", "clean", 0.9),
+                                          ("espeak:en-gb+f2", "line", 0.3)]):
+        pos.append((stream(2.0, [(1.1, h, 3)]), 0.5, 1.0, cond, voice))
+    st = B.Streams(HOP, 1.0, pos, [], [stream(3600)])
+    r = st.at(0.5)["frr_by_speaker"]
+    assert r["flite:rms"] == {"clips": 3, "frr": round(2 / 3, 4), "frr_easy": 0.5}
+    assert r["espeak (pooled)"] == {"clips": 2, "frr": 0.5, "frr_easy": 0.5}

@@ -266,6 +266,27 @@ def test_a_killed_peer_and_a_reconnect_lose_no_state_and_never_unmute(board, bri
     assert proc.proc.poll() is None  # the bridge rode it out
 
 
+def test_malformed_wyoming_input_is_dropped_with_one_line_and_the_bridge_serves_on(bridge):
+    # A frame that is JSON but no object, a data length that never comes, a header line with no
+    # end, bytes that are no JSON: each connection is dropped, with one line saying so (before:
+    # a "Task exception was never retrieved" traceback for each); the bridge answers the next.
+    proc, ports = bridge
+    for junk in (b"[1, 2, 3]\n", b'{"type": "describe", "data_length": 1000000000000}\n',
+                 b"x" * (2 << 20), b"\xff\xfe not json\n"):
+        with socket.create_connection(("127.0.0.1", ports["home"]), timeout=10) as s:
+            try:
+                s.sendall(junk)
+                s.shutdown(socket.SHUT_WR)
+                s.recv(100)
+            except OSError:
+                pass  # the bridge may cut a flood short: that is the point
+    time.sleep(0.5)
+    peer = Peer(ports["home"])  # describe -> info, as always
+    peer.close()
+    assert "Traceback" not in proc.output, proc.output
+    assert proc.wait_line(r"dropped a Wyoming connection to pipeline home: ")
+
+
 class TamperingCable(threading.Thread):
     """Sits between a board's serial port and the bridge (socket://): flips one byte of the
     PCM in chunk `index` and fixes the frame's CRC, so only the session's signature can tell."""

@@ -117,28 +117,59 @@ def test_dev_conditions_each_change_one_thing():
 def test_reserved_voices_are_never_used():
     voices = [tts.Voice("flite", n, n) for n in ("awb", "rms")]
     voices += [tts.Voice("espeak", "en-us+%s" % v, v) for v in ("m1", "f2", "klatt", "croak")]
-    train, dev = tts.split_voices(voices, 0.5)
-    assert {v.name for v in train + dev if v.engine == "flite"} == {"awb", "rms"}
+    by_split = tts.split_voices(voices, 0.5)
+    assert {v.name for vs in by_split.values() for v in vs if v.engine == "flite"} == {"awb", "rms"}
     with pytest.raises(Exception, match="reserved"):
         tts.synth(tts.Voice("flite", "slt", "slt"), "hello")
     with pytest.raises(Exception, match="reserved"):
         tts.synth(tts.Voice("flite", "kal16", "kal16"), "hello")
 
 
-def test_pico_voices_train_and_dev_keeps_one_natural_voice():
-    voices = [tts.Voice("flite", n, n) for n in ("awb", "rms")]
+def _all_natural():
+    voices = [tts.Voice("flite", n, n) for n in tts.FLITE_VOICES]
     voices += [tts.Voice("pico", n, n) for n in tts.PICO_VOICES]
-    voices += [tts.Voice("espeak", "en-us+%s" % v, v) for v in ("m1", "f2", "klatt", "croak")]
-    train, dev = tts.split_voices(voices, 0.5)
-    assert {v.id for v in dev if v.engine != "espeak"} == {"flite:rms"}
-    assert {v.id for v in train if v.engine != "espeak"} == {"flite:awb", "pico:en-US", "pico:en-GB"}
-    # each natural voice gets about NATURAL_SHARE of the clips, in train (3) as in dev (1)
-    for split, n_natural in ((train, 3), (dev, 1)):
-        job = {"voices": [(v.engine, v.name, v.variant) for v in split]}
-        rng = np.random.default_rng(1)
-        picks = [R._voice(job, rng).engine for _ in range(4000)]
-        share = sum(e != "espeak" for e in picks) / len(picks)
-        assert abs(share - R.NATURAL_SHARE * n_natural) < 0.03
+    voices += [tts.Voice("piper", n, n) for n in tts.PIPER_VOICES]
+    for split in tts.SPLITS:
+        bases = [b for b in tts.KOKORO_BASES if tts.SPEAKER_SPLIT.get("kokoro:" + b, "train") == split]
+        voices += [tts.Voice("kokoro", n, n) for n in bases + tts.kokoro_blends(bases)]
+    return voices
+
+
+def test_held_and_dev_each_hold_whole_natural_speakers_out_of_training():
+    by_split = tts.split_voices(_all_natural())
+    speakers = {s: {b for v in vs for b in T_speakers(v.id)} for s, vs in by_split.items()}
+    assert len(speakers["dev"]) >= 3 and len(speakers["held"]) >= 2
+    for held_out in ("held", "dev"):
+        assert speakers[held_out].isdisjoint(speakers["train"])
+    assert speakers["held"].isdisjoint(speakers["dev"])
+    # a Kokoro blend never mixes a train speaker into a held-out one
+    for v in by_split["dev"] + by_split["held"]:
+        assert all(tts.SPEAKER_SPLIT.get(b) for b in T_speakers(v.id)), v.id
+
+
+def T_speakers(voice_id):
+    from host_tools.wakeword.train import speaker_of
+    return speaker_of(voice_id)
+
+
+def test_voices_that_fail_the_intelligibility_check_are_not_spoken():
+    ids = {v.id for v in _all_natural() if v.id not in tts.UNINTELLIGIBLE}
+    assert "kokoro:jf_alpha" not in ids and "kokoro:jm_kumo" in ids
+
+
+def test_natural_speakers_get_their_share_by_engine_not_by_blend_count():
+    by_split = tts.split_voices(_all_natural() + [tts.Voice("espeak", "en-us+m1", "m1")])
+    job = {"voices": [(v.engine, v.name, v.variant) for v in by_split["train"]]
+           + [("espeak", "en-us+m1", "m1")]}
+    rng = np.random.default_rng(1)
+    picks = [R._voice(job, rng).engine for _ in range(6000)]
+    engines = sorted({e for e in picks if e != "espeak"})
+    assert engines == ["flite", "kokoro", "piper"]
+    for e in engines:  # many Kokoro blends, one flite speaker: the same share each
+        assert abs(picks.count(e) / len(picks) - R.NATURAL_SHARE / 3) < 0.03
+    long_picks = [R._voice(job, rng, "long").engine for _ in range(6000)]
+    assert long_picks.count("kokoro") < long_picks.count("flite") / 3  # Kokoro is slow
+    assert "kokoro" not in {R._voice(job, rng, "babble").engine for _ in range(2000)}
 
 
 def test_pico_speaks_at_16khz_without_clipping():
@@ -153,8 +184,10 @@ def test_pico_speaks_at_16khz_without_clipping():
 def test_dev_voices_are_held_out_from_train():
     voices = [tts.Voice("espeak", "%s+%s" % (lang, v), v)
               for lang in ("en-us", "en-gb") for v in ("m%d" % i for i in range(1, 9))]
-    train, dev = tts.split_voices(voices, 0.3)
-    assert {v.variant for v in train}.isdisjoint({v.variant for v in dev})
+    by_split = tts.split_voices(voices, 0.3, 0.3)
+    variants = {s: {v.variant for v in vs} for s, vs in by_split.items()}
+    assert variants["train"].isdisjoint(variants["dev"] | variants["held"])
+    assert variants["held"].isdisjoint(variants["dev"])
 
 
 def test_negative_text_never_says_the_wake_word_or_a_near_miss():
@@ -188,10 +221,10 @@ def test_bad_manifest_lines_are_rejected(tmp_path):
                     reason="espeak-ng not installed (apt-get install espeak-ng); generation only")
 def test_tiny_build_is_reproducible(tmp_path):
     kw = dict(seed=3, scale=0.002, workers=1, dev_neg_hours=0.003, train_neg_hours=0.003,
-              log=lambda m: None)
+              log=lambda m: None, neural=False)  # Piper's generator noise is not seedable
     D.build("alexa", str(tmp_path / "a"), **kw)
     D.build("alexa", str(tmp_path / "b"), **kw)
-    for split in ("train", "dev"):
+    for split in ("train", "held", "dev"):
         ea = D.load_manifest(str(tmp_path / "a" / split))
         eb = D.load_manifest(str(tmp_path / "b" / split))
         assert [e["file"] for e in ea] == [e["file"] for e in eb]
@@ -202,6 +235,63 @@ def test_tiny_build_is_reproducible(tmp_path):
             with wave.open(e["path"]) as w:
                 pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
             assert np.abs(pcm.astype(np.int32)).max() < 32767  # nothing clips
-    dev_voices = {e["voice"] for e in D.load_manifest(str(tmp_path / "a" / "dev"))}
     meta = json.load(open(tmp_path / "a" / "dataset.json"))
-    assert dev_voices.isdisjoint(meta["voices"]["train"])
+    for split in ("held", "dev"):
+        voices = {e["voice"] for e in D.load_manifest(str(tmp_path / "a" / split))}
+        assert voices.isdisjoint(meta["voices"]["train"])
+
+
+def test_spectral_tilt_raises_highs_and_lowers_lows():
+    lo, hi = tone(1.0, 250.0), tone(1.0, 4000.0)
+    assert A.dbfs(A.spectral_tilt(lo, 5.0)) == pytest.approx(A.dbfs(lo) - 10.0, abs=0.3)
+    assert A.dbfs(A.spectral_tilt(hi, 5.0)) == pytest.approx(A.dbfs(hi) + 10.0, abs=0.3)
+
+
+def test_world_revoicing_moves_pitch_and_keeps_length_and_level():
+    pytest.importorskip("pyworld", reason="pyworld is in the [voices] extra, not [test]")
+    t = np.arange(RATE) / RATE
+    x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 20)).astype(np.float32) * 0.1
+    y = A.world_perturb(x, 1.0, 1.25)
+    assert len(y) == len(x) and abs(A.dbfs(y) - A.dbfs(x)) < 0.01
+    spec = np.abs(np.fft.rfft(y[4000:12000] * np.hanning(8000)))
+    f = np.fft.rfftfreq(8000, 1 / RATE)
+    low = (f > 100) & (f < 260)
+    assert abs(f[low][np.argmax(spec[low])] - 187.5) < 6  # 150 Hz x 1.25
+
+
+def test_carrier_clip_marks_the_word_not_the_request():
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+    job = {"seed": 0, "split_id": 2, "kind_id": 1, "index": 0, "label": "pos",
+           "condition": "carrier", "texts": ["alexa"], "word": "alexa", "split_name": "dev",
+           "voices": [("espeak", "en-us+m1", "m1")]}
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        e = R.render_clip(dict(job, split_dir=d), np.zeros(RATE, np.float32))
+        with wave.open(os.path.join(d, e["file"])) as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
+    word = A.trim(tts.synth(tts.Voice("espeak", "en-us+m1", "m1"), "alexa", e["speed"], e["pitch"]))
+    assert e["word_end_s"] - e["word_start_s"] == pytest.approx(len(word) / RATE, abs=0.002)
+    after = x[int(e["word_end_s"] * RATE):]
+    assert e["text"].split()[-1] in [c.split()[-1] for c in T.CARRIER_AFTER]
+    assert A.rms(after) > 0  # the request goes on after the word
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                    reason="espeak-ng not installed (apt-get install espeak-ng); generation only")
+def test_a_second_word_borrows_the_long_negatives_of_a_finished_dataset(tmp_path):
+    kw = dict(seed=3, scale=0.002, workers=1, dev_neg_hours=0.003, train_neg_hours=0.003,
+              log=lambda m: None, neural=False)
+    D.build("alexa", str(tmp_path / "a"), **kw)
+    meta = D.build("hey jarvis", str(tmp_path / "j"), negatives_from=str(tmp_path / "a"), **kw)
+    assert meta["params"]["negatives_from"] == "alexa"
+    for split in ("train", "held", "dev"):
+        na = [e for e in D.load_manifest(str(tmp_path / "a" / split)) if e["label"] == "neg"]
+        ej = D.load_manifest(str(tmp_path / "j" / split))
+        nj = [e for e in ej if e["label"] == "neg"]
+        assert [e["file"] for e in na] == [e["file"] for e in nj]
+        assert open(na[0]["path"], "rb").read() == open(nj[0]["path"], "rb").read()
+        assert any("jarvis" in e.get("text", "").lower() for e in ej if e["label"] == "pos")
+    with pytest.raises(Exception, match="same options"):
+        D.build("hey jarvis", str(tmp_path / "k"), negatives_from=str(tmp_path / "a"),
+                **dict(kw, seed=4))

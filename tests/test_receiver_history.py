@@ -59,6 +59,58 @@ def test_a_whole_session_missing_is_dropped_in_the_capture_or_at_the_next(tmp_pa
     assert r.returncode == 1 and "dropped (a session before counter 5" in r.stderr
 
 
+def test_after_a_missing_session_is_reported_the_next_one_verifies(tmp_path):
+    # A session the receiver never saw (it went to Home Assistant through the bridge, or no
+    # recorder ran) is reported once, at the session that reveals the gap; the chain then
+    # continues from that session, so every later session does not fail forever.
+    groups, later, key = _captures(tmp_path)
+    history = tmp_path / "h.json"
+    caps = []
+    for n, group in enumerate(groups[:1] + groups[2:]):  # the second session never arrived
+        caps.append(tmp_path / ("s%d.cap" % n))
+        write_capture(caps[-1], tamper._flat([group]))
+    args = ("--key-file", str(key), "--history", str(history))
+    assert earshot("verify", str(caps[0]), *args).returncode == 0
+    r = earshot("verify", str(caps[1]), *args)
+    assert r.returncode == 1 and "dropped (a session before counter 3" in r.stderr
+    r = earshot("verify", str(caps[2]), *args)
+    assert r.returncode == 0, r.stderr
+    r = earshot("verify", str(caps[1]), *args)  # the gap is still there when checked again
+    assert r.returncode == 1 and "dropped (a session before counter 3" in r.stderr
+    late = tmp_path / "late.cap"  # the missing session turns up (another recorder kept it)
+    write_capture(late, tamper._flat(groups[1:2]))
+    r = earshot("verify", str(late), *args)
+    assert r.returncode == 0, r.stderr
+    assert earshot("verify", str(caps[1]), *args).returncode == 0  # no gap any more
+    r = earshot("verify", str(late), "--key-file", str(key), "--history",
+                str(tmp_path / "other.json"))
+    assert r.returncode == 0  # (alone it verifies anywhere)
+    replay = tmp_path / "replay.cap"  # but the same session again, in another capture
+    write_capture(replay, tamper._flat(groups[1:2] + groups[3:]))
+    r = earshot("verify", str(replay), *args)
+    assert r.returncode == 1 and "header: replayed (counter 2 was received before" in r.stderr
+
+
+def test_saving_the_history_leaves_a_file_named_like_its_temporary_alone(tmp_path):
+    # The history is written atomically through a temporary file; one that happens to be named
+    # <history>.tmp (not ours) was overwritten, and through a symlink, whatever it pointed at.
+    groups, _, key = _captures(tmp_path)
+    cap = tmp_path / "a.cap"
+    write_capture(cap, tamper._flat(groups))
+    mine = tmp_path / "h.json.tmp"
+    mine.write_text("my notes\n")
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("years of work\n")
+    (tmp_path / "g.json.tmp").symlink_to(target)
+    for history in ("h.json", "g.json"):
+        r = earshot("verify", str(cap), "--key-file", str(key), "--history",
+                    str(tmp_path / history))
+        assert r.returncode == 0, r.stderr
+        assert json.loads((tmp_path / history).read_text())["devices"]
+    assert mine.read_text() == "my notes\n" and target.read_text() == "years of work\n"
+    assert (tmp_path / "g.json.tmp").is_symlink() and not (tmp_path / "g.json").is_symlink()
+
+
 def test_a_history_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
     groups, _, key = _captures(tmp_path)
     cap = tmp_path / "a.cap"

@@ -41,11 +41,65 @@ def test_without_mined_peaks_negative_crops_are_uniform():
     assert len(set(starts)) > 100
 
 
-def test_held_back_takes_a_tenth_of_espeak_voices_a_quarter_of_negatives_no_natural_voice():
-    entries = [{"label": "pos", "voice": "espeak:en-us+v%02d" % i} for i in range(40)]
-    entries += [{"label": "pos", "voice": v} for v in ("flite:awb", "pico:en-US", "pico:en-GB")]
-    entries += [{"label": "neg", "voice": "mixed:3"} for _ in range(12)]
-    voices, negs = T.held_back(entries)
-    assert len(voices) == 4 and all(v.startswith("espeak:") for v in voices)
-    assert len(negs) == 3 and all(entries[i]["label"] == "neg" for i in negs)
-    assert T.held_back(list(entries)) == (voices, negs)  # the same rule for trainer and eval
+def test_leaving_a_speaker_out_drops_every_blend_made_with_it_and_keeps_negatives():
+    entries = [{"label": "pos", "voice": v} for v in
+               ("flite:awb", "kokoro:jm_kumo", "kokoro:jf_alpha*0.3+jm_kumo*0.7", "piper:joe",
+                "espeak:en-us+m1")]
+    entries.append({"label": "neg", "voice": "mixed:12"})
+    keep = T.without_speakers(entries, ["kokoro:jm_kumo"])
+    assert [entries[i]["voice"] for i in keep] == ["flite:awb", "piper:joe", "espeak:en-us+m1",
+                                                   "mixed:12"]
+    assert T.speaker_of("kokoro:jf_alpha*0.3+jm_kumo*0.7") == {"kokoro:jf_alpha", "kokoro:jm_kumo"}
+    assert len(T.without_speakers(entries, [])) == len(entries)
+
+
+def test_feature_augmentation_tilts_and_warps_but_keeps_silence_silent():
+    X = np.full((200, T.CROP, feat.N_BANDS), 60, np.uint8)
+    X[:, :10, :] = 0  # digital silence stays 0: the frontend's floor, not a level
+    T.augment(X, np.random.default_rng(0))
+    assert (X[:, :10, :] == 0).all()
+    body = X[:, 20:, :].astype(int)
+    slopes = body[:, :, -1].mean(axis=1) - body[:, :, 0].mean(axis=1)
+    assert slopes.max() > 8 and slopes.min() < -8  # tilted both ways (masks aside)
+
+
+def _split_dir(tmp_path, voices):
+    import json
+    import shutil
+    from pathlib import Path
+    fx = Path(__file__).parent / "fixtures" / "dataset" / "dev"
+    fixture = {json.loads(l)["label"]: json.loads(l) for l in (fx / "manifest.jsonl").open()}
+    lines = []
+    for i, v in enumerate(voices):
+        e = dict(fixture["pos"], voice=v, file="pos/%d.wav" % i)
+        (tmp_path / "pos").mkdir(exist_ok=True)
+        shutil.copy(fx / fixture["pos"]["file"], tmp_path / e["file"])
+        lines.append(e)
+    (tmp_path / "neg").mkdir(exist_ok=True)
+    shutil.copy(fx / fixture["neg"]["file"], tmp_path / "neg" / "n.wav")
+    lines.append(dict(fixture["neg"], file="neg/n.wav"))
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    return tmp_path
+
+
+def test_eval_reports_false_rejects_per_speaker_with_espeak_pooled(tmp_path):
+    from host_tools.wakeword import model as M
+    from host_tools.wakeword import score as S
+    split = _split_dir(tmp_path, ["flite:rms", "kokoro:jm_kumo*0.5+jf_alpha*0.5",
+                                  "espeak:en-us+m1", "espeak:en-gb+f2"])
+    qm = M.random_model(seed=3, channels=16)
+    man = {"smooth": 5, "threshold": 700, "refractory": 10, "score_max": 1270, "hop_s": 0.02}
+    res = S.evaluate(qm, man, split, budgets=(100000.0,), log=lambda m: None)
+    per = res["at"]["shipped"]["per_speaker"]
+    assert sorted(per) == ["espeak (pooled)", "flite:rms", "kokoro:jm_kumo*0.5+jf_alpha*0.5"]
+    assert per["espeak (pooled)"]["clips"] == 2 and per["flite:rms"]["easy_clips"] == 1
+    only = S.evaluate(qm, man, split, budgets=(100000.0,), log=lambda m: None,
+                      speakers=["kokoro:jf_alpha"])
+    assert only["positives"] == 1  # the blend involves the speaker; nothing else does
+
+
+def test_eval_of_an_unknown_split_is_a_one_line_error(capsys):
+    from host_tools.cli import main
+    assert main(["wakeword", "eval", "--model", "alexa", "--split", "held-back"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("earshot: unknown split") and err.count("\n") == 1

@@ -61,6 +61,22 @@ def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None
     return reply
 
 
+def interrupt(port):
+    """Ctrl-C at the firmware's console rate: on a USB-UART bridge mpremote's own Ctrl-C at
+    115200 would arrive garbled while the firmware runs UART0 faster; the firmware's Ctrl-C path
+    gives the REPL back at 115200 (hw.esp32 wdt_stop). Harmless on USB CDC and the virtual
+    board, where the rate means nothing."""
+    from ..link.serial_port import open_port
+
+    try:
+        with open_port(port) as ser:
+            ser.write(b"\r\x03")
+            ser.flush()
+            time.sleep(0.2)
+    except EarshotError:
+        pass  # mpremote reports a port it cannot open, in its own words
+
+
 def refuse_if_locked(port, say):
     """A board that answers as locked cannot be deployed to: say what the household must do."""
     from ..link.client import probe
@@ -125,6 +141,7 @@ def copy(port, image, say, file_progress=None, timeout=180):
     files_.sort(key=lambda p: p.relative_to(image).as_posix() == "main.py")
     local = {"/" + p.relative_to(image).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in files_}
+    interrupt(port)
     on_board, dirs = board_files(port)
     # Stale modules from an older deploy must not shadow the new ones; a locked image has no
     # boot.py, and none may be left behind (a boot.py that fails makes MicroPython skip main.py).

@@ -66,6 +66,17 @@ class Peer(AsyncEventHandler):
             return
         bridge.connected(self)
 
+    async def run(self) -> None:
+        # wyoming's reader raises on a frame it cannot take (JSON that is no object, a length
+        # that never arrives, a line over its limit); the library would leave that as an
+        # unretrieved task exception with a traceback. One line, and the connection goes.
+        try:
+            await super().run()
+        except (ValueError, AttributeError, TypeError, KeyError, asyncio.IncompleteReadError,
+                ConnectionError) as e:
+            self.bridge.say("dropped a Wyoming connection to pipeline %s: %s" % (
+                self.pipeline.name, _why(e)))
+
     async def handle_event(self, event: Event) -> bool:
         if self.gone:
             return False
@@ -98,6 +109,15 @@ class Peer(AsyncEventHandler):
             self.gone = True
             await self.bridge.disconnected(self)
             return False
+
+
+def _why(e):
+    if isinstance(e, asyncio.IncompleteReadError):
+        return "it went away in the middle of a frame (%d of %d bytes)" % (
+            len(e.partial), e.expected or 0)
+    if isinstance(e, ConnectionError):
+        return "the connection broke (%s)" % (e.strerror or e)
+    return "not a Wyoming frame (%s)" % (str(e)[:80] or type(e).__name__)
 
 
 class Bridge:

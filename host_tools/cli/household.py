@@ -9,7 +9,8 @@ KEY_ENV = "EARSHOT_KEY_FILE"
 def add_board_arguments(p):
     p.add_argument("--port", "-p", action="append", default=None,
                    help="serial port or pyserial URL of a board, repeatable (one page per "
-                        "board); 'sim' starts a virtual board (default: $EARSHOT_PORT)")
+                        "board); 'sim' or 'sim:NAME' is a running virtual board (earshot sim) "
+                        "(default: $EARSHOT_PORT)")
     p.add_argument("--key-file", metavar="F", default=os.environ.get(KEY_ENV),
                    help="the board's signing key (earshot provision), to verify audio before "
                         "it is shown or forwarded (default: $%s)" % KEY_ENV)

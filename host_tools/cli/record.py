@@ -60,7 +60,11 @@ def run(args):
                         show(recorder.flush(), args.json)
                         break
                 for frame in board.frames(0.2):
+                    late = recorder.joined_late
                     show(recorder.feed(frame), args.json)
+                    if not late and recorder.joined_late and not args.json:
+                        print("a session was already under way: its rest is not recorded "
+                              "(earshot log lists it)", flush=True)
         except KeyboardInterrupt:
             show(recorder.flush(), args.json)  # what arrived is kept, never dropped
             raise
@@ -88,6 +92,16 @@ def show(stored, as_json):
             m["session_id"], m["device_id"] or "?", what, state,
             ", TEST MODE" if m.get("test") else "", kept, audio), flush=True)
     if not stored.verified and not stored.truncated:
+        failure = m["failure"] or ""
+        if failure.startswith("header: dropped"):
+            # Its own records are the board's; a session before it never reached this receiver
+            # (it went to the bridge, or nobody was recording): not a key problem.
+            raise EarshotError("session %s: a session the board sent before it never reached "
+                               "this receiver (%s): kept as %s; earshot log on the board lists "
+                               "every session" % (m["session_id"], failure, stored.files[0]))
+        if failure.startswith("header: replayed"):
+            raise EarshotError("session %s was received before (%s): kept as %s"
+                               % (m["session_id"], failure, stored.files[0]))
         raise EarshotError("session %s does not verify with this key (%s): kept as %s; check "
-                           "--key-file is this board's key" % (m["session_id"], m["failure"],
+                           "--key-file is this board's key" % (m["session_id"], failure,
                                                               stored.files[0]))

@@ -36,6 +36,24 @@ def setup(p):
                    help="also serve its buttons, power, reset line and pin probe over HTTP, as a "
                         "network relay box next to a real board (for a labgrid exporter, "
                         "docs/hil-rig.md); port 0 picks a free one")
+    p.add_argument("--clock-start", metavar="MS", type=_ms, default=0,
+                   help="board time at power-on in ms; ticks_ms() wraps at 1073741824 (2**30), "
+                        "so e.g. 1073700000 crosses the wrap 42 s after boot")
+    p.add_argument("--ideal-serial", action="store_true",
+                   help="serial writes cost no board time (default: the ESP32-S3's UART0 "
+                        "mirror and USB CDC, see the README)")
+
+
+def _ms(text):
+    from ..errors import EarshotError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise EarshotError("--clock-start wants whole milliseconds, not %r" % text) from None
+    if not 0 <= value < 1 << 62:
+        raise EarshotError("--clock-start must be 0 or more milliseconds")
+    return value
 
 
 def run(args):
@@ -61,7 +79,9 @@ def run(args):
     try:
         fs = runs.prepare_flash(flash_root)
         with VirtualBoard(flash_dir=fs, erase=args.erase, heap=args.heap, board=args.board,
-                          link=args.link, download_mode=args.download_mode) as board:
+                          link=args.link, download_mode=args.download_mode,
+                          clock_start_ms=args.clock_start,
+                          serial_cost=not args.ideal_serial) as board:
             serial_log = board.tap()
             print("serial: %s" % board.port, flush=True)
             if args.link:

@@ -42,8 +42,16 @@ def format_status(s):
                             ": " + may if may else ": nothing leaves the board"),
         "gate      %s" % gate,
         "access    %s" % _ACCESS.get(s.get("access"), s.get("access") or "?"),
-        "LED       %s" % led_text(c.get("preset"), c.get("pending"), s.get("test_mode")),
+        "LED       %s" % led_text(c.get("preset"), c.get("pending"), s.get("test_mode"),
+                                  s.get("access")),
     ]
+    if s.get("hardware_muted"):
+        lines[3] = "mute      MUTED by the mute switch: slide it to unmute"
+    if s.get("mic_fault"):
+        lines.append("mic       cannot start: %s" % s["mic_fault"])
+    if s.get("audio_lost_ms"):
+        lines.append("audio     %d ms lost since boot (the loop fell behind the microphone)"
+                     % s["audio_lost_ms"])
     if c.get("pending"):
         lines.append("waiting   %s: %s on the board to allow it" % (c["pending"], CONFIRM_GESTURE))
     if s.get("test_mode"):

@@ -3,7 +3,8 @@
     earshot wakeword score --model alexa a.wav b.wav   one JSON line per file (scores per hop)
     earshot wakeword detect --model alexa a.wav        detection times at the shipped threshold
     earshot wakeword train "hey jarvis"                dataset -> firmware/models/hey_jarvis.*
-    earshot wakeword eval --model alexa [--split dev|held-back]  false rejects at a false-accept budget
+    earshot wakeword eval --model alexa [--split dev|held]  false rejects at a false-accept budget,
+                                                       per condition and per speaker
     earshot wakeword dataset --word alexa              build the synthetic dataset
 
 numpy is imported only when a subcommand runs; torch only by `train`.
@@ -46,7 +47,7 @@ def _train(args):
         if rc:
             return rc
     T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed,
-            log=lambda m: print(m, file=sys.stderr))
+            log=lambda m: print(m, file=sys.stderr), exclude_speakers=args.exclude_speakers)
     return 0
 
 
@@ -55,12 +56,17 @@ def _eval(args):
     from ..wakeword import dataset_text
     from ..wakeword import score as S
     qm, man = S.load(args.model)
-    held = args.split == "held-back"
-    split = (Path(args.data or Path("data/wakeword") / dataset_text.slug(man["word"]))
-             / ("train" if held else args.split))
-    res = S.evaluate(qm, man, split, log=lambda m: print(m, file=sys.stderr), held_back=held)
+    if args.split not in SPLITS:
+        raise EarshotError("unknown split %r (choose from %s)" % (args.split, ", ".join(SPLITS)))
+    root = Path(args.data or Path("data/wakeword") / dataset_text.slug(man["word"]))
+    neg = root / args.neg_split if args.neg_split else None
+    res = S.evaluate(qm, man, root / args.split, log=lambda m: print(m, file=sys.stderr),
+                     speakers=args.speakers, neg_split=neg)
     print(json.dumps(res, indent=1))
     return 0
+
+
+SPLITS = ("train", "held", "dev")
 
 
 def _dataset(args):
@@ -69,7 +75,8 @@ def _dataset(args):
     root = args.out or D.default_root(args.word)
     meta = D.build(args.word, root, seed=args.seed, scale=args.scale, workers=args.workers,
                    dev_neg_hours=args.dev_neg_hours, train_neg_hours=args.train_neg_hours,
-                   force=args.force, log=lambda m: print(m, file=sys.stderr))
+                   force=args.force, log=lambda m: print(m, file=sys.stderr),
+                   neural=not args.no_neural, negatives_from=args.negatives_from)
     print(json.dumps({"root": root, "splits": meta["splits"], "seconds": meta.get("seconds")},
                      indent=1))
     return 0
@@ -98,8 +105,11 @@ def setup(parser):
             p.add_argument("--threshold", type=int, help="override the manifest threshold")
         if name == "eval":
             p.add_argument("--split", default="dev",
-                           help="dev, train, or held-back (the part of train that training "
-                                "holds back: compare models there, not on dev; default: dev)")
+                           help="dev, held (speakers training never hears: compare models "
+                                "there, not on dev) or train (default: dev)")
+            p.add_argument("--speakers", nargs="*",
+                           help="only clips of these whole speakers (e.g. flite:awb)")
+            p.add_argument("--neg-split", help="count false accepts on this split's negatives")
             p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
         if name == "train":
             p.add_argument("phrase", help='the wake word, e.g. "hey jarvis"')
@@ -109,6 +119,8 @@ def setup(parser):
                                 "models of the checkout you run it in)")
             p.add_argument("--steps", type=int, default=3000,
                            help="training steps (default: 3000; make train-wakeword uses 8000)")
+            p.add_argument("--exclude-speakers", nargs="*", default=[],
+                           help="whole speakers to leave out of training")
             p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
             p.add_argument("--build-data", action="store_true",
                            help="build (or reuse) the dataset first")
@@ -128,6 +140,10 @@ def setup(parser):
             p.add_argument("--workers", type=int, default=2,
                            help="processes, niced (default: 2)")
             p.add_argument("--force", action="store_true", help="rebuild even if cached")
+            p.add_argument("--negatives-from", metavar="ROOT",
+                           help="link the long negatives of another word's dataset (same options)")
+            p.add_argument("--no-neural", action="store_true",
+                           help="without Piper, Kokoro and WORLD re-voicing (the [voices] extra)")
 
 
 def run(args):

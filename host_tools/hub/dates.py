@@ -10,8 +10,10 @@ dates an entry in one of two ways, and otherwise says it does not know:
 An entry the host never saw, from an earlier boot, stays undated: a wrong date would be worse.
 """
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 # Entries whose first sighting is remembered, per board: enough for the firmware's bounded log
@@ -69,10 +71,18 @@ class EntryDates:
         if len(self.seen) > _KEEP:
             for k in sorted(self.seen, key=self.seen.get)[: len(self.seen) - _KEEP]:
                 del self.seen[k]
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.seen))
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
+                                       dir=self.path.parent)  # ours: never an existing name
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.seen))
             os.replace(tmp, self.path)
+            tmp = None
         except OSError:
             pass  # a read-only home: the dates still hold for this run
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

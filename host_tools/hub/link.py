@@ -88,6 +88,13 @@ class BoardLink(threading.Thread):
                     self._read_log()  # never in the middle of a session: audio first
             except PortError as e:
                 self._lost(str(e))
+            except (LookupError, TypeError, ValueError, AttributeError) as e:
+                # An event or reply of the wrong shape. This thread is the page's only source:
+                # were it to stop, the page would go on showing the last state as current. The
+                # board shows as not connected (state unknown) and is greeted again.
+                self._lost("the board sent something this earshot cannot read (%s: %s)"
+                           % (type(e).__name__, e))
+                self._stopping.wait(RETRY_S)
         if self.client is not None:
             self.client.close()
         self._fail_requests("the dashboard is stopping")

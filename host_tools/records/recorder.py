@@ -9,6 +9,8 @@ For each session, in the output directory (never overwriting a file):
                 docs/sessions.md), only when its consent has `retain`: it holds the audio
     <id>.wav    the audio, only when its consent has `retain` and the session verified
 
+The rest of a session already under way when the recording starts has no header to verify it
+by: it is not kept (the command says so; the board's transparency log lists the session).
 A session that never closed (the board lost power or reset, or the recording stopped) is kept
 the same way, marked `"truncated": true`, with the audio that verified up to the cut: never
 dropped silently. Any other session that does not verify is kept as <id>.unverified.* (the
@@ -66,6 +68,7 @@ class Recorder:
         self.history = history if history is not None else History()
         self.source = record_source(self.out)
         self.records = []  # the open session's records
+        self.joined_late = 0  # records of a session whose header was sent before we listened
 
     @property
     def in_session(self):
@@ -76,6 +79,11 @@ class Recorder:
             stored = self.flush() if self.records else None  # a header without its close
             self.records = [frame.payload]
             return stored
+        if frame.type in (T_SESSION_CHUNK, T_SESSION_CLOSE) and not self.records:
+            # The rest of a session that began before the recording did: without its header
+            # nothing of it can be verified or attributed (the board's log lists it).
+            self.joined_late += 1
+            return None
         if frame.type == T_SESSION_CHUNK:
             self.records.append(frame.payload)
         elif frame.type == T_SESSION_CLOSE:

@@ -26,11 +26,13 @@ from ..board import files
 from ..errors import EarshotError
 from . import wire
 from .console import ConsoleInput
+from .flash_cost import FlashCost
 from .runs import lock_flash
+from .serial_line import BOOT_BAUD, SerialLine
 from .unix_port import micropython_binary, parse_heap
-from .wire import (EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET,
-                   PWRON_RESET, SOFT_RESET, WDT_RESET)
-from .world import World, WorldServer, read_pcm
+from .wire import (CHIP_BROWN_OUT, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY,
+                   EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
+from .world import DMA_BUFFER_SAMPLES, World, WorldServer, read_pcm
 
 RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
 # Output held for a host that is slow to read before the oldest is dropped (a real USB CDC
@@ -48,12 +50,25 @@ _BOOT_FAILURES = 3  # MicroPython dying before it boots this often in a row: sto
 class VirtualBoard:
     """A virtual ESP32-S3 Earshot board. Use as a context manager.
 
-    `port` is the serial device path; `play`, `press`, `hold`, `release`, `buttons`, `pins`,
-    `power_cut`, `power_on`, `deploy` script the physical world around it.
+    `port` is the serial device path; `play`, `press`, `hold`, `release`, `switch`, `buttons`,
+    `pins`, `power_cut`, `power_on`, `brownout`, `deploy` script the physical world around it.
+
+    Fidelity knobs (defaults: an ESP32_GENERIC_S3 board as upstream MicroPython runs it):
+    serial_cost   serial writes cost board time like the UART0 REPL mirror and USB CDC drivers
+                  (host_tools/sim/serial_line.py); False: an ideal line
+    uart_baud     UART0's baud rate at boot (MICROPY_HW_UART_REPL_BAUD); firmware may raise it
+    tick_hz       the FreeRTOS tick the drivers sleep in (CONFIG_FREERTOS_HZ)
+    usb_cdc       a host on the native USB port as well as on the UART mirror
+    flash_cost    filesystem writes cost board time like LittleFS on SPI NOR (flash_cost.py)
+    clock_start_ms  board time at power-on; ticks_ms() wraps at 2**30 ms, so start near it
+                  to cross the wrap (the watchdog bites at its timeout in board time)
+    The I2S DMA buffer is the board file's mic "ibuf" (default 10240 bytes = 80 ms).
     """
 
     def __init__(self, flash_dir=None, erase=False, heap="256K", board="virtual", link=None,
-                 mac="02:e5:00:00:00:01", download_mode=False):
+                 mac="02:e5:00:00:00:01", download_mode=False, serial_cost=True,
+                 uart_baud=BOOT_BAUD, tick_hz=100, usb_cdc=True, flash_cost=True,
+                 clock_start_ms=0):
         self.heap = "%dK" % (parse_heap(heap) >> 10)
         self.board_id = board
         self.board = files.load(board)
@@ -81,7 +96,16 @@ class VirtualBoard:
         self._in_reset = False  # EN held low by a rig (hold_in_reset)
         self._lock = threading.RLock()
         self._closed = False
-        self.world = World(self.board.get("reset_state", {}))
+        mic = self.board.get("mic", {})
+        dma = (mic.get("ibuf", 10240) // (DMA_BUFFER_SAMPLES * 8)) * DMA_BUFFER_SAMPLES
+        mute = self.board.get("buttons", {}).get("mute", {})
+        self.world = World(
+            self.board.get("reset_state", {}), dma_samples=dma,
+            serial=SerialLine(baud=uart_baud, tick_ms=1000 / tick_hz, usb=usb_cdc,
+                              cost_free=not serial_cost),
+            flash=FlashCost(cost_free=not flash_cost), clock_start_ms=clock_start_ms,
+            mute_switch=mute.get("kind") == "switch")
+        self.watchdog_resets = 0
         self.world.on_boot = self._on_booted
         self._server = WorldServer(self.world, Path(self._tmp) / "world.sock")
         self._master, self._slave = os.openpty()
@@ -155,9 +179,10 @@ class VirtualBoard:
             self.console.power_off()
             self.world.power_off()
 
-    def power_on(self, reset_cause=PWRON_RESET, download=None):
+    def power_on(self, reset_cause=PWRON_RESET, download=None, chip_reset=None):
         """Power on; with `download` (BOOT held, default: the constructor's download_mode) the
-        chip starts in its ROM serial bootloader instead of MicroPython."""
+        chip starts in its ROM serial bootloader instead of MicroPython. `chip_reset` is the
+        reason the chip itself records (wire.CHIP_*; default: what `reset_cause` implies)."""
         with self._lock:
             if self._powered:
                 return
@@ -169,7 +194,19 @@ class VirtualBoard:
             if self.download_mode if download is None else download:
                 self._enter_bootloader()
             else:
-                self._spawn("friendly", reset_cause)
+                self._spawn("friendly", reset_cause, chip_reset)
+
+    def brownout(self):
+        """The supply sags below the brown-out threshold: the chip resets. Upstream MicroPython
+        reports it as a power-on (ports/esp32/modmachine.c, mp_machine_reset_cause maps
+        ESP_RST_BROWNOUT to MP_PWRON_RESET); the chip's own reset reason says brown-out."""
+        self.power_cut()
+        self.power_on(PWRON_RESET, chip_reset=CHIP_BROWN_OUT)
+
+    def switch(self, engaged):
+        """Slide the board's latched mute switch: True is "mute" (a board file whose
+        buttons.mute has "kind": "switch", like the ESP32-S3-BOX-3)."""
+        self.world.set_switch(engaged)
 
     def enter_download_mode(self):
         """Hold BOOT and press RESET: the ROM bootloader answers on the port (for esptool)."""
@@ -265,13 +302,16 @@ class VirtualBoard:
                 raise EarshotError("virtual board did not boot in %ss (see %s)"
                                    % (timeout, self.log_path))
 
-    def _spawn(self, mode, cause):
+    def _spawn(self, mode, cause, chip_reset=None):
         env = dict(os.environ)
+        if chip_reset is None:
+            chip_reset = {PWRON_RESET: CHIP_POWERON}.get(cause, 0)
         env.update({
             wire.ENV_FLASH: str(self.flash_dir),
             wire.ENV_MODE: mode,
             wire.ENV_SOCK: self._server.path,
             wire.ENV_RESET_CAUSE: str(cause),
+            wire.ENV_CHIP_RESET: str(chip_reset),
             wire.ENV_MAC: self.mac,
         })
         self.console.reset(keep_usb=cause == SOFT_RESET)
@@ -323,6 +363,7 @@ class VirtualBoard:
                     with self._lock:
                         if self._proc is proc and self._powered:
                             self._kill()
+                            self.watchdog_resets += 1
                             self.world.power_on()
                             self._spawn("friendly", WDT_RESET)
                 continue
@@ -496,8 +537,8 @@ class VirtualBoard:
         return self.world.samples / 16000
 
     def wait_audio_done(self, timeout=60):
-        """Wait until the microphone has consumed all queued audio."""
-        if not self.world.wait(lambda: self.world._queued == 0, timeout):
+        """Wait until the firmware has read all queued audio (out of the DMA buffer too)."""
+        if not self.world.wait(self.world.audio_read, timeout):
             raise EarshotError("virtual microphone still has audio queued after %ss: is the "
                                "firmware running?" % timeout)
 

@@ -243,3 +243,37 @@ def convolve(x, h):
 def to_int16(x):
     """Float -> int16 with clipping (the levels used keep peaks far below full scale)."""
     return np.clip(np.round(np.asarray(x) * 32767.0), -32768, 32767).astype(np.int16)
+
+
+# --- speaker and microphone -----------------------------------------------------------------
+
+def world_perturb(x, vtl, f0_scale, rate=RATE):
+    """A new speaker from any utterance with the WORLD vocoder (`pyworld`, the [voices] extra):
+    the spectral envelope's frequency axis is warped by `vtl` (vocal tract length: > 1 moves the
+    formants up, a shorter tract; 0.92-1.15 keeps words intact) and F0 is scaled by `f0_scale`.
+    Deterministic: WORLD has no random state."""
+    import pyworld
+    x64 = np.asarray(x, np.float64)
+    if len(x64) < rate // 10:
+        return np.asarray(x, np.float32)
+    f0, sp, ap = pyworld.wav2world(x64, rate)
+    n = sp.shape[1]
+    src = np.arange(n) / vtl  # envelope at f is the original's at f / vtl
+    sp2 = np.empty_like(sp)
+    for i in range(sp.shape[0]):
+        sp2[i] = np.interp(src, np.arange(n), sp[i], right=sp[i, -1])
+    y = pyworld.synthesize(f0 * f0_scale, sp2, ap, rate)[: len(x64)]
+    if len(y) < len(x64):
+        y = np.concatenate([y, np.zeros(len(x64) - len(y))])
+    return set_level(y.astype(np.float32), dbfs(x)) if rms(x) > 0 else y.astype(np.float32)
+
+
+def spectral_tilt(x, db_per_octave, rate=RATE, pivot_hz=1000.0, limit_db=15.0):
+    """A microphone/room colouring: gain of `db_per_octave` x log2(f / pivot), clamped to
+    +-limit_db (through the FFT, zero phase)."""
+    n = len(x)
+    if n == 0 or db_per_octave == 0:
+        return np.asarray(x, np.float32)
+    f = np.fft.rfftfreq(n, 1.0 / rate)
+    g_db = np.clip(db_per_octave * np.log2(np.maximum(f, 50.0) / pivot_hz), -limit_db, limit_db)
+    return np.fft.irfft(np.fft.rfft(x) * 10.0 ** (g_db / 20.0), n).astype(np.float32)

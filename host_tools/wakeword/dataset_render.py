@@ -18,7 +18,10 @@ RATE = 16000
 NOISE_FLOOR_DBFS = -70.0  # microphone self-noise under every clip; nothing is digital silence
 DEV_CONDITIONS = ("clean", "white_20db", "white_10db", "white_5db", "pink_20db", "pink_10db",
                   "pink_5db", "babble_20db", "babble_10db", "babble_5db", "reverb", "tempo",
-                  "pitch", "quiet")
+                  "pitch", "quiet", "line", "carrier", "tilt")
+# line: clean line-level audio with no noise floor (digital silence around the word);
+# carrier: the word inside a request ("Okay, alexa, turn on the lights."); tilt: a microphone's
+# colouring (+-4-6 dB per octave around 1 kHz)
 LEVEL_RANGE = (-28.0, -12.0)  # dBFS of the word, every condition but "quiet"
 QUIET_RANGE = (-32.0, -28.0)
 
@@ -36,25 +39,60 @@ def write_wav(path, x):
         w.writeframes(A.to_int16(x).tobytes())
 
 
-NATURAL_SHARE = 0.12  # per natural voice (flite, Pico): each is a whole speaker, and uniform
-                      # picking among ~650 espeak voices would drown them
+NATURAL_SHARE = 0.6  # of clips spoken by a natural/neural speaker (flite, Pico, Piper, Kokoro):
+                     # uniform picking among ~650 espeak voices would drown them
+# engine weights among the natural/neural speakers: for long negatives Kokoro (about real time
+# on one core) speaks a small share, and never in the babble pool
+ENGINE_WEIGHT = {"clip": {}, "long": {"kokoro": 0.15}, "babble": {"kokoro": 0.0}}
+PERTURB_SHARE = 0.5  # train: natural/neural speech re-voiced by WORLD (a new speaker)
 
 
-def _voice(job, rng):
+def _voice(job, rng, use="clip"):
+    """A voice of the job's split: a natural/neural speaker with NATURAL_SHARE (engine first,
+    uniformly, so one engine's many blends do not outweigh a single recorded speaker), else an
+    espeak voice."""
     vs = job["voices"]
-    natural = [v for v in vs if v[0] in tts.NATURAL_ENGINES]
-    if natural and rng.random() < NATURAL_SHARE * len(natural):
-        vs = natural
+    weights = ENGINE_WEIGHT[use]
+    engines = sorted({v[0] for v in vs if v[0] in tts.NATURAL_ENGINES and weights.get(v[0], 1.0) > 0})
+    if engines and rng.random() < NATURAL_SHARE:
+        w = np.array([weights.get(e, 1.0) for e in engines])
+        e = engines[int(rng.choice(len(engines), p=w / w.sum()))]
+        vs = [v for v in vs if v[0] == e]
     else:
         vs = [v for v in vs if v[0] not in tts.NATURAL_ENGINES] or vs
     return tts.Voice(*vs[int(rng.integers(len(vs)))])
 
 
-def _synth_word(voice, text, rng):
+def _perturbation(job, voice, rng):
+    """(vtl, f0_scale) for a train speaker re-voiced by WORLD, or None."""
+    if job.get("split_name", "train") != "train" or voice.engine not in tts.NATURAL_ENGINES:
+        return None
+    if not job.get("perturb", True) or rng.random() >= PERTURB_SHARE:
+        return None
+    return float(rng.uniform(0.92, 1.15)), float(np.exp(rng.uniform(np.log(0.75), np.log(1.4))))
+
+
+def _speak(voice, text, speed, pitch, perturb):
+    x = A.trim(tts.synth(voice, text, speed=speed, pitch=pitch))
+    return A.world_perturb(x, *perturb) if perturb else x
+
+
+def _synth_word(voice, text, rng, perturb=None):
     speed = float(rng.uniform(0.8, 1.25))
     pitch = int(rng.integers(25, 76))
-    x = tts.synth(voice, text, speed=speed, pitch=pitch)
-    return A.trim(x), speed, pitch
+    return _speak(voice, text, speed, pitch, perturb), speed, pitch
+
+
+def _carrier(voice, rng, speed, pitch, perturb):
+    """Same-voice speech before and after the word: (before, after) float32 arrays."""
+    pre = T.CARRIER_BEFORE[int(rng.integers(len(T.CARRIER_BEFORE)))]
+    post = T.CARRIER_AFTER[int(rng.integers(len(T.CARRIER_AFTER)))]
+    gap1 = np.zeros(int(RATE * rng.uniform(0.05, 0.3)), np.float32)
+    gap2 = np.zeros(int(RATE * rng.uniform(0.1, 0.4)), np.float32)
+    before = _speak(voice, pre, speed, pitch, perturb) if rng.random() < 0.7 else np.zeros(0, np.float32)
+    after = _speak(voice, post, speed, pitch, perturb)
+    return (np.concatenate([before, gap1]) if len(before) else before,
+            np.concatenate([gap2, after]), pre if len(before) else "", post)
 
 
 def train_condition(rng):
@@ -70,12 +108,19 @@ def train_condition(rng):
         cond["noise"] = str(rng.choice(["white", "pink", "babble", "babble", "brown", "hum"]))
         cond["snr_db"] = float(rng.uniform(5.0, 20.0))
     cond["level_dbfs"] = float(rng.uniform(-32.0, -12.0))
+    if rng.random() < 0.35:
+        cond["carrier"] = True
+    if rng.random() < 0.4:
+        cond["tilt_db"] = float(rng.uniform(-6.0, 6.0))
+    if "noise" not in cond and rng.random() < 0.4:
+        cond["line"] = True  # no noise floor: digital silence is in distribution too
     parts = [name for key, name in (("tempo", "tempo"), ("semitones", "pitch"), ("reverb", "reverb"))
              if key in cond]
     if "noise" in cond:
         parts.append("%s_%ddb" % (cond["noise"], int(round(cond["snr_db"] / 5.0) * 5)))
     if cond["level_dbfs"] < QUIET_RANGE[1]:
         parts.append("quiet")
+    parts += [k for k in ("carrier", "line") if k in cond] + (["tilt"] if "tilt_db" in cond else [])
     cond["name"] = "+".join(parts) or "clean"
     return cond
 
@@ -91,6 +136,12 @@ def dev_condition(name, rng):
         cond["semitones"] = float(rng.choice([-1, 1]) * rng.uniform(1.5, 2.0))
     elif name == "reverb":
         cond["reverb"] = True
+    elif name == "line":
+        cond["line"] = True
+    elif name == "carrier":
+        cond["carrier"] = True
+    elif name == "tilt":
+        cond["tilt_db"] = float(rng.choice([-1, 1]) * rng.uniform(4.0, 6.0))
     elif name != "clean":
         kind, snr = name.split("_")
         cond["noise"], cond["snr_db"] = kind, float(snr[:-2])
@@ -103,25 +154,37 @@ def render_clip(job, pool):
     voice = _voice(job, rng)
     texts = job["texts"]
     text = texts[int(rng.integers(len(texts)))]
-    word, speed, pitch = _synth_word(voice, text, rng)
+    perturb = _perturbation(job, voice, rng)
+    word, speed, pitch = _synth_word(voice, text, rng, perturb)
     cond = dev_condition(job["condition"], rng) if job["condition"] else train_condition(rng)
+    before = after = np.zeros(0, np.float32)
+    if cond.get("carrier"):
+        before, after, pre, post = _carrier(voice, rng, speed, pitch, perturb)
+        text = " ".join(t for t in (pre, text, post) if t)
+    # seg = [carrier before | phrase | carrier after]; the phrase spans seg[n_before:n_end]
+    n_before, n_end = len(before), len(before) + len(word)
+    seg = np.concatenate([before, word, after])
     if "tempo" in cond:
-        word = A.time_stretch(word, 1.0 + cond["tempo"])
+        r = 1.0 + cond["tempo"]
+        seg = A.time_stretch(seg, r)
+        n_before, n_end = int(round(n_before / r)), min(len(seg), int(round(n_end / r)))
     if "semitones" in cond:
-        word = A.pitch_shift(word, cond["semitones"])
-    n_word = len(word)
-    tail = int(RATE * rng.uniform(0.5, 0.9))  # room after the word for a detector's latency
+        seg = A.pitch_shift(seg, cond["semitones"])
+    n_after = len(seg) - n_end
+    tail = max(int(RATE * rng.uniform(0.5, 0.9)), n_after)  # room after the word for latency
     lead = int(RATE * rng.uniform(0.2, 0.6))
-    n = max(int(RATE * rng.uniform(1.5, 2.5)), lead + n_word + tail)
-    lead = max(lead, n - n_word - tail - int(RATE * rng.uniform(0.0, 0.3)))
-    lead = min(lead, n - n_word - int(0.5 * RATE))
+    n = max(int(RATE * rng.uniform(1.5, 2.5)), lead + n_end + tail)
+    lead = max(lead, n - n_end - tail - int(RATE * rng.uniform(0.0, 0.3)))
+    lead = min(lead, n - n_end - max(n_after, int(0.5 * RATE)))
     x = np.zeros(n, np.float32)
-    x[lead: lead + n_word] = word
-    span = slice(lead, lead + n_word)
+    x[lead: lead + len(seg)] = seg
+    span = slice(lead + n_before, lead + n_end)  # the phrase alone sets level and SNR
     rt60 = None
     if cond.get("reverb"):
         h, rt60 = A.room_impulse(rng)
         x = A.convolve(x, h)
+    if "tilt_db" in cond:
+        x = A.spectral_tilt(x, cond["tilt_db"])
     x = A.set_level(x, cond["level_dbfs"], ref=x[span])
     if "noise" in cond:
         noise = A.make_noise(cond["noise"], n, rng, pool)
@@ -130,18 +193,22 @@ def render_clip(job, pool):
     # stays, the level recorded is the one achieved).
     x, gain_db = A.limit_peak(x)
     cond["level_dbfs"] += gain_db
-    x = x + A.white_noise(n, rng) * 10.0 ** (NOISE_FLOOR_DBFS / 20.0)
+    floor = A.white_noise(n, rng) * 10.0 ** (NOISE_FLOOR_DBFS / 20.0)
+    if not cond.get("line"):
+        x = x + floor
     rel = "%s/%05d.wav" % (job["label"], job["index"])
     write_wav(os.path.join(job["split_dir"], rel), x)
     entry = {"file": rel, "label": job["label"], "voice": voice.id, "condition": cond["name"],
              "duration_s": round(n / RATE, 4), "text": text,
              "level_dbfs": round(cond["level_dbfs"], 2), "speed": round(speed, 3), "pitch": pitch}
     if job["label"] == "pos":
-        entry["word_start_s"] = round(lead / RATE, 4)
-        entry["word_end_s"] = round((lead + n_word) / RATE, 4)
-    for k in ("tempo", "semitones", "snr_db"):
+        entry["word_start_s"] = round((lead + n_before) / RATE, 4)
+        entry["word_end_s"] = round((lead + n_end) / RATE, 4)
+    for k in ("tempo", "semitones", "snr_db", "tilt_db"):
         if k in cond:
             entry[k] = round(cond[k], 3)
+    if perturb:
+        entry["vtl"], entry["f0_scale"] = round(perturb[0], 3), round(perturb[1], 3)
     if rt60:
         entry["rt60_s"] = round(rt60, 3)
     return entry
@@ -156,11 +223,13 @@ def render_long(job, pool):
     while total < target:
         r = rng.random()
         if r < 0.75:
-            voice = _voice(job, rng)
+            voice = _voice(job, rng, "long")
             voices_used.add(voice.id)
-            text = T.paragraph(rng, job["word"], int(rng.integers(2, 9)))
-            x = A.trim(tts.synth(voice, text, speed=float(rng.uniform(0.8, 1.25)),
-                                 pitch=int(rng.integers(25, 76))))
+            # Kokoro runs at about real time on one core: one sentence at a time
+            k = 1 if voice.engine == "kokoro" else int(rng.integers(2, 9))
+            text = T.paragraph(rng, job["word"], k)
+            x = _speak(voice, text, float(rng.uniform(0.8, 1.25)), int(rng.integers(25, 76)),
+                       _perturbation(job, voice, rng))
             if rng.random() < 0.3:
                 h, _ = A.room_impulse(rng)
                 x = A.convolve(np.concatenate([x, np.zeros(len(h), np.float32)]), h)
@@ -177,8 +246,12 @@ def render_long(job, pool):
     x = np.concatenate(parts)[:target]
     bg_kind = str(rng.choice(["white", "pink", "brown", "hum", "babble"]))
     bg = A.make_noise(bg_kind, target, rng, pool)
-    x, _ = A.limit_peak(x + A.set_level(bg, float(rng.uniform(-65.0, -40.0))))
-    x = x + A.white_noise(target, rng) * 10.0 ** (NOISE_FLOOR_DBFS / 20.0)
+    bg = A.set_level(bg, float(rng.uniform(-65.0, -40.0)))
+    floor = A.white_noise(target, rng) * 10.0 ** (NOISE_FLOOR_DBFS / 20.0)
+    if rng.random() < 0.2:  # line-level audio: no background, digital silence between words
+        bg, floor = 0.0, 0.0
+    x, _ = A.limit_peak(x + bg)
+    x = x + floor
     rel = "neg/long_%03d.wav" % job["index"]
     write_wav(os.path.join(job["split_dir"], rel), x)
     return {"file": rel, "label": "neg", "voice": "mixed:%d" % len(voices_used),
@@ -188,7 +261,7 @@ def render_long(job, pool):
 def render_babble_part(job, _pool=None):
     """A stretch of speech from one voice, for the split's babble pool (returns samples)."""
     rng = rng_for(job)
-    voice = _voice(job, rng)
+    voice = _voice(job, rng, "babble")
     text = T.paragraph(rng, job["word"], 4)
     x = A.trim(tts.synth(voice, text, speed=float(rng.uniform(0.9, 1.2)),
                          pitch=int(rng.integers(30, 70))))

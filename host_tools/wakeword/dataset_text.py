@@ -145,3 +145,10 @@ def paragraph(rng, word, n_sentences):
         if not any(b in low for b in bad):
             out.append(s)
     return " ".join(out)
+
+
+# Carrier phrases around a positive or near miss, spoken by the same voice: the word inside a
+# request, as people say it. Short fixed lists, so neural syntheses repeat (and are cached).
+CARRIER_BEFORE = ["Okay,", "So,", "Well,", "Um,", "Oh,", "Right,"]
+CARRIER_AFTER = ["what's the weather like?", "turn on the lights.", "play some music.",
+                 "set a timer.", "stop.", "what time is it?"]

