@@ -21,6 +21,7 @@ class Client:
         self._seq = 0
         self.parser = FrameParser()
         self.backlog = []  # frames received while waiting for a reply
+        self.taps = []  # callables(data, frames): every byte read from the line, as it came
 
     def ensure_connected(self):
         if self._serial is None:
@@ -60,7 +61,10 @@ class Client:
             except OSError as e:
                 raise PortError("%s went away: %s" % (self.port, e)) from None
             if data:
-                frames += self.parser.feed(data)
+                new = self.parser.feed(data)
+                for tap in self.taps:
+                    tap(data, new)
+                frames += new
             if frames or time.monotonic() >= deadline:
                 return frames
 

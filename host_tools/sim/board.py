@@ -40,6 +40,10 @@ RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
 _MAX_PENDING_OUT = 16 << 20
 
 
+# How long a boot gesture is held past the start, in board seconds: the firmware decides after
+# 2 s of holding (firmware/earshot/access.py HOLD_MS), plus margin.
+BOOT_HOLD_S = 3.0
+
 _BOOT_FAILURES = 3  # MicroPython dying before it boots this often in a row: stop, say why
 
 
@@ -89,6 +93,7 @@ class VirtualBoard:
         self._taps = []
         self._proc = None
         self._powered = False
+        self._in_reset = False  # EN held low by a rig (hold_in_reset)
         self._lock = threading.RLock()
         self._closed = False
         mic = self.board.get("mic", {})
@@ -184,6 +189,8 @@ class VirtualBoard:
             self._drain_stdin()  # bytes sent to a dead board are lost
             self._powered = True
             self.world.power_on()
+            if self._in_reset:
+                return  # EN held low: the chip starts when it is released
             if self.download_mode if download is None else download:
                 self._enter_bootloader()
             else:
@@ -237,6 +244,54 @@ class VirtualBoard:
         """Press the reset button (EN): like a power cycle but the USB port stays."""
         self.power_cut()
         self.power_on(HARD_RESET)
+
+    def hold_in_reset(self, held):
+        """The EN (reset) line, as a rig drives it: held low the chip stops and its outputs
+        show their reset state; released, it boots as after the reset button."""
+        with self._lock:
+            if held:
+                self._kill()
+                self._proc = None  # stopped, not crashed: the supervisor must not restart it
+                self.console.power_off()  # the USB port goes with the chip
+                self._in_reset = True
+                if self._powered:
+                    self.world.power_on()  # pins back to their reset state
+                return
+            if not self._in_reset:
+                return
+            self._in_reset = False
+            if self._powered:
+                self._drain_stdin()
+                self.world.power_on()
+                self._spawn("friendly", HARD_RESET)
+
+    @property
+    def in_reset(self):
+        return self._in_reset
+
+    def boot_holding(self, button, how="cycle", seconds=BOOT_HOLD_S, timeout=60):
+        """Hold `button` ('action', 'mute' or 'mute+action') while the board starts, as a
+        person arms test mode or unlocks a locked board: `how` is 'cycle' (the reset button)
+        or 'on' (power applied); the button is released `seconds` of board time after the
+        start, past the firmware's boot gesture."""
+        if how == "on" and self._powered:
+            raise EarshotError("the board is already powered: cycle it to start it again "
+                               "with the button held")
+        self.hold(button)
+        try:
+            if how == "on":
+                self.power_on()
+            else:
+                self.hard_reset()
+            self.wait_booted(timeout=timeout)
+            # Board time only runs while the firmware reads frames: the boot gesture reads
+            # them from its start, so this is the gesture's own clock.
+            if not self.world.wait_board_time(self.time_s + seconds, wall_timeout=timeout):
+                raise EarshotError("the virtual board stopped reading its buttons at boot "
+                                   "(see %s)" % self.log_path)
+        finally:
+            self.release(button)
+        return self.time_s
 
     def wait_booted(self, timeout=10):
         deadline = time.monotonic() + timeout
@@ -465,6 +520,14 @@ class VirtualBoard:
 
     def buttons(self):
         return self.world.buttons()
+
+    def edges(self, since=0.0):
+        """Pin and button changes since board time `since`: what a logic analyser records."""
+        return self.world.edges(since)
+
+    def probe_time(self):
+        """Now, in the clock edges() uses (board time)."""
+        return self.time_s
 
     def pins(self):
         return self.world.pins()

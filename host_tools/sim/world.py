@@ -37,6 +37,7 @@ BUTTON_BITS = {"mute": wire.BUTTON_MUTE, "action": wire.BUTTON_ACTION}
 PIN_IDS = {wire.PIN_MUTE_LED: "mute_led", wire.PIN_MIC_POWER: "mic_power",
            wire.PIN_STATUS_LED: "status_led"}
 _SILENCE = bytes(FRAME_BYTES)
+_HISTORY = 20000  # edges kept per kind: hours of a blinking LED
 
 
 def read_pcm(source):
@@ -93,7 +94,10 @@ class World:
         self._presses = []  # (mask, start_sample, end_sample or None)
         self._reset_state = dict(reset_state)
         self.pin_state = {}
-        self.pin_history = []  # (board seconds, pin, value)
+        # What a logic analyser on the board would record, in board seconds: every output pin
+        # change, and every button edge (pressed 1, released 0) as the tester made it.
+        self.pin_history = deque(maxlen=_HISTORY)  # (board seconds, pin, value)
+        self.button_history = deque(maxlen=_HISTORY)  # (board seconds, button, 1 | 0)
         self.serial = serial or SerialLine(cost_free=True)
         self.flash = flash or FlashCost(cost_free=True)
         self.has_mute_switch = mute_switch
@@ -321,15 +325,33 @@ class World:
             start = self.samples if at is None else int(at * RATE)
             end = None if seconds is None else start + int(seconds * RATE)
             self._presses.append((mask, start, end))
+            self._record_buttons(mask, start, 1)
+            if end is not None:
+                self._record_buttons(mask, end, 0)
             self._cond.notify_all()
             return end / RATE if end is not None else None
 
     def release(self, button):
         mask = self._mask(button)
         with self._cond:
+            if any(m == mask and e is None for m, _, e in self._presses):
+                self._record_buttons(mask, self.samples, 0)
             self._presses = [
                 (m, s, self.samples if (m == mask and e is None) else e) for m, s, e in self._presses
             ]
+
+    def _record_buttons(self, mask, sample, value):
+        for name, bit in BUTTON_BITS.items():
+            if mask & bit:
+                self.button_history.append((sample / RATE, name, value))
+
+    def edges(self, since=0.0):
+        """Pin and button changes at or after board time `since`, oldest first:
+        [(board seconds, name, value)] (a release scheduled for later is included)."""
+        with self._cond:
+            out = [e for e in self.pin_history if e[0] >= since]
+            out += [e for e in self.button_history if e[0] >= since]
+        return sorted(out, key=lambda e: e[0])
 
     def stall(self, seconds, at=None):
         """Fault injection: the firmware's next frame read (the first at or after board time
