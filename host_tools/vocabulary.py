@@ -45,6 +45,16 @@ MUTE_LED = "red, lit: the microphone is off (mute)"
 CONFIRM_GESTURE = "hold both buttons together"
 
 
+# Who may do what with the board (docs/threat-model.md), as `status` and the page say it.
+ACCESS = {
+    "locked": "locked: the serial port speaks only the Earshot protocol",
+    "unlocked": "UNLOCKED at the board until its next reset (REPL and deploy open)",
+    "developer": "developer build: the REPL is open to whoever has the port",
+}
+TEST_MODE = ("the host may play audio into the board (earshot hil; sessions are marked test); "
+             "redeploy without --test-mode before it goes back into a home")
+
+
 def flag_names(flags):
     """Consent bit flags -> names, e.g. 0b101 -> ['cloud', 'retain']."""
     return [n for i, n in enumerate(FLAG_NAMES) if flags & (1 << i)]
@@ -76,18 +86,74 @@ def consent_text(flags, guest=False, preset=None):
     return "%s (%s)" % (preset, ", ".join(names) or "no flags")
 
 
-def led_text(preset, waiting_for=None, test_mode=False):
-    """What the status LED shows now and what it means, e.g. 'green: private: nothing ...'."""
-    if waiting_for:
-        _, name, _ = STATUS_LED.get(waiting_for, STATUS_LED["custom"])
-        text = "%s, blinking: waiting for someone to %s on the board to allow %s" % (
-            name, CONFIRM_GESTURE, waiting_for)
-    else:
-        _, name, meaning = STATUS_LED.get(preset, STATUS_LED["custom"])
-        text = "%s: %s" % (name, meaning)
+WHITE = (255, 255, 255)
+DARK = (0, 0, 0)
+
+
+def shown_light(preset, guest=False, waiting=None, test_mode=False, access=None):
+    """What the status LED shows now, in the firmware's order (app.py _show_status_led):
+    unlocked, then a request waiting for the household (a consent: its colour; a key
+    replacement: white), then the preset (alternating with white in test mode).
+
+    `waiting`: the status reply's `confirm` ({"what", "target"}), or a consent target (the
+    preset name a host asked for). Returns {"rgb", "colour", "pattern", "means"}."""
+    if access == "unlocked":
+        return {"rgb": WHITE, "colour": "white", "pattern": "slow blinking",
+                "means": "unlocked at the board for an update, until the next reset (the "
+                         "setting, %s, shows again after it)" % ("guest" if guest else preset)}
+    if isinstance(waiting, str):
+        waiting = {"what": "consent", "target": waiting}
+    if waiting and waiting.get("what") == "consent":
+        target = waiting.get("target")
+        rgb, name, _ = STATUS_LED.get(target, STATUS_LED["custom"])
+        return {"rgb": rgb, "colour": name, "pattern": "blinking",
+                "means": "waiting for someone to %s on the board to allow %s"
+                         % (CONFIRM_GESTURE, target)}
+    if waiting:
+        return {"rgb": WHITE, "colour": "white", "pattern": "blinking",
+                "means": "waiting for someone to %s on the board to allow a new signing key "
+                         "(device %s)" % (CONFIRM_GESTURE, waiting.get("target"))}
+    rgb, name, meaning = STATUS_LED["guest" if guest else preset if preset in STATUS_LED
+                                    else "custom"]
     if test_mode:
-        text += " (alternating with white: test mode)"
-    return text
+        return {"rgb": rgb, "colour": name, "pattern": "alternating with white",
+                "means": "%s; test mode: a host may play audio into the board" % meaning}
+    return {"rgb": rgb, "colour": name, "pattern": "steady", "means": meaning}
+
+
+def led_text(preset, waiting=None, test_mode=False, access=None, guest=False):
+    """What the status LED shows now and what it means, e.g. 'green: private: nothing ...'
+    (shown_light, as one line)."""
+    light = shown_light(preset, guest, waiting, test_mode, access)
+    if light["pattern"] == "steady":
+        return "%s: %s" % (light["colour"], light["means"])
+    if light["pattern"] == "alternating with white":
+        return "%s: %s (alternating with white: test mode)" % (
+            light["colour"], light["means"].split("; test mode")[0])
+    return "%s, %s: %s" % (light["colour"], light["pattern"], light["means"])
+
+
+def light_named(rgb, pattern):
+    """The status LED as seen (a colour and its pattern, e.g. from `earshot pins`) in the
+    legend's words: {"rgb", "colour", "pattern", "means"}."""
+    rgb = tuple(rgb)
+    name = colour_name(rgb)
+    preset = next((p for p, (c, _, _) in STATUS_LED.items() if c == rgb), None)
+    if pattern == "off":
+        means = "off: not lit (the board is off or starting)"
+    elif pattern == "slow blinking" and rgb == WHITE:
+        means = "unlocked at the board for an update, until the next reset"
+    elif pattern == "blinking" and rgb == WHITE:
+        means = "a new signing key waits for someone to %s on the board" % CONFIRM_GESTURE
+    elif pattern in ("blinking", "slow blinking"):
+        means = "a host's request for %s waits for someone to %s on the board" % (
+            preset or name, CONFIRM_GESTURE)
+    elif pattern == "alternating with white":
+        means = "%s; test mode: a host may play audio into the board" % (
+            STATUS_LED[preset][2] if preset else name)
+    else:
+        means = STATUS_LED[preset][2] if preset else "not a colour of the legend"
+    return {"rgb": list(rgb), "colour": name, "pattern": pattern, "means": means}
 
 
 def colour_name(rgb):

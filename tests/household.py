@@ -83,3 +83,54 @@ def unmute(board):
         return
     board.press("mute")
     wait_for(lambda: board.pins()["mic_power"] == 1, timeout=5)
+
+
+def page_events(url, board="1", timeout=30):
+    """The dashboard's Server-Sent Events for one board, as (kind, data) pairs, as a page
+    receives them; stops after `timeout` seconds."""
+    import json
+    import socket
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    with urllib.request.urlopen("%sevents?board=%s" % (url, board), timeout=20) as r:
+        kind = None
+        while time.monotonic() < deadline:
+            try:
+                line = r.readline()
+            except (socket.timeout, TimeoutError):
+                return
+            if not line:
+                return
+            if line.startswith(b"event: "):
+                kind = line[7:].strip().decode()
+            elif line.startswith(b"data: "):
+                yield kind, json.loads(line[6:])
+
+
+def wait_event(url, predicate, what, timeout=30, board="1"):
+    """The first (kind, data) from the page's event stream that `predicate` accepts."""
+    seen = []
+    for kind, data in page_events(url, board, timeout):
+        if predicate(kind, data):
+            return data
+        seen.append(kind)
+    raise AssertionError("the page never got %s within %ss (got %s)" % (what, timeout, seen))
+
+
+class Registered:
+    """A virtual board of the test's own, reachable as `--port sim:NAME` by `earshot pins`,
+    `press`, `power` (as `earshot sim` publishes itself: host_tools/sim/runs.py, control.py)."""
+
+    def __init__(self, board, name):
+        from host_tools.sim.control import ControlServer
+        from host_tools.sim.runs import Registration
+
+        self.registration = Registration(name)
+        self.control = ControlServer(board, board.runtime_dir / ("control-%s.sock" % name))
+        self.registration.publish(port=board.port, control=self.control.path, board="virtual",
+                                  flash=str(board.flash_dir), download_mode=False)
+
+    def close(self):
+        self.control.close()
+        self.registration.close()

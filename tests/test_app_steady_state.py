@@ -22,10 +22,15 @@ class FakeHardware:
             buf[i] = x & 255
             buf[i + 1] = (x >> 8) & 7
         self.x = x
+        return 0
     def set_mute_led(self, on): self.pins["mute_led"] = on
     def set_status_led(self, r, g, b): pass
     def buttons(self): return 0
+    def hardware_muted(self): return False
+    def backlog(self): return 0
     def ticks_ms(self): return self.t
+    def ticks_diff(self, a, b): return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+    def ticks_add(self, t, d): return (t + d) & 0x3FFFFFFF
     def wdt_start(self, ms): pass
     def wdt_feed(self): pass
     def serial_read(self, buf): return 0
@@ -56,3 +61,40 @@ print("ALLOC", gc.mem_alloc() - before, app.gate.state, hw.pins["mic_power"])
     alloc, gate, mic = out.split("ALLOC")[1].split()
     assert gate == "0" and mic == "1"  # listening, mic on, nothing fired on noise
     assert int(alloc) == 0, "%s bytes allocated in 250 frames of listening" % alloc
+
+
+def test_a_pre_roll_session_sends_at_most_one_chunk_per_frame(tmp_path):
+    # Writing to the serial line blocks the loop (docs/protocol.md, serial budget): the 0.5 s
+    # pre-roll must drain a chunk per frame at most, never in a burst, whatever the consent.
+    out = run_mpy(FAKE_HW + r"""
+from earshot import store
+from earshot.app import App
+data = %r
+store.save(data + "/identity.json", {"device_id": "t", "key": "11" * 32})
+store.save(data + "/state.json", {"muted": False, "consent": {"flags": 31, "guest": False}})
+class Counting(FakeHardware):
+    def __init__(self):
+        super().__init__()
+        self.chunks = 0
+        self.press = False
+    def serial_write(self, data):
+        if bytes(data[:4]) == b"\xe5\x5e\x01\x11":  # a session chunk frame
+            self.chunks += 1
+    def buttons(self):
+        return 2 if self.press else 0
+hw = Counting()
+app = App(hw, data=data)
+assert not app.mute.muted and app.consent.allows_preroll()
+for i in range(40):  # 0.8 s of listening: the pre-roll ring is full
+    app.step()
+hw.press = True; app.step(); hw.press = False  # push-to-talk on release
+per_frame = []
+for i in range(60):
+    before = hw.chunks
+    app.step()
+    per_frame.append(hw.chunks - before)
+print("MAX", max(per_frame), "SENT", sum(per_frame), app.gate.state)
+""" % str(tmp_path), heap="256K")
+    line = out.split("MAX")[1].split()
+    assert int(line[0]) == 1, out
+    assert int(line[2]) >= 10  # the pre-roll (5 chunks) and live audio went out meanwhile

@@ -42,15 +42,20 @@ def test_protocol_types_close_reasons_and_flag_names_match_the_firmware():
 
 def test_the_virtual_hardware_layer_speaks_the_simulators_wire():
     src = (FIRMWARE / "earshot" / "hw" / "virtual.py").read_text()
-    consts = {m[0]: int(m[1]) for m in re.findall(r"^(_\w+) = const\((\d+)\)", src, re.M)}
+    consts = {m[0]: int(m[1], 0)
+              for m in re.findall(r"^(_\w+) = const\((0x[0-9A-Fa-f]+|\d+)\)", src, re.M)}
     assert consts["_FRAME"] == wire.FRAME_SAMPLES
     assert (consts["_PIN_MUTE_LED"], consts["_PIN_MIC_POWER"], consts["_PIN_STATUS_LED"]) == (
         wire.PIN_MUTE_LED, wire.PIN_MIC_POWER, wire.PIN_STATUS_LED)
     # Every opcode the firmware writes is one the world understands, and the reverse.
     sent = set(re.findall(r'write\(b"(\w)"\)', src)) | set(re.findall(r'ord\("(\w)"\)', src))
-    ops = {wire.OP_FRAME, wire.OP_PIN, wire.OP_WDT_START, wire.OP_WDT_FEED, wire.OP_WDT_STOP}
+    ops = {wire.OP_FRAME, wire.OP_PIN, wire.OP_WDT_START, wire.OP_WDT_FEED, wire.OP_WDT_STOP,
+           wire.OP_SERIAL, wire.OP_CONSOLE}
     assert {s.encode() for s in sent} == ops
-    assert '"%s"' % wire.ENV_SOCK in src
+    assert consts["_HEADER"] == wire.FRAME_HEADER
+    assert consts["_PERIOD"] == wire.TICKS_PERIOD == 1 << 30
+    for env in (wire.ENV_SOCK, wire.ENV_RESET_CAUSE, wire.ENV_CHIP_RESET):
+        assert '"%s"' % env in src
 
 
 def test_consent_presets_and_the_status_led_legend_match_the_firmware_and_the_doc():

@@ -212,8 +212,65 @@ M.LEVELS[mute["pin"]] = 1 - mute["active"]; print(hw.buttons())
 print(M.PINS[mute["pin"]].pull == M.Pin.PULL_UP, M.PINS[action["pin"]].pull == M.Pin.PULL_UP)
 """ % board_id)
     lines = out.splitlines()
-    assert lines[:4] == ["0", "1", "3", "2"]
+    if mute.get("kind") == "switch":
+        assert lines[:4] == ["0", "0", "2", "2"]  # a latched switch is state, never a press
+    else:
+        assert lines[:4] == ["0", "1", "3", "2"]
     assert lines[4].split() == [str(mute["pull"] == "up"), str(action["pull"] == "up")]
+
+
+def test_a_latched_mute_switch_is_read_as_hardware_mute_state():
+    out = run_hw("""
+b = board("esp32-s3-box-3")
+hw = hw_esp32.Hardware(b)
+sw = b["buttons"]["mute"]
+print(hw.hardware_muted())
+M.LEVELS[sw["pin"]] = sw["active"]; print(hw.hardware_muted(), hw.buttons())
+M.LEVELS[sw["pin"]] = 1 - sw["active"]; print(hw.hardware_muted())
+dk = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
+M.LEVELS[16] = 0; print(dk.hardware_muted(), dk.buttons())
+""")
+    assert out.split() == ["False", "True", "0", "False", "False", "1"]
+
+
+def test_console_runs_uart0_at_the_board_rate_with_a_wake_timer_and_gives_the_repl_back():
+    out = run_hw("""
+b = board("esp32-s3-devkitc-1-inmp441")
+hw = hw_esp32.Hardware(b)
+period, cb = M.Timer.running[0]
+print(M.UART.bauds[0], period, cb is not None)
+hw.wdt_start(5000)
+hw.wdt_stop()  # Ctrl-C: a developer at the REPL
+print(M.UART.bauds[0], 0 in M.Timer.running)
+""")
+    assert out.split() == ["921600", "1", "True", "115200", "False"]
+
+
+def test_a_brownout_is_told_apart_from_a_clean_power_on():
+    # Upstream reports ESP_RST_BROWNOUT as PWRON_RESET; the chip's RTC_CNTL reset state says.
+    out = run_hw("""
+hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
+M.RESET_CAUSE[0] = M.PWRON_RESET
+for chip in (1, 15):
+    M._Mem32.regs[0x60008038] = 0x3000 | chip  # vector-select bits above the cause field
+    print(hw.reset_cause())
+M.RESET_CAUSE[0] = M.WDT_RESET
+print(hw.reset_cause())
+""")
+    assert out.split() == ["1", "6", "3"]
+
+
+def test_dma_backlog_is_estimated_from_read_timing():
+    # A read that waits found the DMA buffer empty; reads that return at once took buffered
+    # audio; what exceeds the buffer (ibuf // 2048 * 256 samples) was dropped.
+    out = run_hw("""
+hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
+print(hw._dma_samples)
+print(hw._account(20000, 20000), hw.backlog())   # waited: on time
+print(hw._account(0, 120000), hw.backlog())      # 120 ms since the last read: 100 ms behind
+print(hw._account(0, 200000), hw.backlog())      # 180 ms more behind: past 256 ms
+""")
+    assert out.splitlines() == ["4096", "0 0", "0 1600", "384 4096"]
 
 
 def reference_pcm16(slots, shift):
@@ -327,3 +384,12 @@ for c in (M.PWRON_RESET, M.HARD_RESET, M.WDT_RESET, M.DEEPSLEEP_RESET, M.SOFT_RE
     print(hw.reset_cause())
 """)
     assert out.split() == ["1", "2", "3", "4", "5", "2"]
+
+
+def test_the_host_opens_ports_at_the_console_rate_every_board_file_asks_for(board):
+    # One fact, two readers: the firmware sets UART0 to console.uart_baud; earshot opens every
+    # port at serial_port.BAUD, which must be that rate for a host on a USB-UART bridge.
+    from host_tools.link.serial_port import BAUD
+
+    assert board["console"]["uart_baud"] == BAUD
+    assert 1 <= board["console"]["wake_ms"] <= 5

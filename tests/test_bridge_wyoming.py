@@ -266,6 +266,67 @@ def test_a_killed_peer_and_a_reconnect_lose_no_state_and_never_unmute(board, bri
     assert proc.proc.poll() is None  # the bridge rode it out
 
 
+def test_a_connection_that_never_spoke_wyoming_does_not_take_home_assistant_s_place(board,
+                                                                                     bridge):
+    # Before, any loopback connection became the pipeline's peer at once ("newest wins") and
+    # was announced as Home Assistant: one silent or junk connection cut Home Assistant off.
+    proc, ports = bridge
+    consent_by_the_button(board, BLUE)
+    unmute(board)
+    home = Peer(ports["home"])  # describe -> info: it spoke Wyoming
+    proc.wait_line(r"Home Assistant connected to pipeline home")
+    mark = len(proc.lines)
+    silent = socket.create_connection(("127.0.0.1", ports["home"]), timeout=10)
+    junk = socket.create_connection(("127.0.0.1", ports["home"]), timeout=10)
+    junk.sendall(b'{"type": "not-a-wyoming-event"}\n')
+    try:
+        time.sleep(0.5)
+        say_the_wake_word(board)
+        home.wait_for("audio-stop", timeout=30)  # Home Assistant still gets the session
+        assert not [line for line in proc.lines[mark:] if "connected to pipeline" in line]
+    finally:
+        silent.close()
+        junk.close()
+        home.close()
+
+
+def test_malformed_wyoming_input_is_dropped_with_one_line_and_the_bridge_serves_on(bridge):
+    # A frame that is JSON but no object, a data length that never comes, a header line with no
+    # end, bytes that are no JSON: each connection is dropped, with one line saying so (before:
+    # a "Task exception was never retrieved" traceback for each); the bridge answers the next.
+    proc, ports = bridge
+    for junk in (b"[1, 2, 3]\n", b'{"type": "describe", "data_length": 1000000000000}\n',
+                 b"x" * (2 << 20), b"\xff\xfe not json\n"):
+        with socket.create_connection(("127.0.0.1", ports["home"]), timeout=10) as s:
+            try:
+                s.sendall(junk)
+                s.shutdown(socket.SHUT_WR)
+                s.recv(100)
+            except OSError:
+                pass  # the bridge may cut a flood short: that is the point
+    time.sleep(0.5)
+    peer = Peer(ports["home"])  # describe -> info, as always
+    peer.close()
+    assert "Traceback" not in proc.output, proc.output
+    assert proc.wait_line(r"dropped a Wyoming connection to pipeline home: ")
+
+
+def test_an_oversized_wyoming_frame_is_refused_at_its_header_line(bridge):
+    # The wyoming library reads whatever data_length/payload_length a header line states
+    # (readexactly buffers it all). Before, a peer announcing 50 MB was waited for, and every
+    # byte it sent buffered; now the header line alone drops the connection, with one line.
+    proc, ports = bridge
+    for field in ("data_length", "payload_length"):
+        mark = len(proc.lines)
+        with socket.create_connection(("127.0.0.1", ports["home"]), timeout=10) as s:
+            s.sendall(b'{"type": "audio-chunk", "%s": 50000000}\n' % field.encode())
+            assert s.recv(100) == b""  # closed by the bridge, before any of the 50 MB
+        proc.wait_line(r"dropped a Wyoming connection to pipeline home: %s 50000000 is over "
+                       r"the \d+ bytes" % field)
+        assert len([line for line in proc.lines[mark:] if "dropped a Wyoming" in line]) == 1
+    assert "Traceback" not in proc.output
+
+
 class TamperingCable(threading.Thread):
     """Sits between a board's serial port and the bridge (socket://): flips one byte of the
     PCM in chunk `index` and fixes the frame's CRC, so only the session's signature can tell."""

@@ -132,6 +132,16 @@ def test_mute_button_on_the_board_flips_the_page_within_a_second(page, board):
     assert on < 1000 and off < 1000, TIMINGS
 
 
+def test_the_page_shows_the_access_mode_and_the_light_as_the_board_lights_it(page, board):
+    # Before, the page never said who may change the board (locked, unlocked, developer) nor
+    # test mode; its status light named the preset's colour whatever the LED did.
+    page.wait_for_function("document.getElementById('access').textContent.includes('developer')")
+    assert page.inner_text("#access").startswith("Access: developer build")
+    assert page.is_hidden("#test-mode")
+    led = page.inner_text("#led-text")
+    assert re.match(r"Status light: (green|blue|cyan|amber|white|magenta)\. ", led), led
+
+
 def test_less_private_request_counts_down_and_the_board_press_confirms_it(page, board):
     if page.inner_text("#preset-name") != "private":
         page.click("button[data-preset=private]")  # more private: applies at once

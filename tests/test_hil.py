@@ -1,19 +1,40 @@
-"""earshot hil against a rack of two boards (virtual ones, reached only through their ports)."""
+"""earshot hil as a user runs it (docs/hil-rig.md): a virtual board started with `earshot sim`,
+the firmware deployed with `earshot deploy --test-mode`, test mode armed by holding the action
+button while it starts, then `earshot hil`, every step a subprocess, the board reached only
+through its serial port (and, with --port sim:NAME, its buttons, power and pins)."""
 
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from host_tools.board.build import build
 from host_tools.board.files import load as load_board
-from host_tools.hil.fixtures import KEY, boot_board, confirm, connect
+from host_tools.hil.fixtures import KEY, boot_board, confirm
+from host_tools.hil.runner import summarise
 from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
-from host_tools.hil.runner import summarise
 from host_tools.resources import audio
 
-
 SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
+EARSHOT = str(Path(sys.executable).with_name("earshot"))
+# Tests that need buttons, power and the probe, and one that needs none (a short dose: the
+# full suite runs in make bench-hil and make hil-farm-demo).
+DOSE = "bad_input or push_to_talk_streams or power_cut"
+pytestmark = pytest.mark.xdist_group("hil-kitchen")  # one earshot sim for the module
+
+
+def earshot(*args, cwd, timeout=180):
+    return subprocess.run([EARSHOT, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd)
+
+
+def ok(r):
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    return r.stdout
 
 
 def armed(board):
@@ -22,39 +43,120 @@ def armed(board):
     return board
 
 
-def test_hil_runs_the_behaviour_suite_on_each_board_in_parallel(firmware_image, tmp_path):
-    image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
-    with armed(boot_board(image, tmp_path / "a")) as a, \
-            armed(boot_board(image, tmp_path / "b")) as b:
-        a.wait_booted()
-        b.wait_booted()
-        connect(a.port).close()  # the firmware answers: the boot gesture is over
-        connect(b.port).close()
-        a.release("action")
-        b.release("action")
-        junit = tmp_path / "hil.xml"
-        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "hil", "--port", a.port,
-                            "--port", b.port, "--board", "virtual", "--junit", str(junit),
-                            "-k", "bad_input or unmutes or less_private or parser"],
-                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
-        rows = summarise(junit)
-        assert set(rows) >= {a.port, b.port}
-        for port in (a.port, b.port):
-            assert rows[port]["failed"] == 0
-            assert rows[port]["passed"] >= 1  # bad input, over the real serial path
-            # Needs a button: skipped with the reason, never passed.
-            assert any("button rig" in reason for reason in rows[port]["skips"])
-        assert "per board:" in r.stdout
-        # Test mode is recorded and visible in the status.
-        c = connect(a.port)
-        assert c.command("status")["test_mode"] is True
-        c.close()
+@pytest.fixture(scope="module")
+def kitchen(tmp_path_factory):
+    """`earshot sim --name kitchen` running, deployed with `earshot deploy --test-mode` and
+    provisioned with `earshot provision`, as docs/hil-rig.md says (test mode not armed yet)."""
+    home = tmp_path_factory.mktemp("home")
+    work = tmp_path_factory.mktemp("work")
+    import os
+
+    env_home = os.environ.get("EARSHOT_HOME")
+    os.environ["EARSHOT_HOME"] = str(home)  # the module's commands find this board by name
+    sim = subprocess.Popen([EARSHOT, "sim", "--name", "kitchen"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, cwd=work)
+    try:
+        port = sim.stdout.readline().split()[1]
+        ok(earshot("deploy", "--test-mode", "--board", "virtual", "--port", "sim:kitchen",
+                   cwd=work))
+        ok(earshot("provision", "--port", "sim:kitchen", "--device-id", "kitchen", cwd=work))
+        yield {"port": port, "work": work, "key": work / "keys" / "kitchen.key"}
+    finally:
+        sim.terminate()
+        sim.wait(30)
+        if env_home is None:
+            os.environ.pop("EARSHOT_HOME", None)
+        else:
+            os.environ["EARSHOT_HOME"] = env_home
+
+
+@pytest.fixture(autouse=True)
+def earshot_home():
+    """This module's boards live in the kitchen fixture's home, not one per test."""
+
+
+def status(kitchen):
+    return json.loads(ok(earshot("status", "--port", "sim:kitchen", "--json",
+                                 cwd=kitchen["work"])))
+
+
+def test_a_board_that_is_not_ready_is_refused_up_front_with_one_line(kitchen):
+    port, work = kitchen["port"], kitchen["work"]
+    # Deployed with --test-mode but nobody held the action button: not in test mode.
+    r = earshot("hil", "--port", port, "--board", "virtual", cwd=work)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("earshot: %s is not in test mode" % port)
+    assert "earshot deploy --test-mode --board virtual --port %s" % port in r.stderr
+    assert "hold the action button while the board starts" in r.stderr
+    assert "errors" not in r.stdout
+    # The wrong board file.
+    r = earshot("hil", "--port", port, "--board", "esp32-s3-devkitc-1-inmp441", cwd=work)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "says it is 'virtual': pass --board virtual" in r.stderr
+    # A port another program holds.
+    from host_tools.link.serial_port import open_port
+
+    held = open_port(port)
+    try:
+        r = earshot("hil", "--port", port, cwd=work)
+    finally:
+        held.close()
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "%s is busy" % port in r.stderr
+    # Nothing changed on the board.
+    s = status(kitchen)
+    assert s["device_id"] == "kitchen" and s["test_mode"] is False
+
+
+def test_earshot_hil_runs_the_suite_as_the_docs_say_and_gives_the_board_back(kitchen):
+    port, work, key = kitchen["port"], kitchen["work"], str(kitchen["key"])
+    # The household's choices before the run: unmuted, history (confirmed at the board).
+    ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))
+    ok(earshot("consent", "set", "history", "--port", "sim:kitchen", "--no-wait", cwd=work))
+    ok(earshot("press", "both", "--port", "sim:kitchen", cwd=work))
+    ok(earshot("power", "cycle", "--hold", "action", "--port", "sim:kitchen", cwd=work))
+    ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))  # the cycle muted it
+    before = status(kitchen)
+    assert before["test_mode"] is True and before["muted"] is False
+    assert before["consent"]["preset"] == "history"
+
+    # A bare board: serial only. What needs a rig is skipped with the reason.
+    junit = work / "bare.xml"
+    out = ok(earshot("hil", "--port", port, "--board", "virtual", "--key-file", key,
+                     "--junit", str(junit), "-k", DOSE, cwd=work))
+    rows = summarise(junit)[port]
+    assert rows["failed"] == 0 and rows["passed"] >= 1, out
+    assert any("button rig" in reason for reason in rows["skips"]), rows
+    assert "rig: none" in out and "per board:" in out
+    # Without buttons, what only the household may allow is left the more private way, said so.
+    assert "left: consent private (it was history: set it again with earshot consent set " \
+        "history and hold both buttons); muted (it was unmuted: press the mute button)" in out
+
+    # The household sets it back; then the virtual board with its rig (buttons, power and
+    # probe through earshot sim): everything passes and the board is given back as found.
+    ok(earshot("consent", "set", "history", "--port", "sim:kitchen", "--no-wait", cwd=work))
+    ok(earshot("press", "both", "--port", "sim:kitchen", cwd=work))
+    ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))
+    junit = work / "rig.xml"
+    out = ok(earshot("hil", "--port", "sim:kitchen", "--key-file", key, "--junit", str(junit),
+                     "-k", DOSE, cwd=work))
+    rows = summarise(junit)["sim:kitchen"]
+    assert rows["failed"] == 0 and rows["skipped"] == 0 and rows["passed"] == 3, out
+    assert "given back as found" in out
+    after = status(kitchen)
+    for field in ("device_id", "provisioned", "muted", "test_mode"):
+        assert after[field] == before[field], field
+    assert after["consent"]["preset"] == "history"
+
+
+def test_earshot_power_holds_a_button_through_the_start_only_when_it_starts(kitchen):
+    r = earshot("power", "off", "--hold", "action", "--port", "sim:kitchen", cwd=kitchen["work"])
+    assert r.returncode == 1
+    assert r.stderr == ("earshot: power off --hold: a button can only be held while the board "
+                        "starts (on or cycle)\n")
 
 
 def test_feed_is_refused_outside_test_mode(client):
-    import pytest
-
     from host_tools.errors import ProtocolError
 
     with pytest.raises(ProtocolError, match="test mode"):
@@ -90,7 +192,12 @@ def test_test_mode_feed_replaces_the_mic_but_never_bypasses_mute(tmp_path):
         target.wait_audio_done()
         frames = target.client.frames(1.0)
         deadline = time.monotonic() + 10
-        while not any(f.type == T_SESSION_CLOSE for f in frames) and time.monotonic() < deadline:
+
+        def ended():  # the session's close record, and the event that reports its end
+            return any(f.type == T_SESSION_CLOSE for f in frames) and any(
+                f.event().get("ev") == "session" for f in frames if f.type == T_EVENT)
+
+        while not ended() and time.monotonic() < deadline:
             frames += target.client.frames(0.2)  # the session ends on the silence that follows
         evs = [f.event() for f in frames if f.type == T_EVENT]
         assert [e["word"] for e in evs if e["ev"] == "wake"] == ["alexa"]

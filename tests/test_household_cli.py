@@ -37,6 +37,8 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
             (("dashboard", "--port", "a", "--port", "b", "--wyoming", "tcp://127.0.0.1:1",
               "--key-file", str(key)), "serves one board"),
             (("bridge", "--port", "/dev/nope"), "--wyoming tcp://"),
+            (("dashboard", "--port", "/dev/nope", "--forward-test-sessions"),
+             "give --wyoming URI too"),
             (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://127.0.0.1:10700"),
              "needs the board's key"),
             (("bridge", "--port", "/dev/nope", "--wyoming", "10700", "--key-file", str(key)),
@@ -55,6 +57,10 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
         ]:
             one_line_error(earshot(*args), needle)
     assert bad.read_text().startswith("[pipelines.kitchen]")  # nothing the tool did not make
+    # --port sim reaches a running `earshot sim` (it starts none: "no virtual board is running")
+    for command in ("dashboard", "bridge"):
+        helptext = " ".join(earshot(command, "--help").stdout.split())
+        assert "'sim' or 'sim:NAME' is a running virtual board" in helptext, helptext
 
 
 def test_only_loopback_and_allowed_addresses_may_receive_audio_from_the_bridge():

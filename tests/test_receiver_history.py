@@ -59,6 +59,58 @@ def test_a_whole_session_missing_is_dropped_in_the_capture_or_at_the_next(tmp_pa
     assert r.returncode == 1 and "dropped (a session before counter 5" in r.stderr
 
 
+def test_after_a_missing_session_is_reported_the_next_one_verifies(tmp_path):
+    # A session the receiver never saw (it went to Home Assistant through the bridge, or no
+    # recorder ran) is reported once, at the session that reveals the gap; the chain then
+    # continues from that session, so every later session does not fail forever.
+    groups, later, key = _captures(tmp_path)
+    history = tmp_path / "h.json"
+    caps = []
+    for n, group in enumerate(groups[:1] + groups[2:]):  # the second session never arrived
+        caps.append(tmp_path / ("s%d.cap" % n))
+        write_capture(caps[-1], tamper._flat([group]))
+    args = ("--key-file", str(key), "--history", str(history))
+    assert earshot("verify", str(caps[0]), *args).returncode == 0
+    r = earshot("verify", str(caps[1]), *args)
+    assert r.returncode == 1 and "dropped (a session before counter 3" in r.stderr
+    r = earshot("verify", str(caps[2]), *args)
+    assert r.returncode == 0, r.stderr
+    r = earshot("verify", str(caps[1]), *args)  # the gap is still there when checked again
+    assert r.returncode == 1 and "dropped (a session before counter 3" in r.stderr
+    late = tmp_path / "late.cap"  # the missing session turns up (another recorder kept it)
+    write_capture(late, tamper._flat(groups[1:2]))
+    r = earshot("verify", str(late), *args)
+    assert r.returncode == 0, r.stderr
+    assert earshot("verify", str(caps[1]), *args).returncode == 0  # no gap any more
+    r = earshot("verify", str(late), "--key-file", str(key), "--history",
+                str(tmp_path / "other.json"))
+    assert r.returncode == 0  # (alone it verifies anywhere)
+    replay = tmp_path / "replay.cap"  # but the same session again, in another capture
+    write_capture(replay, tamper._flat(groups[1:2] + groups[3:]))
+    r = earshot("verify", str(replay), *args)
+    assert r.returncode == 1 and "header: replayed (counter 2 was received before" in r.stderr
+
+
+def test_saving_the_history_leaves_a_file_named_like_its_temporary_alone(tmp_path):
+    # The history is written atomically through a temporary file; one that happens to be named
+    # <history>.tmp (not ours) was overwritten, and through a symlink, whatever it pointed at.
+    groups, _, key = _captures(tmp_path)
+    cap = tmp_path / "a.cap"
+    write_capture(cap, tamper._flat(groups))
+    mine = tmp_path / "h.json.tmp"
+    mine.write_text("my notes\n")
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("years of work\n")
+    (tmp_path / "g.json.tmp").symlink_to(target)
+    for history in ("h.json", "g.json"):
+        r = earshot("verify", str(cap), "--key-file", str(key), "--history",
+                    str(tmp_path / history))
+        assert r.returncode == 0, r.stderr
+        assert json.loads((tmp_path / history).read_text())["devices"]
+    assert mine.read_text() == "my notes\n" and target.read_text() == "years of work\n"
+    assert (tmp_path / "g.json.tmp").is_symlink() and not (tmp_path / "g.json").is_symlink()
+
+
 def test_a_history_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
     groups, _, key = _captures(tmp_path)
     cap = tmp_path / "a.cap"
@@ -99,3 +151,32 @@ def test_earshot_log_remembers_the_head_and_reports_a_rollback(board, tmp_path):
 def test_tampering_of_every_class_is_detected(tmp_path):
     for outcome in tamper.campaign(20):
         assert outcome.ok, outcome.line()
+
+
+def test_earshot_keeps_what_it_remembers_in_one_place(tmp_path):
+    # $EARSHOT_HOME is earshot's one place (earshot sim's boards, the dashboard's state, the
+    # receiver history); $EARSHOT_STATE_DIR and $EARSHOT_HISTORY still move their part. Before,
+    # the history ignored both $EARSHOT_HOME and $EARSHOT_STATE_DIR and stayed in ~/.local.
+    import os
+
+    groups, _, key = _captures(tmp_path)
+    cap = tmp_path / "a.cap"
+    write_capture(cap, tamper._flat(groups))
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("EARSHOT_HISTORY", "EARSHOT_STATE_DIR", "EARSHOT_HOME", "XDG_STATE_HOME")}
+    base.update(HOME=str(tmp_path / "home"), EARSHOT_PORT="")
+
+    def verify(**env):
+        r = subprocess.run([sys.executable, "-m", "host_tools.cli", "verify", str(cap),
+                            "--key-file", str(key)], capture_output=True, text=True,
+                           timeout=120, env=dict(base, **env))
+        assert r.returncode == 0, r.stderr
+
+    verify(EARSHOT_HOME=str(tmp_path / "eh"))
+    assert (tmp_path / "eh" / "state" / "receiver.json").is_file()
+    verify(EARSHOT_HOME=str(tmp_path / "eh"), EARSHOT_STATE_DIR=str(tmp_path / "sd"))
+    assert (tmp_path / "sd" / "receiver.json").is_file()
+    verify(EARSHOT_STATE_DIR=str(tmp_path / "sd"), EARSHOT_HISTORY=str(tmp_path / "h.json"))
+    assert (tmp_path / "h.json").is_file()
+    verify()
+    assert (tmp_path / "home" / ".local" / "state" / "earshot" / "receiver.json").is_file()

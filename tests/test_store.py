@@ -85,3 +85,20 @@ def test_session_counter_is_persisted_before_use_and_never_goes_back(tmp_path):
         "print(store.next_counter(p, floor=41), store.next_counter(p, floor=10))\n" % p
     )
     assert out.splitlines() == ["[1, 2, 3] {'counter': 3}", "42 43"]
+
+
+def test_a_stored_identity_that_does_not_check_out_boots_as_not_provisioned(board):
+    # Written by older firmware, or by hand: a valid store record whose identity the firmware
+    # refuses must not stop the board from booting into the protocol.
+    from host_tools.hil.fixtures import KEY, connect
+
+    board.power_cut()
+    payload = json.dumps({"device_id": "x" * 65, "key": KEY.hex()}).encode()
+    record = b"ES1 " + hashlib.sha256(payload).hexdigest()[:16].encode() + b" " + payload + b"\n"
+    (board.flash_dir / "data").mkdir(exist_ok=True)
+    (board.flash_dir / "data" / "identity.json").write_bytes(record)
+    board.power_on()
+    board.wait_booted()
+    c = connect(board.port)
+    assert c.command("status")["provisioned"] is False
+    c.close()

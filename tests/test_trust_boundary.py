@@ -90,6 +90,9 @@ def test_updating_a_locked_board_takes_both_buttons_at_boot_and_it_locks_again(l
         leds = {v for _, name, v in board.world.pin_history if name == "status_led"}
         assert leds == {(255, 255, 255), (0, 0, 0)}
         c.close()
+        r = earshot("status", "--port", board.port)  # says what the LED shows, not the preset's
+        led = next(line for line in r.stdout.splitlines() if line.startswith("LED"))
+        assert "white, slow blinking: unlocked at the board" in led and "green" not in led, led
         r = earshot("deploy", "--port", board.port, "--board", "virtual", "--locked")
         assert r.returncode == 0, r.stdout + r.stderr
         assert "unlocked at the board" in r.stdout and "locked: to update it again" in r.stdout

@@ -89,6 +89,34 @@ def test_power_cut_kills_the_board_and_power_on_boots_it_again(bare):
     assert mpremote(bare.port, "exec", "print(2)").stdout.strip() == "2"
 
 
+def test_en_held_low_stops_the_chip_and_its_release_boots_it_once(bare):
+    # A rig's reset line (EN): while held the chip runs nothing and its pins show their reset
+    # state; released, MicroPython starts once, as after the reset button (not a power-on).
+    boots = bare.boots
+    bare.hold_in_reset(True)
+    time.sleep(0.5)  # a supervisor that took the stop for a crash would have restarted it
+    assert bare.boots == boots and bare.in_reset
+    assert bare.pins()["mute_led"] == 1 and bare.pins()["mic_power"] == 0
+    with pytest.raises(subprocess.TimeoutExpired):  # nothing answers on the port
+        mpremote(bare.port, "exec", "print(1)", timeout=3)
+    bare.hold_in_reset(False)
+    bare.wait_booted()
+    time.sleep(0.5)
+    assert bare.boots == boots + 1 and not bare.in_reset
+    assert mpremote(bare.port, "exec", "print(2)").stdout.strip() == "2"
+
+
+def test_a_logic_analyser_view_records_button_edges_and_pin_changes(board, client):
+    since = board.probe_time()  # the firmware is running (client): past its boot gesture
+    board.press("mute", seconds=0.1)
+    edges = board.edges(since)
+    presses = [(name, v) for _, name, v in edges if name == "mute"]
+    assert presses == [("mute", 1), ("mute", 0)]
+    t_release = [t for t, name, v in edges if name == "mute" and v == 0][0]
+    t_mic = [t for t, name, v in edges if name == "mic_power" and v == 1][0]
+    assert 0 <= t_mic - t_release <= 0.02 + 1e-6  # unmuted on the frame after the release
+
+
 def test_buttons_and_audio_clock_are_scriptable(board):
     # Board time follows consumed audio: 3 s of audio passes in well under 3 s.
     t0, w0 = board.time_s, time.monotonic()

@@ -14,6 +14,7 @@ from earshot.confirm import WAITING, Confirmation
 from earshot.consent import BLINK_MS, COLOURS, Consent, flag_names, preset_name
 from earshot.forward import Forwarder
 from earshot.hw import BUTTON_ACTION, BUTTON_MUTE
+from earshot.logsend import LogSender
 from earshot.mute import MuteInterlock
 from earshot.ring import Ring
 from earshot.session import SessionSigner
@@ -28,11 +29,12 @@ _WDT_MS = const(5000)
 _MAX_ERROR = const(200)  # characters of an error message (JSON-escaped, still < 4096 bytes)
 _PWRON_RESET = const(1)
 _TEST_MODE_BLINK_MS = const(500)
+_MEM_EVERY = const(63)  # sample the heap every 64 frames
 _UNLOCKED_BLINK_MS = const(500)
 _WHITE = (255, 255, 255)
 _DARK = (0, 0, 0)
 # machine.reset_cause() numbering of the hw package (earshot/hw/__init__.py), for the log.
-_CAUSES = ("?", "power-on", "hard reset", "watchdog", "deep sleep", "soft reset")
+_CAUSES = ("?", "power-on", "hard reset", "watchdog", "deep sleep", "soft reset", "brown-out")
 
 
 class App:
@@ -48,36 +50,47 @@ class App:
         self.ring = Ring(_PREROLL_BYTES)
         self.writer = proto.FrameWriter(hw.serial_write)
         self.reader = proto.CommandReader()
-        self.gate = gate.Gate(self._transition)
-        self.confirmation = Confirmation(self._transition)
+        self.gate = gate.Gate(self._transition, hw.ticks_diff)
+        self.confirmation = Confirmation(self._transition, ticks_diff=hw.ticks_diff)
         self.vad = Vad()
-        self.buttons = Buttons((BUTTON_MUTE, BUTTON_ACTION))
+        self.buttons = Buttons((BUTTON_MUTE, BUTTON_ACTION), hw.ticks_diff)
         # Buttons still held from a boot gesture: their release is not a press.
         self.buttons.prime(self.access.gesture, hw.ticks_ms())
         self.detector = detector
         self.test_mode = self.access.test_mode
         self.feed = TestFeed() if self.test_mode else None
         buffers = (self.frame, self.ring, self.feed) if self.feed else (self.frame, self.ring)
-        self.mute = MuteInterlock(hw, buffers, self._mute_changed)
+        self.mute = MuteInterlock(hw, buffers, self._mute_changed, hw.ticks_diff)
+        self._switch_engaged = hw.hardware_muted()  # a latched mute switch's last state
+        self._fault_logged = None
+        self.lost_samples = 0  # audio the I2S DMA dropped because the loop was late
+        self._steps = 0
+        self.mem_peak = 0  # most heap in use, sampled every 64 frames
         self._led = None
         # Fail closed until the stored state is read (privacy contract point 3).
         self.mute.fail_safe()
         _mkdir(data)
         self.log = TransparencyLog(self.log_path)
+        self.log.compact_later = True  # a slice per frame (step), never a second-long stall
         self._log_boot(reset_cause)
-        self.forwarder = Forwarder(self.writer, self.log, data + "/counter.json", hw.urandom)
+        self.forwarder = Forwarder(self.writer, self.log, data + "/counter.json", hw.urandom,
+                                   ticks_add=hw.ticks_add)
+        self.log_sender = LogSender(self)
         self.identity = {}
         self._load_identity()
         saved = store.load(self._state_path) or {}
         self.consent = Consent.from_state(saved.get("consent"), on_change=self._consent_changed,
                                           log=self._note)
         self._show_status_led(0)
-        # Only a clean power-on restores "unmuted"; any reset, crash, watchdog bite or a
-        # corrupt state file keeps the mic off until someone presses the button. So does an
-        # unlock: while the serial port is open to the REPL the host could listen in.
+        # Only a clean power-on restores "unmuted"; any reset, crash, watchdog bite, brown-out
+        # or a corrupt state file keeps the mic off until someone presses the button. So does an
+        # unlock: while the serial port is open to the REPL the host could listen in. A
+        # brown-out looks like a power-on upstream (hw.reset_cause_from tells them apart): the
+        # supply failed under the board, so it fails closed (the boot entry names the cause).
         if reset_cause == _PWRON_RESET and saved.get("muted") is False and \
                 self.access.mode != UNLOCKED:
-            self.mute.apply(False, "restore")
+            if not self.mute.apply(False, "restore"):
+                self._unmute_refused("restore", hw.ticks_ms())
         self.event("boot", version=VERSION, board=hw.board.get("id"), muted=self.mute.muted,
                    reset_cause=reset_cause, provisioned=self.forwarder.signer is not None,
                    test_mode=self.test_mode, access=self.access.mode)
@@ -149,7 +162,7 @@ class App:
         if self.access.mode == UNLOCKED:
             colour = _DARK if (now // _UNLOCKED_BLINK_MS) & 1 else _WHITE
         elif c.state == WAITING:
-            lit = not ((now - c.since) // BLINK_MS) & 1
+            lit = not (self.hw.ticks_diff(now, c.since) // BLINK_MS) & 1
             if not lit:
                 colour = _DARK
             elif c.kind == "consent":
@@ -240,13 +253,17 @@ class App:
     def step(self):
         hw = self.hw
         frame = self.frame
-        hw.read_frame(frame)
+        lost = hw.read_frame(frame)
         if self.feed is not None:
             # Test mode: the host's audio replaces the microphone entirely (silence when none
             # is queued), so a session a host provoked never carries the room.
             self.feed.take(frame, not self.mute.muted)
         hw.wdt_feed()
         now = hw.ticks_ms()
+        if lost:
+            self._audio_lost(lost)
+        if hw.hardware_muted() != self._switch_engaged:
+            self._mute_switch(not self._switch_engaged, now)
         events = self.buttons.update(hw.buttons(), now)
         if events:
             for kind, bit in events:
@@ -260,9 +277,25 @@ class App:
             if lapsed:
                 self._confirmation_outcome(lapsed, "expired")
         self._show_status_led(now)
-        if self.mute.muted:
-            return
-        speech = self.vad.is_speech(frame, hw.FRAME_SAMPLES)
+        self.mute.tick(now)
+        # The serial line is free for what can wait (a log piece, a queued session chunk)
+        # only while the loop is on time: less than a frame waits in the I2S DMA buffer.
+        on_time = hw.backlog() < hw.FRAME_SAMPLES
+        if not self.mute.muted:
+            on_time = self._hear(frame, now, on_time)
+        if self.log_sender.step(on_time):
+            on_time = False
+        if on_time and self.log_sender.seq is None:  # a transfer reads a stable log
+            self.log.compact_step()
+        self._steps = (self._steps + 1) & _MEM_EVERY  # stays a small int: no allocation
+        if not self._steps:
+            used = gc.mem_alloc()
+            if used > self.mem_peak:
+                self.mem_peak = used
+
+    def _hear(self, frame, now, on_time):
+        """The unmuted part of a frame; returns whether the line is still free."""
+        speech = self.vad.is_speech(frame, self.hw.FRAME_SAMPLES)
         if self.gate.state == gate.LISTENING:
             self.ring.push(frame)
             if self.detector is not None and self.detector.feed(frame):
@@ -270,10 +303,45 @@ class App:
                 self.event("wake", word=word, score=self.detector.last_score, t=now)
                 self._open_session(word, now)
         elif self.gate.state == gate.OPEN:
-            self.forwarder.add(frame)
+            if self.forwarder.add(frame):
+                on_time = False  # a full FIFO already went out this frame
+            if self.forwarder.pump(on_time):
+                on_time = False
             reason = self.gate.should_close(now, speech)
             if reason:
                 self.close_session(reason)
+        return on_time
+
+    def _audio_lost(self, samples):
+        # The loop fell further behind than the DMA buffer holds: that audio is gone. Inside a
+        # session the receiver must see where (stream.Streamer.gap), never a silent splice.
+        self.lost_samples += samples
+        if self.gate.state == gate.OPEN:
+            self.forwarder.gap(samples)
+
+    def _mute_switch(self, engaged, now):
+        # A latched mute switch (BOX-3) reports state: its position is the truth.
+        self._switch_engaged = engaged
+        if engaged:
+            self.close_session("mute")
+            self.mute.apply(True, "switch")
+        elif self.mute.muted:
+            # The switch cut the codec's power, so its configuration is gone: mic_start()
+            # configures it from scratch.
+            if not self.mute.apply(False, "switch"):
+                self._unmute_refused("switch", now)
+
+    def _unmute_refused(self, source, now):
+        # Stay muted, say why (event, mute LED wink; a microphone fault also in the transparency
+        # log), and keep serving the host.
+        why = self.mute.fault
+        if source != "restore":
+            self.mute.wink(now)  # someone at the board tried: show them it was heard
+        self.event("mic", ok=False, why=why or "the mute switch is at mute", source=source,
+                   t=now)
+        if why and why != self._fault_logged:  # once per reason per boot, however many presses
+            self._fault_logged = why
+            self.log.append("mic_fault", {"why": why[:200], "source": source}, now)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -317,7 +385,8 @@ class App:
             muted = not self.mute.muted
             if muted:
                 self.close_session("mute")
-            self.mute.apply(muted, "button")
+            if not self.mute.apply(muted, "button"):
+                self._unmute_refused("button", now)
             return
         if bit != BUTTON_ACTION:
             return
@@ -347,9 +416,28 @@ class App:
             "log": {"entries": len(self.log), "head": self.log.head()[1]},
             "wake_word": self.detector.word if self.detector else None,
             "test_mode": self.test_mode, "access": self.access.mode,
+            "confirm": self._waiting(),
             "last_session": {"counter": self.log.max_counter(),
                              "tag": binascii.hexlify(self.log.last_tag() or bytes(32)).decode()},
+            "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
+            "audio_lost_ms": self.lost_samples // 16,
+            "mem": _mem(self.mem_peak),
         }
+
+    def _waiting(self):
+        # The host request the status LED is blinking for (a consent change or a key
+        # replacement), so a host can say what the LED shows; None when nothing waits.
+        c = self.confirmation
+        if c.state != WAITING:
+            return None
+        return {"what": c.kind, "target": c.target,
+                "seconds": c.seconds_left(self.hw.ticks_ms())}
+
+
+def _mem(peak):
+    # Live heap (after a collection: what is really held) and the sampled peak before one.
+    gc.collect()
+    return {"live": gc.mem_alloc(), "free": gc.mem_free(), "peak": peak}
 
 
 def _mkdir(path):

@@ -4,6 +4,7 @@
 # the buttons have been held together for BOTH_MS: the confirm gesture. Once the buttons were
 # down together, none of them reports anything else until it is released, so a chord is never
 # also a push-to-talk, a mute toggle or a preset change.
+# Board times are hw.ticks_ms() values, compared with hw.ticks_diff: they wrap on the board.
 from micropython import const
 
 LONG_MS = const(1500)
@@ -12,16 +13,21 @@ BOTH_MS = const(500)
 _CHORD = const(3)  # a _fired level: part of a chord, silent until released
 
 
+def _diff(a, b):
+    return a - b
+
+
 class Buttons:
-    def __init__(self, bits):
+    def __init__(self, bits, ticks_diff=_diff):
         self._bits = bits  # e.g. (BUTTON_MUTE, BUTTON_ACTION)
+        self._diff = ticks_diff
         self._all = 0
         for bit in bits:
             self._all |= bit
         self._down_at = {}
         self._fired = {}
         self._prev = 0
-        self._chord_at = -1  # board time all buttons went down together, -1 when not
+        self._chord_at = -1  # board time all buttons went down together, -1 when not (ticks >= 0)
         self._chord_done = False
 
     def prime(self, mask, now_ms):
@@ -44,7 +50,7 @@ class Buttons:
                 self._down_at[bit] = now_ms
                 self._fired[bit] = 0
             elif is_:
-                held = now_ms - self._down_at[bit]
+                held = self._diff(now_ms, self._down_at[bit])
                 level = 2 if held >= VERY_LONG_MS else 1 if held >= LONG_MS else 0
                 if level > self._fired[bit]:
                     self._fired[bit] = level
@@ -59,7 +65,7 @@ class Buttons:
                 self._chord_done = False
                 for bit in self._bits:
                     self._fired[bit] = _CHORD
-            elif not self._chord_done and now_ms - self._chord_at >= BOTH_MS:
+            elif not self._chord_done and self._diff(now_ms, self._chord_at) >= BOTH_MS:
                 self._chord_done = True
                 events = (events or []) + [("both", self._all)]
         else:

@@ -10,7 +10,6 @@ from earshot.consent import NEEDS_CONFIRMATION, UNCHANGED, preset_name
 
 _KEY_BYTES = const(32)
 _MAX_DEVICE_ID = const(64)
-_LOG_LINES_PER_EVENT = const(8)
 
 
 def handle(app, item, now):
@@ -80,24 +79,10 @@ def consent(app, seq, cmd, now):
 
 
 def log(app, seq, cmd, now):
-    # The raw lines, exactly as stored, so the host verifies the hash chain itself.
-    batch = []
-    count = 0
-    try:
-        f = open(app.log_path, "rb")
-    except OSError:
-        f = None
-    if f:
-        with f:
-            for line in f:
-                batch.append(line.decode())
-                count += 1
-                if len(batch) == _LOG_LINES_PER_EVENT:
-                    app.event("log", lines=batch)
-                    batch = []
-    if batch:
-        app.event("log", lines=batch)
-    app.reply(seq, head=app.log.head(), lines=count)
+    # The raw lines, exactly as stored, so the host verifies the hash chain itself. They go out a
+    # piece per audio frame (logsend.py); the reply with head and line count follows the last.
+    if not app.log_sender.start(seq):
+        app.reply_error(seq, "a log transfer is already running")
 
 
 def feed(app, seq, cmd, now):

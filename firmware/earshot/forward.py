@@ -15,7 +15,7 @@ from micropython import const
 
 from earshot import store
 from earshot.session import SESSION_ID_SIZE, TEST_FLAG
-from earshot.stream import CHUNK_BYTES, Streamer
+from earshot.stream import Streamer
 
 SAMPLE_RATE = const(16000)
 BYTES_PER_MS = const(32)  # 16 kHz x 16-bit mono: 32 bytes of PCM per millisecond
@@ -27,12 +27,18 @@ def pcm_ms(nbytes):
     return nbytes // BYTES_PER_MS
 
 
+def _add(t, delta):
+    return t + delta
+
+
 class Forwarder:
-    def __init__(self, writer, log, counter_path, urandom):
+    def __init__(self, writer, log, counter_path, urandom, ticks_add=_add):
         self._writer = writer
         self._log = log  # the transparency log (translog.TransparencyLog)
         self._counter_path = counter_path
         self._urandom = urandom
+        self._ticks_add = ticks_add  # board times wrap (hw.ticks_add)
+        self.lost_samples = 0  # audio the board lost (I2S DMA overflow) inside sessions
         self.streamer = None
         self.signer = None
         # The open (or last) session, for its log entry and the host's summary.
@@ -68,14 +74,16 @@ class Forwarder:
         return h.digest()[:SESSION_ID_SIZE]
 
     def open(self, wake, now_ms, consent, ring, test=False):
-        """Log, then send a signed header (and, with `preroll` consent, the pre-wake ring).
+        """Log, then send a signed header. The ring becomes the session's outgoing FIFO: with
+        `preroll` consent the pre-wake audio in it goes first, otherwise it is zeroed here.
         OSError (flash full or failing) means nothing was sent."""
         log = self._log
         counter = store.next_counter(self._counter_path, log.max_counter())
         if self.streamer is None:
             self.streamer = Streamer(self.signer, self._writer)
-        preroll = consent.allows_preroll()
-        start = now_ms - (pcm_ms(ring.filled) if preroll else 0)
+        if not consent.allows_preroll():
+            ring.zero()
+        start = self._ticks_add(now_ms, -pcm_ms(ring.filled))
         self.session_id = self._session_id(counter)
         self.wake = wake
         self.start_ms = start
@@ -84,19 +92,25 @@ class Forwarder:
         self.test = test
         wire_flags = self.flags | (TEST_FLAG if test else 0)
         prev = log.last_tag() or _ZERO_TAG
-        header = self.streamer.begin(self.session_id, counter, wake, wire_flags, start, prev)
+        header = self.streamer.begin(self.session_id, counter, wake, wire_flags, start, prev, ring)
         log.append("open", {
             "id": _hex(self.session_id), "counter": counter, "start": start,
             "consent": self.flags, "wake": wake, "test": test, "tag": _hex(header[-32:]),
         }, now_ms)
         self.streamer.send_header(header)
-        if preroll:
-            for chunk in ring.chunks(CHUNK_BYTES):
-                self.streamer.add(chunk)
-        ring.zero()
 
     def add(self, frame):
-        self.streamer.add(frame)
+        """True if queueing it had to send a chunk at once (the line is not free this frame)."""
+        return self.streamer.add(frame)
+
+    def pump(self, may_send):
+        """Each frame while open: send a chunk if one is ready and the loop is on time."""
+        return self.streamer.pump(may_send)
+
+    def gap(self, lost_samples):
+        """The board lost audio (the loop fell behind the I2S DMA buffer): mark the session."""
+        self.lost_samples += lost_samples
+        self.streamer.gap()
 
     def close(self, reason, now_ms):
         """End the open session; log it; return its summary for the host."""
@@ -109,7 +123,8 @@ class Forwarder:
                           nbytes, self.flags, digest, wake=self.wake, reason=reason,
                           test=self.test)
         return {"id": _hex(self.session_id), "end": reason, "bytes": nbytes,
-                "ms": pcm_ms(nbytes), "counter": self.counter, "test": self.test}
+                "ms": pcm_ms(nbytes), "counter": self.counter, "test": self.test,
+                "gaps": s.gaps}
 
 
 def _hex(b):

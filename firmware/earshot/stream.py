@@ -1,5 +1,14 @@
 # Streams one signed session to the host: header, numbered chunks, close record
 # (docs/privacy-contract.md, point 4). Chunks are assembled in one preallocated buffer.
+#
+# Pacing (docs/protocol.md, "serial budget"): writing to the serial port blocks the loop, and a
+# loop that falls more than the I2S DMA buffer (80 ms) behind loses audio. So audio waits in a
+# FIFO (the pre-roll ring: the pre-roll itself, when consent allows it, is its first content)
+# and pump() sends one whole chunk only while the loop is on time; a FIFO that fills up is sent
+# at once, whatever it costs. Audio the board lost anyway (the DMA overflowed) is never spliced
+# over: gap() marks the FIFO position, the chunk before it ends there, and one chunk index is
+# skipped, so the receiver sees exactly where audio is missing (verification reports that chunk
+# as dropped). Marking costs nothing at once: a late loop is not made later.
 from micropython import const
 
 from earshot import proto
@@ -14,52 +23,93 @@ class Streamer:
         self._writer = writer
         self._buf = bytearray(CHUNK_PREFIX_SIZE + CHUNK_BYTES + TAG_SIZE)
         self._mv = memoryview(self._buf)
-        self._fill = 0
+        self._fifo = None
+        self._gap_at = -1  # FIFO bytes before a marked gap, or -1
         self.sent_bytes = 0  # PCM bytes of the open session
+        self.gaps = 0  # chunk indices skipped for audio the board lost
 
-    def begin(self, session_id, counter, wake_word, flags, start_ms, prev):
-        """Sign the header (nothing is sent yet: the caller logs it first, then send_header)."""
+    def begin(self, session_id, counter, wake_word, flags, start_ms, prev, fifo):
+        """Sign the header (nothing is sent yet: the caller logs it first, then send_header).
+        `fifo` (a ring.Ring) holds the pre-roll to send first, or nothing."""
         header = self.signer.open(session_id, counter, wake_word, flags, start_ms, prev)
-        self._fill = 0
+        self._fifo = fifo
+        self._gap_at = -1
         self.sent_bytes = 0
+        self.gaps = 0
         return header
 
     def send_header(self, header):
         self._writer.send(proto.T_SESSION_HEADER, header)
 
     def add(self, pcm):
-        mv = memoryview(pcm)
-        n = len(pcm)
-        off = 0
-        while off < n:
-            take = min(CHUNK_BYTES - self._fill, n - off)
-            start = CHUNK_PREFIX_SIZE + self._fill
-            self._mv[start : start + take] = mv[off : off + take]
-            self._fill += take
-            off += take
-            if self._fill == CHUNK_BYTES:
-                self._flush()
+        """Queue audio; True if the FIFO was full and a chunk had to go out at once."""
+        fifo = self._fifo
+        forced = False
+        while fifo.room() < len(pcm):
+            self._send()  # the line fell this far behind: send now rather than lose audio
+            forced = True
+        fifo.push(pcm)
+        return forced
 
-    def _flush(self):
-        n = self._fill
+    def pump(self, may_send):
+        """Send one whole chunk (or the audio before a gap) if `may_send` (the loop is on
+        time)."""
+        if may_send and (self._fifo.filled >= CHUNK_BYTES or self._gap_at >= 0):
+            self._send()
+            return True
+        return False
+
+    def pending(self):
+        return self._fifo.filled
+
+    def gap(self):
+        """Audio was lost before the frame about to be added: mark it in the session."""
+        if self._gap_at >= 0:
+            while self._gap_at >= 0:  # a second gap before the first went out: send up to it
+                self._send()
+        self._gap_at = self._fifo.filled
+        self.gaps += 1
+        if not self._gap_at:
+            self._skip()
+
+    def _skip(self):
+        self.signer.index += 1  # a chunk index nobody signed: the receiver sees the gap
+        self._gap_at = -1
+
+    def _send(self):
+        n = min(CHUNK_BYTES, self._fifo.filled)
+        if self._gap_at >= 0:
+            n = min(n, self._gap_at)
         if not n:
+            if self._gap_at == 0:
+                self._skip()
             return
         end = CHUNK_PREFIX_SIZE + n
+        self._fifo.pop_into(self._mv[CHUNK_PREFIX_SIZE:end], n)
         _, tag = self.signer.chunk(self._mv[CHUNK_PREFIX_SIZE:end])
         self._mv[:CHUNK_PREFIX_SIZE] = self.signer.prefix
         self._mv[end : end + TAG_SIZE] = tag
         self._writer.send(proto.T_SESSION_CHUNK, self._mv[: end + TAG_SIZE])
         self.sent_bytes += n
-        self._fill = 0
+        if self._gap_at >= 0:
+            self._gap_at -= n
+            if not self._gap_at:
+                self._skip()
+
+    def _send_all(self):
+        while self._fifo.filled or self._gap_at >= 0:
+            self._send()
 
     def close(self, reason):
-        self._flush()
+        self._send_all()
         record = self.signer.close(reason)
         self._writer.send(proto.T_SESSION_CLOSE, record)
+        self._fifo.zero()
         return self.signer.digest
 
     def discard(self):
-        # Zero the unsent tail (mute or error): it never leaves the board.
+        # Zero the unsent audio (mute or error): it never leaves the board.
         for i in range(len(self._buf)):
             self._buf[i] = 0
-        self._fill = 0
+        self._fifo.zero()
+        self._gap_at = -1

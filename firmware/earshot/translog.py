@@ -20,9 +20,12 @@
 # partial line) are then recorded with a "repair" entry, so nothing is lost quietly.
 # Bounding: when more than max_entries entries are held, the oldest are dropped down to
 # max_entries - max_entries // 8 by writing anchor + kept lines to `<path>.tmp` and renaming it
-# over the log (atomic: the old or the new file). The file holds at most max_entries + 1 entries
-# at any instant (after an append, before its compaction); open() finishes a compaction a power
-# cut interrupted.
+# over the log (atomic: the old or the new file); open() finishes a compaction a power cut
+# interrupted. That rewrite is ~65 KB: on the board's SPI flash ~16 block erases, about a second
+# with the loop stalled (docs/protocol.md). So a log with compact_later set leaves it to
+# compact_step(), which its owner calls once per audio frame: it copies about _STEP_BYTES a call
+# into the open `.tmp`, catches up with entries appended meanwhile, and renames at the end. The
+# file then holds max_entries + 1 entries plus those appended during a compaction (a handful).
 
 import binascii
 import hashlib
@@ -36,6 +39,7 @@ from earshot.store import _replace
 _ZERO = bytes(32)
 _HEX = const(64)
 MAX_BODY = const(512)
+_STEP_BYTES = const(1024)
 
 
 def _parse_entry(line, prev):
@@ -81,6 +85,8 @@ class TransparencyLog:
         self._path = path
         self._max = max_entries
         self.repaired = 0  # bytes dropped from a torn or corrupt tail at open
+        self.compact_later = False  # True: the owner calls compact_step() every frame
+        self._job = None  # compaction in progress: [tmp file, source offset, drop, anchor]
         self._open()
 
     def _scan(self):
@@ -196,9 +202,60 @@ class TransparencyLog:
         self._hash = digest
         self._count += 1
         self._note({"k": kind, "f": fields})
-        if self._count > self._max:
+        if self._count > self._max and not self.compact_later:
             self._compact(self._count - (self._max - self._max // 8))
         return seq
+
+    def compact_step(self):
+        """A bounded slice of a due compaction (compact_later); True while one is running.
+        Allocation-free when there is nothing to do."""
+        job = self._job
+        if job is None:
+            if self._count <= self._max:
+                return False
+            self._job = self._start_compaction(self._count - (self._max - self._max // 8))
+            return True
+        copied = 0
+        done = False
+        with open(self._path, "rb") as src:
+            src.seek(job[1])
+            while copied < _STEP_BYTES:
+                line = src.readline()
+                if not line:
+                    done = True
+                    break
+                job[0].write(line)
+                copied += len(line)
+        job[1] += copied
+        if not done:
+            return True
+        job[0].close()
+        self._job = None
+        _replace(self._path + ".tmp", self._path)
+        self._anchor = job[3]
+        self._count -= job[2]
+        return False
+
+    def _start_compaction(self, drop):
+        offset = 0
+        with open(self._path, "rb") as src:
+            line = src.readline()
+            if line[:2] == b"A ":
+                offset += len(line)
+                line = src.readline()
+            for _ in range(drop):
+                last = line
+                offset += len(line)
+                line = src.readline()
+        anchor_hash = last[:_HEX]
+        anchor_seq = json.loads(last[_HEX + 1 : -1])["seq"]
+        dst = open(self._path + ".tmp", "wb")
+        dst.write(self._anchor_line(anchor_seq, anchor_hash))
+        return [dst, offset, drop, (anchor_seq, binascii.unhexlify(anchor_hash))]
+
+    def _anchor_line(self, anchor_seq, anchor_hash):
+        tag = binascii.hexlify(self._last_tag or _ZERO)
+        return b"A %d " % anchor_seq + anchor_hash + b" %d " % self._max_counter + tag + b"\n"
 
     def _compact(self, drop):
         """Drop the `drop` oldest entries, keeping the chain anchor."""
@@ -212,10 +269,8 @@ class TransparencyLog:
                 line = src.readline()
             anchor_hash = last[:_HEX]
             anchor_seq = json.loads(last[_HEX + 1 : -1])["seq"]
-            tag = binascii.hexlify(self._last_tag or _ZERO)
             with open(tmp, "wb") as dst:
-                dst.write(b"A %d " % anchor_seq + anchor_hash +
-                          b" %d " % self._max_counter + tag + b"\n")
+                dst.write(self._anchor_line(anchor_seq, anchor_hash))
                 while line:
                     dst.write(line)
                     line = src.readline()

@@ -1,6 +1,7 @@
 """Deploy: build the firmware for the board's CPU, copy it with mpremote, read the version back.
 
-/data on the board (state, keys, the transparency log) is never touched.
+/data on the board (state, keys, the transparency log) is never touched. Only files that differ
+from the board's copy are sent (a redeploy of the same firmware copies nothing and resets).
 
 A locked board (docs/threat-model.md) refuses mpremote: its serial port speaks only the Earshot
 protocol. Updating one takes a person at the board: hold both buttons while it starts, until the
@@ -8,6 +9,7 @@ status LED blinks white (unlocked until its next reset), then deploy. deploy() s
 of failing inside mpremote.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -59,6 +61,22 @@ def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None
     return reply
 
 
+def interrupt(port):
+    """Ctrl-C at the firmware's console rate: on a USB-UART bridge mpremote's own Ctrl-C at
+    115200 would arrive garbled while the firmware runs UART0 faster; the firmware's Ctrl-C path
+    gives the REPL back at 115200 (hw.esp32 wdt_stop). Harmless on USB CDC and the virtual
+    board, where the rate means nothing."""
+    from ..link.serial_port import open_port
+
+    try:
+        with open_port(port) as ser:
+            ser.write(b"\r\x03")
+            ser.flush()
+            time.sleep(0.2)
+    except EarshotError:
+        pass  # mpremote reports a port it cannot open, in its own words
+
+
 def refuse_if_locked(port, say):
     """A board that answers as locked cannot be deployed to: say what the household must do."""
     from ..link.client import probe
@@ -73,25 +91,86 @@ def refuse_if_locked(port, say):
         say("board unlocked at the board: updating it")
 
 
+# Run on the board by mpremote: every file outside /data with its SHA-256, and every directory,
+# so a deploy copies only what changed (mpremote's own `cp` compares one file per round trip,
+# which over a network serial port takes a second or more per file).
+_LIST_FILES = """
+import os, hashlib, binascii
+def walk(d):
+    for e in os.ilistdir(d):
+        p = d.rstrip('/') + '/' + e[0]
+        if e[1] == 0x4000:
+            if p != '/data':
+                print('D', p)
+                walk(p)
+            continue
+        h = hashlib.sha256()
+        with open(p, 'rb') as f:
+            while True:
+                b = f.read(512)
+                if not b:
+                    break
+                h.update(b)
+        print('F', p, binascii.hexlify(h.digest()).decode())
+walk('/')
+"""
+
+
+def board_files(port):
+    """({path: sha256 hex}, {directories}) on the board, outside /data."""
+    code, text = mpremote(port, "exec", _LIST_FILES, timeout=60)
+    if code and "could not enter raw repl" in text:
+        raise EarshotError("%s does not let mpremote in (a locked board?): %s"
+                           % (port, UNLOCK_HINT))
+    if code:
+        last = next((x for x in reversed(text.splitlines()) if x.strip()), "no output")
+        raise EarshotError("listing the files on %s failed (mpremote: %s)" % (port, last))
+    found, dirs = {}, set()
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "F":
+            found[parts[1]] = parts[2]
+        elif len(parts) == 2 and parts[0] == "D":
+            dirs.add(parts[1])
+    return found, dirs
+
+
 def copy(port, image, say, file_progress=None, timeout=180):
     files_ = sorted(p for p in image.rglob("*") if p.is_file())
     # main.py goes last, so a copy cut short never boots new code with old modules.
     files_.sort(key=lambda p: p.relative_to(image).as_posix() == "main.py")
-    say("copying %d files to %s (mpremote)" % (len(files_), port))
+    local = {"/" + p.relative_to(image).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in files_}
+    interrupt(port)
+    on_board, dirs = board_files(port)
     # Stale modules from an older deploy must not shadow the new ones; a locked image has no
     # boot.py, and none may be left behind (a boot.py that fails makes MicroPython skip main.py).
-    code, text = mpremote(port, "rm", ":main.py", timeout=30)
-    if code and "could not enter raw repl" in text:
-        raise EarshotError("%s does not let mpremote in (a locked board?): %s" % (port, UNLOCK_HINT))
-    mpremote(port, "rm", "-r", ":earshot")
-    mpremote(port, "rm", "-r", ":models")
-    if not (image / "boot.py").exists():
-        mpremote(port, "rm", ":boot.py")
+    stale = sorted(path for path in on_board if path not in local and (
+        path.startswith(("/earshot/", "/models/")) or path == "/boot.py"))
+    changed = [p for p in files_ if on_board.get("/" + p.relative_to(image).as_posix())
+               != local["/" + p.relative_to(image).as_posix()]]
     args = []
-    for d in sorted({p.parent for p in files_ if p.parent != image}):
-        args += ["fs", "mkdir", ":" + str(d.relative_to(image)), "+"]
-    for p in files_:
-        args += ["fs", "cp", str(p), ":" + str(p.relative_to(image)), "+"]
+    if changed or stale:
+        # main.py goes first and comes back last: a copy cut short boots nothing half-new.
+        if "/main.py" in on_board:
+            args += ["fs", "rm", ":main.py", "+"]
+        main = image / "main.py"
+        if main.exists() and main not in changed:
+            changed.append(main)
+        for path in stale:
+            args += ["fs", "rm", ":" + path, "+"]
+        for d in sorted({p.parent for p in changed if p.parent != image}):
+            rel = "/" + d.relative_to(image).as_posix()
+            if rel not in dirs:
+                args += ["fs", "mkdir", ":" + rel, "+"]
+        for p in changed:
+            # --force: the board's copy is known to differ (or is gone); no hash round trip.
+            args += ["fs", "cp", "-f", str(p), ":" + p.relative_to(image).as_posix(), "+"]
+        say("copying %d of %d files to %s (mpremote; %d unchanged%s)" % (
+            len(changed), len(files_), port, len(files_) - len(changed),
+            ", %d stale removed" % len(stale) if stale else ""))
+    else:
+        say("%s already has these %d files: nothing to copy" % (port, len(files_)))
     args += ["reset"]
     # One mpremote session for all files (one raw-REPL entry); it prints a `cp SRC :DEST` line
     # as it copies each file, which is our per-file progress.
@@ -102,7 +181,7 @@ def copy(port, image, say, file_progress=None, timeout=180):
     timer.start()
     lines = []
     try:
-        with (file_progress or _no_progress)(len(files_)) as advance:
+        with (file_progress or _no_progress)(len(changed)) as advance:
             for line in proc.stdout:
                 lines.append(line.strip())
                 if line.startswith("cp "):

@@ -11,12 +11,18 @@ wyoming_satellite/satellite.py, WakeStreamingSatellite.event_from_wake): `detect
 
 - A session goes only to pipelines whose every declared use its consent allows; the others
   are refused, logged, and shown on the dashboard.
+- A session sent in test mode (its header's flags bit 7: the audio may be the host's own,
+  played in with `feed`, not anything a person said) is refused like that too: it must never
+  reach Home Assistant as a real wake. A test rig that wants them says so
+  (`--forward-test-sessions`); each of its events then carries `"earshot": {"test": true}`.
 - Only chunks that verified (records.live) are sent; a chunk that fails ends the stream
   (`audio-stop`) and the board is told to stop.
 - `pause-satellite` asks the board to mute. Nothing here ever asks it to unmute: the board
   refuses that anyway (only its button unmutes).
 - A peer that disconnects loses nothing: the board, its consent and the session counters live
-  elsewhere; a peer that connects again gets the next session.
+  elsewhere; a peer that connects again gets the next session. As in wyoming-satellite the
+  newest peer of a pipeline is the one that receives, but only once it has sent `describe` or
+  `run-satellite`: a connection that never spoke Wyoming takes nobody's place.
 """
 
 import asyncio
@@ -38,6 +44,7 @@ from wyoming.wake import Detection
 from ..errors import EarshotError
 from ..records.sessions import SAMPLE_RATE
 from . import pipelines as declared
+from .bounded import BoundedReader, FrameTooLarge
 
 ATTRIBUTION = Attribution(name="Earshot", url="https://pypi.org/project/earshot/")
 
@@ -50,12 +57,16 @@ class Peer(AsyncEventHandler):
     """One Home Assistant connection to one pipeline's endpoint."""
 
     def __init__(self, bridge, pipeline, reader, writer):
-        super().__init__(reader, writer)
+        super().__init__(BoundedReader(reader), writer)
         self.bridge = bridge
         self.pipeline = pipeline
         self.paused = False
         self.done = False  # it finished with the current session (transcript or error)
         self.gone = False
+        # A connection becomes the pipeline's peer (and is announced) only once it has spoken
+        # Wyoming as Home Assistant does: `describe` or `run-satellite`. Until then it takes
+        # nobody's place, so a silent or junk connection never cuts Home Assistant off.
+        self.spoke = False
         peer = writer.get_extra_info("peername")
         self.address = peer[0] if isinstance(peer, tuple) else "local"
         if self.address != "local" and not declared.allowed(self.address, bridge.allow):
@@ -63,12 +74,25 @@ class Peer(AsyncEventHandler):
                        % (self.address, pipeline.name))
             self.gone = True
             writer.close()
-            return
-        bridge.connected(self)
+
+    async def run(self) -> None:
+        # wyoming's reader raises on a frame it cannot take (JSON that is no object, a length
+        # that never arrives, a line over its limit); the library would leave that as an
+        # unretrieved task exception with a traceback. One line, and the connection goes.
+        try:
+            await super().run()
+        except (ValueError, AttributeError, TypeError, KeyError, asyncio.IncompleteReadError,
+                ConnectionError, FrameTooLarge) as e:
+            self.bridge.say("dropped a Wyoming connection to pipeline %s: %s" % (
+                self.pipeline.name, _why(e)))
 
     async def handle_event(self, event: Event) -> bool:
         if self.gone:
             return False
+        if not self.spoke and (Describe.is_type(event.type) or
+                               RunSatellite.is_type(event.type)):
+            self.spoke = True
+            self.bridge.connected(self)
         if Describe.is_type(event.type):
             await self.send(self.bridge.info(self.pipeline))
         elif Ping.is_type(event.type):
@@ -100,9 +124,21 @@ class Peer(AsyncEventHandler):
             return False
 
 
+def _why(e):
+    if isinstance(e, asyncio.IncompleteReadError):
+        return "it went away in the middle of a frame (%d of %d bytes)" % (
+            len(e.partial), e.expected or 0)
+    if isinstance(e, ConnectionError):
+        return "the connection broke (%s)" % (e.strerror or e)
+    if isinstance(e, FrameTooLarge):
+        return str(e)
+    return "not a Wyoming frame (%s)" % (str(e)[:80] or type(e).__name__)
+
+
 class Bridge:
-    def __init__(self, board, pipelines, allow=(), say=_say):
+    def __init__(self, board, pipelines, allow=(), say=_say, test_sessions=False):
         self.board = board
+        self.test_sessions = test_sessions  # forward test-mode sessions (marked): a test rig
         self.allow = list(allow)
         self.pipelines = list(pipelines)
         self.say = say
@@ -208,7 +244,10 @@ class Bridge:
                 await self._session(*data)
 
     async def _session(self, what, data):
-        if what == "open":
+        # Audio and the end of a session the bridge did not open (refused) go nowhere.
+        if what == "refused":  # a replay, or a header out of the chain: never opened
+            self._refuse(data)
+        elif what == "open":
             await self._open(data)
         elif what == "audio" and self.session is not None:
             ms = self.session["sent"] // (SAMPLE_RATE * 2 // 1000)
@@ -231,6 +270,11 @@ class Bridge:
     async def _open(self, info):
         if not info.get("verified"):
             return  # never forwarded unverified (the bridge always has the key)
+        if info.get("test") and not self.test_sessions:
+            self._refuse("session %s not sent: it was sent in test mode, so its audio may be "
+                         "the host's own, not anything a person said (a test rig can take "
+                         "them, marked: --forward-test-sessions)" % info["session_id"])
+            return
         self.session = dict(info, sent=0)
         targets = []
         for p in self.pipelines:
@@ -258,20 +302,25 @@ class Bridge:
 
     async def _announce(self, peer, info):
         wake = info["wake_word"]
+        events = []
         if wake != "ptt":  # push-to-talk is not a wake word: no detection
-            if not await peer.send(Detection(name=wake, timestamp=info["start_ms"]).event()):
-                return False
-        run = RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.HANDLE,
-                          wake_word_name=None if wake == "ptt" else wake)
-        if not await peer.send(run.event()):
-            return False
+            events.append(Detection(name=wake, timestamp=info["start_ms"]).event())
+        events.append(RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.HANDLE,
+                                  wake_word_name=None if wake == "ptt" else wake).event())
         start = AudioStart(rate=SAMPLE_RATE, width=2, channels=1, timestamp=0).event()
         start.data["earshot"] = {
             "session_id": info["session_id"], "counter": info["counter"],
             "device_id": info["device_id"], "consent": list(info["consent"]),
             "wake_word": wake, "verified": True, "pipeline": peer.pipeline.name,
         }
-        return await peer.send(start)
+        events.append(start)
+        if info.get("test"):  # only with --forward-test-sessions: every event says so
+            for event in events:
+                event.data.setdefault("earshot", {})["test"] = True
+        for event in events:
+            if not await peer.send(event):
+                return False
+        return True
 
     def _refuse(self, text):
         self.say("REFUSED " + text)

@@ -28,6 +28,13 @@ def add_sim_port_argument(parser):
              "$EARSHOT_PORT, else sim)")
 
 
+def add_history_argument(parser):
+    parser.add_argument("--history", metavar="FILE", default=None,
+                        help="receiver history (default: $EARSHOT_HISTORY, else receiver.json "
+                             "in $EARSHOT_STATE_DIR, $EARSHOT_HOME/state or "
+                             "~/.local/state/earshot)")
+
+
 def add_json_argument(parser, what="the result", default=False):
     parser.add_argument("--json", action="store_true", default=default,
                         help="print %s as JSON on stdout (no progress lines)" % what)

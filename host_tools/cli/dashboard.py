@@ -46,6 +46,7 @@ def run(args):
     try:
         with open_targets(ports) as opened:
             return serve.run(opened, key=key, sock=sock, lan=args.lan, pipelines=pipelines,
-                             allow=args.allow, zeroconf=args.zeroconf)
+                             allow=args.allow, zeroconf=args.zeroconf, history=args.history,
+                             test_sessions=args.forward_test_sessions)
     finally:
         sock.close()

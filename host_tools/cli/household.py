@@ -9,10 +9,14 @@ KEY_ENV = "EARSHOT_KEY_FILE"
 def add_board_arguments(p):
     p.add_argument("--port", "-p", action="append", default=None,
                    help="serial port or pyserial URL of a board, repeatable (one page per "
-                        "board); 'sim' starts a virtual board (default: $EARSHOT_PORT)")
+                        "board); 'sim' or 'sim:NAME' is a running virtual board (earshot sim) "
+                        "(default: $EARSHOT_PORT)")
     p.add_argument("--key-file", metavar="F", default=os.environ.get(KEY_ENV),
                    help="the board's signing key (earshot provision), to verify audio before "
                         "it is shown or forwarded (default: $%s)" % KEY_ENV)
+    from .common import add_history_argument
+
+    add_history_argument(p)  # sessions verified here are checked against it and remembered
 
 
 def add_bridge_arguments(p, required):
@@ -29,6 +33,10 @@ def add_bridge_arguments(p, required):
     p.add_argument("--allow", metavar="ADDRESS", action="append", default=[],
                    help="the address Home Assistant connects from (repeatable); Wyoming has no "
                         "password, so a pipeline on a non-loopback address needs it")
+    p.add_argument("--forward-test-sessions", action="store_true",
+                   help="a test rig only: forward sessions a board sent in test mode (their "
+                        "audio may be the host's own), each event marked \"earshot\": "
+                        "{\"test\": true}; without it they are refused")
     p.add_argument("--zeroconf", metavar="NAME", nargs="?", const="earshot", default=None,
                    help="announce the Wyoming endpoints on the network (mDNS), as "
                         "wyoming-satellite does")
@@ -39,6 +47,11 @@ def pipelines_from(args):
     from ..bridge import pipelines
 
     found = _pipelines(args)
+    if args.forward_test_sessions and not found:
+        from ..errors import EarshotError
+
+        raise EarshotError("--forward-test-sessions is about what the Wyoming bridge forwards: "
+                           "give --wyoming URI too")
     pipelines.check_allowed(found, args.allow)
     return found
 

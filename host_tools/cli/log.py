@@ -4,16 +4,14 @@ The head verified last time is remembered per device in the receiver history: a 
 rolled back or rewritten since then fails, even though it chains internally.
 """
 
-from .common import add_port_argument
+from .common import add_history_argument, add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
     p.add_argument("--json", action="store_true",
                    help="the entries and the verification result as JSON")
-    p.add_argument("--history", metavar="FILE", default=None,
-                   help="receiver history (default: $EARSHOT_HISTORY or "
-                        "~/.local/state/earshot/receiver.json)")
+    add_history_argument(p)
 
 
 def run(args):

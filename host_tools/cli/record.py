@@ -8,7 +8,7 @@ that does not verify is kept as <id>.unverified.* and stops the command with exi
 
 import time
 
-from .common import add_json_argument, add_port_argument
+from .common import add_history_argument, add_json_argument, add_port_argument
 
 
 def setup(p):
@@ -21,9 +21,7 @@ def setup(p):
     p.add_argument("--seconds", type=float, default=None, metavar="S",
                    help="stop after S seconds (a session still open then is waited for); "
                         "default: until Ctrl-C")
-    p.add_argument("--history", metavar="FILE", default=None,
-                   help="receiver history (default: $EARSHOT_HISTORY or "
-                        "~/.local/state/earshot/receiver.json)")
+    add_history_argument(p)
     add_json_argument(p, "one JSON object per session")
 
 
@@ -60,7 +58,11 @@ def run(args):
                         show(recorder.flush(), args.json)
                         break
                 for frame in board.frames(0.2):
+                    late = recorder.joined_late
                     show(recorder.feed(frame), args.json)
+                    if not late and recorder.joined_late and not args.json:
+                        print("a session was already under way: its rest is not recorded "
+                              "(earshot log lists it)", flush=True)
         except KeyboardInterrupt:
             show(recorder.flush(), args.json)  # what arrived is kept, never dropped
             raise
@@ -88,6 +90,16 @@ def show(stored, as_json):
             m["session_id"], m["device_id"] or "?", what, state,
             ", TEST MODE" if m.get("test") else "", kept, audio), flush=True)
     if not stored.verified and not stored.truncated:
+        failure = m["failure"] or ""
+        if failure.startswith("header: dropped"):
+            # Its own records are the board's; a session before it never reached this receiver
+            # (it went to the bridge, or nobody was recording): not a key problem.
+            raise EarshotError("session %s: a session the board sent before it never reached "
+                               "this receiver (%s): kept as %s; earshot log on the board lists "
+                               "every session" % (m["session_id"], failure, stored.files[0]))
+        if failure.startswith("header: replayed"):
+            raise EarshotError("session %s was received before (%s): kept as %s"
+                               % (m["session_id"], failure, stored.files[0]))
         raise EarshotError("session %s does not verify with this key (%s): kept as %s; check "
-                           "--key-file is this board's key" % (m["session_id"], m["failure"],
+                           "--key-file is this board's key" % (m["session_id"], failure,
                                                               stored.files[0]))

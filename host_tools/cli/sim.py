@@ -32,6 +32,28 @@ def setup(p):
                    help="start in the ESP32-S3 ROM serial bootloader (BOOT held), for esptool")
     p.add_argument("--play", metavar="WAV", action="append", default=[],
                    help="play a 16 kHz mono WAV into the microphone after start (repeatable)")
+    p.add_argument("--rig", metavar="HOST:PORT",
+                   help="also serve its buttons, power, reset line and pin probe over HTTP, as a "
+                        "network relay box next to a real board (for a labgrid exporter, "
+                        "docs/hil-rig.md); port 0 picks a free one")
+    p.add_argument("--clock-start", metavar="MS", type=_ms, default=0,
+                   help="board time at power-on in ms; ticks_ms() wraps at 1073741824 (2**30), "
+                        "so e.g. 1073700000 crosses the wrap 42 s after boot")
+    p.add_argument("--ideal-serial", action="store_true",
+                   help="serial writes cost no board time (default: the ESP32-S3's UART0 "
+                        "mirror and USB CDC, see the README)")
+
+
+def _ms(text):
+    from ..errors import EarshotError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise EarshotError("--clock-start wants whole milliseconds, not %r" % text) from None
+    if not 0 <= value < 1 << 62:
+        raise EarshotError("--clock-start must be 0 or more milliseconds")
+    return value
 
 
 def run(args):
@@ -41,9 +63,11 @@ def run(args):
     from ..sim import runs
     from ..sim.unix_port import parse_heap
     from ..sim.control import ControlServer
+    from ..sim.rig_http import RigServer
     from .common import Progress
 
     parse_heap(args.heap)  # wrong input fails before anything is created or started
+    rig_addr = _host_port(args.rig) if args.rig else None
     files.load(args.board)
     flash_root = args.flash or runs.default_flash(args.name)
     say = Progress()
@@ -55,7 +79,9 @@ def run(args):
     try:
         fs = runs.prepare_flash(flash_root)
         with VirtualBoard(flash_dir=fs, erase=args.erase, heap=args.heap, board=args.board,
-                          link=args.link, download_mode=args.download_mode) as board:
+                          link=args.link, download_mode=args.download_mode,
+                          clock_start_ms=args.clock_start,
+                          serial_cost=not args.ideal_serial) as board:
             serial_log = board.tap()
             print("serial: %s" % board.port, flush=True)
             if args.link:
@@ -63,8 +89,12 @@ def run(args):
             say("name: %s (reach it with --port sim or --port sim:%s)" % (args.name, args.name))
             say("flash: %s" % flash_root)
             control = ControlServer(board, board.runtime_dir / "control.sock")
+            rig = RigServer(control, *rig_addr) if rig_addr else None
+            if rig:
+                say("rig: %s (buttons, power, reset line and pin probe over HTTP)" % rig.url)
             registration.publish(port=board.port, control=control.path, board=args.board,
-                                 flash=str(flash_root), download_mode=args.download_mode)
+                                 flash=str(flash_root), download_mode=args.download_mode,
+                                 rig=rig.url if rig else None)
             if args.download_mode:
                 say("download mode: esptool --chip esp32s3 --port %s --before no-reset ..."
                     % board.port)
@@ -88,10 +118,22 @@ def run(args):
                     time.sleep(1)
             except KeyboardInterrupt:
                 say("sim: stopped")
+            if rig:
+                rig.close()
             control.close()
     finally:
         registration.close()
     return 0
+
+
+def _host_port(text):
+    from ..errors import EarshotError
+
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise EarshotError("--rig %s: give HOST:PORT, e.g. 127.0.0.1:0 (0 picks a free port)"
+                           % text)
+    return host, int(port)
 
 
 def _interrupt(signum, frame):

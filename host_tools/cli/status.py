@@ -8,18 +8,14 @@ def setup(p):
     add_json_argument(p, "the board's status")
 
 
-_ACCESS = {  # docs/threat-model.md
-    "locked": "locked: the serial port speaks only the Earshot protocol",
-    "unlocked": "UNLOCKED at the board until its next reset (REPL and deploy open)",
-    "developer": "developer build: the REPL is open to whoever has the port",
-}
-
-
 def format_status(s):
-    from ..vocabulary import (CONFIRM_GESTURE, FLAG_MEANINGS, board_clock, consent_text,
-                              led_text, legend)
+    from ..vocabulary import (ACCESS, CONFIRM_GESTURE, FLAG_MEANINGS, TEST_MODE, board_clock,
+                              consent_text, led_text, legend)
 
     c = s.get("consent") or {}
+    # What waits for the household's gesture: the board's `confirm` (a consent change or a key
+    # replacement; firmware older than it reports only a consent's `pending`).
+    waiting = s.get("confirm") or c.get("pending")
     muted = bool(s.get("muted"))
     flags = c.get("flags") or []
     may = "; ".join("%s %s" % (f, FLAG_MEANINGS.get(f, "")) for f in flags) if not c.get(
@@ -41,14 +37,26 @@ def format_status(s):
         "consent   %s%s" % (consent_text(flags, c.get("guest"), c.get("preset")),
                             ": " + may if may else ": nothing leaves the board"),
         "gate      %s" % gate,
-        "access    %s" % _ACCESS.get(s.get("access"), s.get("access") or "?"),
-        "LED       %s" % led_text(c.get("preset"), c.get("pending"), s.get("test_mode")),
+        "access    %s" % ACCESS.get(s.get("access"), s.get("access") or "?"),
+        "LED       %s" % led_text(c.get("preset"), waiting, s.get("test_mode"),
+                                  s.get("access"), c.get("guest")),
     ]
-    if c.get("pending"):
-        lines.append("waiting   %s: %s on the board to allow it" % (c["pending"], CONFIRM_GESTURE))
+    if s.get("hardware_muted"):
+        lines[3] = "mute      MUTED by the mute switch: slide it to unmute"
+    if s.get("mic_fault"):
+        lines.append("mic       cannot start: %s" % s["mic_fault"])
+    if s.get("audio_lost_ms"):
+        lines.append("audio     %d ms lost since boot (the loop fell behind the microphone)"
+                     % s["audio_lost_ms"])
+    if isinstance(waiting, dict) and waiting.get("what") == "provision":
+        lines.append("waiting   a new signing key for device %s: %s on the board to allow it "
+                     "(if you did not ask for it, do nothing)" % (waiting.get("target"),
+                                                                 CONFIRM_GESTURE))
+    elif waiting:
+        target = waiting.get("target") if isinstance(waiting, dict) else waiting
+        lines.append("waiting   %s: %s on the board to allow it" % (target, CONFIRM_GESTURE))
     if s.get("test_mode"):
-        lines.append("TEST MODE the host may play audio into the board (earshot hil; sessions are "
-                     "marked test); redeploy without --test-mode before it goes back into a home")
+        lines.append("TEST MODE " + TEST_MODE)
     lines.append("uptime    %s" % board_clock(s.get("uptime_ms", 0)).strip())
     lines.append("legend    " + "\n          ".join(legend()))
     return "\n".join(lines)

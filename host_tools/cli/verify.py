@@ -4,7 +4,8 @@ A capture (`.cap`) is verified record by record: `OK` and one line per session, 
 naming the first bad chunk and why, e.g.
 `earshot: s.cap: chunk 7: reordered (arrives after chunk 8; session 1, counter 41)`.
 A session sidecar (`.json` from earshot record) verifies its capture if one was kept, else
-its signed header (who sent it, its counter and consent; the audio was not kept).
+its signed header (who sent it, its counter and consent; the audio was not kept); the
+sidecar's claims and the .wav kept beside it must be what was signed.
 What it received is remembered in the receiver history (docs/sessions.md), so the same session
 in another capture, or a session missing between two captures, fails too; a session kept by
 `earshot record` is remembered under its recording, so verifying it again later is no replay.
@@ -15,7 +16,7 @@ import os
 
 def setup(parser):
     from ..board.keys import KEY_ENV
-    from .common import add_json_argument
+    from .common import add_history_argument, add_json_argument
 
     parser.add_argument("capture", metavar="FILE",
                         help="a capture file, or a session's .json from earshot record")
@@ -23,9 +24,7 @@ def setup(parser):
                         help="the board's signing key: 32 bytes or 64 hex digits "
                              "(default: $%s)" % KEY_ENV)
     add_json_argument(parser, "the verified sessions")
-    parser.add_argument("--history", metavar="FILE", default=None,
-                        help="receiver history (default: $EARSHOT_HISTORY or "
-                             "~/.local/state/earshot/receiver.json)")
+    add_history_argument(parser)
 
 
 def run(args):
@@ -37,11 +36,12 @@ def run(args):
 
     key = read_key(args.key_file)
     path = args.capture
-    header_only = None
+    header_only = meta = None
     if path.endswith(".json"):
-        path, header_only = _from_sidecar(path, key)
+        path, header_only, meta = _from_sidecar(path, key)
     if header_only is not None:
         h = header_only
+        _check_claims(args.capture, meta, h.session_id.hex(), h.device_id, h.counter, h.flags)
         if args.json:
             print_json({"ok": True, "file": args.capture, "audio_kept": False,
                         "sessions": [_header_json(h)]})
@@ -61,9 +61,13 @@ def run(args):
     history.commit(result.headers, source)
     history.save()
     if not result.ok:
+        if source.startswith("record ") and result.failure.reason == "replayed":
+            _moved_old_recording(path, records, history, source)
         raise EarshotError("%s: %s" % (path, result.failure))
     if not result.sessions:
         raise EarshotError("%s: holds no sessions" % path)
+    if meta is not None:
+        _check_kept(args.capture, meta, result, records)
     if args.json:
         print_json({"ok": True, "file": str(path), "audio_kept": True,
                     "sessions": [_session_json(s) for s in result.sessions]})
@@ -87,17 +91,22 @@ _TEST = " TEST (audio may be the host's own, not a wake word anyone said)"
 
 def _source(path, records):
     """The name the receiver history remembers these records by: the recording a capture was
-    kept by (a sidecar beside it names it), else the capture's own content."""
+    kept by (the sidecar beside it names it: its id moves with it; an older sidecar without
+    one, its directory), else the capture's own content."""
     import hashlib
     import json
     from pathlib import Path
 
+    from ..records.recorder import record_source, recording_source
+
     cap = Path(path)
     for side in cap.parent.glob("*.json"):
         try:
-            if json.loads(side.read_text()).get("capture") == cap.name:
-                from ..records.recorder import record_source
-
+            meta = json.loads(side.read_text())
+            if meta.get("capture") == cap.name:
+                recording = meta.get("recording")
+                if isinstance(recording, str) and recording.isalnum():
+                    return recording_source(recording)
                 return record_source(cap.parent)
         except (OSError, ValueError, AttributeError):
             continue
@@ -107,8 +116,84 @@ def _source(path, records):
     return "capture %s" % digest.hexdigest()[:16]
 
 
+def _moved_old_recording(path, records, history, source):
+    """A session recorded before recordings had ids is remembered under its directory: moved
+    elsewhere, it cannot be told from a replay. Say so, rather than "replayed"."""
+    from ..errors import EarshotError
+    from ..records.sessions import Header, RecordError, parse_record
+
+    try:
+        head = parse_record(records[0])
+    except (IndexError, RecordError):
+        return
+    known = history.get(head.device_id, head.counter) if isinstance(head, Header) else None
+    was = (known or {}).get("source") or ""
+    if was.startswith("record ") and was != source and known.get("tag") == head.tag.hex():
+        raise EarshotError("%s was recorded by an earlier earshot, which remembers a recording "
+                           "by its directory (%s); it has moved since: verify it there, or "
+                           "pass --history with another file" % (path, was[len("record "):]))
+
+
+def _beside(side, meta, field):
+    """The file a sidecar names in `field`, which must be a plain name beside it (or None)."""
+    from pathlib import Path
+
+    from ..errors import EarshotError
+
+    name = meta.get(field)
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise EarshotError("%s names %r as its %s: not a file beside it (not a session kept by "
+                           "earshot record, or edited)" % (side, name, field))
+    return Path(side).with_name(name)
+
+
+def _check_claims(side, meta, session_id, device_id, counter, flags):
+    """A sidecar says what was recorded; each claim must be what the board signed."""
+    from ..errors import EarshotError
+    from ..records.sessions import flag_names
+
+    signed = {"session_id": session_id, "device_id": device_id, "counter": counter,
+              "consent": flag_names(flags)}
+    for name, value in signed.items():
+        if name in meta and meta[name] != value:
+            raise EarshotError("%s says %s %s but the signed session has %s: the sidecar was "
+                               "edited" % (side, name, meta[name], value))
+
+
+def _check_kept(side, meta, result, records):
+    """The session a sidecar describes: its claims, and the .wav kept beside it, are what the
+    verified capture holds (a listener plays the .wav, not the capture)."""
+    import wave
+
+    from ..errors import EarshotError
+    from ..records.sessions import CHUNK, parse_record
+
+    if len(result.sessions) != 1:
+        raise EarshotError("%s: its capture holds %d sessions, a recorded one holds one"
+                           % (side, len(result.sessions)))
+    s = result.sessions[0]
+    _check_claims(side, meta, s.session_id, s.device_id, s.counter, s.flags)
+    wav = _beside(side, meta, "audio")
+    if wav is None:
+        return
+    pcm = b"".join(parse_record(r).pcm for r in records if r[:1] == bytes([CHUNK]))
+    try:
+        with wave.open(str(wav), "rb") as w:
+            kept = w.readframes(w.getnframes())
+            shape = (w.getnchannels(), w.getsampwidth(), w.getframerate())
+    except (OSError, EOFError, wave.Error) as e:
+        raise EarshotError("cannot read %s, the audio %s names: %s"
+                           % (wav, side, getattr(e, "strerror", None) or e)) from None
+    if kept != pcm or shape != (1, 2, 16000):
+        raise EarshotError("%s is not the audio the board signed in this session (it was "
+                           "replaced or edited)" % wav)
+
+
 def _from_sidecar(path, key):
-    """(capture path, None) when the sidecar kept a capture, else (None, verified Header)."""
+    """(capture path, None, meta) when the sidecar kept a capture, else (None, verified Header,
+    meta)."""
     import json
     from pathlib import Path
 
@@ -123,19 +208,22 @@ def _from_sidecar(path, key):
         raise EarshotError("cannot read %s: %s" % (path, e.strerror or e)) from None
     except ValueError:
         raise EarshotError("%s is not a session kept by earshot record (not JSON)" % path) from None
-    if meta.get("capture"):
-        return str(Path(path).with_name(meta["capture"])), None
+    capture = _beside(path, meta, "capture")
+    if capture is not None:
+        return str(capture), None, meta
     if not meta.get("header"):
         raise EarshotError("%s holds no signed header: nothing to verify (%s)"
                            % (path, meta.get("failure") or "not a session kept by earshot record"))
     try:
+        if not isinstance(meta["header"], str):
+            raise ValueError("not hex")
         header = verify_header(bytes.fromhex(meta["header"]), key)
     except (ValueError, RecordError) as e:
         raise EarshotError("%s: its header record is damaged (%s)" % (path, e)) from None
     if header is None:
         raise EarshotError("%s: header: the tag does not verify under this key (another key, "
                            "or the header was changed)" % path)
-    return None, header
+    return None, header, meta
 
 
 def _header_json(h):

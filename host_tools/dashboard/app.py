@@ -14,7 +14,6 @@ The page renders only what these events carry, which is only what the board repo
 (hub/view.py); an action's reply is never taken as the new state.
 """
 
-import asyncio
 import html
 import json
 from pathlib import Path
@@ -27,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from .. import legend
 from .. import vocabulary as v
 from ..errors import EarshotError
+from ..hub.board import Changes
 from . import chart
 from .guard import SECURITY_HEADERS, login_endpoint
 
@@ -116,9 +116,9 @@ def log_payload(board):
 
 
 async def _stream(request, chosen, with_log):
-    queue = asyncio.Queue()
+    changes = Changes()  # what changed, never the facts: a page that stops reading holds nothing
     for board in chosen:
-        board.listen_into(queue)
+        board.watch(changes)
     try:
         for board in chosen:
             yield _sse("state", board.view.state_json())
@@ -126,28 +126,22 @@ async def _stream(request, chosen, with_log):
                 yield _sse("log", log_payload(board))
         by_id = {b.id: b for b in chosen}
         while True:
-            try:
-                ident, _, _, changed = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
-            except asyncio.TimeoutError:
+            pending = await changes.take(KEEPALIVE_S)
+            if not pending:
                 if await request.is_disconnected():
                     return
                 yield ": keepalive\n\n"
                 continue
-            board = by_id[ident]
-            # Coalesce a burst (a session's audio chunks) into one update per board.
-            pending = {ident: set(changed)}
-            while not queue.empty():
-                i, _, _, more = queue.get_nowait()
-                pending.setdefault(i, set()).update(more)
-            for i, parts in pending.items():
-                board = by_id[i]
+            # A burst (a session's audio chunks) is one update per board.
+            for ident, parts in pending.items():
+                board = by_id[ident]
                 if "state" in parts:
                     yield _sse("state", board.view.state_json())
                 if "log" in parts and with_log:
                     yield _sse("log", log_payload(board))
     finally:
         for board in chosen:
-            board.unlisten(queue)
+            board.unwatch(changes)
 
 
 def _page(request, guard, board, boards):
@@ -207,6 +201,8 @@ BOARD_BODY = """
     <span id="preset-name">&hellip;</span></p>
   <p id="led-text" class="led-text"></p>
   <ul id="flags" class="flags"></ul>
+  <p id="access" class="access"></p>
+  <p id="test-mode" class="test-mode" hidden></p>
 </section>
 
 <section aria-labelledby="confirm-h" class="card" id="confirm-card" hidden>

@@ -25,6 +25,7 @@ COOKIE = "earshot_session"
 CSRF_HEADER = "x-earshot-csrf"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 PUBLIC_PATHS = ("/login", "/static/")
+MAX_BODY = 4096  # bytes of a POST body: the page's largest is a few dozen
 # Scripts, styles and images come only from this page (everything ships in the package).
 SECURITY_HEADERS = {"content-security-policy": "default-src 'self'; img-src 'self' data:; "
                     "frame-ancestors 'none'", "x-content-type-options": "nosniff",
@@ -96,6 +97,15 @@ class Guard:
             return JSONResponse({"ok": False, "error": "log in with the dashboard's token"},
                                 status_code=401)
         if scope["method"] not in ("GET", "HEAD"):
+            # The page sends a few bytes of JSON. Anything far larger is refused before it is
+            # read: the body would be buffered whole (POST /login needs no token on a LAN).
+            length = headers.get("content-length")
+            if length is None and "transfer-encoding" in headers:
+                return JSONResponse({"ok": False, "error": "send a Content-Length"},
+                                    status_code=411)
+            if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+                return JSONResponse({"ok": False, "error": "request body too large"},
+                                    status_code=413)
             origin = headers.get("origin")
             if origin is not None and origin != "http://" + host:
                 return JSONResponse({"ok": False, "error": "request from another site refused"},

@@ -3,9 +3,12 @@
 `make test` loads it for the whole suite (pyproject.toml: `-p host_tools.hil.fixtures`);
 `earshot hil` loads it to run the shipped suite (host_tools/hil/suite) against real boards.
 Without --earshot-port every `board` is a fresh virtual board booting a firmware image built
-once per session; with it, the board on that port, restarted between tests.
+once per session; with it (or with labgrid's --lg-env, a place), the board on that port,
+checked once before the first test (preflight), restarted between tests, and given back with
+the household's consent and mute as found.
 """
 
+import json
 import os
 import shutil
 import time
@@ -15,7 +18,7 @@ import pytest
 
 from ..board.build import build
 from ..board.files import load as load_board
-from ..errors import NotSupportedError, ProtocolError
+from ..errors import EarshotError, NotSupportedError, ProtocolError
 from ..link.client import Client
 from ..link.protocol import T_EVENT
 from ..sim import VirtualBoard
@@ -39,19 +42,40 @@ def boot_board(image, tmp_path, **kw):
 
 def pytest_addoption(parser):
     group = parser.getgroup("earshot", "hardware in the loop (earshot hil)")
-    group.addoption("--earshot-port", action="append", default=[],
-                    help="run the behaviour tests against the board on this port (repeatable: "
-                         "one xdist worker per board)")
-    group.addoption("--earshot-board", default=None, help="board file id of those boards")
+    group.addoption("--earshot-port", default=None,
+                    help="run the behaviour tests against the board on this port (a device or a "
+                         "pyserial URL)")
+    group.addoption("--earshot-rig", default="none",
+                    help="what is wired around it: none, or sim:NAME (a running earshot sim's "
+                         "buttons, power and pins); with labgrid's --lg-env, the place's drivers")
+    group.addoption("--earshot-board", default=None, help="board file id of that board")
+    group.addoption("--earshot-name", default=None, help="the board's name in reports")
+    group.addoption("--earshot-key-file", default=None,
+                    help="the board's signing key (what earshot provision wrote), to verify "
+                         "its sessions")
+    group.addoption("--earshot-keys", default="keys",
+                    help="directory of <device id>.key files (default: ./keys)")
+    group.addoption("--earshot-place", default=None,
+                    help="with --lg-env: the place (RemotePlace name) whose target to use "
+                         "(default: the target 'main')")
+    group.addoption("--earshot-place-held", action="store_true",
+                    help="the place is already acquired (by earshot hil): do not acquire or "
+                         "release it here")
+    group.addoption("--earshot-report", default=None,
+                    help="write the preflight result and what was restored here (JSON; "
+                         "earshot hil reads it)")
 
 
-def hil_port(config):
-    """The real board this worker drives, or None for the virtual board."""
-    ports = config.getoption("--earshot-port")
-    if not ports:
+def hil_wanted(config):
+    """True when this run drives a board over serial (earshot hil, or labgrid's --lg-env)."""
+    return bool(config.getoption("--earshot-port") or _lg_env(config))
+
+
+def _lg_env(config):
+    try:
+        return config.getoption("lg_env") or os.environ.get("LG_ENV")
+    except ValueError:  # labgrid's plugin is not loaded
         return None
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    return ports[int(worker[2:]) % len(ports)]
 
 
 class Unsupported:
@@ -77,17 +101,72 @@ class Unsupported:
         return call
 
 
-@pytest.fixture(scope="session")
-def hil_target(request):
-    port = hil_port(request.config)
-    if port is None:
-        yield None
-        return
+def open_target(config):
+    """The SerialTarget this run drives, with its rig; None for the in-process virtual board."""
+    from .rig import Rig, SimRig
     from .target import SerialTarget
 
-    target = SerialTarget(port, board_id=request.config.getoption("--earshot-board"))
+    if _lg_env(config) and not config.getoption("--earshot-port"):
+        from .lab import place_target
+
+        return place_target(config, _lg_env(config))
+    port = config.getoption("--earshot-port")
+    if not port:
+        return None
+    rig_spec = config.getoption("--earshot-rig")
+    if rig_spec.startswith("sim:"):
+        from ..sim.runs import find
+
+        rig = SimRig(find(rig_spec))
+    elif rig_spec == "none":
+        rig = Rig()
+    else:
+        raise pytest.UsageError("--earshot-rig %s: use none or sim:NAME" % rig_spec)
+    return SerialTarget(port, rig, board_id=config.getoption("--earshot-board"),
+                        name=config.getoption("--earshot-name"))
+
+
+class RunReport:
+    """The JSON file earshot hil reads back: did preflight pass, what was left as found."""
+
+    def __init__(self, path):
+        self.path = path
+        self.data = {}
+
+    def write(self, **fields):
+        self.data.update(fields)
+        if self.path:
+            tmp = self.path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(self.data, f)
+            os.replace(tmp, self.path)
+
+
+@pytest.fixture(scope="session")
+def hil_target(request):
+    config = request.config
+    if not hil_wanted(config):
+        yield None
+        return
+    report = RunReport(config.getoption("--earshot-report"))
+    try:
+        target = open_target(config)
+        target.preflight()
+        before = target.household()
+    except EarshotError as e:
+        line = " ".join(str(e).split())
+        report.write(error=line)
+        pytest.exit(line, returncode=PREFLIGHT_FAILED)
+    report.write(ok=True, board=target.name, port=target.port, board_id=target.board_id,
+                 device_id=before["device_id"], rig=target.rig.describe())
     yield target
-    target.close()
+    try:
+        report.write(left=target.put_back(before))
+    finally:
+        target.close()
+
+
+PREFLIGHT_FAILED = 3  # the exit status of a run whose board is not ready for the suite
 
 
 @pytest.fixture
@@ -95,6 +174,7 @@ def board(request, hil_target, tmp_path):
     """The board under test: a fresh virtual board, or with --earshot-port a real one
     restarted (soft reset: it boots muted) and set back to the private preset."""
     if hil_target is not None:
+        request.node.user_properties.append(("board", hil_target.name))
         request.node.user_properties.append(("port", hil_target.port))
         hil_target.restart()
         yield Unsupported(hil_target)
@@ -103,6 +183,26 @@ def board(request, hil_target, tmp_path):
     with boot_board(image, tmp_path) as b:
         b.wait_booted()
         yield b
+
+
+@pytest.fixture(scope="session")
+def key(request, hil_target):
+    """The key the board under test signs with: the suite's own on a fresh virtual board;
+    on a real one, its own key file (the suite never replaces a board's key: it could not
+    give the old one back, the firmware never reveals it)."""
+    if hil_target is None:
+        return KEY
+    from ..board.keys import read_key
+
+    path = request.config.getoption("--earshot-key-file")
+    device_id = hil_target.household()["device_id"]
+    if not path and device_id:
+        candidate = os.path.join(request.config.getoption("--earshot-keys"), device_id + ".key")
+        path = candidate if os.path.exists(candidate) else None
+    if not path:
+        pytest.skip("verifying the board's sessions needs its key: pass --key-file (earshot "
+                    "provision kept it in keys/%s.key)" % (device_id or "<device id>"))
+    return read_key(path)
 
 
 def connect(port, timeout=10.0):
@@ -119,6 +219,23 @@ def connect(port, timeout=10.0):
             time.sleep(0.1)
 
 
+def connect_again(client, timeout=15.0):
+    """The same client once the firmware answers again, after a reset or a power cycle (a
+    board on USB takes its port with it: it is opened again)."""
+    from ..errors import PortError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.hello()
+            return client
+        except (ProtocolError, PortError):
+            client.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def client(board, hil_target):
     if hil_target is not None:
@@ -130,9 +247,15 @@ def client(board, hil_target):
 
 
 @pytest.fixture
-def ready(board, client):
-    """Provisioned, consent `assistant` (confirmed on the board), unmuted by the button."""
-    client.command("provision", device_id=DEVICE_ID, key=KEY.hex())
+def ready(board, client, hil_target):
+    """Provisioned, consent `assistant` (confirmed on the board), unmuted by the button. A
+    fresh virtual board gets the suite's identity; a real board streams with its own."""
+    if hil_target is None:
+        client.command("provision", device_id=DEVICE_ID, key=KEY.hex())
+    elif not client.command("status")["provisioned"]:
+        pytest.skip("the board has no identity, so it streams nothing: earshot provision "
+                    "--port %s (it keeps the key in keys/<device id>.key), then pass that "
+                    "--key-file to earshot hil" % hil_target.port)
     reply = client.command("consent", preset="assistant")
     assert reply["result"] == "needs_confirmation"
     confirm(board)

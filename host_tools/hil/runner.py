@@ -1,49 +1,71 @@
-"""Run the behaviour suite on real boards: one pytest process per board, one merged report.
+"""Run the behaviour suite on boards: one pytest process per board, one merged report.
 
 The same test bodies `make test` runs on virtual boards; the target is chosen by configuration
-(--earshot-port), not test code. Every board runs the whole suite in its own pytest process
-(xdist would split the tests between boards, and each board must pass all of them), so a rack
-of ten takes about as long as one board. The suite ships inside the package, so an installed
-earshot runs it from any directory.
+(--earshot-port, or labgrid's --lg-env for a place), not test code. Every board runs the whole
+suite in its own pytest process (xdist would split the tests between boards, and each board
+must pass all of them), so a rack of ten takes about as long as one board. The suite ships
+inside the package, so an installed earshot runs it from any directory.
+
+Each process checks its board before the first test (fixtures.hil_target: preflight) and says
+so in a small JSON report; if any board is not ready, every run is stopped and the reason is
+the one line the user sees.
 """
 
+import json
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import EarshotError
 from ..resources import hil_suite_dir
+
+_STOP_S = 60  # how long a stopped run may take to give its board back (restore, release)
+
+
+@dataclass
+class Board:
+    """One board to run the suite on: its name in reports and the pytest options that reach it."""
+
+    name: str
+    options: list = field(default_factory=list)
 
 
 def summarise(junit_path):
-    """{port: {"passed": n, "failed": n, "skipped": n, "skips": {reason: n}}} from JUnit XML."""
-    per_port = defaultdict(lambda: {"passed": 0, "failed": 0, "skipped": 0, "skips": defaultdict(int)})
+    """{board: {"passed": n, "failed": n, "skipped": n, "skips": {reason: n}}} from JUnit XML."""
+    per_board = defaultdict(lambda: {"passed": 0, "failed": 0, "skipped": 0,
+                                     "skips": defaultdict(int), "failures": []})
     for case in ET.parse(junit_path).getroot().iter("testcase"):
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        port = props.get("port", "(no board)")
-        row = per_port[port]
+        row = per_board[props.get("board") or props.get("port") or "(no board)"]
         skipped = case.find("skipped")
-        if case.find("failure") is not None or case.find("error") is not None:
+        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if bad is not None:
             row["failed"] += 1
+            row["failures"].append((case.get("name"), (bad.get("message") or "").splitlines()[0]
+                                    if bad.get("message") else ""))
         elif skipped is not None:
             row["skipped"] += 1
             row["skips"][skipped.get("message", "").replace("Skipped: ", "")] += 1
         else:
             row["passed"] += 1
-    return per_port
+    return per_board
 
 
-def pytest_command(port, board, keyword, junit, ini):
+def pytest_command(board, keyword, junit, ini, report):
     """The pytest run for one board: the shipped suite, our plugin, no configuration from the
     current directory (`-c ini`, an empty one)."""
     suite = hil_suite_dir()
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
            "-p", "host_tools.hil.fixtures", "-c", str(ini), "--rootdir", str(suite),
-           "-o", "junit_family=xunit1", "--junit-xml", junit, "--earshot-port", port, str(suite)]
-    if board:
-        cmd += ["--earshot-board", board]
+           "-o", "junit_family=xunit1", "-W", "ignore::DeprecationWarning:serial.rfc2217",
+           "--junit-xml", junit, "--earshot-report", report,
+           "--earshot-name", board.name, *board.options, str(suite)]
     if keyword:
         cmd += ["-k", keyword]
     return cmd
@@ -58,22 +80,117 @@ def merge_junit(paths, out):
     ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
 
 
-def run_suite(ports, board=None, keyword=None, junit=None, say=print):
-    """Run the suite on every port in parallel; returns (pytest exit codes, merged JUnit path)."""
-    tmp = Path(tempfile.mkdtemp(prefix="earshot-hil-"))
-    ini = tmp / "pytest.ini"
-    ini.write_text("[pytest]\n")
-    junits = [str(tmp / ("board%d.xml" % i)) for i in range(len(ports))]
-    logs = [open(tmp / ("board%d.log" % i), "w+") for i in range(len(ports))]
-    procs = [subprocess.Popen(pytest_command(port, board, keyword, j, ini), cwd=tmp,
-                              stdout=log, stderr=subprocess.STDOUT)
-             for port, j, log in zip(ports, junits, logs)]
-    codes = [p.wait() for p in procs]
-    for port, log in zip(ports, logs):
+class Run:
+    """The pytest processes of one `earshot hil`, and their files."""
+
+    def __init__(self, boards, keyword=None, env=None):
+        self.boards = boards
+        self.tmp = Path(tempfile.mkdtemp(prefix="earshot-hil-"))
+        ini = self.tmp / "pytest.ini"
+        ini.write_text("[pytest]\n")
+        self.junits = [str(self.tmp / ("board%d.xml" % i)) for i in range(len(boards))]
+        self.reports = [str(self.tmp / ("board%d.json" % i)) for i in range(len(boards))]
+        self.logs = [open(self.tmp / ("board%d.log" % i), "w+") for i in range(len(boards))]
+        # Each run in its own session: a Ctrl-C reaches only earshot hil, which stops every
+        # run exactly once, so each can still put its board back and release its place.
+        self.procs = [subprocess.Popen(pytest_command(b, keyword, j, ini, r), cwd=self.tmp,
+                                       stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       start_new_session=True)
+                      for b, j, r, log in zip(boards, self.junits, self.reports, self.logs)]
+
+    def report(self, i):
+        try:
+            return json.loads(Path(self.reports[i]).read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def wait_preflight(self):
+        """Wait until every board passed its preflight; the reports. EarshotError (every run
+        stopped) with the one-line reason of each board that did not."""
+        pending = set(range(len(self.boards)))
+        while pending:
+            for i in sorted(pending):
+                rep = self.report(i)
+                if rep.get("ok") or rep.get("error"):
+                    pending.discard(i)
+                elif self.procs[i].poll() is not None:
+                    pending.discard(i)
+            time.sleep(0.1)
+        reports = [self.report(i) for i in range(len(self.boards))]
+        errors = []
+        for i, rep in enumerate(reports):
+            if rep.get("ok"):
+                continue
+            errors.append(rep.get("error") or "%s: the suite stopped before its first test "
+                          "(%s)" % (self.boards[i].name, self.last_line(i)))
+        if errors:
+            self.stop()
+            if len(errors) == 1:
+                raise EarshotError(errors[0])
+            raise EarshotError("%d boards are not ready: %s" % (len(errors), " | ".join(errors)))
+        return reports
+
+    def wait(self):
+        return [p.wait() for p in self.procs]
+
+    def stop(self):
+        """Ask every run still going to stop (one SIGINT, as Ctrl-C), and wait for it to put
+        its board back; kill it if it takes longer than _STOP_S."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + _STOP_S
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def last_line(self, i):
+        log = self.logs[i]
+        log.flush()
         log.seek(0)
-        tail = log.read().strip().splitlines()
-        say("== %s: %s" % (port, tail[-1] if tail else "no output"))
-        log.close()
-    junit = junit or str(tmp / "hil.xml")
-    merge_junit(junits, junit)
-    return codes, junit
+        lines = [x for x in log.read().strip().splitlines() if x.strip()]
+        return lines[-1] if lines else "no output"
+
+    def merge(self, junit=None):
+        junit = junit or str(self.tmp / "hil.xml")
+        merge_junit(self.junits, junit)
+        return junit
+
+    def close(self):
+        for log in self.logs:
+            log.close()
+
+
+def run_suite(boards, keyword=None, junit=None, say=print, env=None):
+    """Run the suite on every board in parallel. Returns (exit codes, merged JUnit path,
+    reports). A Ctrl-C stops every run, which still puts its board back."""
+    run = Run(boards, keyword, env)
+    try:
+        reports = run.wait_preflight()
+        for rep in reports:
+            say(describe(rep))
+        codes = run.wait()
+    except BaseException:
+        run.stop()
+        run.close()
+        raise
+    for i, board in enumerate(boards):
+        say("== %s: %s" % (board.name, run.last_line(i)))
+    reports = [run.report(i) for i in range(len(boards))]
+    path = run.merge(junit)
+    run.close()
+    return codes, path, reports
+
+
+def describe(rep):
+    """One line per board before its tests: what it is and what its rig can do."""
+    rig = rep.get("rig") or {}
+    can = [k for k in ("buttons", "power", "reset", "probe") if rig.get(k)]
+    return "board %s: %s, firmware ok, test mode on, %s; rig: %s" % (
+        rep.get("board"), rep.get("board_id"),
+        "device %s" % rep["device_id"] if rep.get("device_id") else "not provisioned",
+        ", ".join(can) if can else "none (tests that press buttons, read pins or cut power "
+                                   "are skipped with the reason)")

@@ -1,36 +1,142 @@
-"""Hardware-in-the-loop targets: a board reached only through its serial port.
+"""Hardware-in-the-loop targets: a board reached through its serial port, and a rig around it.
 
-The behaviour tests (host_tools/hil/suite/) talk to a `board` object. On the virtual board
-that is a VirtualBoard; with `earshot hil --port P` it is a SerialTarget, which offers the same
-names. What a target cannot do without extra hardware (press a button without a rig, read a
-pin without a probe, cut power without a relay) raises NotSupportedError with the reason, and
-the test is skipped with that reason, never passed.
+The behaviour tests (host_tools/hil/suite/) talk to a `board` object. On the virtual board in
+`make test` that is a VirtualBoard; with `earshot hil` it is a SerialTarget, which offers the
+same names: the firmware over serial (a device, an rfc2217:// URL a labgrid exporter serves),
+everything physical through a rig (host_tools/hil/rig.py). What the rig cannot do raises
+NotSupportedError with the reason, and the test is skipped with that reason, never passed.
+
+Before any test, preflight() checks what the suite needs, one line each (the firmware this
+earshot ships, test mode, the board file), and household() / put_back() keep what the
+household chose (consent, mute) as it was found. The suite never provisions a board: it could
+not give the old key back (the firmware never reveals it), so it verifies sessions with the key
+file `earshot provision` wrote for this board.
 """
 
 import base64
 import time
 
-from ..errors import NotSupportedError, ProtocolError
+from ..errors import EarshotError, NotSupportedError, PortError, ProtocolError
 from ..link.client import Client
+from ..link.protocol import T_EVENT
+from .rig import Rig
 
 FRAME_BYTES = 640
-_AHEAD = 8 * FRAME_BYTES  # fed audio kept queued on the board (test-mode FIFO holds 16000)
+_FIFO = 16000  # the test-mode feed buffer on the board (firmware/earshot/testfeed.py)
+_LEAD = 8 * FRAME_BYTES  # fed audio kept queued on the board
+_BYTES_PER_S = 32000  # 16 kHz, 16-bit: how fast the board's audio clock consumes it
+_CONFIRM_S = 0.7  # the confirm gesture: both buttons, past the firmware's 0.5 s
 
 
 class SerialTarget:
-    """A real board (or any board) on a serial port, running a developer build. Playing audio
-    needs test mode: deployed --test-mode and armed by holding the action button while the board
-    starts (docs/hil-rig.md); without it, tests that play audio are skipped with that reason."""
+    """A board on a serial port running a developer build deployed with --test-mode, with test
+    mode armed (the action button held while it started, docs/hil-rig.md)."""
 
-    def __init__(self, port, board_id=None):
+    def __init__(self, port, rig=None, board_id=None, name=None):
         self.port = port
+        self.rig = rig or Rig()
         self.board_id = board_id
+        self.name = name or port  # how reports call this board (a place name, a port)
         self.client = Client(port, timeout=3.0)
         self._queue = bytearray()
         self.test_mode = False  # as the board last said (wait_booted)
+        self.hello = {}
 
-    def restart(self):
-        """Soft reset (Ctrl-C, Ctrl-D): the firmware boots again, muted; consent to private."""
+    # -- before and after the suite ------------------------------------------------------------
+
+    def preflight(self, arm=True):
+        """The board answers as this earshot's firmware, in test mode, of the given board file;
+        an EarshotError with one line saying how to fix it otherwise. With a rig that can hold
+        the action button through a reset, test mode is armed here."""
+        from ..resources import firmware_version
+
+        deploy = "earshot deploy --test-mode --board %s --port %s" % (
+            self.board_id or "BOARD", self.port)
+        try:
+            reply = self.client.hello()
+        except ProtocolError as e:
+            text = str(e)
+            if "REPL" in text:
+                raise EarshotError("%s is a MicroPython REPL but the Earshot firmware is not "
+                                   "running: %s" % (self.port, deploy)) from None
+            raise EarshotError(text) from None
+        if reply.get("access") in ("locked", "unlocked"):
+            raise EarshotError("%s runs a --locked build, which has no test mode: hold both "
+                               "buttons while it starts (it unlocks until the next reset), then "
+                               "%s" % (self.port, deploy))
+        if reply.get("version") != firmware_version():
+            raise EarshotError("%s runs firmware %s; this earshot's suite tests %s: %s"
+                               % (self.port, reply.get("version"), firmware_version(), deploy))
+        if self.board_id and reply.get("board") != self.board_id:
+            raise EarshotError("--board %s, but %s says it is %r: pass --board %s (a wrong "
+                               "board file would redeploy the wrong pins)"
+                               % (self.board_id, self.port, reply.get("board"),
+                                  reply.get("board")))
+        self.board_id = self.board_id or reply.get("board")
+        if not reply.get("test_mode") and arm:
+            try:
+                self.boot_holding("action")
+                reply = self.wait_booted()
+            except NotSupportedError:
+                pass
+            else:
+                if not reply.get("test_mode"):
+                    raise EarshotError("%s did not arm test mode with the action button held "
+                                       "while it started: its build has no test mode (%s)"
+                                       % (self.port, deploy))
+        if not reply.get("test_mode"):
+            raise EarshotError(
+                "%s is not in test mode: the suite plays audio into the board through test "
+                "mode. Deploy with `%s`, then hold the action button while the board starts "
+                "(on a virtual board: earshot power cycle --hold action --port sim:NAME)"
+                % (self.port, deploy))
+        self.hello = reply
+        self.test_mode = True
+        return reply
+
+    def household(self):
+        """What the household chose, as the board reports it: to put back at the end."""
+        s = self.client.command("status")
+        return {"flags": s["consent"]["flags"], "guest": s["consent"]["guest"],
+                "preset": s["consent"]["preset"], "muted": s["muted"],
+                "device_id": s.get("device_id")}
+
+    def put_back(self, before):
+        """Restart the board and restore the household's consent and mute as found; returns
+        what could not be restored, in words (it is left the more private way)."""
+        from ..vocabulary import flag_bits
+
+        self.restart(private=False)
+        now = self.household()
+        buttons = self.rig.describe().get("buttons")
+        left = []
+        flags = flag_bits(before["flags"])
+        if flag_bits(now["flags"]) != flags:
+            if buttons:
+                reply = self.client.command("consent", preset=flags)
+                if reply.get("result") == "needs_confirmation":
+                    self.rig.press("mute+action", _CONFIRM_S)
+            if flag_bits(self.household()["flags"]) != flags:
+                left.append("consent %s (it was %s: set it again with earshot consent set %s "
+                            "and hold both buttons)" % (now["preset"], before["preset"],
+                                                        before["preset"]))
+        if before["guest"] and not self.household()["guest"]:
+            self.client.command("consent", guest=True)  # more private: applies at once
+        if not before["muted"] and self.household()["muted"]:
+            if buttons:
+                self.rig.press("mute")
+            if self.household()["muted"]:
+                left.append("muted (it was unmuted: press the mute button)")
+        if self.household()["device_id"] != before["device_id"]:
+            left.append("device id %s (it was %s)" % (self.household()["device_id"],
+                                                      before["device_id"]))
+        return left
+
+    # -- what a serial connection does ---------------------------------------------------------
+
+    def restart(self, private=True):
+        """Soft reset (Ctrl-C, Ctrl-D): the firmware boots again, muted; with `private`, the
+        consent goes back to private (more private: applies at once)."""
         ser = self.client.ensure_connected()
         ser.write(b"\r\x03\x03")
         time.sleep(0.3)
@@ -40,10 +146,20 @@ class SerialTarget:
         self.client.backlog = []
         self._queue.clear()
         self.wait_booted()
-        self.client.command("consent", preset="private")  # more private: applies at once
+        if self.hello.get("test_mode") and not self.test_mode:
+            # A power-on (a test cut the power) ends test mode; the rig arms it again, as a
+            # person would, holding the action button while the board starts.
+            try:
+                self.boot_holding("action")
+            except NotSupportedError:
+                pass
+        if private:
+            self.client.command("consent", preset="private")
         self.client.backlog = []
 
     def deploy(self, **kwargs):
+        """Redeploy this earshot's firmware (the version preflight found on the board) as a
+        test-mode build: test mode stays armed, /data (identity, log) is never touched."""
         from ..board.deploy import deploy
 
         if not self.board_id:
@@ -51,15 +167,16 @@ class SerialTarget:
         self.client.close()
         return deploy(self.port, board_id=self.board_id, test_mode=True, **kwargs)
 
-    # -- what a plain serial connection can do ---------------------------------------------
-
-    def wait_booted(self, timeout=15):
+    def wait_booted(self, timeout=20):
+        """Wait until the firmware answers (a port that went away with the board's USB is
+        opened again); its hello reply."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 reply = self.client.hello()
                 break
-            except ProtocolError:
+            except (ProtocolError, PortError):
+                self.client.close()
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
@@ -75,50 +192,87 @@ class SerialTarget:
                 "hold the action button while the board starts" % (self.port, self.port))
         self._queue += read_pcm(pcm)
 
-    def wait_audio_done(self, timeout=120):
-        """Feed the queued audio at the board's pace (real time), in place of its mic."""
-        deadline = time.monotonic() + timeout
-        free = None
-        while self._queue:
-            chunk = bytes(self._queue[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
-            try:
-                reply = self.client.command("feed", pcm=base64.b64encode(chunk).decode())
-            except ProtocolError as e:
-                if "full" not in str(e):
-                    raise
-                time.sleep(0.02)
-                continue
-            del self._queue[:FRAME_BYTES]
-            free = reply.get("free", 0)
-            if 16000 - free > _AHEAD:
-                time.sleep(0.02)
+    def wait_audio_done(self, timeout=None):
+        """Feed the queued audio in place of the mic, at the board's pace (real time).
+
+        Commands are pipelined: a round trip through a network serial port (ser2net) takes
+        longer than the 20 ms of audio one command carries, so several are kept in flight, and
+        the board's queue is kept about `_LEAD` bytes ahead from what its replies say is free.
+        """
+        c = self.client
+        queue = self._queue
+        sent = {}  # seq -> bytes, not yet answered
+        fill, t_fill = 0.0, time.monotonic()  # bytes queued on the board, and when known
+        limit = timeout or len(queue) / _BYTES_PER_S * 3 + 30
+        deadline = time.monotonic() + limit
+        while queue or sent:
+            now = time.monotonic()
+            fill, t_fill = max(0.0, fill - (now - t_fill) * _BYTES_PER_S), now
+            while queue and fill + sum(sent.values()) < _LEAD:
+                chunk = bytes(queue[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+                del queue[:FRAME_BYTES]
+                sent[c.send("feed", pcm=base64.b64encode(chunk).decode())] = len(chunk)
+            for frame in c.read_frames(0.01):
+                ev = frame.event() if frame.type == T_EVENT else {}
+                if ev.get("re") in sent and ev.get("ev") in ("reply", "error"):
+                    del sent[ev["re"]]
+                    if ev["ev"] == "error":
+                        raise ProtocolError("feeding audio to %s: %s" % (self.port, ev["error"]))
+                    fill, t_fill = float(_FIFO - ev.get("free", _FIFO)), time.monotonic()
+                else:
+                    c.backlog.append(frame)
             if time.monotonic() > deadline:
-                raise ProtocolError("feeding audio to %s timed out" % self.port)
+                queue.clear()
+                raise ProtocolError("feeding audio to %s timed out after %.0f s"
+                                    % (self.port, limit))
         # Let the board play out what it holds.
-        time.sleep(0.6)
+        time.sleep(fill / _BYTES_PER_S + 0.2)
 
     def advance(self, seconds, timeout=None):
         time.sleep(seconds)
         return True
 
-    # -- what needs hardware around the board ---------------------------------------------------
+    def tap(self):
+        """Counts every byte the board sends on the line from now on, except its replies to
+        the suite's own commands: len(tap) is what left the board on its own."""
+        tap = _OwnBytes()
+        self.client.taps.append(tap)
+        return tap
+
+    # -- what the rig does ---------------------------------------------------------------------
 
     def press(self, button, seconds=0.1, wait=True):
-        raise NotSupportedError("pressing '%s' needs a button rig (docs/hil-rig.md)" % button)
+        self.rig.press(button, seconds)
 
-    hold = release = press
+    def hold(self, button):
+        self.rig.hold(button)
+
+    def release(self, button):
+        self.rig.release(button)
 
     def pins(self):
-        raise NotSupportedError("reading pins needs a probe on the mute LED and mic power "
-                                "(docs/hil-rig.md)")
+        return self.rig.pins()
+
+    def probe_time(self):
+        return self.rig.now()
+
+    def edges(self, since):
+        return self.rig.edges(since)
 
     def power_cut(self):
-        raise NotSupportedError("cutting power needs a relay on the board's supply (docs/hil-rig.md)")
+        self.client.close()
+        self.rig.power_off()
 
-    power_on = hard_reset = power_cut
+    def power_on(self):
+        self.rig.power_on()
 
-    def tap(self):
-        raise NotSupportedError("counting every byte on the line needs the virtual board's tap")
+    def hard_reset(self):
+        self.client.close()
+        self.rig.reset()
+
+    def boot_holding(self, button):
+        self.client.close()
+        self.rig.boot_holding(button, self.wait_booted)
 
     @property
     def world(self):
@@ -126,3 +280,22 @@ class SerialTarget:
 
     def close(self):
         self.client.close()
+        self.rig.close()
+
+
+class _OwnBytes:
+    """A Client tap: bytes read, less the board's replies and errors answering a command."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, data, frames):
+        self.n += len(data)
+        for f in frames:
+            if f.type == T_EVENT:
+                ev = f.event()
+                if "re" in ev and ev.get("ev") in ("reply", "error"):
+                    self.n -= 12 + len(f.payload)
+
+    def __len__(self):
+        return max(0, self.n)

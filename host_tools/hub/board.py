@@ -1,25 +1,29 @@
 """A board as the host process shares it: one link thread, one view, any number of listeners.
 
 The link thread (hub.link) owns the serial port; its facts come here on the event loop, update
-the view (hub.view) and go to every listener (the page's event streams, the Wyoming bridge),
-in the order the board sent them. Commands go back through the link thread, one at a time.
+the view (hub.view) and go to every listener (the Wyoming bridge), in the order the board sent
+them. A page's event stream is no listener of facts: it only needs to know that the view
+changed (a Changes, bounded by construction), so a page that stops reading holds no audio and
+nothing that grows. Commands go back through the link thread, one at a time.
 """
 
 import asyncio
 import re
 
-from .dates import EntryDates, state_dir
+from ..places import state_dir
+from .dates import EntryDates
 from .link import BoardLink
 from .view import BoardView
 
 
 class Board:
-    def __init__(self, ident, port, key=None):
+    def __init__(self, ident, port, key=None, history=None):
         self.id = ident
         self.port = port
         self.view = BoardView(ident, port)
-        self.link = BoardLink(port, key, self._from_thread)
+        self.link = BoardLink(port, key, self._from_thread, history)
         self._listeners = set()
+        self._watchers = set()
         self._loop = None
         self._dates = None
 
@@ -49,9 +53,17 @@ class Board:
             data = dict(data, dates=self._dates.date(data["result"].entries,
                                                      data.get("uptime_ms", 0),
                                                      data["read_at"]))
-        changed = self.view.apply(kind, data)
+        try:
+            changed = self.view.apply(kind, data)
+        except (LookupError, TypeError, ValueError, AttributeError):
+            # An event of the wrong shape (a field that is no number, no object...): skipped
+            # like noise on the line, never an exception on the loop that serves the page.
+            changed = set()
         for queue in list(self._listeners):
             queue.put_nowait((self.id, kind, data, changed))
+        if changed:
+            for watcher in list(self._watchers):
+                watcher.mark(self.id, changed)
 
     def listen_into(self, queue):
         """Put every later fact into `queue` as (board id, kind, data, changed view parts)."""
@@ -61,6 +73,14 @@ class Board:
     def unlisten(self, queue):
         self._listeners.discard(queue)
 
+    def watch(self, changes):
+        """Mark in `changes` which parts of this board's view change ("state", "log")."""
+        self._watchers.add(changes)
+        return changes
+
+    def unwatch(self, changes):
+        self._watchers.discard(changes)
+
     async def command(self, name, **args):
         """Run a command on the board; its reply, or the EarshotError it raised."""
         return await asyncio.wrap_future(self.link.request(name, **args))
@@ -68,3 +88,28 @@ class Board:
 
 def _slug(text):
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "board"
+
+
+class Changes:
+    """Which parts of which boards' views changed since the reader last looked: at most one
+    entry per board and part, however many facts arrive in between (a session's audio is
+    hundreds)."""
+
+    def __init__(self):
+        self._parts = {}
+        self._ready = asyncio.Event()
+
+    def mark(self, ident, parts):
+        self._parts.setdefault(ident, set()).update(parts)
+        self._ready.set()
+
+    async def take(self, timeout):
+        """{board id: parts} changed since the last take, waiting up to `timeout` seconds for
+        one ({} if none)."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            return {}
+        self._ready.clear()
+        parts, self._parts = self._parts, {}
+        return parts

@@ -10,23 +10,15 @@ dates an entry in one of two ways, and otherwise says it does not know:
 An entry the host never saw, from an earlier boot, stays undated: a wrong date would be worse.
 """
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 # Entries whose first sighting is remembered, per board: enough for the firmware's bounded log
 # (firmware/earshot/translog.py keeps at most 256 entries) with room to spare.
 _KEEP = 1024
-
-
-def state_dir():
-    """Where the host tools keep what they remember ($EARSHOT_STATE_DIR overrides)."""
-    base = os.environ.get("EARSHOT_STATE_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
-    return Path(xdg) / "earshot"
 
 
 class EntryDates:
@@ -69,10 +61,18 @@ class EntryDates:
         if len(self.seen) > _KEEP:
             for k in sorted(self.seen, key=self.seen.get)[: len(self.seen) - _KEEP]:
                 del self.seen[k]
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.seen))
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
+                                       dir=self.path.parent)  # ours: never an existing name
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.seen))
             os.replace(tmp, self.path)
+            tmp = None
         except OSError:
             pass  # a read-only home: the dates still hold for this run
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)

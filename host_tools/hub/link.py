@@ -7,15 +7,16 @@ verifies sessions as they arrive (records.live), runs the commands the page and 
 ask for one at a time, and re-reads and verifies the transparency log after anything that
 appends to it. Everything it learns it hands to `publish(kind, data)` as a fact:
 
-    ("link",    {"state": "up" | "down", "error": str | None})
+    ("link",    {"state": "up" | "down" | "silent", "error": str | None})
     ("status",  the board's hello/status reply)
     ("event",   a board event: state, consent, confirm, wake, refused, session, boot ...)
-    ("session", ("open" | "audio" | "closed" | "broken", data))   see records.live
+    ("session", ("open" | "audio" | "closed" | "broken" | "refused", data))   records.live
     ("log",     {"result": LogResult, "read_at": epoch seconds, "uptime_ms": board ms})
 """
 
 import concurrent.futures
 import queue
+import secrets
 import threading
 import time
 
@@ -26,6 +27,13 @@ from ..records.live import LiveSession
 from ..records.translog import verify_log
 
 RETRY_S = 1.0  # a board that went away is looked for again this often
+# Liveness: a port can stay open while the board behind it is gone (power cut, a hung
+# firmware, a serial-over-network link whose far end died), and the page must never go on
+# showing its last state as current. After QUIET_S without a frame the board is asked for its
+# status; no frame at all within ANSWER_S after that and it shows as not answering (state
+# unknown) until it speaks again, when it is greeted afresh.
+QUIET_S = 2.0
+ANSWER_S = 4.0
 LOG_SETTLE_S = 0.3  # re-read the log this long after the last event that appends to it
 # Events after which the board's log holds a new entry (firmware/earshot/app.py appends one
 # for every mute change, consent change and session; boot may add repair/test-mode entries).
@@ -33,16 +41,24 @@ _LOG_EVENTS = {"session", "consent", "boot"}
 
 
 class BoardLink(threading.Thread):
-    def __init__(self, port, key, publish):
+    def __init__(self, port, key, publish, history=None):
         super().__init__(daemon=True, name="board-link %s" % port)
         self.port = port
         self.publish = publish  # publish(kind, data): must be safe to call from this thread
-        self.live = LiveSession(key)
+        # The receiver history `earshot record/verify/log` keep (records/history.py): a session
+        # received before this process started, replayed on the line, is refused here too.
+        self.history = history
+        self._history_lock = history.lock if history is not None else threading.RLock()
+        self.live = LiveSession(key, history=history,
+                                source="live on %s (run %s)" % (port, secrets.token_hex(4)))
         self.client = None
         self._requests = queue.Queue()
         self._stopping = threading.Event()
         self._log_due = None
         self._status_due = False
+        self._heard = time.monotonic()  # when the board last sent anything
+        self._ping = None  # (command number, sent at) of the status asked for liveness
+        self._silent = False
         self._pins = []  # (seq, hash) of the head verified last: a rewritten log fails
 
     # -- called from other threads ---------------------------------------------------------
@@ -83,11 +99,19 @@ class BoardLink(threading.Thread):
                 self._serve_requests()
                 for frame in self.client.frames(0.05):
                     self._frame(frame)
+                self._check_alive()
                 if self._log_due is not None and time.monotonic() >= self._log_due \
-                        and self.live.info is None:
+                        and self.live.info is None and not self._silent:
                     self._read_log()  # never in the middle of a session: audio first
             except PortError as e:
                 self._lost(str(e))
+            except (LookupError, TypeError, ValueError, AttributeError) as e:
+                # An event or reply of the wrong shape. This thread is the page's only source:
+                # were it to stop, the page would go on showing the last state as current. The
+                # board shows as not connected (state unknown) and is greeted again.
+                self._lost("the board sent something this earshot cannot read (%s: %s)"
+                           % (type(e).__name__, e))
+                self._stopping.wait(RETRY_S)
         if self.client is not None:
             self.client.close()
         self._fail_requests("the dashboard is stopping")
@@ -108,6 +132,9 @@ class BoardLink(threading.Thread):
 
     def _greeted(self, status):
         self._status_due = False
+        self._heard = time.monotonic()
+        self._ping = None
+        self._silent = False
         self.publish("link", {"state": "up", "error": None})
         self.publish("status", _plain(status))
         self._log_due = time.monotonic()
@@ -118,6 +145,25 @@ class BoardLink(threading.Thread):
             self.client.close()
             self.client = None
         self.publish("link", {"state": "down", "error": why})
+
+    def _check_alive(self):
+        now = time.monotonic()
+        if self._ping is None:
+            if now - self._heard >= QUIET_S:
+                self._ping = (self.client.send("status"), now)
+            return
+        if now - self._ping[1] < ANSWER_S:
+            return
+        self._ping = None  # asked again at once: every ANSWER_S while it stays silent
+        self._went_silent()
+
+    def _went_silent(self):
+        if self._silent:
+            return
+        self._silent = True
+        self._session_facts(self.live.abandon("truncated: the board stopped answering"))
+        self.publish("link", {"state": "silent", "error": "no answer from the board for %.0f s"
+                              % (time.monotonic() - self._heard)})
 
     def _serve_requests(self):
         while True:
@@ -135,6 +181,7 @@ class BoardLink(threading.Thread):
             except PortError as e:
                 future.set_exception(e)
                 raise
+            self._heard = time.monotonic()
             future.set_result(_plain(reply))
             if name in ("mute", "consent"):
                 self._log_due = time.monotonic() + LOG_SETTLE_S
@@ -149,6 +196,9 @@ class BoardLink(threading.Thread):
                 future.set_exception(PortError(why))
 
     def _frame(self, frame):
+        self._heard = time.monotonic()
+        if self._silent:
+            self._status_due = True  # it speaks again: greet it afresh, never resume old state
         if frame.type == T_EVENT:
             try:
                 ev = frame.event()
@@ -156,6 +206,10 @@ class BoardLink(threading.Thread):
                 return
             self.publish("event", ev)
             kind = ev.get("ev")
+            if self._ping and kind == "reply" and ev.get("re") == self._ping[0]:
+                self._ping = None
+                if not self._silent:
+                    self.publish("status", _plain(ev))  # and the page stays in step
             if kind == "boot":
                 # A reset: ask again for everything the board holds (consent, identity);
                 # a session it was sending will never be closed.
@@ -164,7 +218,18 @@ class BoardLink(threading.Thread):
             if kind in _LOG_EVENTS or (kind == "state" and ev.get("m") == "mute"):
                 self._log_due = time.monotonic() + LOG_SETTLE_S
         elif frame.type in (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE):
-            self._session_facts(self.live.feed(frame.payload))
+            with self._history_lock:
+                facts = self.live.feed(frame.payload)
+                self._save_history()
+            self._session_facts(facts)
+
+    def _save_history(self):
+        if self.live.remembered:
+            self.live.remembered = False
+            try:
+                self.history.save()
+            except EarshotError as e:  # a full disk: this run still remembers, in memory
+                self.publish("refusal", {"who": "receiver history", "text": str(e)})
 
     def _session_facts(self, facts):
         for fact in facts:
@@ -173,11 +238,14 @@ class BoardLink(threading.Thread):
     def _read_log(self):
         self._log_due = None
         try:
-            data, reply = self.client.read_log()
+            data, reply = self.client.read_log(quiet=ANSWER_S)
             status = self.client.command("status")
         except ProtocolError as e:
             self.publish("log", {"result": None, "error": str(e)})
+            if not self.client.backlog and time.monotonic() - self._heard >= ANSWER_S:
+                self._went_silent()  # nothing at all came back: the board is not answering
             return
+        self._heard = time.monotonic()
         result = verify_log(data, pins=self._pins)
         if result.ok and result.entries and list(result.head) != list(reply["head"]):
             result.error = ("the board says its log ends at #%s, but the chain it sent ends "

@@ -15,12 +15,21 @@ from ..errors import EarshotError
 
 
 def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=None,
-        out=print):
+        out=print, history=None, test_sessions=False):
     """Blocks until Ctrl-C or SIGTERM; EarshotError for anything the user can fix.
 
-    `sock`: the dashboard's listening socket (listen()), or None for no page."""
+    `sock`: the dashboard's listening socket (listen()), or None for no page. `history`: the
+    receiver history file (None: the default one) every verified session is checked against
+    and remembered in."""
+    if key is not None:
+        from ..records.history import History
+
+        history = History.load(history)  # not ours: a one-line error before anything starts
+    else:
+        history = None  # nothing is verified, so nothing is remembered
     try:
-        asyncio.run(_serve(ports, key, sock, lan, list(pipelines), list(allow), zeroconf, out))
+        asyncio.run(_serve(ports, key, sock, lan, list(pipelines), list(allow), zeroconf, out,
+                           history, test_sessions))
     except KeyboardInterrupt:
         pass
     finally:
@@ -29,14 +38,15 @@ def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=
     return 0
 
 
-async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out):
+async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out, history,
+                 test_sessions):
     from .board import Board
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    boards = {str(i): Board(str(i), port, key) for i, port in enumerate(ports, 1)}
+    boards = {str(i): Board(str(i), port, key, history) for i, port in enumerate(ports, 1)}
     started, closers = [], []
     try:
         for board in boards.values():
@@ -50,7 +60,8 @@ async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out):
         if pipelines:
             from ..bridge.satellite import Bridge
 
-            bridge = Bridge(boards["1"], pipelines, allow=allow)
+            bridge = Bridge(boards["1"], pipelines, allow=allow,
+                            test_sessions=test_sessions)
             await bridge.start()
             closers.append(bridge.stop)
             for p in pipelines:
@@ -91,7 +102,7 @@ async def _dashboard(boards, sock, lan, out):
 
     from ..dashboard.app import create_app
     from ..dashboard.guard import Guard, load_token
-    from .dates import state_dir
+    from ..places import state_dir
 
     host, actual = sock.getsockname()[:2]
     token = load_token(state_dir() / "dashboard-token") if lan else None

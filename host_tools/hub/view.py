@@ -7,6 +7,7 @@ interlock switched (firmware/earshot/mute.py reports the change after it has dri
 mic-power and mute-LED pins).
 """
 
+import json
 import time
 
 from .. import legend
@@ -36,7 +37,9 @@ class BoardView:
         self.board = {}
         self.muted = None  # None: not known (the board has not said, or is not connected)
         self.consent = None
-        self.pending = None  # {"target", "deadline" (monotonic) or None}
+        # The host request the board waits on the household for: {"what" (consent or
+        # provision: a key replacement), "target", "deadline" (monotonic) or None}
+        self.pending = None
         self.outcome = None  # the last confirmation's outcome
         self.gate = None
         self.streaming = None
@@ -62,46 +65,65 @@ class BoardView:
     def _on_link(self, data):
         self.link = dict(data)
         if data["state"] != "up":
-            self.muted = None  # a board we cannot hear from is not shown as safe or unsafe
+            # A board we cannot hear from is not shown as safe or unsafe, nor with the consent,
+            # light or request it last reported: all of it is unknown until it answers again.
+            self.muted = None
+            self.consent = None
+            self.gate = None
             self.pending = None
             self.streaming = None
         return {"state"}
 
     def _on_status(self, s):
         self.board = {k: s.get(k) for k in ("device_id", "board", "version", "wake_word",
-                                            "test_mode", "provisioned")}
+                                            "test_mode", "provisioned", "access")}
         self.muted = bool(s.get("muted"))
         self.gate = s.get("gate")
         self._consent(s.get("consent") or {})
+        waiting = s.get("confirm")
+        if isinstance(waiting, dict):  # firmware that reports it: consent or key replacement
+            self._waiting(waiting.get("what"), waiting.get("target"), waiting.get("seconds"))
+        elif "confirm" in s:
+            self.pending = None
         return {"state"}
+
+    def _waiting(self, what, target, seconds):
+        if not (self.pending and self.pending["what"] == what and
+                self.pending["target"] == target and self.pending["deadline"] is not None):
+            deadline = None if seconds is None else time.monotonic() + float(seconds)
+            self.pending = {"what": what, "target": target, "deadline": deadline}
 
     def _consent(self, c):
         if not c:
             return
         self.consent = plain_consent(c.get("preset"), c.get("flags") or [], c.get("guest"))
+        if self.pending and self.pending["what"] != "consent":
+            return  # a key replacement waits: consent says nothing about it
         target = c.get("pending")
-        if target and not (self.pending and self.pending["target"] == target):
-            self.pending = {"target": target, "deadline": None}
-        elif not target:
+        if target:
+            self._waiting("consent", target, None)
+        else:
             self.pending = None
 
     def _on_event(self, ev):
         kind = ev.get("ev")
         if kind == "state" and ev.get("m") == "mute":
-            self.muted = ev.get("new") == "muted"
+            if ev.get("new") not in ("muted", "unmuted"):
+                return set()  # not what the firmware says: never taken for "unmuted"
+            self.muted = ev["new"] == "muted"
         elif kind == "state" and ev.get("m") == "gate":
             self.gate = ev.get("new")
         elif kind == "consent":
             self._consent(ev)
-        elif kind == "confirm" and ev.get("what") == "consent":
+        elif kind == "confirm" and ev.get("what") in ("consent", "provision"):
             if ev.get("state") == "waiting":
-                self.pending = {"target": ev.get("target"),
+                self.pending = {"what": ev["what"], "target": ev.get("target"),
                                 "deadline": time.monotonic() + float(ev.get("seconds", 0))}
                 self.outcome = None
             elif ev.get("outcome"):
                 self.pending = None
-                self.outcome = {"target": ev.get("target"), "outcome": ev["outcome"],
-                                "at": time.time()}
+                self.outcome = {"what": ev["what"], "target": ev.get("target"),
+                                "outcome": ev["outcome"], "at": time.time()}
         elif kind == "boot":
             self.muted = bool(ev.get("muted", True))
             self.pending = None
@@ -124,7 +146,7 @@ class BoardView:
         elif what == "closed":
             self.last_session = dict(data, verified=data.get("verified", True))
             self.streaming = None
-        elif what == "broken":
+        elif what in ("broken", "refused"):
             self.last_session = {"broken": data}
             self.streaming = None
         else:
@@ -159,23 +181,40 @@ class BoardView:
     # -- what the page gets ------------------------------------------------------------------
 
     def state_json(self):
+        up = self.link.get("state") == "up"
         pending = None
         if self.pending:
             left = None
             if self.pending["deadline"] is not None:
                 left = max(0.0, self.pending["deadline"] - time.monotonic())
             target = self.pending["target"]
-            pending = {"target": target, "seconds_left": left,
-                       "consent": plain_consent(target, _flags_of(target), target == "guest"),
+            pending = {"what": self.pending["what"], "target": target, "seconds_left": left,
                        "gesture": legend.CONFIRM_GESTURE}
+            if self.pending["what"] == "consent":
+                pending["consent"] = plain_consent(target, _flags_of(target), target == "guest")
         return {
             "id": self.id, "port": self.port, "name": self.name, "link": self.link,
             "board": self.board, "muted": self.muted, "consent": self.consent,
+            "access": self.board.get("access") if up else None,
+            "access_text": v.ACCESS.get(self.board.get("access")) if up else None,
+            "test_mode": self.board.get("test_mode") if up else None,
+            "test_mode_text": v.TEST_MODE if up and self.board.get("test_mode") else None,
+            "light": self.light() if up else None,
             "pending": pending, "outcome": self.outcome, "gate": self.gate,
             "streaming": self.streaming, "last_session": self.last_session,
             "refusals": self.refusals, "pipelines": self.pipelines,
             "log": self.log, "choices": self.choices(),
         }
+
+    def light(self):
+        """The status LED as the board lights it now (its access mode, a request waiting, test
+        mode, the preset), from what it reported; None while that is not known."""
+        if not self.consent:
+            return None
+        c = self.consent
+        light = v.shown_light(c["preset"], c["guest"], self.pending, self.board.get("test_mode"),
+                              self.board.get("access"))
+        return dict(light, rgb=list(light["rgb"]))
 
     def log_json(self):
         return {"log": self.log, "timeline": self.timeline}
@@ -206,6 +245,18 @@ def _flags_of(target):
 
 
 def _entry(e, when):
+    """A log entry as the page's timeline shows it. An entry whose fields are not what its kind
+    has (the chain verifies any bytes) is shown as malformed, with its fields, never a failure
+    that would leave the page showing an older log."""
+    try:
+        return _entry_item(e, when)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+        return {"seq": e.seq, "kind": "malformed", "t": e.t, "when": when,
+                "text": "A malformed '%s' entry, not as the firmware writes it: %s" % (
+                    e.kind, json.dumps(e.fields, sort_keys=True)[:200])}
+
+
+def _entry_item(e, when):
     f = e.fields
     item = {"seq": e.seq, "kind": e.kind, "t": e.t, "when": when,
             "text": "%s: %s" % (e.kind, ", ".join("%s %s" % kv for kv in sorted(f.items())))}

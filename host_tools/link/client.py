@@ -21,6 +21,7 @@ class Client:
         self._seq = 0
         self.parser = FrameParser()
         self.backlog = []  # frames received while waiting for a reply
+        self.taps = []  # callables(data, frames): every byte read from the line, as it came
 
     def ensure_connected(self):
         if self._serial is None:
@@ -60,7 +61,10 @@ class Client:
             except OSError as e:
                 raise PortError("%s went away: %s" % (self.port, e)) from None
             if data:
-                frames += self.parser.feed(data)
+                new = self.parser.feed(data)
+                for tap in self.taps:
+                    tap(data, new)
+                frames += new
             if frames or time.monotonic() >= deadline:
                 return frames
 
@@ -70,12 +74,21 @@ class Client:
         kept, self.backlog = self.backlog, []
         return kept + self.read_frames(wait)
 
-    def command(self, name, timeout=None, **args):
-        """Send a command and return its reply; ProtocolError for an error reply or silence."""
+    def command(self, name, timeout=None, quiet=None, **args):
+        """Send a command and return its reply; ProtocolError for an error reply or silence.
+
+        `quiet`: also give up when the board sends nothing at all for that many seconds (a
+        long `timeout` for a reply that comes after many frames, without waiting it out for
+        a board that went away)."""
         seq = self.send(name, **args)
-        deadline = time.monotonic() + (timeout or self.timeout)
+        start = heard = time.monotonic()
+        deadline = start + (timeout or self.timeout)
         while time.monotonic() < deadline:
             frames = self.read_frames(0.05)
+            if frames:
+                heard = time.monotonic()
+            elif quiet is not None and time.monotonic() - heard > quiet:
+                break
             for i, frame in enumerate(frames):
                 if frame.type == T_EVENT:
                     ev = frame.event()
@@ -147,9 +160,10 @@ class Client:
                                                         VERSION))
         return reply
 
-    def read_log(self):
-        """The transparency log's bytes as stored on the board, and the board's reply (its head)."""
-        reply = self.command("log", timeout=15.0)
+    def read_log(self, quiet=None):
+        """The transparency log's bytes as stored on the board, and the board's reply (its head).
+        `quiet`: give up after that many seconds in which the board sent nothing."""
+        reply = self.command("log", timeout=15.0, quiet=quiet)
         lines, others = [], []
         for f in self.frames(0):
             if f.type == T_EVENT and f.event().get("ev") == "log":

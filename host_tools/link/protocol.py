@@ -40,8 +40,16 @@ class Frame:
     payload: bytes
 
     def event(self):
-        """The JSON object of an event frame."""
+        """The JSON object of an event frame (FrameParser hands out no other)."""
         return json.loads(self.payload)
+
+
+def _is_event(payload):
+    """An event frame's payload is one JSON object (docs/protocol.md)."""
+    try:
+        return isinstance(json.loads(payload), dict)
+    except ValueError:  # not JSON, or not UTF-8
+        return False
 
 
 class FrameParser:
@@ -88,8 +96,14 @@ class FrameParser:
                 del buf[:1]
                 continue
             self.versions_seen.add(version)
-            if version == VERSION:
-                frames.append(Frame(ftype, seq, bytes(buf[_HDR : _HDR + n])))
+            payload = bytes(buf[_HDR : _HDR + n])
+            if version == VERSION and ftype == T_EVENT and not _is_event(payload):
+                # It checks out but is no event (a glitch, another program on the port, a
+                # buggy board): skipped like noise, so every reader can rely on Frame.event().
+                self.bad_frames += 1
+                self._noise(buf[: _HDR + n + 4])
+            elif version == VERSION:
+                frames.append(Frame(ftype, seq, payload))
             del buf[: _HDR + n + 4]
         return frames
 

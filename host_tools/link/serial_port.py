@@ -11,7 +11,12 @@ import os
 
 from ..errors import PortError
 
-BAUD = 115200  # USB CDC ignores it; a USB-UART bridge needs it
+# The rate the firmware runs UART0 at (every esp32 board file's console.uart_baud; the firmware
+# raises it at boot so a session fits the serial line, docs/protocol.md). USB CDC ignores it; a
+# USB-UART bridge needs it. The REPL before the firmware starts, and after Ctrl-C, is at 115200
+# (REPL_BAUD), which is what mpremote uses.
+BAUD = 921600
+REPL_BAUD = 115200
 
 
 def open_port(port, baud=BAUD, timeout=0.05):

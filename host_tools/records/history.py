@@ -7,7 +7,8 @@ went backwards, and a transparency log rolled back or rewritten since it was las
 
     {"earshot_receiver": 1,
      "devices": {"<device id>": {
-         "sessions": {"<counter>": {"tag": hex, "digest": hex or null, "source": str}},
+         "sessions": {"<counter>": {"tag": hex, "digest": hex or null, "source": str,
+                                    "prev": hex (the tag the header chains to)}},
          "log_head": [seq, "hash hex"] or null}}}
 
 `source` names where a session was first received (a capture's SHA-256, or the directory
@@ -17,8 +18,11 @@ come back). The file is written atomically (tmp + rename) and only ever by this 
 at that path that is not one of ours is refused, never overwritten.
 """
 
+import contextlib
 import json
 import os
+import tempfile
+import threading
 from pathlib import Path
 
 from ..errors import EarshotError
@@ -26,16 +30,14 @@ from ..errors import EarshotError
 MARK = "earshot_receiver"
 FORMAT = 1
 MAX_SESSIONS = 4096
-ENV = "EARSHOT_HISTORY"
 
 
 def default_path():
-    """$EARSHOT_HISTORY, else $XDG_STATE_HOME/earshot/receiver.json (~/.local/state/...)."""
-    if os.environ.get(ENV):
-        return Path(os.environ[ENV])
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                            "state")
-    return Path(base) / "earshot" / "receiver.json"
+    """$EARSHOT_HISTORY, else receiver.json in earshot's state directory (host_tools/places.py:
+    $EARSHOT_STATE_DIR, $EARSHOT_HOME/state, $XDG_STATE_HOME/earshot, ~/.local/state/earshot)."""
+    from ..places import history_path
+
+    return history_path()
 
 
 class History:
@@ -43,6 +45,9 @@ class History:
         self.path = Path(path) if path else None
         self._data = data or {MARK: FORMAT, "devices": {}}
         self._changed = False
+        # One process may receive from several boards (the dashboard): their threads share
+        # one history and take this lock around everything they do with it.
+        self.lock = threading.RLock()
 
     @classmethod
     def load(cls, path=None):
@@ -67,14 +72,23 @@ class History:
     def save(self):
         if not self._changed or self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp = None
         try:
-            tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # A temporary file of our own (created, never an existing name), then renamed over.
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
+                                       dir=self.path.parent)
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self._data, indent=1, sort_keys=True))
             os.replace(tmp, self.path)
+            tmp = None
         except OSError as e:
             raise EarshotError("cannot write receiver history %s: %s"
                                % (self.path, e.strerror or e)) from None
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
         self._changed = False
 
     # -- sessions ----------------------------------------------------------------------------
@@ -103,12 +117,20 @@ class History:
         below = [int(c) for c in d["sessions"] if int(c) < counter]
         return d["sessions"][str(max(below))] if below else None
 
+    def awaited(self, dev, tag):
+        """Does a session received earlier chain to the header with this tag (hex)? Then that
+        header is the one reported missing before it, arriving late: no replay."""
+        d = self._device(dev)
+        return bool(d) and any(e.get("prev") == tag for e in d["sessions"].values())
+
     def commit(self, headers, source):
         """Remember the sessions a run received (verify_stream's result.headers)."""
         for info in headers:
             d = self._device(info.device_id, create=True)
             key = str(info.counter)
             entry = {"tag": info.tag, "digest": info.digest or None, "source": source}
+            if info.prev:
+                entry["prev"] = info.prev
             if d["sessions"].get(key) != entry:
                 d["sessions"][key] = entry
                 self._changed = True

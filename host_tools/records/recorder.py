@@ -9,15 +9,24 @@ For each session, in the output directory (never overwriting a file):
                 docs/sessions.md), only when its consent has `retain`: it holds the audio
     <id>.wav    the audio, only when its consent has `retain` and the session verified
 
+The rest of a session already under way when the recording starts has no header to verify it
+by: it is not kept (the command says so; the board's transparency log lists the session).
 A session that never closed (the board lost power or reset, or the recording stopped) is kept
 the same way, marked `"truncated": true`, with the audio that verified up to the cut: never
 dropped silently. Any other session that does not verify is kept as <id>.unverified.* (the
 consent its header claims decides about audio) and reported as an error: nothing unverified
 looks verified. Every header that verifies is remembered in the receiver history
 (records/history.py), so a replayed or missing session is caught across runs as well.
+
+Each run of the recorder is a *recording* with a random id, written into every sidecar
+(`"recording"`): the history remembers its sessions under that id, so `earshot verify` of a
+kept session is the same reception wherever the directory has moved, and a session received
+again in another run (a replay on the line) is not. Sidecars from before recording ids name
+their recording by its directory (record_source): they verify where they were recorded.
 """
 
 import json
+import secrets
 import time
 import wave
 from dataclasses import dataclass, field
@@ -64,8 +73,10 @@ class Recorder:
         self.out = Path(out)
         self.key = key
         self.history = history if history is not None else History()
-        self.source = record_source(self.out)
+        self.recording = secrets.token_hex(8)
+        self.source = recording_source(self.recording)
         self.records = []  # the open session's records
+        self.joined_late = 0  # records of a session whose header was sent before we listened
 
     @property
     def in_session(self):
@@ -76,6 +87,11 @@ class Recorder:
             stored = self.flush() if self.records else None  # a header without its close
             self.records = [frame.payload]
             return stored
+        if frame.type in (T_SESSION_CHUNK, T_SESSION_CLOSE) and not self.records:
+            # The rest of a session that began before the recording did: without its header
+            # nothing of it can be verified or attributed (the board's log lists it).
+            self.joined_late += 1
+            return None
         if frame.type == T_SESSION_CHUNK:
             self.records.append(frame.payload)
         elif frame.type == T_SESSION_CLOSE:
@@ -90,19 +106,27 @@ class Recorder:
         records, self.records = self.records, []
         if not records:
             return None
-        stored = store_session(self.out, records, self.key, self.history, self.source)
+        stored = store_session(self.out, records, self.key, self.history, self.source,
+                               self.recording)
         self.history.save()
         return stored
 
 
+def recording_source(recording):
+    """What the receiver history calls the sessions of the recording with this id (earshot
+    verify of one of them later, wherever it is, is the same reception, not a replay)."""
+    return "recording %s" % recording
+
+
 def record_source(out):
-    """What the receiver history calls sessions kept in directory `out` (earshot verify of one
-    of them later is the same reception, not a replay)."""
+    """What earshot called the sessions kept in directory `out` before recordings had ids
+    (sidecars without "recording"): the directory, so they verify only where they were made."""
     return "record %s" % Path(out).resolve()
 
 
-def store_session(out, records, key, history=None, source=None):
-    """Verify one session's records and keep them in directory `out`; returns a Stored."""
+def store_session(out, records, key, history=None, source=None, recording=None):
+    """Verify one session's records and keep them in directory `out`; returns a Stored.
+    `recording`: the id of the recording it belongs to, kept in its sidecar."""
     out = Path(out)
     result = sessions.verify_stream(records, key, history=history, source=source)
     if history is not None:
@@ -138,6 +162,7 @@ def store_session(out, records, key, history=None, source=None):
         "end": (info.reason or None) if info else None,
         "digest": info.digest if info else None,
         "header": records[0].hex() if head else None,
+        "recording": recording,
         "capture": None,
         "audio": None,
     }

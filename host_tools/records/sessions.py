@@ -213,6 +213,7 @@ class SessionInfo:
     reason: str = ""
     digest: str = ""  # hex of the close tag: what the transparency log records
     tag: str = ""  # hex of the header tag: the next session's `prev`
+    prev: str = ""  # hex of this header's `prev`: the tag of the session before it
 
     @property
     def consent(self):
@@ -249,8 +250,9 @@ class Failure:
 class Result:
     sessions: list = field(default_factory=list)  # SessionInfo of every session that verified
     failure: Failure | None = None
-    # SessionInfo of every header that verified and continued its device's chain, closed or
-    # not (a truncated session's header too): what a receiver history remembers.
+    # SessionInfo of every header that verified and was no replay, closed or not (a truncated
+    # session's header too, and one whose device's chain has a gap before it): what a
+    # receiver history remembers.
     headers: list = field(default_factory=list)
 
     @property
@@ -349,11 +351,17 @@ def verify_stream(records, key, last_counters=None, history=None, source=None):
                                          "header tag does not verify")
                 return result
             problem = _header_problem(rec, counters, chain, history, source)
+            cur = SessionInfo(rec.device_id, rec.session_id.hex(), rec.counter, rec.wake_word,
+                              rec.flags, rec.start_ms, tag=rec.tag.hex(),
+                              prev=rec.prev.hex())
             if problem:
+                if problem[0] == "dropped":
+                    # The header is the board's and new; what is missing came before it. It is
+                    # remembered, so the gap is reported here (every time this session is
+                    # checked) and the next session chains to it instead of failing forever.
+                    result.headers.append(cur)
                 result.failure = Failure(problem[0], "header", ordinal, rec.counter, problem[1])
                 return result
-            cur = SessionInfo(rec.device_id, rec.session_id.hex(), rec.counter, rec.wake_word,
-                              rec.flags, rec.start_ms, tag=rec.tag.hex())
             chain[rec.device_id] = rec.tag
             result.headers.append(cur)
             prev_tag = rec.tag
@@ -420,6 +428,8 @@ def _header_problem(rec, counters, chain, history, source):
     if known is not None and not again:
         return "replayed", "counter %d was received before (%s)" % (
             rec.counter, known.get("source") or "an earlier run")
+    if known is None and history is not None and history.awaited(dev, rec.tag.hex()):
+        return None  # the session a later one chains to, arriving late: it fills the gap
     last = counters.get(dev)
     if not again and history is not None and dev not in chain:
         top = history.max_counter(dev)

@@ -45,10 +45,28 @@ class LogResult:
 
 
 def _parse_body(body):
-    obj = json.loads(body)
-    if not isinstance(obj, dict) or not isinstance(obj.get("seq"), int):
-        raise ValueError("entry has no seq")
+    """An entry's JSON body -> dict, or ValueError saying what is wrong with its shape.
+
+    The firmware writes {"seq": int, "t": int, "k": str, "f": {...}}; anything else chains (the
+    hash covers any bytes) but is not an entry the firmware wrote, and nothing below may trip
+    over it."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        raise ValueError("body is not an entry (not JSON)") from None
+    if not isinstance(obj, dict) or not _is_int(obj.get("seq")):
+        raise ValueError("body is not an entry (no seq)")
+    if not _is_int(obj.get("t", 0)) or obj.get("t", 0) < 0:
+        raise ValueError("entry #%d is malformed: its time is not a number of ms" % obj["seq"])
+    if not isinstance(obj.get("k", "?"), str):
+        raise ValueError("entry #%d is malformed: its kind is not a word" % obj["seq"])
+    if not isinstance(obj.get("f", {}), dict):
+        raise ValueError("entry #%d is malformed: its fields are not an object" % obj["seq"])
     return obj
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def verify_log(data, pins=()):
@@ -89,15 +107,15 @@ def verify_log(data, pins=()):
             return res
         try:
             obj = _parse_body(body)
-        except ValueError:
-            res.error = "line %d: body is not an entry" % n
+        except ValueError as e:
+            res.error = "line %d: %s" % (n, e)
             return res
         if obj["seq"] != seq + 1:
             res.error = "line %d: seq %d follows %d" % (n, obj["seq"], seq)
             return res
         seq, prev = obj["seq"], digest
-        res.entries.append(Entry(seq, obj.get("t", 0), str(obj.get("k", "?")),
-                                 obj.get("f", {}), digest.hex()))
+        res.entries.append(Entry(seq, obj.get("t", 0), obj.get("k", "?"), obj.get("f", {}),
+                                 digest.hex()))
         res.head = (seq, digest.hex())
     for pseq, phash in pins:
         _check_pin(res, pseq, phash)
@@ -127,53 +145,57 @@ def read_log(path, pins=()):
 
 
 def describe(e):
-    """One human-readable line for an entry."""
-    f = e.fields
+    """One human-readable line for an entry; an entry whose fields are not what its kind has
+    (a number that is text, ...) is shown as MALFORMED with its fields, never a traceback."""
     head = "#%-5d %s  " % (e.seq, board_clock(e.t))
+    try:
+        return head + _describe(e.kind, e.fields)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
+        return head + "MALFORMED %s entry (not as the firmware writes it): %s" % (
+            e.kind, json.dumps(e.fields, sort_keys=True)[:200])
+
+
+def _describe(kind, f):
     test = " [TEST MODE: audio may be the host's]" if f.get("test") else ""
-    if e.kind == "open":
-        return head + "session opened: audio starts leaving the board, consent %s, wake %s, " \
+    if kind == "open":
+        return "session opened: audio starts leaving the board, consent %s, wake %s, " \
             "session %s (counter %s)%s" % (consent_text(f.get("consent", 0)), f.get("wake") or "-",
                                            f.get("id", "?"), f.get("counter", "?"), test)
-    if e.kind == "session":
+    if kind == "session":
         ms = f.get("ms", f.get("bytes", 0) // BYTES_PER_MS)
-        return head + "audio left the board: %.1f s, %d bytes, consent %s, wake %s, ended %s, " \
+        return "audio left the board: %.1f s, %d bytes, consent %s, wake %s, ended %s, " \
             "session %s (counter %s), digest %s%s" % (
                 ms / 1000, f.get("bytes", 0), consent_text(f.get("consent", 0)),
                 f.get("wake") or "-", f.get("end") or "-", f.get("id", "?"),
                 f.get("counter", "?"), str(f.get("digest", ""))[:16], test)
-    if e.kind == "interrupted":
-        return head + "session %s (counter %s) was cut off by a %s: audio left, its end was " \
+    if kind == "interrupted":
+        return "session %s (counter %s) was cut off by a %s: audio left, its end was " \
             "never logged" % (f.get("id", "?"), f.get("counter", "?"), f.get("cause", "reset"))
-    if e.kind == "boot":
-        return head + "board started (%s), %s" % (f.get("cause", "?"), f.get("access", "?"))
-    if e.kind == "unlock":
-        return head + "UNLOCKED at the board (%s): updatable until the next reset" % f.get(
+    if kind == "boot":
+        return "board started (%s), %s" % (f.get("cause", "?"), f.get("access", "?"))
+    if kind == "unlock":
+        return "UNLOCKED at the board (%s): updatable until the next reset" % f.get(
             "by", "?")
-    if e.kind == "test_mode":
+    if kind == "test_mode":
         if f.get("on"):
-            return head + "TEST MODE on (%s): the host may play audio into the board" % f.get(
+            return "TEST MODE on (%s): the host may play audio into the board" % f.get(
                 "by", "?")
-        return head + "test mode off: %s" % f.get("why", "?")
-    if e.kind == "crash":
-        return head + "the firmware failed (%s) and the board reset" % f.get("error", "?")
-    if e.kind == "provision":
-        return head + "signing key set for device %s" % f.get("device_id", "?")
-    if e.kind == "consent":
-        return head + "consent %s -> %s, by %s" % (
+        return "test mode off: %s" % f.get("why", "?")
+    if kind == "crash":
+        return "the firmware failed (%s) and the board reset" % f.get("error", "?")
+    if kind == "provision":
+        return "signing key set for device %s" % f.get("device_id", "?")
+    if kind == "consent":
+        return "consent %s -> %s, by %s" % (
             consent_text(f.get("old", 0)),
             consent_text(f.get("new", 0), f.get("guest", False), f.get("preset")),
             f.get("source", "?"))
-    if e.kind == "mute":
-        return head + "microphone %s by %s" % (
+    if kind == "mute":
+        return "microphone %s by %s" % (
             "muted" if f.get("muted") else "unmuted", f.get("source", "?"))
-    if e.kind == "provision":
-        return head + "provisioned as %s (a new signing key)" % f.get("device_id", "?")
-    if e.kind == "test_mode":
-        return head + "TEST MODE on: audio may be fed over serial (earshot hil)"
-    if e.kind == "repair":
-        return head + "log repaired at boot: %d damaged bytes dropped" % f.get("dropped_bytes", 0)
-    return head + "%s %s" % (e.kind, json.dumps(f, sort_keys=True))
+    if kind == "repair":
+        return "log repaired at boot: %d damaged bytes dropped" % f.get("dropped_bytes", 0)
+    return "%s %s" % (kind, json.dumps(f, sort_keys=True))
 
 
 def render(res, as_json=False):

@@ -26,11 +26,13 @@ from ..board import files
 from ..errors import EarshotError
 from . import wire
 from .console import ConsoleInput
+from .flash_cost import FlashCost
 from .runs import lock_flash
+from .serial_line import BOOT_BAUD, SerialLine
 from .unix_port import micropython_binary, parse_heap
-from .wire import (EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET,
-                   PWRON_RESET, SOFT_RESET, WDT_RESET)
-from .world import World, WorldServer, read_pcm
+from .wire import (CHIP_BROWN_OUT, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY,
+                   EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
+from .world import DMA_BUFFER_SAMPLES, World, WorldServer, read_pcm
 
 RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
 # Output held for a host that is slow to read before the oldest is dropped (a real USB CDC
@@ -38,18 +40,35 @@ RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
 _MAX_PENDING_OUT = 16 << 20
 
 
+# How long a boot gesture is held past the start, in board seconds: the firmware decides after
+# 2 s of holding (firmware/earshot/access.py HOLD_MS), plus margin.
+BOOT_HOLD_S = 3.0
+
 _BOOT_FAILURES = 3  # MicroPython dying before it boots this often in a row: stop, say why
 
 
 class VirtualBoard:
     """A virtual ESP32-S3 Earshot board. Use as a context manager.
 
-    `port` is the serial device path; `play`, `press`, `hold`, `release`, `buttons`, `pins`,
-    `power_cut`, `power_on`, `deploy` script the physical world around it.
+    `port` is the serial device path; `play`, `press`, `hold`, `release`, `switch`, `buttons`,
+    `pins`, `power_cut`, `power_on`, `brownout`, `deploy` script the physical world around it.
+
+    Fidelity knobs (defaults: an ESP32_GENERIC_S3 board as upstream MicroPython runs it):
+    serial_cost   serial writes cost board time like the UART0 REPL mirror and USB CDC drivers
+                  (host_tools/sim/serial_line.py); False: an ideal line
+    uart_baud     UART0's baud rate at boot (MICROPY_HW_UART_REPL_BAUD); firmware may raise it
+    tick_hz       the FreeRTOS tick the drivers sleep in (CONFIG_FREERTOS_HZ)
+    usb_cdc       a host on the native USB port as well as on the UART mirror
+    flash_cost    filesystem writes cost board time like LittleFS on SPI NOR (flash_cost.py)
+    clock_start_ms  board time at power-on; ticks_ms() wraps at 2**30 ms, so start near it
+                  to cross the wrap (the watchdog bites at its timeout in board time)
+    The I2S DMA buffer is the board file's mic "ibuf" (default 10240 bytes = 80 ms).
     """
 
     def __init__(self, flash_dir=None, erase=False, heap="256K", board="virtual", link=None,
-                 mac="02:e5:00:00:00:01", download_mode=False):
+                 mac="02:e5:00:00:00:01", download_mode=False, serial_cost=True,
+                 uart_baud=BOOT_BAUD, tick_hz=100, usb_cdc=True, flash_cost=True,
+                 clock_start_ms=0):
         self.heap = "%dK" % (parse_heap(heap) >> 10)
         self.board_id = board
         self.board = files.load(board)
@@ -74,9 +93,19 @@ class VirtualBoard:
         self._taps = []
         self._proc = None
         self._powered = False
+        self._in_reset = False  # EN held low by a rig (hold_in_reset)
         self._lock = threading.RLock()
         self._closed = False
-        self.world = World(self.board.get("reset_state", {}))
+        mic = self.board.get("mic", {})
+        dma = (mic.get("ibuf", 10240) // (DMA_BUFFER_SAMPLES * 8)) * DMA_BUFFER_SAMPLES
+        mute = self.board.get("buttons", {}).get("mute", {})
+        self.world = World(
+            self.board.get("reset_state", {}), dma_samples=dma,
+            serial=SerialLine(baud=uart_baud, tick_ms=1000 / tick_hz, usb=usb_cdc,
+                              cost_free=not serial_cost),
+            flash=FlashCost(cost_free=not flash_cost), clock_start_ms=clock_start_ms,
+            mute_switch=mute.get("kind") == "switch")
+        self.watchdog_resets = 0
         self.world.on_boot = self._on_booted
         self._server = WorldServer(self.world, Path(self._tmp) / "world.sock")
         self._master, self._slave = os.openpty()
@@ -150,19 +179,34 @@ class VirtualBoard:
             self.console.power_off()
             self.world.power_off()
 
-    def power_on(self, reset_cause=PWRON_RESET, download=None):
+    def power_on(self, reset_cause=PWRON_RESET, download=None, chip_reset=None):
         """Power on; with `download` (BOOT held, default: the constructor's download_mode) the
-        chip starts in its ROM serial bootloader instead of MicroPython."""
+        chip starts in its ROM serial bootloader instead of MicroPython. `chip_reset` is the
+        reason the chip itself records (wire.CHIP_*; default: what `reset_cause` implies)."""
         with self._lock:
             if self._powered:
                 return
             self._drain_stdin()  # bytes sent to a dead board are lost
             self._powered = True
             self.world.power_on()
+            if self._in_reset:
+                return  # EN held low: the chip starts when it is released
             if self.download_mode if download is None else download:
                 self._enter_bootloader()
             else:
-                self._spawn("friendly", reset_cause)
+                self._spawn("friendly", reset_cause, chip_reset)
+
+    def brownout(self):
+        """The supply sags below the brown-out threshold: the chip resets. Upstream MicroPython
+        reports it as a power-on (ports/esp32/modmachine.c, mp_machine_reset_cause maps
+        ESP_RST_BROWNOUT to MP_PWRON_RESET); the chip's own reset reason says brown-out."""
+        self.power_cut()
+        self.power_on(PWRON_RESET, chip_reset=CHIP_BROWN_OUT)
+
+    def switch(self, engaged):
+        """Slide the board's latched mute switch: True is "mute" (a board file whose
+        buttons.mute has "kind": "switch", like the ESP32-S3-BOX-3)."""
+        self.world.set_switch(engaged)
 
     def enter_download_mode(self):
         """Hold BOOT and press RESET: the ROM bootloader answers on the port (for esptool)."""
@@ -201,6 +245,54 @@ class VirtualBoard:
         self.power_cut()
         self.power_on(HARD_RESET)
 
+    def hold_in_reset(self, held):
+        """The EN (reset) line, as a rig drives it: held low the chip stops and its outputs
+        show their reset state; released, it boots as after the reset button."""
+        with self._lock:
+            if held:
+                self._kill()
+                self._proc = None  # stopped, not crashed: the supervisor must not restart it
+                self.console.power_off()  # the USB port goes with the chip
+                self._in_reset = True
+                if self._powered:
+                    self.world.power_on()  # pins back to their reset state
+                return
+            if not self._in_reset:
+                return
+            self._in_reset = False
+            if self._powered:
+                self._drain_stdin()
+                self.world.power_on()
+                self._spawn("friendly", HARD_RESET)
+
+    @property
+    def in_reset(self):
+        return self._in_reset
+
+    def boot_holding(self, button, how="cycle", seconds=BOOT_HOLD_S, timeout=60):
+        """Hold `button` ('action', 'mute' or 'mute+action') while the board starts, as a
+        person arms test mode or unlocks a locked board: `how` is 'cycle' (the reset button)
+        or 'on' (power applied); the button is released `seconds` of board time after the
+        start, past the firmware's boot gesture."""
+        if how == "on" and self._powered:
+            raise EarshotError("the board is already powered: cycle it to start it again "
+                               "with the button held")
+        self.hold(button)
+        try:
+            if how == "on":
+                self.power_on()
+            else:
+                self.hard_reset()
+            self.wait_booted(timeout=timeout)
+            # Board time only runs while the firmware reads frames: the boot gesture reads
+            # them from its start, so this is the gesture's own clock.
+            if not self.world.wait_board_time(self.time_s + seconds, wall_timeout=timeout):
+                raise EarshotError("the virtual board stopped reading its buttons at boot "
+                                   "(see %s)" % self.log_path)
+        finally:
+            self.release(button)
+        return self.time_s
+
     def wait_booted(self, timeout=10):
         deadline = time.monotonic() + timeout
         while not self.world.booted.wait(0.1):
@@ -210,13 +302,16 @@ class VirtualBoard:
                 raise EarshotError("virtual board did not boot in %ss (see %s)"
                                    % (timeout, self.log_path))
 
-    def _spawn(self, mode, cause):
+    def _spawn(self, mode, cause, chip_reset=None):
         env = dict(os.environ)
+        if chip_reset is None:
+            chip_reset = {PWRON_RESET: CHIP_POWERON}.get(cause, 0)
         env.update({
             wire.ENV_FLASH: str(self.flash_dir),
             wire.ENV_MODE: mode,
             wire.ENV_SOCK: self._server.path,
             wire.ENV_RESET_CAUSE: str(cause),
+            wire.ENV_CHIP_RESET: str(chip_reset),
             wire.ENV_MAC: self.mac,
         })
         self.console.reset(keep_usb=cause == SOFT_RESET)
@@ -268,6 +363,7 @@ class VirtualBoard:
                     with self._lock:
                         if self._proc is proc and self._powered:
                             self._kill()
+                            self.watchdog_resets += 1
                             self.world.power_on()
                             self._spawn("friendly", WDT_RESET)
                 continue
@@ -425,6 +521,14 @@ class VirtualBoard:
     def buttons(self):
         return self.world.buttons()
 
+    def edges(self, since=0.0):
+        """Pin and button changes since board time `since`: what a logic analyser records."""
+        return self.world.edges(since)
+
+    def probe_time(self):
+        """Now, in the clock edges() uses (board time)."""
+        return self.time_s
+
     def pins(self):
         return self.world.pins()
 
@@ -433,8 +537,8 @@ class VirtualBoard:
         return self.world.samples / 16000
 
     def wait_audio_done(self, timeout=60):
-        """Wait until the microphone has consumed all queued audio."""
-        if not self.world.wait(lambda: self.world._queued == 0, timeout):
+        """Wait until the firmware has read all queued audio (out of the DMA buffer too)."""
+        if not self.world.wait(self.world.audio_read, timeout):
             raise EarshotError("virtual microphone still has audio queued after %ss: is the "
                                "firmware running?" % timeout)
 

@@ -9,6 +9,12 @@ the Unix socket the simulator published in its registration (sim/runs.py):
     {"op": "pins"}                                     -> {"ok": true, "pins": {...},
                                                            "buttons": {...}, "powered": true}
     {"op": "power", "action": "off" | "on" | "cycle"}  -> {"ok": true, "powered": false}
+    {"op": "power", "action": "cycle", "hold": "action", "seconds": 3}
+                                                       -> the button held while it starts
+    {"op": "hold" | "release", "button": "mute"}       -> {"ok": true, "buttons": {...}}
+    {"op": "reset", "held": true | false}              -> the EN line: held, or released (boots)
+    {"op": "edges", "since": 12.5}                     -> {"ok": true, "edges": [[t, name, v]],
+                                                           "sim_time_s": 14.2}
     anything wrong                                     -> {"ok": false, "error": "one line"}
 
 Times are the simulator's audio clock (seconds since it started), not the firmware's uptime.
@@ -20,6 +26,7 @@ import socket
 import threading
 
 from ..errors import EarshotError
+from .board import BOOT_HOLD_S
 
 
 class ControlServer:
@@ -76,9 +83,19 @@ class ControlServer:
         if op == "pins":
             pins = b.pins()
             return {"pins": dict(pins, status_led=list(pins.get("status_led", (0, 0, 0)))),
-                    "buttons": b.buttons(), "sim_time_s": b.time_s, "powered": b.powered}
+                    "buttons": b.buttons(), "sim_time_s": b.time_s, "powered": b.powered,
+                    "in_reset": b.in_reset}
         if op == "power":
             action = req["action"]
+            if req.get("hold"):
+                if action not in ("on", "cycle"):
+                    raise EarshotError("power %s --hold: a button can only be held while the "
+                                       "board starts (on or cycle)" % action)
+                seconds = float(req.get("seconds", BOOT_HOLD_S))
+                if not 0.1 <= seconds <= 60:
+                    raise EarshotError("--seconds %g: hold between 0.1 and 60 s" % seconds)
+                b.boot_holding(req["hold"], action, seconds)
+                return {"powered": b.powered, "held": req["hold"], "sim_time_s": b.time_s}
             if action == "off":
                 b.power_cut()
             elif action == "on":
@@ -88,6 +105,16 @@ class ControlServer:
             else:
                 raise EarshotError("power %r: use on, off or cycle" % action)
             return {"powered": b.powered}
+        if op in ("hold", "release"):
+            getattr(b, op)(req["button"])
+            return {"buttons": b.buttons(), "sim_time_s": b.time_s}
+        if op == "reset":
+            b.hold_in_reset(bool(req["held"]))
+            return {"in_reset": b.in_reset, "powered": b.powered}
+        if op == "edges":
+            since = float(req.get("since", 0.0))
+            return {"edges": [[t, name, list(v) if isinstance(v, tuple) else v]
+                              for t, name, v in b.edges(since)], "sim_time_s": b.time_s}
         raise EarshotError("unknown control request %r" % op)
 
 

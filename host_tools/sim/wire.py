@@ -14,7 +14,12 @@ FRAME_SAMPLES = 320  # one frame = 20 ms
 FRAME_BYTES = 640
 
 # -- socket opcodes, firmware -> world (one byte each) -----------------------------------------
-OP_FRAME = b"F"  # read one frame; reply: buttons u8 + FRAME_BYTES of PCM
+OP_FRAME = b"F"  # read one frame; reply: FRAME_HEADER (below) + FRAME_BYTES of PCM
+# The frame reply's header, struct "<BHHI": buttons u8 (the mute bit is the latched switch's
+# level on a board whose mute is a switch), samples the I2S DMA dropped before this frame u16,
+# samples still waiting in the DMA buffer after it u16, board time in ms u32 (ticks_ms: it
+# wraps at TICKS_PERIOD).
+FRAME_HEADER = 9
 OP_PIN = b"P"  # id u8, r, g, b u8: an output pin changed; reply ACK
 OP_WDT_START = b"W"  # timeout_ms u32 LE
 OP_WDT_FEED = b"w"
@@ -22,6 +27,11 @@ OP_WDT_STOP = b"D"  # after Ctrl-C only
 OP_BOOTED = b"B"  # mode u8 (BOOT_FRIENDLY / BOOT_RAW); reply BOOT_OK
 OP_KBD_INTR = b"K"  # char u8 (KBD_INTR_OFF = -1): mp_interrupt_char changed; reply ACK for -1
 KBD_INTR_OFF = 0xFF
+OP_SERIAL = b"S"  # nbytes u32: the firmware wrote nbytes to its serial port (costs board time)
+OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake timer (0: off)
+OP_FLASH = b"C"  # kind u8 (FLASH_*), erases u32, nbytes u32: a filesystem write; reply ACK
+FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes programmed
+FLASH_META = b"m"  # a close, rename or remove: one metadata commit
 ACK = b"A"  # the pin change (or the interrupt char -1) is applied
 BOOT_FRIENDLY = b"F"
 BOOT_RAW = b"R"
@@ -47,9 +57,19 @@ WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
+# ROM reset reason the chip itself records (esp-idf components/soc/esp32s3/include/soc/
+# reset_reasons.h: RESET_REASON_SYS_BROWN_OUT 0x0F); upstream reports it as PWRON_RESET.
+CHIP_POWERON = 1
+CHIP_BROWN_OUT = 15
+
+# ticks_ms() wraps here on the board (py/mpconfig.h MICROPY_PY_TIME_TICKS_PERIOD =
+# MP_SMALL_INT_POSITIVE_MASK + 1: 2**30 with 31-bit small ints on the ESP32-S3).
+TICKS_PERIOD = 1 << 30
+
 # -- environment the supervisor gives each MicroPython process ----------------------------------
 ENV_FLASH = "EARSHOT_FLASH"  # directory mounted at /
 ENV_MODE = "EARSHOT_MODE"  # "friendly" or "raw"
 ENV_SOCK = "EARSHOT_SIM_SOCK"  # the world's Unix socket
 ENV_RESET_CAUSE = "EARSHOT_RESET_CAUSE"
 ENV_MAC = "EARSHOT_MAC"
+ENV_CHIP_RESET = "EARSHOT_CHIP_RESET"  # the chip's own reset reason (CHIP_*)

@@ -1,9 +1,11 @@
-"""The physical world around a virtual board: microphone, buttons, output pins, watchdog.
+"""The physical world around a virtual board: microphone, I2S DMA, buttons and mute switch,
+output pins, serial line, flash and watchdog, on one board clock.
 
 The firmware's virtual hardware layer (firmware/earshot/hw/virtual.py) talks to this over a
-Unix socket. Time on the board is the audio clock: every frame the firmware reads is 20 ms of
-board time. Queued audio is delivered as fast as the firmware reads it; with nothing queued the
-microphone hears silence at real-time pace, as a real one would.
+Unix socket. Board time is the audio clock plus what serial and flash writes cost: a frame read
+waits for the frame's samples, a write blocks the firmware as long as the real driver would
+(serial_line.py, flash_cost.py). Queued audio is delivered as fast as the firmware reads it;
+with nothing queued the microphone hears silence at real-time pace, as a real one would.
 
 The wire format (opcodes, pin ids, frame size) is host_tools/sim/wire.py, the one copy both
 sides use.
@@ -20,14 +22,22 @@ from pathlib import Path
 
 from ..errors import EarshotError
 from . import wire
+from .flash_cost import FlashCost
+from .frame_stats import FrameStats
+from .serial_line import SerialLine
 from .wire import FRAME_BYTES, FRAME_SAMPLES, RATE
 
 FRAME_S = FRAME_SAMPLES / RATE
+# The esp32 port's machine.I2S DMA buffers hold DMA_BUF_LEN_IN_I2S_FRAMES (256) frames each, and
+# it allocates ibuf // (256 * 8) of them for 32-bit stereo RX (ports/esp32/machine_i2s.c,
+# get_dma_buf_count): ibuf 10240 is 5 buffers, 1280 samples, 80 ms.
+DMA_BUFFER_SAMPLES = 256
 
 BUTTON_BITS = {"mute": wire.BUTTON_MUTE, "action": wire.BUTTON_ACTION}
 PIN_IDS = {wire.PIN_MUTE_LED: "mute_led", wire.PIN_MIC_POWER: "mic_power",
            wire.PIN_STATUS_LED: "status_led"}
 _SILENCE = bytes(FRAME_BYTES)
+_HISTORY = 20000  # edges kept per kind: hours of a blinking LED
 
 
 def read_pcm(source):
@@ -60,48 +70,96 @@ def read_pcm(source):
 
 
 class World:
-    """Microphone queue, button timeline, pin states and the watchdog of one board."""
+    """Microphone, I2S DMA buffer, buttons and switch, pins, serial line, flash and watchdog of
+    one board, all on one board clock.
 
-    def __init__(self, reset_state):
+    Board time (`clock_us`) is what the firmware lives in: it advances when the firmware waits
+    for audio (a frame read with nothing buffered), and by what its serial writes and flash
+    writes cost (SerialLine, FlashCost). The microphone produces samples as board time passes,
+    into a DMA buffer of `dma_samples` (machine.I2S's ibuf); a firmware that falls further
+    behind than that loses the oldest audio, as the esp32 I2S driver drops its oldest DMA
+    buffer. Queued audio is the room's sound from the moment it is played; with nothing queued
+    the room is silent and time passes at real-time pace, as it would for a real board.
+    """
+
+    def __init__(self, reset_state, dma_samples=1280, serial=None, flash=None,
+                 clock_start_ms=0, mute_switch=False):
         self._cond = threading.Condition()
         self._audio = deque()  # bytes chunks, consumed front first
         self._queued = 0  # bytes queued
-        self.samples = 0  # board time: samples the firmware has read since power-on of the sim
+        self.clock_us = int(clock_start_ms) * 1000  # board time
+        self._dma = bytearray()  # samples produced, not yet read (int16 LE)
+        self._dma_bytes = max(2 * DMA_BUFFER_SAMPLES, 2 * dma_samples)
         self._silence_due = 0.0
         self._presses = []  # (mask, start_sample, end_sample or None)
         self._reset_state = dict(reset_state)
         self.pin_state = {}
-        self.pin_history = []  # (board seconds, pin, value)
+        # What a logic analyser on the board would record, in board seconds: every output pin
+        # change, and every button edge (pressed 1, released 0) as the tester made it.
+        self.pin_history = deque(maxlen=_HISTORY)  # (board seconds, pin, value)
+        self.button_history = deque(maxlen=_HISTORY)  # (board seconds, button, 1 | 0)
+        self.serial = serial or SerialLine(cost_free=True)
+        self.flash = flash or FlashCost(cost_free=True)
+        self.has_mute_switch = mute_switch
+        self.switch_engaged = False  # the latched mute switch is at "mute"
+        self._codec_ready = True  # a switch that cut the codec's power left it unconfigured
+        self.lost_samples = 0  # audio the DMA dropped while the microphone was powered
+        self._lost_pending = 0
+        self.max_backlog = 0  # most samples ever waiting in the DMA buffer at a read
+        self._stall_us = 0
+        self._stall_at = 0
+        self.frame_stats = FrameStats()  # per-frame processing time (frame_stats.py)
+        self._frame_out = None  # (board us, wall s) when the last frame was handed over
         self.power_off()
         self.booted = threading.Event()
-        self._wdt_timeout = None
-        self._wdt_fed = 0.0
+        self._wdt_timeout_us = None
+        self._wdt_fed_us = 0
+        self._wdt_bitten = False
+        self._last_op = time.monotonic()
         self.on_boot = None  # set by the supervisor: the runtime announced itself
         self.on_kbd_intr = None  # set by the supervisor: the interrupt character changed
 
-    # -- the board's side -------------------------------------------------------------------
+    # -- board time -------------------------------------------------------------------------
 
-    def next_frame(self):
-        """Block until the next frame is due; return (buttons mask, PCM bytes the mic hears)."""
-        with self._cond:
-            while True:
-                if self._queued:
-                    pcm = self._take(FRAME_BYTES)
-                    self._silence_due = time.monotonic() + FRAME_S
-                    break
-                now = time.monotonic()
-                if now >= self._silence_due:
-                    self._silence_due = max(now, self._silence_due) + FRAME_S
-                    pcm = _SILENCE
-                    break
-                self._cond.wait(self._silence_due - now)
-            self.samples += FRAME_SAMPLES
-            # A powered-down microphone hears nothing, whatever the firmware believes.
-            if not self.pin_state.get("mic_power"):
-                pcm = _SILENCE
-            mask = self._buttons_at(self.samples)
-            self._cond.notify_all()
-            return mask, pcm
+    @property
+    def samples(self):
+        """Board time in samples (16 per ms)."""
+        return self.clock_us * RATE // 1_000_000
+
+    @property
+    def ticks_ms(self):
+        """What ticks_ms() returns on the board now: board ms, wrapped like the ESP32-S3's."""
+        return (self.clock_us // 1000) % wire.TICKS_PERIOD
+
+    def _advance(self, us):
+        """Let `us` of board time pass (lock held): the microphone fills the DMA buffer."""
+        if us <= 0:
+            return
+        before = self.samples
+        self.clock_us += int(us)
+        self._produce(self.samples - before)
+        if self._wdt_timeout_us is not None and \
+                self.clock_us - self._wdt_fed_us > self._wdt_timeout_us:
+            self._wdt_bitten = True  # latched: a late feed does not undo a bite
+
+    def _produce(self, n):
+        hearing = self.pin_state.get("mic_power") and self._codec_ready and \
+            not self.switch_engaged
+        pcm = self._take(2 * n)
+        if not hearing:
+            # A powered-down microphone (or one the mute switch cut off) hears nothing,
+            # whatever the firmware believes.
+            pcm = bytes(2 * n)
+        self._dma += pcm
+        over = len(self._dma) - self._dma_bytes
+        if over > 0:
+            # The I2S driver drops whole DMA buffers, oldest first.
+            unit = 2 * DMA_BUFFER_SAMPLES
+            drop = -(-over // unit) * unit
+            del self._dma[:drop]
+            if hearing:
+                self.lost_samples += drop // 2
+                self._lost_pending += drop // 2
 
     def _take(self, n):
         out = bytearray()
@@ -116,37 +174,114 @@ class World:
             out += bytes(n - len(out))
         return bytes(out)
 
+    # -- the board's side -------------------------------------------------------------------
+
+    def next_frame(self):
+        """Block until a frame is buffered; return (buttons mask, lost samples, backlog
+        samples, ticks_ms, PCM bytes)."""
+        with self._cond:
+            self._last_op = time.monotonic()
+            if self._frame_out is not None:
+                self.frame_stats.busy.add(self.clock_us - self._frame_out[0])
+                self.frame_stats.wall.add((self._last_op - self._frame_out[1]) * 1e6)
+            if self._stall_us and self.samples >= self._stall_at:
+                self._advance(self._stall_us)  # the CPU was busy elsewhere: audio piled up
+                self._stall_us = 0
+            need = FRAME_SAMPLES - len(self._dma) // 2
+            if need > 0:
+                if self._queued:
+                    self._silence_due = time.monotonic() + FRAME_S
+                else:
+                    while not self._queued:
+                        now = time.monotonic()
+                        if now >= self._silence_due:
+                            self._silence_due = max(now, self._silence_due) + FRAME_S
+                            break
+                        self._cond.wait(self._silence_due - now)
+                # The read returns when the frame's last sample arrives.
+                target = self.samples + need
+                self._advance(-(-target * 1_000_000 // RATE) - self.clock_us)
+            pcm = bytes(self._dma[:FRAME_BYTES])
+            del self._dma[:FRAME_BYTES]
+            backlog = len(self._dma) // 2
+            self.max_backlog = max(self.max_backlog, backlog)
+            lost, self._lost_pending = self._lost_pending, 0
+            mask = self._buttons_at(self.samples)
+            if self.has_mute_switch:
+                mask = (mask & ~wire.BUTTON_MUTE) | (wire.BUTTON_MUTE if self.switch_engaged else 0)
+            self._frame_out = (self.clock_us, time.monotonic())
+            self._cond.notify_all()
+            return mask, min(lost, 0xFFFF), min(backlog, 0xFFFF), self.ticks_ms, pcm
+
+    def serial_write(self, nbytes):
+        """The firmware wrote nbytes to its serial port: it was blocked that long."""
+        with self._cond:
+            self._last_op = time.monotonic()
+            self._advance(self.serial.write(nbytes, self.clock_us))
+            self._cond.notify_all()
+
+    def configure_console(self, baud, wake_ms):
+        with self._cond:
+            self.serial.configure(baud=baud, wake_ms=wake_ms)
+
+    def flash_write(self, kind, erases, nbytes):
+        with self._cond:
+            self._last_op = time.monotonic()
+            if kind == wire.FLASH_META:
+                us = self.flash.metadata()
+            else:
+                us = self.flash.program(nbytes, erases)
+            self._advance(us)
+            self._cond.notify_all()
+
     def set_pin(self, name, value):
         with self._cond:
             if self.pin_state.get(name) != value:
+                if name == "mic_power" and value and not self.switch_engaged:
+                    # Starting I2S after a mute-switch cycle is the codec's re-initialisation.
+                    self._codec_ready = True
                 self.pin_state[name] = value
                 self.pin_history.append((self.samples / RATE, name, value))
             self._cond.notify_all()
 
     def watchdog(self, timeout_ms=None, feed=False):
         with self._cond:
+            self._last_op = time.monotonic()
             if timeout_ms is not None:
-                self._wdt_timeout = timeout_ms / 1000.0 if timeout_ms else None
-            self._wdt_fed = time.monotonic()
+                self._wdt_timeout_us = timeout_ms * 1000 if timeout_ms else None
+                self._wdt_bitten = False
+            self._wdt_fed_us = self.clock_us
 
     def check_watchdog(self):
-        """Called periodically by the supervisor; True when the watchdog bites."""
+        """Called periodically by the supervisor; True when the watchdog bites.
+
+        It bites at its timeout in board time (a firmware that spends 5 s of board time
+        writing without feeding it is reset, however fast the PC ran that), and, for a firmware
+        stuck where board time cannot pass (a loop that never reads or writes), after twice
+        the timeout of wall time without any call from it.
+        """
         with self._cond:
-            if self._wdt_timeout is None:
+            if self._wdt_timeout_us is None:
                 return False
-            return time.monotonic() - self._wdt_fed > self._wdt_timeout
+            stuck = time.monotonic() - self._last_op > max(2.0, 2 * self._wdt_timeout_us / 1e6)
+            return self._wdt_bitten or stuck
 
     def power_off(self):
         # No power: every output is dark and the microphone is dead.
         with self._cond:
-            self._wdt_timeout = None
+            self._frame_out = None
+            self._wdt_timeout_us = None
+            self._wdt_bitten = False
+            self._dma = bytearray()
             for name in ("mute_led", "mic_power", "status_led"):
                 self.set_pin(name, (0, 0, 0) if name == "status_led" else 0)
 
     def power_on(self):
         # What the hardware shows before firmware drives anything (board file: reset_state).
         with self._cond:
-            self._wdt_timeout = None
+            self._wdt_timeout_us = None
+            self._wdt_bitten = False
+            self._last_op = time.monotonic()
             self.booted.clear()
             for name, value in self._reset_state.items():
                 if name not in ("mute_led", "mic_power", "status_led"):
@@ -161,6 +296,10 @@ class World:
             self._queued += len(pcm)
             self._cond.notify_all()
             return (self.samples + self._queued // 2) / RATE
+
+    def audio_read(self):
+        """True once queued audio has all been heard and read by the firmware (lock held)."""
+        return self._queued == 0 and len(self._dma) < FRAME_BYTES
 
     def queued_seconds(self):
         with self._cond:
@@ -186,15 +325,52 @@ class World:
             start = self.samples if at is None else int(at * RATE)
             end = None if seconds is None else start + int(seconds * RATE)
             self._presses.append((mask, start, end))
+            self._record_buttons(mask, start, 1)
+            if end is not None:
+                self._record_buttons(mask, end, 0)
             self._cond.notify_all()
             return end / RATE if end is not None else None
 
     def release(self, button):
         mask = self._mask(button)
         with self._cond:
+            if any(m == mask and e is None for m, _, e in self._presses):
+                self._record_buttons(mask, self.samples, 0)
             self._presses = [
                 (m, s, self.samples if (m == mask and e is None) else e) for m, s, e in self._presses
             ]
+
+    def _record_buttons(self, mask, sample, value):
+        for name, bit in BUTTON_BITS.items():
+            if mask & bit:
+                self.button_history.append((sample / RATE, name, value))
+
+    def edges(self, since=0.0):
+        """Pin and button changes at or after board time `since`, oldest first:
+        [(board seconds, name, value)] (a release scheduled for later is included)."""
+        with self._cond:
+            out = [e for e in self.pin_history if e[0] >= since]
+            out += [e for e in self.button_history if e[0] >= since]
+        return sorted(out, key=lambda e: e[0])
+
+    def stall(self, seconds, at=None):
+        """Fault injection: the firmware's next frame read (the first at or after board time
+        `at`, in seconds) comes `seconds` of board time late, as if the CPU had been busy
+        elsewhere (an interrupt storm, a flash erase)."""
+        with self._cond:
+            self._stall_us += int(seconds * 1_000_000)
+            self._stall_at = int((at or 0) * RATE)
+
+    def set_switch(self, engaged):
+        """Slide the latched mute switch: True is "mute". It cuts the codec's power and its I2S
+        data at once, whatever the firmware does; the codec forgets its configuration."""
+        if not self.has_mute_switch:
+            raise EarshotError("this board has no mute switch (its mute is a button): use press")
+        with self._cond:
+            self.switch_engaged = bool(engaged)
+            if engaged:
+                self._codec_ready = False
+            self._cond.notify_all()
 
     def buttons(self):
         with self._cond:
@@ -273,8 +449,18 @@ class WorldServer:
                 if not op:
                     return
                 if op == wire.OP_FRAME:
-                    mask, pcm = w.next_frame()
-                    conn.sendall(bytes((mask,)) + pcm)
+                    mask, lost, backlog, ticks, pcm = w.next_frame()
+                    conn.sendall(struct.pack("<BHHI", mask, lost, backlog, ticks) + pcm)
+                elif op == wire.OP_SERIAL:
+                    (n,) = struct.unpack("<I", _read_exact(f, 4))
+                    w.serial_write(n)
+                elif op == wire.OP_CONSOLE:
+                    baud, wake = struct.unpack("<IB", _read_exact(f, 5))
+                    w.configure_console(baud, wake)
+                elif op == wire.OP_FLASH:
+                    kind, erases, n = struct.unpack("<cII", _read_exact(f, 9))
+                    w.flash_write(kind, erases, n)
+                    conn.sendall(wire.ACK)  # the write is done: the firmware waits for this
                 elif op == wire.OP_PIN:
                     pid, r, g, b = _read_exact(f, 4)
                     name = PIN_IDS.get(pid)

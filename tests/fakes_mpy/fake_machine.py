@@ -20,6 +20,39 @@ def reset_cause():
     return RESET_CAUSE[0]
 
 
+class _Mem32:
+    regs = {}  # address -> value
+
+    def __getitem__(self, addr):
+        return _Mem32.regs.get(addr, 0)
+
+
+mem32 = _Mem32()
+
+
+class UART:
+    bauds = {}  # id -> the last baudrate set
+
+    def __init__(self, id, baudrate=None, **kw):
+        self.id = id
+        if baudrate:
+            UART.bauds[id] = baudrate
+            LOG.append(("uart", id, baudrate))
+
+
+class Timer:
+    PERIODIC = 1
+    ONE_SHOT = 0
+    running = {}  # id -> (period, callback)
+
+    def __init__(self, id, mode=None, period=None, callback=None):
+        self.id = id
+        Timer.running[id] = (period, callback)
+
+    def deinit(self):
+        Timer.running.pop(self.id, None)
+
+
 class Pin:
     IN = 1
     OUT = 3

@@ -6,20 +6,32 @@
 #   FRAME_SAMPLES            samples per audio frame (320 = 20 ms at 16 kHz)
 #   board                    dict: the board file (boards/<name>.json) as deployed to /board.json
 #   mic_start()              power the microphone (mic-power pin if the board has one), start I2S
+#                            (and configure a codec from scratch); raises OSError (e.g.
+#                            NotSupportedError) when this board's microphone cannot start
 #   mic_stop()               stop I2S, power the microphone down; must not raise
-#   read_frame(buf)          fill bytearray(FRAME_SAMPLES*2) with int16 LE mono PCM at 16 kHz;
-#                            blocks about one frame period; while the mic is stopped it waits one
+#   read_frame(buf) -> lost  fill bytearray(FRAME_SAMPLES*2) with int16 LE mono PCM at 16 kHz;
+#                            blocks until the frame's samples have arrived; returns how many
+#                            samples the I2S DMA buffer dropped before this frame because the
+#                            loop was late (0 normally). While the mic is stopped it waits one
 #                            frame period and zero-fills buf (time still passes)
+#   backlog()                samples already waiting in the DMA buffer after the last read
+#                            (0: the loop is on time; the DMA holds ibuf / 8 samples at most)
 #   set_mute_led(on)         the mute LED
 #   set_status_led(r, g, b)  the status LED colour, 0-255 each
 #   buttons()                bitmask of pressed buttons: BUTTON_MUTE | BUTTON_ACTION
-#   ticks_ms()               board time in ms (the virtual board follows its audio clock)
+#   hardware_muted()         True while a latched mute switch (board file buttons.mute
+#                            "kind": "switch") is at "mute"; always False for a mute button
+#   ticks_ms()               board time in ms; wraps at TICKS_PERIOD like time.ticks_ms()
+#   ticks_diff(a, b)         signed a - b across the wrap (time.ticks_diff semantics)
+#   ticks_add(t, delta)      t + delta, wrapped (time.ticks_add semantics)
 #   wdt_start(ms) / wdt_feed()  hardware watchdog (a reset leaves the mic off: boot is muted)
 #   wdt_stop()               best effort, after Ctrl-C only: a developer at the REPL must not be
 #                            reset mid-deploy (the ESP32 cannot stop it: longest timeout instead)
-#   reset_cause()            1 power-on, 2 hard reset, 3 watchdog, 4 deep sleep, 5 soft reset
+#   reset_cause()            1 power-on, 2 hard reset, 3 watchdog, 4 deep sleep, 5 soft reset,
+#                            6 brown-out (see reset_cause_from)
 #   serial_read(buf) -> n    non-blocking: copy bytes waiting from the host into buf
-#   serial_write(data)       write bytes to the host (the USB serial the REPL also uses)
+#   serial_write(data)       write bytes to the host (the USB serial the REPL also uses);
+#                            blocks as long as the console driver does
 #   urandom(n) -> bytes      n random bytes
 #   fail_safe()              mic off and mute LED on, from any state; never raises
 #
@@ -29,8 +41,50 @@
 BUTTON_MUTE = 1
 BUTTON_ACTION = 2
 
+
+class NotSupportedError(OSError):  # the board needs what this MicroPython build lacks
+    pass
+
+
+# Quirk: upstream machine.I2S has no PDM RX mode (micropython PR #14176 adds one, unmerged), and
+# an I2S-mode read of a PDM bitstream is noise, so a PDM microphone is refused, not misread.
+NO_PDM = ("this MicroPython build's machine.I2S has no PDM RX mode; the PDM microphone stays "
+          "off, see docs/boards.md")
+
+PWRON_RESET = 1
+BROWNOUT_RESET = 6
+# ticks_ms() wraps here on the ESP32-S3: py/mpconfig.h defines MICROPY_PY_TIME_TICKS_PERIOD as
+# MP_SMALL_INT_POSITIVE_MASK + 1, i.e. 2**30 ms (12.4 days) with 31-bit small ints.
+TICKS_PERIOD = 1 << 30
+# The chip's own reset reason for a brown-out (esp-idf components/soc/esp32s3/include/soc/
+# reset_reasons.h RESET_REASON_SYS_BROWN_OUT, the RTC_CNTL_RESET_CAUSE_PROCPU field).
+_CHIP_BROWN_OUT = 15
+
 # Board files name their hardware implementation; differences between boards are data.
 _HALS = {"esp32": "earshot.hw.esp32", "virtual": "earshot.hw.virtual"}
+
+
+def reset_cause_from(cause, chip_reason):
+    """The hw reset cause from machine.reset_cause() (in hw numbering) and the chip's reason.
+
+    Upstream reports a brown-out as a power-on (ports/esp32/modmachine.c, mp_machine_reset_cause
+    maps ESP_RST_BROWNOUT to MP_PWRON_RESET); only the chip's own record tells them apart, and
+    a brown-out must not count as the clean power-on that may restore "unmuted".
+    """
+    if cause == PWRON_RESET and chip_reason == _CHIP_BROWN_OUT:
+        return BROWNOUT_RESET
+    return cause
+
+
+def console_settings(board):
+    """(UART0 baud rate, wake timer period in ms) the board file asks for; (0, 0) for none."""
+    c = board.get("console") or {}
+    return c.get("uart_baud", 0), c.get("wake_ms", 0)
+
+
+def mute_is_switch(board):
+    """True when the board's mute control is a latched switch that reports state (BOX-3)."""
+    return board.get("buttons", {}).get("mute", {}).get("kind") == "switch"
 
 
 def reset_board():

@@ -13,19 +13,26 @@ import micropython
 from machine import I2S, WDT, Pin
 from micropython import const
 
-from earshot.hw import BUTTON_ACTION, BUTTON_MUTE
+from earshot.hw import (BUTTON_ACTION, BUTTON_MUTE, NO_PDM, NotSupportedError,
+                        console_settings, mute_is_switch, reset_cause_from)
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 _FRAME_MS = const(20)
+_BLOCKED_US = const(2000)  # a read that waited this long found the DMA buffer empty
 _WDT_LONGEST_MS = const(86_400_000)  # what wdt_stop() settles for: 24 h
 # machine.reset_cause() constants -> the hw package numbering (1 power-on .. 5 soft reset)
 _RESET_CAUSES = {getattr(machine, name, -1): n + 1 for n, name in enumerate(
     ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"))}
+# The chip's own reset reason: RTC_CNTL_RESET_STATE_REG (DR_REG_RTCCNTL_BASE 0x60008000 + 0x38),
+# field RTC_CNTL_RESET_CAUSE_PROCPU, bits 5:0 (esp-idf components/soc/esp32s3/include/soc/
+# rtc_cntl_reg.h); esp_reset_reason() reads the same field.
+_RTC_CNTL_RESET_STATE = const(0x60008038)
+_REPL_BAUD = const(115200)  # MICROPY_HW_UART_REPL_BAUD (ports/esp32/uart.h)
+# machine.I2S RX DMA: ibuf // (256 frames * 8 bytes) buffers of 256 samples each
+# (ports/esp32/machine_i2s.c get_dma_buf_count: RX always reads 32-bit stereo frames).
+_DMA_FRAME_BYTES = const(2048)
+_DMA_BUF_SAMPLES = const(256)
 _PULLS = {"up": Pin.PULL_UP, "down": Pin.PULL_DOWN, None: None, "none": None}
-
-
-class NotSupportedError(OSError):  # the board needs what this MicroPython build lacks
-    pass
 
 
 @micropython.viper
@@ -117,10 +124,7 @@ class I2SMic:
 
 class _PdmMic(I2SMic):
     def start(self):
-        # Quirk: upstream machine.I2S has no PDM RX mode (micropython PR #14176 adds one,
-        # unmerged), and an I2S-mode read of a PDM bitstream is noise, so refuse.
-        raise NotSupportedError("this MicroPython build's machine.I2S has no PDM RX mode; "
-                                "the PDM microphone stays off, see docs/boards.md")
+        raise NotSupportedError(NO_PDM)  # see earshot.hw.NO_PDM
 
 
 # Mic kinds by board "mic.kind"; only codec boards pay for loading the codec driver.
@@ -128,11 +132,17 @@ _MICS = {"i2s": I2SMic, "pdm": _PdmMic,
          "es7210": lambda spec: __import__("earshot.hw.esp32_es7210", None, None, ["Mic"]).Mic(spec)}
 
 
+def _wake(timer):
+    # The wake timer's callback does nothing: its ISR has already woken the main task.
+    pass
+
+
 class Hardware:
     FRAME_SAMPLES = FRAME_SAMPLES
 
     def __init__(self, board):
         self.board = board
+        self._pump = None
         # Fail closed first: mic unpowered, mute LED on, amplifiers off, before anything else.
         mp = board.get("mic_power")
         self._mic_power = _Out(mp, False) if mp else None
@@ -151,18 +161,61 @@ class Hardware:
         self._raw = bytearray(FRAME_SAMPLES * 4)  # one frame of 32-bit slots
         self._status = _STATUS_LEDS[board["status_led"]["kind"]](board["status_led"])
         self._buttons = []
+        self._switch = None
         for name, bit in (("mute", BUTTON_MUTE), ("action", BUTTON_ACTION)):
             b = board["buttons"][name]
             pin = Pin(b["pin"], Pin.IN, _PULLS[b.get("pull")])
+            if name == "mute" and mute_is_switch(board):
+                # A latched switch reports the hardware mute *state* (ESP32-S3-BOX-3: GPIO1 is
+                # esp-bsp's BSP_MUTE_STATUS; the switch itself cuts the ES7210's power and I2S
+                # data). It is read as state, never as a button press.
+                self._switch = (pin, b.get("active", 0))
+                continue
             self._buttons.append((pin, b.get("active", 0), bit))
         self._wdt = None
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
         self._one = bytearray(1)
+        # I2S DMA backlog estimate (see read_frame)
+        ibuf = mic.get("ibuf", 10240)
+        self._dma_samples = max(2, ibuf // _DMA_FRAME_BYTES) * _DMA_BUF_SAMPLES
+        self._backlog = 0
+        self._last_read = time.ticks_us()
+        self._console(board)
+
+    def _console(self, board):
+        # Quirk: on ESP32_GENERIC_S3 builds (MICROPY_HW_ENABLE_UART_REPL 1) every byte of stdout
+        # is also written to UART0, and uart_stdout_tx_strn (ports/esp32/uart.c) blocks until it
+        # is all in the 128-byte TX FIFO, sleeping one FreeRTOS tick (10 ms) whenever the FIFO is
+        # full; TinyUSB's CDC write (shared/tinyusb/mp_usbd_cdc.c) waits a tick per 256 bytes the
+        # same way. That caps the serial line near 8 KB/s, a quarter of what a session streams.
+        # Two fixes, both from upstream's own API:
+        # - machine.UART(0, baudrate=...) on the REPL UART only reconfigures it (ports/esp32/
+        #   machine_uart.c mp_machine_uart_make_new skips the driver reset for
+        #   MICROPY_HW_UART_REPL and calls uart_set_baudrate): 921600 baud drains the FIFO in
+        #   1.4 ms. A host on the board's USB-UART bridge must then use that rate (board file
+        #   console.uart_baud; earshot opens every port at it).
+        # - a periodic machine.Timer: its ISR wakes the main task (machine_timer.c calls
+        #   mp_hal_wake_main_task_from_isr), so those driver waits end after wake_ms, not 10 ms.
+        # docs/protocol.md states the resulting budget.
+        baud, wake_ms = console_settings(board)
+        if baud:
+            try:
+                machine.UART(0, baudrate=baud)
+            except (OSError, ValueError) as e:
+                print("earshot: console stays at its boot rate:", e)
+        if wake_ms:
+            try:
+                self._pump = machine.Timer(0, mode=machine.Timer.PERIODIC, period=wake_ms,
+                                           callback=_wake)
+            except (OSError, ValueError) as e:
+                print("earshot: no serial wake timer:", e)
 
     def mic_start(self):
         if self._running:
             return
+        self._backlog = 0
+        self._last_read = time.ticks_us()
         if self._mic_power:
             self._mic_power.set(True)
         try:
@@ -191,12 +244,40 @@ class Hardware:
 
     def read_frame(self, buf):
         if self._running:
+            t0 = time.ticks_us()
             n = self._mic.readinto(self._raw)
+            t1 = time.ticks_us()
+            lost = self._account(time.ticks_diff(t1, t0), time.ticks_diff(t1, self._last_read))
+            self._last_read = t1
             if n == len(self._raw):
                 _slots_to_pcm16(self._raw, buf, FRAME_SAMPLES, self._shift)
-                return
+                return lost
         time.sleep_ms(_FRAME_MS)  # stopped (or short read): time still passes, silence
         _zero(buf, FRAME_SAMPLES * 2)
+        self._backlog = 0
+        self._last_read = time.ticks_us()
+        return 0
+
+    def _account(self, waited_us, since_us):
+        # machine.I2S has no "bytes waiting" query, so the DMA backlog is estimated: a read that
+        # had to wait found the buffer empty (backlog 0); one that returned at once took a frame
+        # that was already there, and the time since the previous read added audio. What
+        # exceeds the DMA buffer was dropped by the driver, oldest first.
+        if waited_us >= _BLOCKED_US:
+            self._backlog = 0
+            return 0
+        b = self._backlog + since_us * 16 // 1000 - FRAME_SAMPLES
+        if b < 0:
+            b = 0
+        lost = 0
+        if b > self._dma_samples:
+            lost = b - self._dma_samples
+            b = self._dma_samples
+        self._backlog = b
+        return lost
+
+    def backlog(self):
+        return self._backlog
 
     def set_mute_led(self, on):
         self._mute_led.set(on)
@@ -212,8 +293,18 @@ class Hardware:
                 mask |= bit
         return mask
 
+    def hardware_muted(self):
+        sw = self._switch
+        return sw is not None and sw[0].value() == sw[1]
+
     def ticks_ms(self):
         return time.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def ticks_add(self, t, delta):
+        return time.ticks_add(t, delta)
 
     def wdt_start(self, ms):
         # A watchdog reset boots muted like any other reset.
@@ -226,10 +317,28 @@ class Hardware:
         if self._wdt is not None:
             self._wdt = WDT(timeout=_WDT_LONGEST_MS)
             self._wdt.feed()
+        # The developer at the REPL talks at the boot rate again (mpremote opens 115200).
+        if console_settings(self.board)[0]:
+            try:
+                machine.UART(0, baudrate=_REPL_BAUD)
+            except (OSError, ValueError):
+                pass
+        if self._pump is not None:
+            self._pump.deinit()
+            self._pump = None
 
     def reset_cause(self):
-        # A cause the port has no name for (brown-out, panic) counts as a hard reset.
-        return _RESET_CAUSES.get(machine.reset_cause(), 2)
+        # A cause the port has no name for (SDIO, unknown) counts as a hard reset. Upstream
+        # counts a brown-out as power-on (ports/esp32/modmachine.c mp_machine_reset_cause), so
+        # a power-on is checked against the chip's own reset reason (reset_cause_from).
+        cause = _RESET_CAUSES.get(machine.reset_cause(), 2)
+        chip = 0
+        if cause == 1:
+            try:
+                chip = machine.mem32[_RTC_CNTL_RESET_STATE] & 0x3F
+            except Exception:  # noqa: BLE001 - unreadable: not a clean power-on either
+                return 2
+        return reset_cause_from(cause, chip)
 
     def wdt_feed(self):
         if self._wdt is not None:

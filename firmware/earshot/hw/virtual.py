@@ -1,8 +1,9 @@
 # Hardware layer for the virtual board (MicroPython Unix port under host_tools/sim).
 #
-# The "physical world" (microphone, buttons, pins, watchdog) is a host process reached over
-# a Unix socket named by $EARSHOT_SIM_SOCK; the USB serial is this process's stdin/stdout.
-# Board time is the audio clock: every frame read is 20 ms. See host_tools/sim/world.py
+# The "physical world" (microphone and its I2S DMA buffer, buttons and mute switch, pins,
+# serial line, watchdog) is a host process reached over a Unix socket named by
+# $EARSHOT_SIM_SOCK; the USB serial is this process's stdin/stdout. Board time is the world's
+# clock: the audio clock plus what serial and flash writes cost. See host_tools/sim/world.py
 # and host_tools/sim/wire.py (the opcodes and pin ids, one copy for both sides).
 import os
 import select
@@ -12,10 +13,19 @@ import sys
 
 from micropython import const
 
+from earshot.hw import (BUTTON_MUTE, NO_PDM, NotSupportedError, console_settings,
+                        mute_is_switch, reset_cause_from)
+
 _FRAME = const(320)
+_HEADER = const(9)  # wire.FRAME_HEADER: buttons u8, lost u16, backlog u16, ticks u32
 _PIN_MUTE_LED = const(0)
 _PIN_MIC_POWER = const(1)
 _PIN_STATUS_LED = const(2)
+# ticks_ms() wraps at 2**30 on the board (py/mpconfig.h MICROPY_PY_TIME_TICKS_PERIOD); the Unix
+# port's own ticks wrap at 2**62, so the virtual board does the board's arithmetic itself.
+_PERIOD = const(0x40000000)
+_HALF = const(0x20000000)
+_MASK = const(0x3FFFFFFF)
 
 
 class Hardware:
@@ -29,24 +39,38 @@ class Hardware:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(struct.pack("<H", socket.AF_UNIX) + path.encode() + bytes(1))
         self._sock = s
-        self._btn = bytearray(1)
+        self._head = bytearray(_HEADER)
         self._ack = bytearray(1)
         self._pin = bytearray(5)
         self._pin[0] = ord("P")
         self._wdt = bytearray(5)
         self._wdt[0] = ord("W")
-        self._frames = 0
+        self._ser = bytearray(5)
+        self._ser[0] = ord("S")
+        self._ticks = 0
+        self._backlog = 0
         self._buttons = 0
+        self._switch = mute_is_switch(board)
+        self._hw_muted = False
         self._mic_on = False
         self._in = sys.stdin.buffer
         self._one = bytearray(1)
         self._out = sys.stdout.buffer
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
+        baud, wake_ms = console_settings(board)
+        if baud:
+            # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model.
+            msg = bytearray(6)
+            msg[0] = ord("U")
+            struct.pack_into("<IB", msg, 1, baud, wake_ms)
+            s.write(msg)
 
     # -- microphone -----------------------------------------------------------------------
 
     def mic_start(self):
+        if self.board["mic"].get("kind") == "pdm":
+            raise NotSupportedError(NO_PDM)  # as hw.esp32 on an upstream build
         self._set_pin(_PIN_MIC_POWER, 1, 0, 0)
         self._mic_on = True
 
@@ -60,14 +84,25 @@ class Hardware:
     def read_frame(self, buf):
         s = self._sock
         s.write(b"F")
-        self._read_exact(self._btn)
+        h = self._head
+        self._read_exact(h)
         self._read_exact(buf)
-        self._buttons = self._btn[0]
-        self._frames += 1
+        mask = h[0]
+        if self._switch:
+            self._hw_muted = bool(mask & BUTTON_MUTE)
+            mask &= ~BUTTON_MUTE
+        self._buttons = mask
+        self._backlog = h[3] | (h[4] << 8)
+        self._ticks = h[5] | (h[6] << 8) | (h[7] << 16) | (h[8] << 24)
         if not self._mic_on:
             # I2S is stopped: whatever arrived is discarded, the frame is silence.
             for i in range(len(buf)):
                 buf[i] = 0
+            return 0
+        return h[1] | (h[2] << 8)
+
+    def backlog(self):
+        return self._backlog
 
     def _read_exact(self, buf):
         n = self._sock.readinto(buf)
@@ -102,8 +137,19 @@ class Hardware:
     def buttons(self):
         return self._buttons
 
+    def hardware_muted(self):
+        return self._hw_muted
+
+    # -- time: board time in ms, wrapping like the ESP32-S3's ticks_ms() ------------------------
+
     def ticks_ms(self):
-        return self._frames * 20
+        return self._ticks
+
+    def ticks_diff(self, a, b):
+        return ((a - b + _HALF) & _MASK) - _HALF
+
+    def ticks_add(self, t, delta):
+        return (t + delta) & _MASK
 
     # -- watchdog -------------------------------------------------------------------------------
 
@@ -118,7 +164,8 @@ class Hardware:
         self._sock.write(b"D")
 
     def reset_cause(self):
-        return int(os.getenv("EARSHOT_RESET_CAUSE") or 1)
+        return reset_cause_from(int(os.getenv("EARSHOT_RESET_CAUSE") or 1),
+                                int(os.getenv("EARSHOT_CHIP_RESET") or 0))
 
     # -- serial ---------------------------------------------------------------------------------
 
@@ -139,6 +186,9 @@ class Hardware:
 
     def serial_write(self, data):
         self._out.write(data)
+        # The world charges the board time the real driver would block for.
+        struct.pack_into("<I", self._ser, 1, len(data))
+        self._sock.write(self._ser)
 
     def urandom(self, n):
         return os.urandom(n)
@@ -151,3 +201,4 @@ class Hardware:
                 self.set_mute_led(True)
             except OSError:
                 pass
+

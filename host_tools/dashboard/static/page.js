@@ -47,6 +47,9 @@ function renderLink(s) {
   } else {
     p.className = "link down";
     p.textContent = s.link.state === "connecting" ? "Connecting to the board…" :
+      s.link.state === "silent" ?
+        "The board is not answering (" + (s.link.error || "no answer") + "): its state is " +
+        "unknown until it answers again." :
       "The board is not connected (" + (s.link.error || "no answer") + "): its state is unknown.";
   }
 }
@@ -77,14 +80,26 @@ function renderMute(s) {
 function renderConsent(s) {
   const c = s.consent;
   const flags = $("flags");
+  const sw = $("led-swatch");
+  sw.setAttribute("aria-hidden", "true");
   flags.replaceChildren();
+  // Who may change the board, and test mode, as the board reported them.
+  $("access").textContent = s.access_text ? "Access: " + s.access_text + "." :
+    "Access: unknown.";
+  $("access").className = "access " + (s.access || "unknown");
+  $("test-mode").hidden = !s.test_mode;
+  $("test-mode").textContent = s.test_mode ? "TEST MODE: " + s.test_mode_text + "." : "";
+  // The status light as the board lights it now (unlocked, a request waiting, test mode),
+  // not just the setting's colour.
+  const light = s.light;
+  sw.className = "swatch" + (light && light.pattern !== "steady" ? " blink" : "");
+  sw.style.setProperty("--rgb", light ? rgb(light.rgb) : "transparent");
+  $("led-text").textContent = light ? "Status light: " + light.colour +
+    (light.pattern === "steady" ? "" : ", " + light.pattern) + ". " + light.means + "." :
+    "Status light: unknown.";
   if (!c) { $("preset-name").textContent = "unknown"; return; }
   $("preset-name").textContent = (c.guest ? "guest mode" : c.preset) +
     (c.guest ? " (everything off for a visitor)" : "");
-  const sw = $("led-swatch");
-  sw.style.setProperty("--rgb", rgb(c.led.rgb));
-  sw.setAttribute("aria-hidden", "true");
-  $("led-text").textContent = "Status light: " + c.led.colour + ". " + c.led.means;
   for (const p of c.plain) {
     const li = el("li", {"class": p.allowed ? "yes" : "no"});
     li.append(el("span", {"class": "words"}, p.words + ": "), el("strong", {}, yesNo(p.allowed)));
@@ -100,7 +115,11 @@ function renderConfirm(s) {
     card.hidden = false;
     card.className = "card confirm waiting";
     $("confirm-h").textContent = "Waiting for someone at the board";
-    const ask = "A computer asked for “" + s.pending.target + "” (" + plainFlags(s.pending.consent) +
+    const ask = s.pending.what === "provision" ?
+      "A computer asked to give the board a new signing key (device “" + s.pending.target +
+      "”): it would change who can vouch for what the board sends. If you expected it, " +
+      s.pending.gesture + ". Otherwise do nothing." :
+      "A computer asked for “" + s.pending.target + "” (" + plainFlags(s.pending.consent) +
       "). To allow it, " + s.pending.gesture + ".";
     if (s.pending.seconds_left === null) { text.textContent = ask; return; }
     const deadline = performance.now() + s.pending.seconds_left * 1000;
@@ -116,7 +135,11 @@ function renderConfirm(s) {
     card.className = "card confirm " + s.outcome.outcome;
     $("confirm-h").textContent = "The board's answer";
     text.dataset.secondsLeft = "";
-    text.textContent = {
+    text.textContent = s.outcome.what === "provision" ? {
+      applied: "Confirmed on the board: it has a new signing key (device “" + s.outcome.target + "”).",
+      expired: "Nobody confirmed the new signing key in time: the board keeps its key.",
+      cancelled: "The request for a new signing key was dropped.",
+    }[s.outcome.outcome] || ("Outcome: " + s.outcome.outcome) : {
       applied: "Confirmed on the board: the setting is now “" + s.outcome.target + "”.",
       expired: "Nobody confirmed “" + s.outcome.target + "” in time: nothing changed.",
       cancelled: "The request for “" + s.outcome.target + "” was dropped: someone chose on the board.",
@@ -241,6 +264,8 @@ function renderOverview(s) {
       el("span", {}, b.consent ? "consent: " + (b.consent.guest ? "guest" : b.consent.preset) +
         " (" + plainFlags(b.consent) + ")" : ""),
       el("span", {}, b.streaming ? "streaming now" : ""),
+      el("span", {"class": "access"}, b.test_mode ? "TEST MODE" : b.access === "unlocked" ?
+        "UNLOCKED" : ""),
       el("span", {"class": b.log.state === "broken" ? "broken" : ""},
         b.log.state === "broken" ? "LOG BROKEN" : "log " + b.log.state));
     ul.append(li);

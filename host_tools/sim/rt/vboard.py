@@ -149,6 +149,7 @@ class _OsShim:
 
     def rename(self, old, new):
         o = self._os
+        _flash_cost(wire.FLASH_META, 0, 0)
         if not (old.startswith("/") or new.startswith("/")):
             return o.rename(old, new)
         cwd = o.getcwd()
@@ -157,6 +158,86 @@ class _OsShim:
             o.rename(_abs(cwd, old)[1:], _abs(cwd, new)[1:])
         finally:
             o.chdir(cwd)
+
+    def remove(self, path):
+        _flash_cost(wire.FLASH_META, 0, 0)
+        return self._os.remove(path)
+
+
+# ---- flash: what writing costs on the board's SPI flash ------------------------------------
+# The world charges board time for each write (host_tools/sim/flash_cost.py: LittleFS on SPI
+# NOR). Files opened for writing are wrapped so every write is charged as LittleFS would program
+# it (a block's erase when the data first reaches it; an append first copies the file's partly
+# filled last block), and every close, rename and remove as a metadata commit. Reads cost nothing.
+
+_BLOCK = 4096
+
+
+def _flash_cost(kind, erases, nbytes):
+    if _link is None:
+        return
+    import struct
+
+    try:
+        _link.write(wire.OP_FLASH + kind + struct.pack("<II", erases, nbytes))
+        _link.read(1)  # the world has charged the time
+    except OSError:
+        pass
+
+
+class _WriteFile:
+    def __init__(self, f, tail):
+        self._f = f
+        self._pos = tail  # bytes already in the file's last block
+        self._copy = tail  # an append's first write copies them into a fresh block
+
+    def write(self, data):
+        n = self._f.write(data) or 0
+        if n:
+            start, end = self._pos, self._pos + n
+            erases = -(-end // _BLOCK) - (-(-start // _BLOCK))
+            if self._copy:
+                erases += 1
+            _flash_cost(wire.FLASH_PROGRAM, erases, n + self._copy)
+            self._copy = 0
+            self._pos = end
+        return n
+
+    def close(self):
+        if self._f is None:
+            return
+        self._f.close()
+        self._f = None
+        _flash_cost(wire.FLASH_META, 0, 0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
+def _install_flash_costs():
+    import builtins
+
+    real_open = builtins.open
+
+    def open_(path, mode="r", *args, **kw):
+        f = real_open(path, mode, *args, **kw)
+        if "w" in mode:
+            return _WriteFile(f, 0)
+        if "a" in mode:
+            try:
+                size = os.stat(path)[6]
+            except OSError:
+                size = 0
+            return _WriteFile(f, size % _BLOCK)
+        return f
+
+    builtins.open = open_
 
 
 def _abs(cwd, path):
@@ -404,6 +485,7 @@ def main():
     link = _link
     _mount_flash()
     _install_os()
+    _install_flash_costs()
     globals_ = {"__name__": "__main__"}
     code = 0
     try:

@@ -1,0 +1,272 @@
+"""A board farm on loopback: a labgrid coordinator, N virtual boards, one exporter offering each
+board as a place. What `make hil-farm-demo`, `make bench-hil` and the test suite's dose run.
+
+Each virtual board is an `earshot sim --rig` (deployed --test-mode, provisioned with its own
+key); the exporter shares its serial port through ser2net (labgrid's RawSerialPort export) and
+its rig as stock labgrid resources (exporter_yaml). The places are created with labgrid-client,
+as a lab admin would. Everything listens on 127.0.0.1 and is stopped at the end.
+
+    python -m host_tools.hil.farm demo [--boards 3] [--out DIR] [-k EXPR]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..errors import EarshotError, NotSupportedError
+from .lab import client, labgrid_tool, need_labgrid
+
+EXPORTER = "earshot-farm"
+EARSHOT = str(Path(sys.executable).with_name("earshot"))
+_START_S = 180  # a board deploying on a loaded 2-core machine
+
+
+def ser2net():
+    """ser2net's path, or NotSupportedError saying how to get it (labgrid's exporter needs it
+    to share a serial port; it looks in the same places)."""
+    path = shutil.which("ser2net") or ("/usr/sbin/ser2net" if os.path.exists("/usr/sbin/ser2net")
+                                       else None)
+    if not path:
+        raise NotSupportedError("the labgrid exporter shares serial ports through ser2net, which "
+                                "is not installed: apt-get install ser2net")
+    return path
+
+
+def exporter_yaml(boards):
+    """The labgrid exporter configuration for running virtual boards (their registrations):
+    one resource group per board, named as host_tools/hil/lab.py expects."""
+    # labgrid renders this file with jinja2 first: "#" starts a statement there, "##" a comment.
+    out = ["## labgrid exporter: virtual Earshot boards (earshot sim --rig), one group per place"]
+    for b in boards:
+        rig = b["rig"]
+        out += ["%s:" % b["name"],
+                "  serial:", "    cls: RawSerialPort", "    port: %s" % b["port"],
+                "    speed: 115200",
+                "  power:", "    cls: NetworkPowerPort", "    model: rest",
+                "    host: '%s/power/{index}'" % rig, "    index: 0"]
+        for line in ("mute", "action", "reset"):
+            out += ["  %s:" % line, "    cls: HttpDigitalOutput",
+                    "    url: %s/out/%s" % (rig, line),
+                    "    body_asserted: '1'", "    body_deasserted: '0'"]
+        out += ["  probe:", "    cls: EarshotProbe", "    url: %s/probe" % rig]
+    return "\n".join(out) + "\n"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Rack:
+    """N virtual boards (earshot sim, deployed --test-mode, each provisioned with its own key),
+    reached directly: `earshot hil --port sim:NAME` (serial on the pty, the rig through the
+    simulator's control socket). with Rack(3, workdir) as rack: rack.hil(...)"""
+
+    def __init__(self, boards, workdir, prefix="earshot-", say=print, rig=False):
+        self.n = boards
+        self.work = Path(workdir)
+        self.places = ["%s%d" % (prefix, i + 1) for i in range(boards)]
+        self.keys = self.work / "keys"
+        self.say = say
+        self.rig = rig  # serve each board's rig over HTTP too (for an exporter)
+        self.env = dict(os.environ, EARSHOT_HOME=str(self.work / "home"))
+        self.env.pop("EARSHOT_PORT", None)
+        self._procs = []  # (what, Popen), in start order
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.keys.mkdir(exist_ok=True)
+        self.start_boards()
+
+    def start_boards(self):
+        rig = ["--rig", "127.0.0.1:0"] if self.rig else []
+        sims = [self._spawn(name, [EARSHOT, "sim", "--name", name, "--erase", "--deploy",
+                                   "--test-mode", *rig], cwd=self.work)
+                for name in self.places]
+        for name, proc in zip(self.places, sims):
+            self._wait_line(name, proc, "running:")
+        with ThreadPoolExecutor(max_workers=self.n) as pool:
+            list(pool.map(self._provision, self.places))
+
+    def _spawn(self, what, args, cwd):
+        log = open(self.work / ("%s.log" % what), "w")
+        proc = subprocess.Popen(args, cwd=cwd, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self._procs.append((what, proc))
+        return proc
+
+    def _wait_line(self, what, proc, text, timeout=_START_S):
+        log = self.work / ("%s.log" % what)
+        deadline = time.monotonic() + timeout
+        while text not in log.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace").strip().splitlines()[-1:]
+                raise EarshotError("%s did not start: %s" % (what, tail[0] if tail else "?"))
+            time.sleep(0.2)
+
+    def _registration(self, name):
+        return json.loads((self.work / "home" / "run" / ("%s.json" % name)).read_text())
+
+    def _provision(self, name):
+        r = subprocess.run([EARSHOT, "provision", "--port", "sim:%s" % name, "--device-id", name,
+                            "--key-file", str(self.keys / ("%s.key" % name))],
+                           capture_output=True, text=True, env=self.env, timeout=120)
+        if r.returncode:
+            raise EarshotError("provisioning %s: %s" % (name, r.stderr.strip()))
+
+    def pids(self):
+        """The processes this rack runs (each the root of its own process tree)."""
+        return [proc.pid for _, proc in self._procs if proc.poll() is None]
+
+    def stop(self):
+        """Stop what we started, newest first. Each gets SIGTERM and 15 s, then SIGKILL."""
+        for _, proc in reversed(self._procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        self._procs = []
+
+    def hil_args(self):
+        args = ["--keys", str(self.keys)]
+        for name in self.places:
+            args += ["--port", "sim:%s" % name]
+        return args
+
+    def hil(self, *args, timeout=3600, **kw):
+        """`earshot hil` on every board, as a user runs it. Interrupted, it is interrupted too
+        (SIGINT: it stops its runs, gives the boards back and releases its places)."""
+        if kw.pop("capture_output", False):
+            kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([EARSHOT, "hil", *self.hil_args(), *args], env=self.env,
+                                cwd=self.work, **kw)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=120)
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+class Farm(Rack):
+    """The rack as a labgrid lab: a coordinator, one exporter offering each board (serial
+    through ser2net, its rig as stock resources) as a place. `earshot hil --place ...`."""
+
+    def __init__(self, boards, workdir, prefix="earshot-", say=print):
+        need_labgrid()
+        ser2net()
+        super().__init__(boards, workdir, prefix, say, rig=True)
+        self.coordinator = None
+
+    def start(self):
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.keys.mkdir(exist_ok=True)
+        self.coordinator = "127.0.0.1:%d" % free_port()
+        (self.work / "coordinator").mkdir(exist_ok=True)
+        self._spawn("coordinator", [labgrid_tool("labgrid-coordinator"), "-l", self.coordinator],
+                    cwd=self.work / "coordinator")
+        self.say("farm: coordinator %s; starting %d virtual boards" % (self.coordinator, self.n))
+        self.start_boards()
+        self._wait_port(self.coordinator)
+        regs = [self._registration(name) for name in self.places]
+        config = self.work / "exporter.yaml"
+        config.write_text(exporter_yaml(regs))
+        exporter = self._spawn("exporter", [labgrid_tool("labgrid-exporter"), "-c",
+                                            self.coordinator, "-n", EXPORTER, "--hostname",
+                                            "127.0.0.1", str(config)], cwd=self.work)
+        with ThreadPoolExecutor(max_workers=self.n) as pool:
+            list(pool.map(self._create_place, self.places))
+        self._wait_resources(exporter)
+        self.say("farm: %d places on %s: %s" % (self.n, self.coordinator, ", ".join(self.places)))
+
+    def _wait_port(self, address, timeout=30):
+        host, port = address.rsplit(":", 1)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise EarshotError("the labgrid coordinator did not listen on %s (see %s)"
+                                       % (address, self.work / "coordinator.log")) from None
+                time.sleep(0.2)
+
+    def _create_place(self, name):
+        for command in (["create"], ["add-match", "%s/%s/*" % (EXPORTER, name)]):
+            code, out = client(self.coordinator, name, *command)
+            if code:
+                raise EarshotError("labgrid-client -p %s %s: %s" % (name, command[0], out))
+
+    def _wait_resources(self, exporter, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            code, out = client(self.coordinator, None, "resources")
+            if code == 0 and all("%s/%s/" % (EXPORTER, n) in out for n in self.places):
+                return
+            if exporter.poll() is not None or time.monotonic() > deadline:
+                raise EarshotError("the exporter did not offer the boards (see %s)"
+                                   % (self.work / "exporter.log"))
+            time.sleep(0.5)
+
+    def hil_args(self):
+        args = ["--coordinator", self.coordinator, "--keys", str(self.keys)]
+        for name in self.places:
+            args += ["--place", name]
+        return args
+
+
+def demo(argv=None):
+    p = argparse.ArgumentParser(prog="python -m host_tools.hil.farm demo")
+    p.add_argument("--boards", type=int, default=3)
+    p.add_argument("--out", default="out/hil-farm")
+    p.add_argument("-k", dest="keyword")
+    args = p.parse_args(argv)
+    out = Path(args.out).resolve()
+    if out.exists():
+        shutil.rmtree(out)
+    try:
+        with Farm(args.boards, out) as farm:
+            extra = ["--junit", str(out / "hil.xml")] + (["-k", args.keyword] if args.keyword
+                                                          else [])
+            print("$ earshot hil %s %s" % (" ".join(farm.hil_args()), " ".join(extra)),
+                  flush=True)
+            r = farm.hil(*extra)
+            return r.returncode
+    except EarshotError as e:
+        print("earshot: %s" % e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["demo"]:
+        sys.exit("usage: python -m host_tools.hil.farm demo [--boards N] [--out DIR] [-k EXPR]")
+    sys.exit(demo(sys.argv[2:]))

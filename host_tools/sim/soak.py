@@ -1,0 +1,362 @@
+"""Soak: hours of a household's day on one virtual board, with every fidelity model on.
+
+    python -m host_tools.sim.soak --hours 24 --out out/soak     (make soak HOURS=24)
+
+The board hears episodes of board time, queued back to back so they run faster than real time:
+background speech, a push-to-talk utterance, the wake word and an utterance, and now and then a
+long press that moves consent along the presets (some allow pre-roll, "private" allows nothing
+to leave). The host talks to it between episodes (status every time, a mute from the host and
+the button's unmute, a full `log` transfer). The serial path, I2S DMA, flash and watchdog models
+are on (VirtualBoard defaults), and the log starts nearly full so it compacts within minutes.
+
+Every session must verify (signed, counters rising across the whole soak, no gap) and carry
+the audio its utterance had; every push-to-talk while consent allows streaming must give one;
+no audio may be lost. Sampled per window of board time: heap (live after a collection, and the
+peak between), per-frame processing time in board time (what serial and flash writes cost the
+loop) and on the PC, sessions and chunks, lost audio, log size and entries, serial and flash
+traffic. A figure that grows window after window is a leak; the report says which did.
+"""
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..board.build import build
+from ..board.files import load as load_board
+from ..hil.fixtures import KEY, boot_board, confirm, connect, silence, speech_like
+from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from ..records import sessions
+from ..records.translog import verify_log
+from ..resources import audio, firmware_dir
+from .unix_port import micropython_binary
+from .world import read_pcm
+
+SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
+PRESETS_STREAMING = {"assistant", "history", "contribute"}
+WINDOW_S = 300.0  # board seconds per sample
+LOG_PREFILL = 250
+
+
+def prefill_log(flash, n=LOG_PREFILL):
+    """Start with a nearly full, valid transparency log (written by the firmware's own
+    TransparencyLog in the Unix port), so it compacts early."""
+    data = flash / "data"
+    data.mkdir(exist_ok=True)
+    code = """
+import sys
+sys.path.insert(0, %r)
+from earshot.translog import TransparencyLog
+log = TransparencyLog(%r, 256)
+for i in range(%d):
+    log.append("consent", {"old": 0, "new": 1, "source": "button", "preset": "assistant",
+                           "guest": False}, i)
+""" % (str(firmware_dir()), str(data / "log.txt"), n)
+    subprocess.run([micropython_binary(), "-c", code], check=True, timeout=120)
+
+
+def drain(client, quiet=0.15):
+    """Every frame the board sends until it has been quiet for `quiet` seconds."""
+    frames = client.frames(0)
+    while True:
+        more = client.read_frames(quiet)
+        if not more:
+            return frames
+        frames += more
+
+
+class Soak:
+    def __init__(self, board, client, seed=0):
+        self.board = board
+        self.c = client
+        self.seed = seed
+        self.wake_clip = read_pcm(audio("alexa_en-us.wav"))
+        self.counters = {}  # verify_stream's replay memory across the whole soak
+        self.totals = {"episodes": 0, "ptt_expected": 0, "ptt_sessions": 0, "wake_events": 0,
+                       "wake_sessions": 0, "sessions": 0, "sessions_failed": 0, "chunks": 0,
+                       "audio_ms": 0, "gaps": 0, "refused": 0, "log_transfers": 0,
+                       "log_transfer_failures": 0, "consent_changes": 0, "short_sessions": 0}
+        self.failures = []  # the first few things that went wrong, in words
+        self.samples = []
+        self._records = []
+
+    # -- one episode -------------------------------------------------------------------------
+
+    def episode(self, k):
+        b, w = self.board, self.board.world
+        preset = self.c.command("status")["consent"]["preset"]
+        streaming = preset in PRESETS_STREAMING
+        t = b.time_s + 0.05
+        parts = []
+
+        def add(pcm):
+            nonlocal t
+            parts.append(pcm)
+            start = t
+            t += len(pcm) / 32000
+            return start
+
+        add(speech_like(6.0, seed=self.seed + 3 * k))  # a conversation nobody addressed to it
+        add(silence(1.0))
+        ptt_at = add(silence(0.2))
+        w.hold("action", 0.1, at=ptt_at)  # push-to-talk
+        add(speech_like(2.5, seed=self.seed + 3 * k + 1))
+        add(silence(1.6))
+        add(self.wake_clip)
+        add(speech_like(1.5, seed=self.seed + 3 * k + 2))
+        add(silence(1.6))
+        if k % 13 == 12:  # the household moves consent on: a long press
+            w.hold("action", 1.7, at=add(silence(2.5)))
+            self.totals["consent_changes"] += 1
+        b.play(b"".join(parts))
+        b.wait_audio_done(timeout=600)
+        frames = drain(self.c)
+        self.totals["episodes"] += 1
+        if streaming:
+            self.totals["ptt_expected"] += 1
+        self._check(frames, streaming)
+        self._chatter(k)
+
+    def _check(self, frames, streaming):
+        evs = [f.event() for f in frames if f.type == T_EVENT]
+        wakes = [e for e in evs if e.get("ev") == "wake"]
+        self.totals["wake_events"] += len(wakes)
+        self.totals["refused"] += sum(1 for e in evs if e.get("ev") == "refused")
+        ends = [e for e in evs if e.get("ev") == "session"]
+        self._records += [f.payload for f in frames if f.type in SESSION_TYPES]
+        if not any(f.type == T_SESSION_CLOSE for f in frames) and not ends:
+            records = []
+        else:
+            records, self._records = self._records, []
+        if records:
+            result = sessions.verify_stream(records, KEY, self.counters)
+            if not result.ok:
+                self.totals["sessions_failed"] += 1
+                self._fail("session did not verify: %s" % result.failure)
+            for info in result.sessions:
+                self.totals["sessions"] += 1
+                self.totals["audio_ms"] += info.duration_ms
+                self.totals["chunks"] += info.chunks
+                if info.chunks != math.ceil(info.nbytes / 3200):
+                    self._fail("session %d: %d chunks for %d bytes" % (
+                        info.counter, info.chunks, info.nbytes))
+                if info.wake_word == "ptt":
+                    self.totals["ptt_sessions"] += 1
+                    if not 2300 <= info.duration_ms <= 4500:
+                        self.totals["short_sessions"] += 1
+                        self._fail("push-to-talk session %d carried %d ms for 2.5 s of speech"
+                                   % (info.counter, info.duration_ms))
+                else:
+                    self.totals["wake_sessions"] += 1
+        gaps = sum(e.get("gaps", 0) for e in ends)
+        self.totals["gaps"] += gaps
+        if gaps:
+            self._fail("%d chunk gaps (lost audio) in a session" % gaps)
+
+    def _chatter(self, k):
+        b, c = self.board, self.c
+        if k % 7 == 6:  # a host mutes; only the button unmutes
+            c.command("mute")
+            b.press("mute")
+        if k % 10 == 9:
+            self.totals["log_transfers"] += 1
+            try:
+                data, reply = c.read_log()
+                result = verify_log(data)
+                if not result.ok or list(result.head) != list(reply["head"]):
+                    raise ValueError(result.error or "head differs")
+            except Exception as e:  # noqa: BLE001 - a soak reports, it does not stop
+                self.totals["log_transfer_failures"] += 1
+                self._fail("log transfer: %s" % e)
+        # the chatter's own events (mute, consent) are not sessions; keep any session record
+        self._records += [f.payload for f in drain(self.c, 0.05) if f.type in SESSION_TYPES]
+
+    def _fail(self, what):
+        if len(self.failures) < 20:
+            self.failures.append("board %.0f s: %s" % (self.board.time_s, what))
+
+    # -- sampling ----------------------------------------------------------------------------
+
+    def sample(self, t_start):
+        b, w = self.board, self.board.world
+        st = self.c.command("status")
+        log_file = b.flash_dir / "data" / "log.txt"
+        row = {
+            "board_s": round(b.time_s - t_start, 1), "wall_s": round(time.monotonic(), 1),
+            "mem_live": st["mem"]["live"], "mem_peak": st["mem"]["peak"],
+            "mem_free": st["mem"]["free"],
+            "frame": w.frame_stats.summary(),
+            "lost_ms": w.lost_samples // 16, "board_lost_ms": st["audio_lost_ms"],
+            "sessions": self.totals["sessions"], "chunks": self.totals["chunks"],
+            "ptt_expected": self.totals["ptt_expected"],
+            "ptt_sessions": self.totals["ptt_sessions"],
+            "log_entries": st["log"]["entries"],
+            "log_bytes": log_file.stat().st_size if log_file.exists() else 0,
+            "serial_bytes": w.serial.bytes, "flash_bytes": w.flash.bytes,
+            "flash_erases": w.flash.erases, "boots": b.boots,
+            "watchdog_resets": b.watchdog_resets,
+        }
+        w.frame_stats.reset()
+        self.samples.append(row)
+        return row
+
+
+def verdict(soak):
+    """The checks that decide the soak: (ok, list of lines)."""
+    t, rows = soak.totals, soak.samples
+    lines = []
+
+    def check(ok, text):
+        lines.append(("PASS " if ok else "FAIL ") + text)
+        return ok
+
+    ok = True
+    last = rows[-1]
+    ok &= check(last["lost_ms"] == 0, "audio lost: %d ms" % last["lost_ms"])
+    ok &= check(t["sessions_failed"] == 0 and t["gaps"] == 0,
+                "sessions verified: %d, failed %d, gaps %d" % (t["sessions"],
+                                                                t["sessions_failed"], t["gaps"]))
+    ok &= check(t["ptt_sessions"] == t["ptt_expected"] and not t["short_sessions"],
+                "push-to-talk sessions: %d of %d expected, %d short" % (
+                    t["ptt_sessions"], t["ptt_expected"], t["short_sessions"]))
+    ok &= check(last["boots"] == rows[0]["boots"] and last["watchdog_resets"] == 0,
+                "resets during the soak: %d (watchdog %d)" % (
+                    last["boots"] - rows[0]["boots"], last["watchdog_resets"]))
+    ok &= check(t["log_transfer_failures"] == 0,
+                "log transfers: %d, failed %d" % (t["log_transfers"],
+                                                  t["log_transfer_failures"]))
+    # Live heap after a collection, from the first window on (the sample at 0 s is before the
+    # first session allocated its buffers): the second half may not exceed the first quarter.
+    warm = rows[1:] or rows
+    half = warm[len(warm) // 2 :] or warm
+    first_live = max(r["mem_live"] for r in warm[: max(1, len(warm) // 4)])
+    growth = max(r["mem_live"] for r in half) - first_live
+    ok &= check(growth <= 1024, "live heap flat: first quarter max %d B, second half max %d B "
+                "(%+d)" % (first_live, max(r["mem_live"] for r in half), growth))
+    log_max = max(r["log_entries"] for r in rows)
+    ok &= check(log_max <= 256 + 16, "log bounded: at most %d entries, %d bytes" % (
+        log_max, max(r["log_bytes"] for r in rows)))
+    worst = max(r["frame"]["board"]["max_us"] for r in rows)
+    ok &= check(worst < 256_000, "longest frame in board time: %.1f ms (I2S DMA holds 256 ms)"
+                % (worst / 1000))
+    return ok, lines
+
+
+def render(soak, ok, lines, hours):
+    out = ["Earshot soak: %.2f h of board time on the virtual board (serial, DMA, flash, "
+           "watchdog models on)" % hours, ""]
+    out.append("%9s %8s %8s %8s %8s %8s %8s %7s %7s %8s %8s" % (
+        "board_s", "live_B", "peak_B", "med_ms", "p99_ms", "max_ms", "pc_p99", "sess",
+        "chunks", "log_ent", "log_B"))
+    for r in soak.samples:
+        fb, fp = r["frame"]["board"], r["frame"]["pc"]
+        out.append("%9.0f %8d %8d %8.1f %8.1f %8.1f %8.2f %7d %7d %8d %8d" % (
+            r["board_s"], r["mem_live"], r["mem_peak"], fb["median_us"] / 1000,
+            fb["p99_us"] / 1000, fb["max_us"] / 1000, fp["p99_us"] / 1000, r["sessions"],
+            r["chunks"], r["log_entries"], r["log_bytes"]))
+    out.append("")
+    out.append("totals: " + ", ".join("%s %s" % kv for kv in soak.totals.items()))
+    out += [""] + lines
+    if soak.failures:
+        out += ["", "first failures:"] + ["  " + f for f in soak.failures]
+    out.append("")
+    out.append("RESULT: %s" % ("PASS" if ok else "FAIL"))
+    return "\n".join(out)
+
+
+def run(hours, out_dir=None, seed=0, say=print):
+    """Soak for `hours` of board time; returns (ok, report dict)."""
+    tmp = Path(tempfile.mkdtemp(prefix="earshot-soak-"))
+    try:
+        image = build(load_board("virtual"), out=tmp / "image")
+        flash = tmp / "flash"
+        shutil.copytree(image, flash)
+        prefill_log(flash)
+        with boot_board(image, tmp) as board:
+            board.wait_booted()
+            c = connect(board.port)
+            c.command("provision", device_id="soak", key=KEY.hex())
+            c.command("consent", preset="assistant")
+            confirm(board)
+            board.press("mute")
+            soak = Soak(board, c, seed)
+            t0 = board.time_s
+            soak.sample(t0)
+            next_sample = WINDOW_S
+            k = 0
+            wall0 = time.monotonic()
+            while board.time_s - t0 < hours * 3600:
+                soak.episode(k)
+                k += 1
+                if board.time_s - t0 >= next_sample:
+                    row = soak.sample(t0)
+                    next_sample += WINDOW_S
+                    say("soak: %.2f h of %.2f h board time, %d sessions, live heap %d B, "
+                        "lost %d ms (wall %.0f s)" % (row["board_s"] / 3600, hours,
+                                                       row["sessions"], row["mem_live"],
+                                                       row["lost_ms"],
+                                                       time.monotonic() - wall0))
+            soak.sample(t0)
+            c.close()
+            ok, lines = verdict(soak)
+            report = {"hours": (board.time_s - t0) / 3600, "wall_s": time.monotonic() - wall0,
+                      "totals": soak.totals, "samples": soak.samples, "checks": lines,
+                      "failures": soak.failures, "ok": ok}
+            text = render(soak, ok, lines, report["hours"])
+        if out_dir:
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "report.json").write_text(json.dumps(report, indent=1))
+            (out_dir / "report.txt").write_text(text + "\n")
+        say(text)
+        return ok, report
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Saved:
+    """A soak read back from its report.json, to judge it again (--judge)."""
+
+    def __init__(self, report):
+        self.totals = report["totals"]
+        self.samples = report["samples"]
+        self.failures = report.get("failures", [])
+
+
+def judge(path):
+    report = json.loads(Path(path).read_text())
+    saved = _Saved(report)
+    ok, lines = verdict(saved)
+    report.update(ok=ok, checks=lines)
+    Path(path).write_text(json.dumps(report, indent=1))
+    text = render(saved, ok, lines, report["hours"])
+    Path(path).with_name("report.txt").write_text(text + "\n")
+    print(text)
+    return ok
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m host_tools.sim.soak", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--hours", type=float, default=1.0, help="board time to soak (default 1)")
+    p.add_argument("--out", default="out/soak", help="report directory (default out/soak)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--judge", metavar="REPORT_JSON",
+                   help="judge a saved report.json again with the current checks (no soak)")
+    args = p.parse_args(argv)
+    if args.judge:
+        return 0 if judge(args.judge) else 1
+    if args.hours <= 0:
+        print("soak: --hours must be more than 0", file=sys.stderr)
+        return 1
+    ok, _ = run(args.hours, args.out, args.seed)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
