@@ -181,6 +181,19 @@ def test_pico_speaks_at_16khz_without_clipping():
         assert 0.05 < np.abs(x).max() < 0.99
 
 
+def test_pico_en_us_is_told_to_say_alexa_as_people_say_it(tmp_path):
+    us, gb = tts.Voice("pico", "en-US", "en-US"), tts.Voice("pico", "en-GB", "en-GB")
+    assert tts.respell(us, "Okay, Alexa, stop. alexa?") == "Okay, Elexa, stop. elexa?"
+    assert tts.respell(us, "Alexander, Alexis and alexia") == "Alexander, Alexis and alexia"
+    assert tts.respell(gb, "Alexa.") == "Alexa."
+    pytest.importorskip("ttspico")
+    job = {"seed": 0, "split_id": 1, "kind_id": 1, "index": 0, "label": "pos",
+           "condition": "clean", "texts": ["Alexa."], "voices": [("pico", "en-US", "en-US")],
+           "split_name": "held", "split_dir": str(tmp_path), "perturb": False}
+    e = R.render_clip(job, None)
+    assert (e["text"], e["spoken"]) == ("Alexa.", "Elexa.")  # the meant text, and what was said
+
+
 def test_dev_voices_are_held_out_from_train():
     voices = [tts.Voice("espeak", "%s+%s" % (lang, v), v)
               for lang in ("en-us", "en-gb") for v in ("m%d" % i for i in range(1, 9))]

@@ -28,8 +28,9 @@ from . import dataset_render as R
 from . import dataset_text as T
 from . import dataset_tts as tts
 
-FORMAT_VERSION = 5  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
-                    # 5: neural speakers, a held split, whole speakers held out, carriers, line, tilt
+FORMAT_VERSION = 6  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
+                    # 5: neural speakers, a held split, whole speakers held out, carriers, line, tilt;
+                    # 6: Pico en-US says "alexa" as people do (dataset_tts.RESPELL)
 SPLITS = tts.SPLITS  # train; held (model selection, never trained on); dev (measured once)
 _KIND_IDS = {"pos": 1, "nearmiss": 2, "neg": 3, "babble": 4}
 

@@ -201,6 +201,9 @@ def render_clip(job, pool):
     entry = {"file": rel, "label": job["label"], "voice": voice.id, "condition": cond["name"],
              "duration_s": round(n / RATE, 4), "text": text,
              "level_dbfs": round(cond["level_dbfs"], 2), "speed": round(speed, 3), "pitch": pitch}
+    spoken = tts.respell(voice, text)
+    if spoken != text:
+        entry["spoken"] = spoken  # what the engine was given (dataset_tts.RESPELL)
     if job["label"] == "pos":
         entry["word_start_s"] = round((lead + n_before) / RATE, 4)
         entry["word_end_s"] = round((lead + n_end) / RATE, 4)
