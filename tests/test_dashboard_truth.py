@@ -197,8 +197,11 @@ def test_a_board_that_goes_silent_shows_as_unknown_and_comes_back_when_it_answer
         assert gone["muted"] is None and gone["consent"] is None and gone["light"] is None
         assert gone["access"] is None and gone["pending"] is None
         board.power_on()  # a clean power-on: it restores its stored state (unmuted)
+        # The light is read with the state, but a page may get the mute before it (one event
+        # per change): wait for both rather than for the first sign of life.
         back = wait_event(url, lambda k, d: k == "state" and d["link"]["state"] == "up"
-                          and d["muted"] is not None, "the board answering again", timeout=40)
+                          and d["muted"] is not None and d["light"] is not None,
+                          "the board answering again", timeout=40)
         assert back["muted"] is False and back["light"]["colour"] == "green"
     finally:
         assert proc.stop() == 0, proc.output
