@@ -7,17 +7,15 @@ Each test runs `earshot bridge` as a user does against a virtual board, with a W
 built from the `wyoming` library in the part of Home Assistant."""
 
 import queue
-import socket
-import threading
 import time
 
 import pytest
-import serial
 
 from host_tools.hil.fixtures import DEVICE_ID, KEY, wait_for
 from host_tools.link.protocol import (T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER,
                                       FrameParser, encode_frame)
 from host_tools.records import sessions
+from tests.cable import Cable
 from tests.household import Earshot, key_file, provisioned_board, unmute, wait_event
 from tests.test_bridge_wyoming import (BLUE, Peer, consent_by_the_button, free_port,
                                        say_the_wake_word)
@@ -25,60 +23,29 @@ from tests.test_bridge_wyoming import (BLUE, Peer, consent_by_the_button, free_p
 SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
 
 
-class Cable(threading.Thread):
-    """Between a board's serial port and a host tool (socket://, one connection after another,
-    as a serial-over-network link is): passes everything, keeps a copy of the session frames,
-    and puts frames of the test's own on the line (`inject`)."""
+class RecordingCable(Cable):
+    """Passes everything, keeps a copy of the session frames, and puts frames of the test's
+    own on the line (`inject`)."""
 
     def __init__(self, port):
-        super().__init__(daemon=True)
-        self.ser = serial.Serial(port, timeout=0.02, exclusive=True)
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
+        super().__init__(port)
         self.sessions = []  # (type, payload) of every session frame the board sent
         self.extra = queue.Queue()
 
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self._serve(conn)
+    def rewrite(self, frame):
+        if frame.type in SESSION_TYPES:
+            self.sessions.append((frame.type, frame.payload))
+        return super().rewrite(frame)
 
-    def _serve(self, conn):
-        conn.settimeout(0.02)
-        parser = FrameParser()
-        while True:
-            try:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                self.ser.write(data)
-            except socket.timeout:
-                pass
-            except OSError:
-                return
-            out = []
-            for f in parser.feed(self.ser.read(65536)):
-                if f.type in SESSION_TYPES:
-                    self.sessions.append((f.type, f.payload))
-                out.append(encode_frame(f.type, f.seq, f.payload))
-            while not self.extra.empty():
-                out.append(self.extra.get())
-            try:
-                for frame in out:
-                    conn.sendall(frame)
-            except OSError:
-                return
+    def pending(self):
+        out = []
+        while not self.extra.empty():
+            out.append(self.extra.get())
+        return out
 
     def inject(self, frames):
         for kind, payload in frames:
             self.extra.put(encode_frame(kind, 0, payload))
-
-    def close(self):
-        self.server.close()
-        self.ser.close()
 
 
 def _frames(records):
@@ -90,7 +57,7 @@ def _frames(records):
 @pytest.fixture
 def cabled(firmware_image, tmp_path):
     board = provisioned_board(firmware_image, tmp_path / "b")
-    cable = Cable(board.port)
+    cable = RecordingCable(board.port)
     cable.start()
     yield board, cable
     cable.close()

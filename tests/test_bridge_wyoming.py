@@ -15,7 +15,6 @@ import threading
 import time
 
 import pytest
-import serial
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 from wyoming.satellite import PauseSatellite, RunSatellite
@@ -26,6 +25,7 @@ from host_tools.link.protocol import (T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSIO
 from host_tools.records import sessions
 from host_tools.resources import audio
 from host_tools.sim.world import read_pcm
+from tests.cable import Cable
 from tests.household import Earshot, key_file, provisioned_board, unmute
 
 pytestmark = pytest.mark.xdist_group("wyoming-bridge")
@@ -327,41 +327,21 @@ def test_an_oversized_wyoming_frame_is_refused_at_its_header_line(bridge):
     assert "Traceback" not in proc.output
 
 
-class TamperingCable(threading.Thread):
-    """Sits between a board's serial port and the bridge (socket://): flips one byte of the
-    PCM in chunk `index` and fixes the frame's CRC, so only the session's signature can tell."""
+class TamperingCable(Cable):
+    """Flips one byte of the PCM in chunk `index` and fixes the frame's CRC, so only the
+    session's signature can tell."""
 
     def __init__(self, port, index=3):
-        super().__init__(daemon=True)
-        self.ser = serial.Serial(port, timeout=0.02, exclusive=True)
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
+        super().__init__(port)
         self.index = index
         self.tampered = 0
 
-    def run(self):
-        conn, _ = self.server.accept()
-        conn.settimeout(0.02)
-        parser = FrameParser()
-        while True:
-            try:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                self.ser.write(data)
-            except socket.timeout:
-                pass
-            except OSError:
-                return
-            for f in parser.feed(self.ser.read(65536)):
-                payload = f.payload
-                if f.type == T_SESSION_CHUNK and sessions.parse_record(payload).index == self.index:
-                    payload = payload[:20] + bytes([payload[20] ^ 0x01]) + payload[21:]
-                    self.tampered += 1
-                try:
-                    conn.sendall(encode_frame(f.type, f.seq, payload))
-                except OSError:
-                    return
+    def rewrite(self, frame):
+        payload = frame.payload
+        if frame.type == T_SESSION_CHUNK and sessions.parse_record(payload).index == self.index:
+            payload = payload[:20] + bytes([payload[20] ^ 0x01]) + payload[21:]
+            self.tampered += 1
+        return [encode_frame(frame.type, frame.seq, payload)]
 
 
 def test_a_chunk_that_fails_verification_ends_the_stream(firmware_image, tmp_path):

@@ -13,74 +13,40 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-import serial
 
 from host_tools.hil.fixtures import boot_board
-from host_tools.link.protocol import T_EVENT, FrameParser, encode_frame
+from host_tools.link.protocol import T_EVENT, encode_frame
+from tests.cable import Cable
 from tests.household import Earshot, unmute
 
 EARSHOT = str(Path(sys.executable).with_name("earshot"))
 JUNK = [b"[1, 2]", b"not json", b'"a string"', b"\xff\xfe"]
 
 
-class NoisyCable(threading.Thread):
-    """Between a board's serial port and a host tool (socket://): passes everything, and puts
-    the JUNK frames on the line before every frame whenever `noisy` is set."""
+class NoisyCable(Cable):
+    """Passes everything, and puts the JUNK frames on the line before every frame whenever
+    `noisy` is set."""
 
     def __init__(self, port, junk=JUNK, after=False):
-        super().__init__(daemon=True)
+        super().__init__(port)
         self.junk = junk
         self.after = after  # the junk follows each frame instead (it is then the last word)
-        self.ser = serial.Serial(port, timeout=0.02, exclusive=True)
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = "socket://127.0.0.1:%d" % self.server.getsockname()[1]
         self.noisy = True
         self.sent = 0
 
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            self._serve(conn)
-
-    def _serve(self, conn):
-        conn.settimeout(0.02)
-        parser = FrameParser()
-        while True:
-            try:
-                data = conn.recv(4096)
-                if not data:
-                    return
-                self.ser.write(data)
-            except socket.timeout:
-                pass
-            except OSError:
-                return
-            for f in parser.feed(self.ser.read(65536)):
-                try:
-                    if self.after:
-                        conn.sendall(encode_frame(f.type, f.seq, f.payload))
-                    if self.noisy:
-                        for junk in self.junk:
-                            conn.sendall(encode_frame(T_EVENT, f.seq, junk))
-                            self.sent += 1
-                    if not self.after:
-                        conn.sendall(encode_frame(f.type, f.seq, f.payload))
-                except OSError:
-                    return
-
-    def close(self):
-        self.server.close()
-        self.ser.close()
+    def rewrite(self, frame):
+        junk = []
+        if self.noisy:
+            junk = [encode_frame(T_EVENT, frame.seq, j) for j in self.junk]
+            self.sent += len(junk)
+        real = super().rewrite(frame)
+        return real + junk if self.after else junk + real
 
 
 @pytest.fixture
