@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from host_tools.errors import ProtocolError
-from host_tools.hil.fixtures import (KEY, boot_board, confirm, connect, silence, speech_like,
-                                    wait_for)
+from host_tools.hil.fixtures import KEY, boot_board, confirm, connect, silence, speech_like
 from host_tools.link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
 

@@ -26,7 +26,7 @@ from ..link.protocol import (T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSIO
 from ..link.serial_port import open_port
 from ..records import sessions, translog
 from ..sim import VirtualBoard
-from . import DETECTED, REFUSED, judge
+from . import DETECTED, judge
 
 DEVICE = "household-1"
 SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)

@@ -20,7 +20,7 @@ import zlib
 
 from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from ..records import translog
-from . import REFUSED, judge
+from . import judge
 
 NAMES = ("hello", "status", "mute", "unmute", "stop", "consent", "log", "provision", "feed",
          "bootloader", "exec", "reset", "", "CONSENT", "status\x00")

@@ -12,7 +12,6 @@ import ast
 import sys
 import types
 from collections import defaultdict
-from pathlib import Path
 
 from host_tools.resources import firmware_dir
 
