@@ -225,3 +225,23 @@ feed.take(frame, True)
 print(frame == bytearray(b'\\x01\\x02' * 320))
 """)
     assert out.split() == ["True", "True"]
+
+
+def test_a_test_skipped_before_it_named_its_board_is_counted_for_that_board(tmp_path):
+    # Before, a test skipped in a fixture (no identity, no key) had no board property: the
+    # per-board table said "4 skipped" under a run line saying "7 skipped".
+    from host_tools.hil.runner import merge_junit
+
+    part = tmp_path / "board0.xml"
+    part.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase name="named"><properties><property name="board" value="sim:kitchen"/>'
+        '</properties><skipped message="pressing \'mute\' needs a button rig"/></testcase>'
+        '<testcase name="early"><skipped message="verifying sessions needs the key"/></testcase>'
+        '<testcase name="ok"/></testsuite></testsuites>')
+    merged = tmp_path / "hil.xml"
+    merge_junit([str(part)], str(merged), ["sim:kitchen"])
+    rows = summarise(str(merged))
+    assert list(rows) == ["sim:kitchen"]
+    assert (rows["sim:kitchen"]["passed"], rows["sim:kitchen"]["skipped"]) == (1, 2)
+    assert rows["sim:kitchen"]["skips"]["verifying sessions needs the key"] == 1

@@ -71,11 +71,22 @@ def pytest_command(board, keyword, junit, ini, report):
     return cmd
 
 
-def merge_junit(paths, out):
+def merge_junit(paths, out, names=None):
+    """One JUnit file of every board's. Each file is one board's (`names`), so a test skipped
+    before its fixtures could name the board (no key, no identity) is given its board here:
+    every test carries the board it ran on, and the per-board counts add up."""
     root = ET.Element("testsuites", name="earshot hil")
-    for p in paths:
+    for i, p in enumerate(paths):
         if Path(p).exists():
             for suite in ET.parse(p).getroot().iter("testsuite"):
+                if names:
+                    for case in suite.iter("testcase"):
+                        if not any(q.get("name") == "board" for q in case.iter("property")):
+                            props = case.find("properties")
+                            if props is None:
+                                props = ET.Element("properties")
+                                case.insert(0, props)
+                            ET.SubElement(props, "property", name="board", value=names[i])
                 root.append(suite)
     ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
 
@@ -156,7 +167,7 @@ class Run:
 
     def merge(self, junit=None):
         junit = junit or str(self.tmp / "hil.xml")
-        merge_junit(self.junits, junit)
+        merge_junit(self.junits, junit, [b.name for b in self.boards])
         return junit
 
     def close(self):
