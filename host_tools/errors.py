@@ -1,4 +1,5 @@
-"""One error type per boundary; the CLI turns each into `earshot: message` and exit status 1."""
+"""One error type per boundary; the CLI turns each into `earshot: message` and exit status 1
+(2 for a UsageError: the command line itself is wrong)."""
 
 
 class EarshotError(Exception):
@@ -26,3 +27,8 @@ class ProtocolError(EarshotError):
 
 class NotSupportedError(EarshotError):
     """The target (board, backend, chip) cannot do what was asked."""
+
+
+class UsageError(EarshotError):
+    """Arguments that argparse accepts one by one but not together (exit status 2, like
+    argparse's own errors)."""

@@ -82,6 +82,12 @@ ROWS = [
      1, "afile is not an Earshot capture", True),
     ("verify-sidecar-not-json", "verify notes.json --key-file good.key",
      1, "not a session kept by earshot record", True),
+    # the command line itself is wrong: exit status 2, as argparse's own errors
+    ("hil-no-board", "hil --board virtual", 2, "no board given: pass --port PORT", True),
+    ("hil-one-key-for-a-rack", "hil --port sim --port sim:other --key-file good.key",
+     2, "--key-file is one board's key", True),
+    ("power-seconds-without-hold", "power cycle --seconds 2 --port sim",
+     2, "--seconds goes with --hold", True),
 ]
 
 

@@ -9,10 +9,10 @@ nothing heavy at module level, so `earshot --help` is fast and never touches a p
 import argparse
 import sys
 
-from ..errors import EarshotError
+from ..errors import EarshotError, UsageError
 from . import (bench, bridge, consent, dashboard, deploy, flash, hil, log, monitor, pins, play,
                ports, power, press, provision, record, sim, status, verify, wakeword)
-from .common import FAILED, INTERRUPTED, OK
+from .common import FAILED, INTERRUPTED, OK, USAGE
 
 # name -> (module with setup/run, one-line help)
 COMMANDS = {
@@ -82,7 +82,7 @@ def main(argv=None):
         return COMMANDS[args.command][0].run(args) or OK
     except EarshotError as e:
         print("earshot: %s" % " ".join(str(e).split()), file=sys.stderr)
-        return FAILED
+        return USAGE if isinstance(e, UsageError) else FAILED
     except KeyboardInterrupt:
         print("earshot: interrupted", file=sys.stderr)
         return INTERRUPTED

@@ -37,14 +37,14 @@ def setup(p):
 def run(args):
     import signal
 
-    from ..errors import EarshotError
+    from ..errors import EarshotError, UsageError
     from ..hil.runner import run_suite, summarise
 
     if not args.port and not args.place:
-        raise EarshotError("no board given: pass --port PORT (a deployed board, or sim:NAME) or "
+        raise UsageError("no board given: pass --port PORT (a deployed board, or sim:NAME) or "
                            "--place NAME (a labgrid place); repeat for a rack")
     if args.key_file and len(args.port) + len(args.place) > 1:
-        raise EarshotError("--key-file is one board's key: for a rack, keep each board's key "
+        raise UsageError("--key-file is one board's key: for a rack, keep each board's key "
                            "as DIR/<device id>.key and pass --keys DIR")
     if args.key_file and not os.path.isfile(args.key_file):
         raise EarshotError("--key-file %s: no such file (earshot provision wrote keys/<device "

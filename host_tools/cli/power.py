@@ -27,7 +27,7 @@ def setup(p):
 
 
 def run(args):
-    from ..errors import EarshotError
+    from ..errors import UsageError
     from ..link.target import resolve_sim
     from ..sim.control import request
     from .common import print_json
@@ -38,7 +38,7 @@ def run(args):
         if args.seconds is not None:
             fields.update(seconds=args.seconds)
     elif args.seconds is not None:
-        raise EarshotError("--seconds goes with --hold: how long to hold the button at boot")
+        raise UsageError("--seconds goes with --hold: how long to hold the button at boot")
     r = request(resolve_sim(args.port), "power", timeout=180, **fields)
     if args.json:
         print_json(dict({"action": args.action, "powered": r["powered"]},
