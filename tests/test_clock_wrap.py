@@ -103,3 +103,24 @@ def test_a_key_replacement_window_spans_the_wrap(near_wrap):
     wait_for(lambda: client.command("status")["device_id"] == "wrap-3")
     with pytest.raises(ProtocolError):
         client.command("unmute")  # the board carries on normally after all that
+
+
+def test_ticks_start_again_when_the_chip_starts(firmware_image, tmp_path):
+    # ticks_ms() is esp_timer_get_time() / 1000 upstream (ports/esp32/mphalport.c): time since
+    # the chip started. Before, the virtual board's ran on across power cuts and resets, so
+    # `earshot status` showed 82 s of uptime right after a power-on.
+    with boot_board(firmware_image, tmp_path) as board:
+        board.wait_booted()
+        client = connect(board.port)
+        fast_forward(board, 30.0)
+        before = client.command("status")["uptime_ms"]
+        assert before >= 30_000
+        for restart in (board.hard_reset, lambda: (board.power_cut(), board.power_on())):
+            client.close()
+            restart()
+            board.wait_booted()
+            client = connect(board.port)
+            up = client.command("status")["uptime_ms"]
+            assert up < 10_000, up  # the boot itself, not the 30 s before it
+            assert board.time_s > 30.0  # while board time (the world's clock) ran on
+        client.close()

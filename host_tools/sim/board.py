@@ -315,6 +315,8 @@ class VirtualBoard:
             wire.ENV_MAC: self.mac,
         })
         self.console.reset(keep_usb=cause == SOFT_RESET)
+        if cause != SOFT_RESET:
+            self.world.chip_started()
         self.world.booted.clear()
         log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(

@@ -88,6 +88,8 @@ class World:
         self._audio = deque()  # bytes chunks, consumed front first
         self._queued = 0  # bytes queued
         self.clock_us = int(clock_start_ms) * 1000  # board time
+        self._clock_start_ms = int(clock_start_ms)
+        self._chip_start_us = self.clock_us  # board time when the chip last started
         self._dma = bytearray()  # samples produced, not yet read (int16 LE)
         self._dma_bytes = max(2 * DMA_BUFFER_SAMPLES, 2 * dma_samples)
         self._silence_due = 0.0
@@ -128,8 +130,17 @@ class World:
 
     @property
     def ticks_ms(self):
-        """What ticks_ms() returns on the board now: board ms, wrapped like the ESP32-S3's."""
-        return (self.clock_us // 1000) % wire.TICKS_PERIOD
+        """What ticks_ms() returns on the board now, wrapped like the ESP32-S3's. Upstream it is
+        esp_timer_get_time() / 1000 (ports/esp32/mphalport.c, mp_hal_ticks_ms): time since the
+        chip started, so it starts again (at `clock_start_ms`) at every power-on, hard reset,
+        watchdog reset or machine.reset(), and runs on through a soft reset."""
+        ms = (self.clock_us - self._chip_start_us) // 1000 + self._clock_start_ms
+        return ms % wire.TICKS_PERIOD
+
+    def chip_started(self):
+        """The chip (not only MicroPython) starts: ticks_ms() starts again."""
+        with self._cond:
+            self._chip_start_us = self.clock_us
 
     def _advance(self, us):
         """Let `us` of board time pass (lock held): the microphone fills the DMA buffer."""
