@@ -9,6 +9,8 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 
+from pathlib import Path
+
 import pytest
 
 from host_tools.errors import NotSupportedError
@@ -66,7 +68,8 @@ def test_an_interrupted_run_still_releases_its_place(farm):
     from host_tools.hil.farm import EARSHOT
 
     run = subprocess.Popen([EARSHOT, "hil", "--place", farm.places[0], "--coordinator",
-                            farm.coordinator, "--keys", str(farm.keys), "-k", "no_audio"],
+                            farm.coordinator, "--keys", str(farm.keys), "-k", "no_audio",
+                            "--junit", "interrupted.xml"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            env=farm.env, cwd=farm.work)
     line = run.stdout.readline()  # printed once the board passed its preflight
@@ -77,6 +80,8 @@ def test_an_interrupted_run_still_releases_its_place(farm):
     out, err = run.communicate(timeout=120)
     assert run.returncode == 130 and err.endswith("earshot: interrupted\n"), err
     assert acquired_by(farm, farm.places[0]) == "None"
+    # what ran before the interrupt is kept (before, the JUnit file was never written)
+    assert ET.parse(Path(farm.work) / "interrupted.xml").getroot().tag == "testsuites"
 
 
 def test_pytest_with_labgrid_s_own_plugin_acquires_the_place_and_releases_it(farm, tmp_path):

@@ -186,6 +186,11 @@ def run_suite(boards, keyword=None, junit=None, say=print, env=None):
         codes = run.wait()
     except BaseException:
         run.stop()
+        if junit:  # what ran before the interrupt (pytest writes its report when stopped)
+            try:
+                run.merge(junit)
+            except (OSError, ET.ParseError):
+                pass
         run.close()
         raise
     for i, board in enumerate(boards):
