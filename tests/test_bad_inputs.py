@@ -86,6 +86,8 @@ ROWS = [
     ("hil-no-board", "hil --board virtual", 2, "no board given: pass --port PORT", True),
     ("hil-one-key-for-a-rack", "hil --port sim --port sim:other --key-file good.key",
      2, "--key-file is one board's key", True),
+    ("hil-unknown-board", "hil --port sim --board nosuchboard",
+     1, "unknown board 'nosuchboard': use one of", True),
     ("power-seconds-without-hold", "power cycle --seconds 2 --port sim",
      2, "--seconds goes with --hold", True),
 ]

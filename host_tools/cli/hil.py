@@ -49,6 +49,9 @@ def run(args):
     if args.key_file and not os.path.isfile(args.key_file):
         raise EarshotError("--key-file %s: no such file (earshot provision wrote keys/<device "
                            "id>.key)" % args.key_file)
+    if args.board:
+        from ..board.files import load as load_board
+        load_board(args.board)  # an unknown board id is said before any board is touched
     if args.junit and os.path.isdir(args.junit):
         raise EarshotError("--junit %s is a directory: give a file name" % args.junit)
     common = ["--earshot-keys", os.path.abspath(args.keys)]
