@@ -88,6 +88,8 @@ ROWS = [
      2, "--key-file is one board's key", True),
     ("hil-unknown-board", "hil --port sim --board nosuchboard",
      1, "unknown board 'nosuchboard': use one of", True),
+    ("dashboard-bind-not-host-port", "dashboard --port sim --bind nonsense",
+     2, "--bind nonsense: give HOST:PORT", True),
     ("power-seconds-without-hold", "power cycle --seconds 2 --port sim",
      2, "--seconds goes with --hold", True),
 ]

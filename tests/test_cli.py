@@ -210,7 +210,7 @@ def test_record_joining_mid_session_then_missing_one_names_the_gap_then_records(
     client.close()  # a reader took the header and went away; the board sends on
     rc, out, err = record(board, tmp_path, tmp_path / "a", key)
     assert rc == 1 and err.count("\n") == 1, err
-    assert "a session the board sent before it never reached this receiver" in err
+    assert "a session the board sent before it was never received and verified here" in err
     assert "--key-file" not in err
     assert [m["counter"] for m in _objects(out)] == [3]  # nothing of session 2's rest
     rc, out, err = record(board, tmp_path, tmp_path / "b", key)

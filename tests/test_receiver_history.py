@@ -180,3 +180,34 @@ def test_earshot_keeps_what_it_remembers_in_one_place(tmp_path):
     assert (tmp_path / "h.json").is_file()
     verify()
     assert (tmp_path / "home" / ".local" / "state" / "earshot" / "receiver.json").is_file()
+
+
+def test_a_modified_copy_of_a_capture_received_before_is_named_by_its_bad_chunk(tmp_path):
+    # Before, a copy of a recording with one PCM byte flipped was reported as "header: replayed
+    # (... recording <id>)", an id the user never saw; the header is the original's, the chunk
+    # is what changed.
+    from host_tools.records import sessions
+
+    groups, _, key = _captures(tmp_path)
+    records = tamper._flat(groups)
+    a, b = tmp_path / "a.cap", tmp_path / "copy.cap"
+    write_capture(a, records)
+    assert earshot("verify", str(a), "--key-file", str(key)).returncode == 0
+    i = next(i for i, r in enumerate(records)
+             if isinstance(sessions.parse_record(r), sessions.Chunk))
+    bad = list(records)
+    bad[i] = bad[i][:-1] + bytes([bad[i][-1] ^ 0x01])
+    write_capture(b, bad)
+    r = earshot("verify", str(b), "--key-file", str(key))
+    assert r.returncode == 1 and "chunk 0: modified" in r.stderr, r.stderr
+    assert "replayed" not in r.stderr
+
+
+def test_verify_with_another_key_says_to_check_the_key(tmp_path):
+    groups, _, _ = _captures(tmp_path)
+    a, other = tmp_path / "a.cap", tmp_path / "other.hex"
+    write_capture(a, tamper._flat(groups))
+    other.write_text("aa" * 32)
+    r = earshot("verify", str(a), "--key-file", str(other))
+    assert r.returncode == 1 and "header: forged" in r.stderr, r.stderr
+    assert "check --key-file is this board's key" in r.stderr

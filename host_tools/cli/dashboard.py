@@ -21,12 +21,12 @@ def setup(p):
 
 
 def parse_bind(text):
-    from ..errors import EarshotError
+    from ..errors import UsageError
 
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise EarshotError("--bind %s: give HOST:PORT, e.g. 127.0.0.1:8765" % text)
+        raise UsageError("--bind %s: give HOST:PORT, e.g. 127.0.0.1:8765" % text)
     return host, int(port)
 
 

@@ -94,9 +94,12 @@ def show(stored, as_json):
         if failure.startswith("header: dropped"):
             # Its own records are the board's; a session before it never reached this receiver
             # (it went to the bridge, or nobody was recording): not a key problem.
-            raise EarshotError("session %s: a session the board sent before it never reached "
-                               "this receiver (%s): kept as %s; earshot log on the board lists "
-                               "every session" % (m["session_id"], failure, stored.files[0]))
+            raise EarshotError("session %s: a session the board sent before it was never "
+                               "received and verified here (%s): kept as %s. It went elsewhere "
+                               "(the bridge, nobody recording) or did not verify here (an "
+                               "earlier record with another key); earshot log on "
+                               "the board lists every session"
+                               % (m["session_id"], failure, stored.files[0]))
         if failure.startswith("header: replayed"):
             raise EarshotError("session %s was received before (%s): kept as %s"
                                % (m["session_id"], failure, stored.files[0]))

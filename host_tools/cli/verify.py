@@ -57,13 +57,16 @@ def run(args):
     records = read_capture(path)
     history = History.load(args.history)
     source = _source(path, records)
-    result = verify_stream(records, key, history=history, source=source)
+    result = verify_stream(records, key, history=history, source=source, replay_last=True)
     history.commit(result.headers, source)
     history.save()
     if not result.ok:
         if source.startswith("record ") and result.failure.reason == "replayed":
             _moved_old_recording(path, records, history, source)
-        raise EarshotError("%s: %s" % (path, result.failure))
+        hint = ""
+        if result.failure.where == "header" and result.failure.reason == "forged":
+            hint = ": check --key-file is this board's key"  # as earshot record says
+        raise EarshotError("%s: %s%s" % (path, result.failure, hint))
     if not result.sessions:
         raise EarshotError("%s: holds no sessions" % path)
     if meta is not None:

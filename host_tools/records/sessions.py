@@ -304,7 +304,8 @@ def verify_header(data, key):
     return rec if _tag_ok(bytes(key), rec.tag, rec.signed) else None
 
 
-def verify_stream(records, key, last_counters=None, history=None, source=None):
+def verify_stream(records, key, last_counters=None, history=None, source=None,
+                  replay_last=False):
     """Verify a sequence of record bytes (one or many sessions). Returns a Result.
 
     last_counters: {device_id: highest counter already accepted}; updated in place as sessions
@@ -312,6 +313,10 @@ def verify_stream(records, key, last_counters=None, history=None, source=None):
     history: a records.history.History (what earlier runs received; read, never changed here:
     the caller commits result.headers) and `source`, the name this stream is remembered by, so
     verifying the same capture again is not a replay of itself.
+    replay_last: for records at rest (a file being verified, never a live stream, whose first
+    chunks would otherwise be passed on): a header received before from elsewhere is reported
+    as replayed only if the rest of its session verifies, so a modified copy is named by the
+    record that was changed.
     """
     key = bytes(key)
     counters = {} if last_counters is None else last_counters
@@ -323,6 +328,7 @@ def verify_stream(records, key, last_counters=None, history=None, source=None):
     cur = None  # SessionInfo while a session is open
     prev_tag = None
     end = 0  # index of the next header after the open session's header
+    deferred = None  # with replay_last: the replay, reported at the session's close
 
     def fail(reason, where, detail=""):
         result.failure = Failure(reason, where, ordinal, cur.counter if cur else None, detail)
@@ -354,6 +360,14 @@ def verify_stream(records, key, last_counters=None, history=None, source=None):
             cur = SessionInfo(rec.device_id, rec.session_id.hex(), rec.counter, rec.wake_word,
                               rec.flags, rec.start_ms, tag=rec.tag.hex(),
                               prev=rec.prev.hex())
+            known = (history.get(rec.device_id, rec.counter)
+                     if replay_last and history is not None else None)
+            if (replay_last and problem and problem[0] == "replayed" and known
+                    and known["tag"] == rec.tag.hex()):
+                deferred = Failure("replayed", "header", ordinal, rec.counter, problem[1])
+                prev_tag = rec.tag
+                seen.add(ident)
+                continue
             if problem:
                 if problem[0] == "dropped":
                     # The header is the board's and new; what is missing came before it. It is
@@ -408,6 +422,9 @@ def verify_stream(records, key, last_counters=None, history=None, source=None):
                         % (rec.count, expected))
         if not _tag_ok(key, rec.tag, prev_tag, rec.body) or rec.nbytes != cur.nbytes:
             return fail("modified", "close", "close tag does not verify")
+        if deferred is not None:  # whole and the board's, but received before
+            result.failure = deferred
+            return result
         cur.reason = REASONS.get(rec.reason, "reason %d" % rec.reason)
         cur.digest = rec.tag.hex()
         counters[cur.device_id] = cur.counter
@@ -443,8 +460,8 @@ def _header_problem(rec, counters, chain, history, source):
         before = history.previous(dev, rec.counter)
         expect = bytes.fromhex(before["tag"]) if before else None
     if expect is not None and rec.prev != expect:
-        return "dropped", ("a session before counter %d never arrived (its header chains to "
-                           "%s, the last one received is %s)" % (
+        return "dropped", ("a session before counter %d was not received, or did not verify, "
+                           "here (its header chains to %s, the last one verified is %s)" % (
                                rec.counter, rec.prev.hex()[:16], expect.hex()[:16]))
     counters[dev] = rec.counter
     return None
