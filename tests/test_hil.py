@@ -99,10 +99,14 @@ def test_a_board_that_is_not_ready_is_refused_up_front_with_one_line(kitchen):
     held = open_port(port)
     try:
         r = earshot("hil", "--port", port, cwd=work)
+        d = earshot("deploy", "--test-mode", "--board", "virtual", "--port", port, cwd=work)
     finally:
         held.close()
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "%s is busy" % port in r.stderr
+    # (before, deploy said "mpremote: mpremote: failed to access /dev/pts/N")
+    assert d.returncode == 1 and d.stderr.count("\n") == 1, d.stderr
+    assert "%s is busy" % port in d.stderr
     # Nothing changed on the board.
     s = status(kitchen)
     assert s["device_id"] == "kitchen" and s["test_mode"] is False

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from ..errors import EarshotError, ProtocolError
+from ..errors import EarshotError, PortError, ProtocolError
 from . import files
 from .build import build
 
@@ -73,8 +73,11 @@ def interrupt(port):
             ser.write(b"\r\x03")
             ser.flush()
             time.sleep(0.2)
+    except PortError as e:
+        if e.kind in ("busy", "denied"):
+            raise  # said in earshot's words, not as mpremote's "failed to access"
     except EarshotError:
-        pass  # mpremote reports a port it cannot open, in its own words
+        pass  # mpremote reports what else keeps it from the port
 
 
 def refuse_if_locked(port, say):

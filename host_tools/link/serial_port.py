@@ -33,7 +33,22 @@ def translate(port, e):
     """The PortError for an exception pyserial raised while opening `port`."""
     code = getattr(e, "errno", None)
     text = " ".join(str(e).split())
-    if isinstance(e, ValueError) or "invalid URL" in text or "not known" in text:
+    netloc = port.split("://", 1)[1].split("?", 1)[0].split("/", 1)[0] if "://" in port else ""
+    host, _, number = netloc.rpartition(":")
+    url_error = (isinstance(e, ValueError) or "invalid URL" in text
+                 or ("://" in port and not (host and number.isdigit())))
+    host = host or None
+    if host and not url_error and ("not known" in text or "Temporary failure in name resolution" in text):
+        return PortError("cannot open %s: no host named %r (check the name, or use its IP "
+                         "address)" % (port, host), "missing")
+    if host and not url_error and ("Connection refused" in text or "timed out" in text):
+        return PortError("cannot open %s: nothing answers at %s (is the exporter, ser2net or "
+                         "earshot sim running?)" % (port, netloc), "missing")
+    if "Inappropriate ioctl" in text:
+        return PortError("%s is not a serial port (a regular file or another device): give a "
+                         "device path (/dev/ttyACM0) or a URL; `earshot ports` lists them"
+                         % port, "invalid")
+    if url_error or "not known" in text:
         return PortError("%s is not a port: give a device path (/dev/ttyACM0) or a URL "
                          "(socket://HOST:PORT, rfc2217://HOST:PORT); `earshot ports` lists "
                          "them" % port, "invalid")
