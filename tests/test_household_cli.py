@@ -13,8 +13,8 @@ def earshot(*args, timeout=60):
                           env=dict(os.environ, EARSHOT_PORT="", EARSHOT_KEY_FILE=""))
 
 
-def one_line_error(r, needle):
-    assert r.returncode == 1, (r.stdout, r.stderr)
+def one_line_error(r, needle, code=1):
+    assert r.returncode == code, (r.stdout, r.stderr)
     assert r.stderr.startswith("earshot: ") and needle in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
@@ -28,10 +28,10 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         taken = "127.0.0.1:%d" % busy.getsockname()[1]
-        for args, needle in [
+        for args, needle, *code in [
             (("dashboard",), "no port given"),
             (("dashboard", "--port", "/dev/nope", "--bind", "0.0.0.0:8765"), "add --lan"),
-            (("dashboard", "--port", "/dev/nope", "--bind", "localhost"), "give HOST:PORT"),
+            (("dashboard", "--port", "/dev/nope", "--bind", "localhost"), "give HOST:PORT", 2),
             (("dashboard", "--port", "/dev/nope", "--bind", taken), "cannot listen on"),
             (("dashboard", "--port", "/dev/nope", "--bind", "127.0.0.1:0"), "no such port"),
             (("dashboard", "--port", "a", "--port", "b", "--wyoming", "tcp://127.0.0.1:1",
@@ -55,7 +55,7 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
               "--allow", "homeassistant.local", "--key-file", str(key)),
              "give Home Assistant's IP"),
         ]:
-            one_line_error(earshot(*args), needle)
+            one_line_error(earshot(*args), needle, *code)
     assert bad.read_text().startswith("[pipelines.kitchen]")  # nothing the tool did not make
     # --port sim reaches a running `earshot sim` (it starts none: "no virtual board is running")
     for command in ("dashboard", "bridge"):
