@@ -112,3 +112,20 @@ def read_until(proc, needle, timeout):
         if needle in line:
             return seen
     raise AssertionError("no %r from earshot sim in %ss: %s" % (needle, timeout, seen))
+
+
+def test_the_package_never_imports_the_tests_package():
+    # An installed earshot has no tests/; before, the detector benchmarks (wakeword/score.py)
+    # imported tests.mpy and would fail with ModuleNotFoundError outside the checkout.
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "host_tools"
+    offenders = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            offenders += ["%s:%d" % (path, node.lineno) for n in names
+                          if n == "tests" or n.startswith("tests.")]
+    assert offenders == []

@@ -30,6 +30,27 @@ def micropython_binary():
     return found
 
 
+def run_mpy(code, *, heap="256K", cwd=None, timeout=60, check=True, extra_path=()):
+    """Run `code` in the MicroPython Unix port with the firmware on sys.path; its stdout.
+
+    With `check`, a failed run raises AssertionError carrying its stdout and stderr (tests and
+    the detector benchmarks read it as a failed measurement)."""
+    import os
+
+    from ..resources import firmware_dir
+
+    prelude = "import sys\nsys.path.insert(0, %r)\n" % str(firmware_dir())
+    for p in extra_path:
+        prelude += "sys.path.insert(0, %r)\n" % str(p)
+    proc = subprocess.run(
+        [micropython_binary(), "-X", "heapsize=" + heap, "-c", prelude + code],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd or os.getcwd())
+    if check and proc.returncode != 0:
+        raise AssertionError("micropython exited %d\nstdout:\n%s\nstderr:\n%s"
+                             % (proc.returncode, proc.stdout, proc.stderr))
+    return proc.stdout
+
+
 @functools.lru_cache(maxsize=None)
 def native_arch():
     """The mpy-cross -march of this PC's MicroPython Unix port (x64 on a PC, ...).

