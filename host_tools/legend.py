@@ -47,7 +47,7 @@ class Light:
 def status_light(preset):
     """The status LED row for a preset name (or guest / custom)."""
     rgb, name, _ = v.STATUS_LED[preset]
-    return _STATUS[preset](rgb, name)
+    return Light("status LED", rgb, name, "steady", *_STATUS[preset])
 
 
 _NEXT = dict(zip(v.PRESET_NAMES, v.PRESET_NAMES[1:] + v.PRESET_NAMES[:1]))
@@ -58,29 +58,24 @@ def _cycle(preset):
             "mode." % (LONG_PRESS_S, _NEXT[preset], VERY_LONG_PRESS_S))
 
 
+# What each preset's status light means and what the household can do: (means, you_can).
 _STATUS = {
-    "private": lambda rgb, name: Light(
-        "status LED", rgb, name, "steady",
+    "private": (
         "Private: nothing leaves the board, not even after the wake word.",
         _cycle("private")),
-    "assistant": lambda rgb, name: Light(
-        "status LED", rgb, name, "steady",
+    "assistant": (
         "Assistant: what you say after the wake word may leave the home. It is not kept, "
         "nobody listens to it, it trains nothing.", _cycle("assistant")),
-    "history": lambda rgb, name: Light(
-        "status LED", rgb, name, "steady",
+    "history": (
         "History: like assistant, and recordings are kept for the household.",
         _cycle("history")),
-    "contribute": lambda rgb, name: Light(
-        "status LED", rgb, name, "steady",
+    "contribute": (
         "Contribute: recordings may be heard by people, kept, used to train models, and "
         "include the seconds before the wake word.", _cycle("contribute")),
-    "custom": lambda rgb, name: Light(
-        "status LED", rgb, name, "steady",
+    "custom": (
         "Custom: a computer chose a mix of permissions that is none of the settings.",
         "Hold the action button %.1f s to return to the settings cycle." % LONG_PRESS_S),
-    "guest": lambda rgb, name: Light(
-        "status LED", rgb, name, "steady",
+    "guest": (
         "Guest mode: everything is off for a visitor; nothing leaves the board.",
         "Hold the action button %g s to end guest mode (back to private)."
         % VERY_LONG_PRESS_S),
