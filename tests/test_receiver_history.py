@@ -32,6 +32,14 @@ def _captures(tmp_path):
     return groups, later, key
 
 
+def _one_capture(tmp_path):
+    """a.cap holding four chained sessions, and the key file they verify with."""
+    groups, _, key = _captures(tmp_path)
+    cap = tmp_path / "a.cap"
+    write_capture(cap, tamper._flat(groups))
+    return cap, key
+
+
 def test_a_session_seen_in_one_capture_is_a_replay_in_the_next(tmp_path):
     groups, later, key = _captures(tmp_path)
     a, b = tmp_path / "a.cap", tmp_path / "b.cap"
@@ -94,9 +102,7 @@ def test_after_a_missing_session_is_reported_the_next_one_verifies(tmp_path):
 def test_saving_the_history_leaves_a_file_named_like_its_temporary_alone(tmp_path):
     # The history is written atomically through a temporary file; one that happens to be named
     # <history>.tmp (not ours) was overwritten, and through a symlink, whatever it pointed at.
-    groups, _, key = _captures(tmp_path)
-    cap = tmp_path / "a.cap"
-    write_capture(cap, tamper._flat(groups))
+    cap, key = _one_capture(tmp_path)
     mine = tmp_path / "h.json.tmp"
     mine.write_text("my notes\n")
     target = tmp_path / "elsewhere.txt"
@@ -112,9 +118,7 @@ def test_saving_the_history_leaves_a_file_named_like_its_temporary_alone(tmp_pat
 
 
 def test_a_history_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
-    groups, _, key = _captures(tmp_path)
-    cap = tmp_path / "a.cap"
-    write_capture(cap, tamper._flat(groups))
+    cap, key = _one_capture(tmp_path)
     notes = tmp_path / "notes.json"
     notes.write_text('{"my": "notes"}')
     r = earshot("verify", str(cap), "--key-file", str(key), "--history", str(notes))
@@ -159,9 +163,7 @@ def test_earshot_keeps_what_it_remembers_in_one_place(tmp_path):
     # the history ignored both $EARSHOT_HOME and $EARSHOT_STATE_DIR and stayed in ~/.local.
     import os
 
-    groups, _, key = _captures(tmp_path)
-    cap = tmp_path / "a.cap"
-    write_capture(cap, tamper._flat(groups))
+    cap, key = _one_capture(tmp_path)
     base = {k: v for k, v in os.environ.items()
             if k not in ("EARSHOT_HISTORY", "EARSHOT_STATE_DIR", "EARSHOT_HOME", "XDG_STATE_HOME")}
     base.update(HOME=str(tmp_path / "home"), EARSHOT_PORT="")
@@ -204,9 +206,8 @@ def test_a_modified_copy_of_a_capture_received_before_is_named_by_its_bad_chunk(
 
 
 def test_verify_with_another_key_says_to_check_the_key(tmp_path):
-    groups, _, _ = _captures(tmp_path)
-    a, other = tmp_path / "a.cap", tmp_path / "other.hex"
-    write_capture(a, tamper._flat(groups))
+    a, _ = _one_capture(tmp_path)
+    other = tmp_path / "other.hex"
     other.write_text("aa" * 32)
     r = earshot("verify", str(a), "--key-file", str(other))
     assert r.returncode == 1 and "header: forged" in r.stderr, r.stderr
