@@ -77,18 +77,24 @@ def merge_junit(paths, out, names=None):
     every test carries the board it ran on, and the per-board counts add up."""
     root = ET.Element("testsuites", name="earshot hil")
     for i, p in enumerate(paths):
-        if Path(p).exists():
-            for suite in ET.parse(p).getroot().iter("testsuite"):
-                if names:
-                    for case in suite.iter("testcase"):
-                        if not any(q.get("name") == "board" for q in case.iter("property")):
-                            props = case.find("properties")
-                            if props is None:
-                                props = ET.Element("properties")
-                                case.insert(0, props)
-                            ET.SubElement(props, "property", name="board", value=names[i])
-                root.append(suite)
+        if not Path(p).exists():
+            continue
+        for suite in ET.parse(p).getroot().iter("testsuite"):
+            for case in suite.iter("testcase") if names else ():
+                _name_board(case, names[i])
+            root.append(suite)
     ET.ElementTree(root).write(out, encoding="utf-8", xml_declaration=True)
+
+
+def _name_board(case, name):
+    """Give a JUnit testcase a `board` property unless it has one."""
+    if any(q.get("name") == "board" for q in case.iter("property")):
+        return
+    props = case.find("properties")
+    if props is None:
+        props = ET.Element("properties")
+        case.insert(0, props)
+    ET.SubElement(props, "property", name="board", value=name)
 
 
 class Run:

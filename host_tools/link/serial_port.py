@@ -37,11 +37,11 @@ def translate(port, e):
     host, _, number = netloc.rpartition(":")
     url_error = (isinstance(e, ValueError) or "invalid URL" in text
                  or ("://" in port and not (host and number.isdigit())))
-    host = host or None
-    if host and not url_error and ("not known" in text or "Temporary failure in name resolution" in text):
+    network = bool(netloc) and not url_error  # a well-formed socket:// or rfc2217:// URL
+    if network and ("not known" in text or "failure in name resolution" in text):
         return PortError("cannot open %s: no host named %r (check the name, or use its IP "
                          "address)" % (port, host), "missing")
-    if host and not url_error and ("Connection refused" in text or "timed out" in text):
+    if network and ("Connection refused" in text or "timed out" in text):
         return PortError("cannot open %s: nothing answers at %s (is the exporter, ser2net or "
                          "earshot sim running?)" % (port, netloc), "missing")
     if "Inappropriate ioctl" in text:

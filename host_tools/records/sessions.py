@@ -360,10 +360,8 @@ def verify_stream(records, key, last_counters=None, history=None, source=None,
             cur = SessionInfo(rec.device_id, rec.session_id.hex(), rec.counter, rec.wake_word,
                               rec.flags, rec.start_ms, tag=rec.tag.hex(),
                               prev=rec.prev.hex())
-            known = (history.get(rec.device_id, rec.counter)
-                     if replay_last and history is not None else None)
-            if (replay_last and problem and problem[0] == "replayed" and known
-                    and known["tag"] == rec.tag.hex()):
+            if replay_last and problem and problem[0] == "replayed" and \
+                    _received_before(history, rec):
                 deferred = Failure("replayed", "header", ordinal, rec.counter, problem[1])
                 prev_tag = rec.tag
                 seen.add(ident)
@@ -435,6 +433,12 @@ def verify_stream(records, key, last_counters=None, history=None, source=None,
     if cur is not None:
         return fail("truncated", "chunk %d" % cur.chunks, "stream ends without a close")
     return result
+
+
+def _received_before(history, rec):
+    """Whether the history holds this very header (its device, counter and tag)."""
+    known = history.get(rec.device_id, rec.counter) if history is not None else None
+    return known is not None and known["tag"] == rec.tag.hex()
 
 
 def _header_problem(rec, counters, chain, history, source):
