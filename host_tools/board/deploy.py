@@ -44,10 +44,10 @@ def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None
     """
     say = progress or (lambda msg: None)
     board = files.load(board_id)
+    check_target(port, board_id, say)  # before anything is built or copied
     say("compiling firmware for %s (mpy-cross)%s" % (board_id, ", locked" if locked else ""))
     out = build(board, test_mode, locked=locked)
     try:
-        refuse_if_locked(port, say)
         copy(port, out, say, file_progress)
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -80,13 +80,15 @@ def interrupt(port):
         pass  # mpremote reports what else keeps it from the port
 
 
-def refuse_if_locked(port, say):
-    """A board that answers as locked cannot be deployed to: say what the household must do."""
+def check_target(port, board_id, say):
+    """A board that answers as locked cannot be deployed to: say what the household must do.
+    One whose firmware reports another board file gets the same refusal as `earshot hil`."""
     from ..link.client import probe
 
     reply = probe(port, timeout=1.0)
     if reply is None:
         return  # bare MicroPython, or a developer build busy: mpremote decides
+    files.check_same_board(board_id, port, reply.get("board"), "runs Earshot deployed for")
     access = reply.get("access", "developer")
     if access == "locked":
         raise EarshotError("%s is locked (deployed with --locked): %s" % (port, UNLOCK_HINT))

@@ -31,3 +31,12 @@ def load(board_id):
     if not isinstance(board, dict):
         raise EarshotError("boards/%s.json does not hold a JSON object" % board_id)
     return board
+
+
+def check_same_board(given, port, actual, source="says it is"):
+    """Refuse a board file that is not the board on `port`: the wrong file would drive the wrong
+    pins (a DevKitC deployed as a BOX-3 starts nothing and falls to the REPL). `actual` is what
+    the board reports (its firmware's hello, a virtual board's registration); None: unknown."""
+    if given and actual and given != actual:
+        raise EarshotError("--board %s, but %s %s %r: pass --board %s (a wrong board file "
+                           "would drive the wrong pins)" % (given, port, source, actual, actual))

@@ -82,19 +82,27 @@ class KeyFile:
 
         @contextlib.contextmanager
         def stage():
+            # The folders this creates are removed again unless the key is kept: an expired or
+            # cancelled provision leaves no empty keys/ behind.
+            created = [p for p in (self.path.parent, *self.path.parent.parents)
+                       if not p.exists()]
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, self._tmp = _mkstemp(self.path)
-            except OSError as e:
-                raise EarshotError("cannot write a key file in %s: %s"
-                                   % (self.path.parent, e.strerror or e)) from None
-            try:
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    fd, self._tmp = _mkstemp(self.path)
+                except OSError as e:
+                    raise EarshotError("cannot write a key file in %s: %s"
+                                       % (self.path.parent, e.strerror or e)) from None
                 with os.fdopen(fd, "w") as f:
                     f.write(key.hex() + "\n")
                 yield self
             finally:
                 if self._tmp and os.path.exists(self._tmp):
                     os.unlink(self._tmp)
+                if not self.path.exists():
+                    for folder in created:  # deepest first; only if still empty
+                        with contextlib.suppress(OSError):
+                            folder.rmdir()
 
         return stage()
 

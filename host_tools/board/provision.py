@@ -22,7 +22,9 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
     from ..link.client import Client
     from ..link.target import resolve
 
-    device_id = keys.check_device_id(device_id or "earshot-" + secrets.token_hex(3))
+    if device_id is None:  # not given; an empty --device-id "" is a mistake, said as one
+        device_id = "earshot-" + secrets.token_hex(3)
+    device_id = keys.check_device_id(device_id)
     path = keys.KeyFile(key_file or keys.default_key_path(device_id), replace=replace)
     port = resolve(port).port
     key = os.urandom(keys.KEY_SIZE)

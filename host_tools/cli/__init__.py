@@ -76,9 +76,9 @@ def main(argv=None):
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        if not args.command:
-            parser.print_help()
-            return FAILED
+        if not args.command:  # a wrong command line, as argparse's own errors (README)
+            parser.print_help(sys.stderr)
+            return USAGE
         return COMMANDS[args.command][0].run(args) or OK
     except EarshotError as e:
         print("earshot: %s" % " ".join(str(e).split()), file=sys.stderr)

@@ -5,12 +5,55 @@ Exit statuses (README "Exit status"): 0 done; 1 the command failed, with one lin
 (argparse's usage message); 130 interrupted with Ctrl-C.
 """
 
+import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
+
+
+class Number:
+    """The argparse type of every numeric option: a finite int or float within [low, high].
+
+    NaN, inf, a negative count and a value out of range are a wrong command line (argparse's
+    usage, exit status 2), refused before anything is opened, created or started. `above`
+    makes `low` itself wrong too (seconds must be more than 0).
+    """
+
+    def __init__(self, kind=float, low=None, high=None, above=False, of=""):
+        self.kind, self.low, self.high, self.above, self.of = kind, low, high, above, of
+        self.what = "whole number" if kind is int else "number"
+
+    def __call__(self, text):
+        try:
+            value = self.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a %s" % (text, self.what)) from None
+        too_low = self.low is not None and (value <= self.low if self.above
+                                            else value < self.low)
+        too_high = self.high is not None and value > self.high
+        if not math.isfinite(value) or too_low or too_high:
+            raise argparse.ArgumentTypeError("%s: give %s" % (text, self.wanted()))
+        return value
+
+    def wanted(self):
+        bounds = []
+        if self.low is not None:
+            bounds.append("%s %s" % ("above" if self.above else "at least", _plain(self.low)))
+        if self.high is not None:
+            bounds.append("at most %s" % _plain(self.high))
+        words = ["a", self.what] + (["of " + self.of] if self.of else [])
+        return " ".join(words + ([" and ".join(bounds)] if bounds else []))
+
+
+def _plain(value):
+    return "%d" % value if float(value).is_integer() else "%g" % value
+
+
+SECONDS = Number(float, low=0, above=True, of="seconds")  # how long: more than 0, finite
 
 
 def add_port_argument(parser, what="the board", default=None):

@@ -19,6 +19,7 @@ def setup(p):
 
 
 def run(args):
+    from ..board import files
     from ..board.deploy import deploy
     from ..errors import EarshotError
     from ..link.target import resolve
@@ -28,6 +29,8 @@ def run(args):
         raise EarshotError("--locked and --test-mode exclude each other: a household's board has "
                            "no test mode")
     target = resolve(args.port)
+    files.check_same_board(args.board, args.port, target.board_id,
+                           "is a virtual board started with --board")
     board = args.board or target.board_id
     if not board:
         raise EarshotError("which board is on %s? pass --board ID (one of the files in boards/; "

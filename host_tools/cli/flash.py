@@ -8,11 +8,15 @@ re-enumerate under a new path), deploy the firmware, provision it and read its v
 
 from pathlib import Path
 
+from .common import SECONDS, Number
+
 
 def setup(parser):
     parser.add_argument("--board", required=True, metavar="ID",
                         help="board file id: a file boards/<ID>.json")
-    parser.add_argument("--port", required=True, help="serial port of the board (earshot ports)")
+    parser.add_argument("--port", required=True,
+                        help="serial port of the board, as `earshot ports` lists it (a device, a "
+                             "pyserial URL, or sim:NAME for a virtual board in download mode)")
     parser.add_argument("--micropython", required=True, metavar="FILE.bin",
                         help="MicroPython firmware image (the build the board file names)")
     parser.add_argument("--before", default="default-reset",
@@ -21,7 +25,7 @@ def setup(parser):
     parser.add_argument("--after", choices=["hard-reset", "watchdog-reset", "no-reset"],
                         help="how to leave it (default: what suits the port: watchdog-reset on "
                              "native USB, hard-reset on a USB-UART bridge)")
-    parser.add_argument("--baud", type=int, default=460800,
+    parser.add_argument("--baud", type=Number(int, 300, 8_000_000, of="bits per second"), default=460800,
                         help="flashing baud rate (default: 460800)")
     parser.add_argument("--no-erase", action="store_true", help="keep the rest of the flash")
     parser.add_argument("--force", action="store_true",
@@ -29,7 +33,7 @@ def setup(parser):
                              "image must still be an ESP32-S3 image)")
     parser.add_argument("--no-deploy", action="store_true",
                         help="stop after MicroPython is written (skip step 2)")
-    parser.add_argument("--wait", type=float, default=20.0, metavar="S",
+    parser.add_argument("--wait", type=SECONDS, default=20.0, metavar="S",
                         help="seconds to wait for the board to come back after flashing "
                              "(default: 20)")
 
@@ -40,22 +44,24 @@ def run(args):
     from ..flash.esptool_flow import flash_micropython
     from ..flash.image import read_image
     from ..flash.reboot import deploy_and_verify, usb_serial_number, wait_for_board
+    from ..link.target import resolve
     from .common import Progress
 
     board = files.load(args.board)
     image = read_image(args.micropython, board)
-    serial_number = usb_serial_number(args.port)
+    port = resolve(args.port).port
+    serial_number = usb_serial_number(port)
     chip = flash_micropython(
-        args.port, board, args.board, image, Path(args.micropython).name, before=args.before,
+        port, board, args.board, image, Path(args.micropython).name, before=args.before,
         after=args.after, erase=not args.no_erase, force=args.force, baud=args.baud)
-    print("MicroPython written to %s (%s, MAC %s)" % (
-        args.port, chip["description"], chip["mac"]), flush=True)
+    print("MicroPython written to %s (%s, MAC %s)" % (port, chip["description"], chip["mac"]),
+          flush=True)
     if args.no_deploy:
         return 0
     if args.after == "no-reset":
         raise EarshotError("--after no-reset leaves the board in the bootloader: reset it, then "
                            "run `earshot deploy --port %s`" % args.port)
-    port = wait_for_board(args.port, serial_number, args.wait)
+    port = wait_for_board(port, serial_number, args.wait)
     shown = Progress(prefix="deploy: ")
     info = deploy_and_verify(port, args.board, progress=shown, file_progress=shown.files)
     print("ok: %s runs Earshot %s on %s" % (args.board, info["version"], port))

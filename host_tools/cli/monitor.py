@@ -3,14 +3,14 @@
 import json
 import time
 
-from .common import add_port_argument
+from .common import SECONDS, add_port_argument
 
 
 def setup(p):
     add_port_argument(p)
     p.add_argument("--json", action="store_true",
                    help="one JSON object per event (and per session record: type and size)")
-    p.add_argument("--seconds", type=float, default=None, metavar="S",
+    p.add_argument("--seconds", type=SECONDS, default=None, metavar="S",
                    help="stop after S seconds (default: until Ctrl-C)")
 
 

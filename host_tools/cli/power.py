@@ -6,7 +6,7 @@ board starts, as a person does: action arms test mode on a --test-mode build, bo
 locked board for an update (docs/hil-rig.md, docs/threat-model.md).
 """
 
-from .common import add_json_argument, add_sim_port_argument
+from .common import Number, add_json_argument, add_sim_port_argument
 
 # The buttons a person can hold at boot, as the world names them (cli/press.py does the same).
 _HOLD = {"mute": "mute", "action": "action", "both": "mute+action"}
@@ -19,7 +19,7 @@ def setup(p):
                    help="hold this button (mute, action or both) while the board starts; it is "
                         "released once the firmware has read it (action: arm test mode, both: "
                         "unlock a locked board)")
-    p.add_argument("--seconds", type=float, default=None, metavar="S",
+    p.add_argument("--seconds", type=Number(float, 0.1, 60, of="seconds"), default=None, metavar="S",
                    help="with --hold: how long after the start to keep holding, in board "
                         "seconds (default 3: the firmware decides after 2)")
     add_sim_port_argument(p)

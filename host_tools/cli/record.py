@@ -8,7 +8,7 @@ that does not verify is kept as <id>.unverified.* and stops the command with exi
 
 import time
 
-from .common import add_history_argument, add_json_argument, add_port_argument
+from .common import SECONDS, add_history_argument, add_json_argument, add_port_argument
 
 
 def setup(p):
@@ -18,7 +18,7 @@ def setup(p):
                         "overwritten)")
     p.add_argument("--key-file", required=True, metavar="FILE",
                    help="the board's key, from earshot provision (64 hex digits or 32 bytes)")
-    p.add_argument("--seconds", type=float, default=None, metavar="S",
+    p.add_argument("--seconds", type=SECONDS, default=None, metavar="S",
                    help="stop after S seconds (a session still open then is waited for); "
                         "default: until Ctrl-C")
     add_history_argument(p)
@@ -27,7 +27,6 @@ def setup(p):
 
 def run(args):
     from ..board.keys import read_key
-    from ..errors import EarshotError
     from ..link.client import Client
     from ..link.target import resolve
     from ..records.history import History
@@ -35,8 +34,6 @@ def run(args):
 
     key = read_key(args.key_file)
     out = prepare_out(args.out)
-    if args.seconds is not None and args.seconds <= 0:
-        raise EarshotError("--seconds %g: give a positive number of seconds" % args.seconds)
     port = resolve(args.port).port
     recorder = Recorder(out, key, History.load(args.history))
     with Client(port) as board:

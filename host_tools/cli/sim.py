@@ -8,6 +8,8 @@ import re
 import signal
 import time
 
+from .common import Number
+
 
 def setup(p):
     p.add_argument("--name", default="default",
@@ -36,24 +38,12 @@ def setup(p):
                    help="also serve its buttons, power, reset line and pin probe over HTTP, as a "
                         "network relay box next to a real board (for a labgrid exporter, "
                         "docs/hil-rig.md); port 0 picks a free one")
-    p.add_argument("--clock-start", metavar="MS", type=_ms, default=0,
+    p.add_argument("--clock-start", metavar="MS", type=Number(int, 0, (1 << 62) - 1, of="milliseconds"), default=0,
                    help="board time at power-on in ms; ticks_ms() wraps at 1073741824 (2**30), "
                         "so e.g. 1073700000 crosses the wrap 42 s after boot")
     p.add_argument("--ideal-serial", action="store_true",
                    help="serial writes cost no board time (default: the ESP32-S3's UART0 "
                         "mirror and USB CDC, see the README)")
-
-
-def _ms(text):
-    from ..errors import EarshotError
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise EarshotError("--clock-start wants whole milliseconds, not %r" % text) from None
-    if not 0 <= value < 1 << 62:
-        raise EarshotError("--clock-start must be 0 or more milliseconds")
-    return value
 
 
 def run(args):
@@ -70,6 +60,8 @@ def run(args):
     rig_addr = _host_port(args.rig) if args.rig else None
     files.load(args.board)
     flash_root = args.flash or runs.default_flash(args.name)
+    # what reaches it whatever else runs (sim/runs.py find): bare sim is the unnamed one
+    reach = "sim" if args.name == runs.DEFAULT_NAME else "sim:" + args.name
     say = Progress()
     # labgrid and friends stop a process with SIGTERM, and a shell script's `earshot sim &`
     # starts with SIGINT ignored: both stop the board as cleanly as Ctrl-C does.
@@ -86,7 +78,7 @@ def run(args):
             print("serial: %s" % board.port, flush=True)
             if args.link:
                 say("link: %s -> %s" % (args.link, board.port))
-            say("name: %s (reach it with --port sim or --port sim:%s)" % (args.name, args.name))
+            say("name: %s (reach it with --port %s)" % (args.name, reach))
             say("flash: %s" % flash_root)
             control = ControlServer(board, board.runtime_dir / "control.sock")
             rig = RigServer(control, *rig_addr) if rig_addr else None
@@ -111,8 +103,7 @@ def run(args):
             for wav in args.play:
                 end = board.play(wav)
                 say("play: %s (ends at board time %.1f s)" % (wav, end))
-            say("running: earshot status|press|play|pins --port sim:%s; Ctrl-C stops it"
-                % args.name)
+            say("running: earshot status|press|play|pins --port %s; Ctrl-C stops it" % reach)
             try:
                 while True:
                     time.sleep(1)

@@ -13,7 +13,12 @@ numpy is imported only when a subcommand runs; torch only by `train`.
 import json
 import sys
 
-from ..errors import EarshotError
+from ..errors import EarshotError, UsageError
+from .common import Number
+
+COUNT = Number(int, low=1)  # steps, workers
+SEED = Number(int, low=0)
+HOURS = Number(float, low=0, above=True, of="hours")
 
 
 def _score(args):
@@ -102,7 +107,7 @@ def setup(parser):
         if name in ("score", "detect"):
             p.add_argument("wav", nargs="+", help="16 kHz mono 16-bit WAV files")
         if name == "detect":
-            p.add_argument("--threshold", type=int, help="override the manifest threshold")
+            p.add_argument("--threshold", type=Number(int, low=0), help="override the manifest threshold")
         if name == "eval":
             p.add_argument("--split", default="dev",
                            help="dev, held (speakers training never hears: compare models "
@@ -117,11 +122,11 @@ def setup(parser):
             p.add_argument("--out", default="firmware/models", metavar="DIR",
                            help="where the model goes (default: firmware/models, the shipped "
                                 "models of the checkout you run it in)")
-            p.add_argument("--steps", type=int, default=3000,
+            p.add_argument("--steps", type=COUNT, default=3000,
                            help="training steps (default: 3000; make train-wakeword uses 8000)")
             p.add_argument("--exclude-speakers", nargs="*", default=[],
                            help="whole speakers to leave out of training")
-            p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+            p.add_argument("--seed", type=SEED, default=0, help="random seed (default: 0)")
             p.add_argument("--build-data", action="store_true",
                            help="build (or reuse) the dataset first")
         if name == "dataset":
@@ -129,15 +134,15 @@ def setup(parser):
                            help='wake word or phrase, e.g. "alexa", "hey jarvis"')
             p.add_argument("--out", metavar="DIR",
                            help="output folder (default: data/wakeword/<slug>)")
-            p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-            p.add_argument("--scale", type=float, default=1.0,
+            p.add_argument("--seed", type=SEED, default=0, help="random seed (default: 0)")
+            p.add_argument("--scale", type=Number(float, low=0, above=True), default=1.0,
                            help="size factor: 1 = the full dataset of docs/wakeword-data.md; "
                                 "0.1 is a quick first version (default: 1)")
-            p.add_argument("--dev-neg-hours", type=float, metavar="H",
+            p.add_argument("--dev-neg-hours", type=HOURS, metavar="H",
                            help="override the hours of dev negatives")
-            p.add_argument("--train-neg-hours", type=float, metavar="H",
+            p.add_argument("--train-neg-hours", type=HOURS, metavar="H",
                            help="override the hours of train negatives")
-            p.add_argument("--workers", type=int, default=2,
+            p.add_argument("--workers", type=COUNT, default=2,
                            help="processes, niced (default: 2)")
             p.add_argument("--force", action="store_true", help="rebuild even if cached")
             p.add_argument("--negatives-from", metavar="ROOT",
@@ -148,5 +153,5 @@ def setup(parser):
 
 def run(args):
     if not getattr(args, "ww_command", None):
-        raise EarshotError("wakeword needs a subcommand: %s" % ", ".join(SUBCOMMANDS))
+        raise UsageError("wakeword needs a subcommand: %s" % ", ".join(SUBCOMMANDS))
     return SUBCOMMANDS[args.ww_command][0](args)

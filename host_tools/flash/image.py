@@ -45,13 +45,22 @@ _HEADER = struct.Struct("<BBBBIB3sH")  # through the chip id
 MAX_SEGMENTS = 16
 
 
+def download_advice(board):
+    """Where to get the image to flash: the board file's MicroPython build. A virtual board's
+    file names the Unix port (nothing is flashed there), but whatever answers in ROM download
+    mode, a real chip or a virtual board's ROM loader, takes an ESP32-S3 image."""
+    mp = board.get("micropython", {})
+    if mp.get("build") == "unix":
+        mp = {}
+    return "download the %s%s build from %s" % (
+        mp.get("build", "ESP32_GENERIC_S3"), "-" + mp["variant"] if mp.get("variant") else "",
+        mp.get("where", "https://micropython.org/download/ESP32_GENERIC_S3/"))
+
+
 def check_image(image, name, board, flash_size=None):
     """Refuse what is not an ESP32-S3 image, or does not fit the flash. --force never skips
     this: a wrong file written at offset 0 leaves a board that does not boot."""
-    mp = board.get("micropython", {})
-    download = "download the %s%s build from %s" % (
-        mp.get("build", "ESP32_GENERIC_S3"), "-" + mp["variant"] if mp.get("variant") else "",
-        mp.get("where", "https://micropython.org/download/"))
+    download = download_advice(board)
     if not image:
         raise FlashError("%s is empty: %s" % (name, download))
     if len(image) < 24 or image[0] != IMAGE_MAGIC:
@@ -80,7 +89,5 @@ def read_image(path, board):
     try:
         return Path(path).read_bytes()
     except OSError as e:
-        mp = board.get("micropython", {})
-        raise EarshotError("cannot read %s (%s): download %s%s from %s" % (
-            path, e.strerror, mp.get("build", "ESP32_GENERIC_S3"),
-            "-" + mp["variant"] if mp.get("variant") else "", mp.get("where", "micropython.org")))
+        raise EarshotError("cannot read %s (%s): %s" % (path, e.strerror,
+                                                        download_advice(board))) from None

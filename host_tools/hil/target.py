@@ -16,6 +16,7 @@ file `earshot provision` wrote for this board.
 import base64
 import time
 
+from ..board import files
 from ..errors import EarshotError, NotSupportedError, PortError, ProtocolError
 from ..link.client import Client
 from ..link.protocol import T_EVENT
@@ -67,11 +68,7 @@ class SerialTarget:
         if reply.get("version") != firmware_version():
             raise EarshotError("%s runs firmware %s; this earshot's suite tests %s: %s"
                                % (self.port, reply.get("version"), firmware_version(), deploy))
-        if self.board_id and reply.get("board") != self.board_id:
-            raise EarshotError("--board %s, but %s says it is %r: pass --board %s (a wrong "
-                               "board file would redeploy the wrong pins)"
-                               % (self.board_id, self.port, reply.get("board"),
-                                  reply.get("board")))
+        files.check_same_board(self.board_id, self.port, reply.get("board"))
         self.board_id = self.board_id or reply.get("board")
         if not reply.get("test_mode") and arm:
             try:

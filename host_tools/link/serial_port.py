@@ -38,6 +38,13 @@ def translate(port, e):
     url_error = (isinstance(e, ValueError) or "invalid URL" in text
                  or ("://" in port and not (host and number.isdigit())))
     network = bool(netloc) and not url_error  # a well-formed socket:// or rfc2217:// URL
+    if network and not 0 < int(number) <= 65535:
+        # pyserial's socket:// says only "'debug|info|warning|error'" for this
+        return PortError("%s: TCP port %s is out of range: give HOST:PORT with a port from 1 "
+                         "to 65535" % (port, number), "invalid")
+    if code == errno.EISDIR:
+        return PortError("%s is a directory, not a serial port: give a device path "
+                         "(/dev/ttyACM0) or a URL; `earshot ports` lists them" % port, "invalid")
     if network and ("not known" in text or "failure in name resolution" in text):
         return PortError("cannot open %s: no host named %r (check the name, or use its IP "
                          "address)" % (port, host), "missing")

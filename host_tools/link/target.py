@@ -2,7 +2,8 @@
 
     --port /dev/ttyACM0          a board on USB (earshot ports lists them)
     --port socket://host:4000    any pyserial URL (socket://, rfc2217://)
-    --port sim                   the one running virtual board (earshot sim)
+    --port sim                   the virtual board started without --name, else the only one
+    --port /dev/pts/3            a virtual board's own serial device is that board too
     --port sim:kitchen           the running virtual board named kitchen (earshot sim --name)
 """
 
@@ -38,7 +39,9 @@ def resolve(port):
 
         info = find(port)
         return Target(info["port"], info)
-    return Target(port)
+    from ..sim.runs import by_device
+
+    return Target(port, by_device(port))
 
 
 def default_port():
@@ -47,7 +50,10 @@ def default_port():
 
 def resolve_sim(port):
     """The registration of the running virtual board `port` names (press, play, pins, power)."""
-    if not is_sim(port):
+    if port and not is_sim(port):
+        target = resolve(port)  # a running sim's own serial device is that sim
+        if target.sim:
+            return target.sim
         raise EarshotError("%s is not a virtual board: press, play, pins and power act on a "
                            "running `earshot sim` (--port sim or sim:NAME); a real board's "
                            "buttons need a rig (docs/hil-rig.md)" % port)

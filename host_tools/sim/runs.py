@@ -142,7 +142,11 @@ def running():
 
 
 def find(spec):
-    """The registration `--port sim` or `--port sim:NAME` means, or a one-line error."""
+    """The registration `--port sim` or `--port sim:NAME` means, or a one-line error.
+
+    Bare `sim` is the board started without --name (named "default") while it runs, else the
+    only one running: what each `earshot sim` prints ("reach it with --port sim" for the
+    unnamed one, "--port sim:NAME" for a named one) stays true when a second one starts."""
     name = spec.split(":", 1)[1] if ":" in spec else None
     boards = running()
     if name is not None:
@@ -154,10 +158,26 @@ def find(spec):
     if not boards:
         raise EarshotError("no virtual board is running: start one with `earshot sim --deploy` "
                            "in another terminal")
+    unnamed = [b for b in boards if b["name"] == DEFAULT_NAME]
+    if unnamed:
+        return unnamed[0]
     if len(boards) > 1:
-        raise EarshotError("%d virtual boards are running (%s): pick one with --port sim:NAME"
-                           % (len(boards), ", ".join(b["name"] for b in boards)))
+        raise EarshotError("%d virtual boards are running and none is the unnamed one: pick one "
+                           "with %s" % (len(boards), " or ".join("--port sim:" + b["name"]
+                                                                 for b in boards)))
     return boards[0]
+
+
+def by_device(port):
+    """The registration of the running virtual board whose serial device (or --link to it)
+    `port` is, else None: `--port /dev/pts/3` names a sim as surely as `--port sim:NAME`."""
+    if "://" in port or not os.path.exists(port):
+        return None
+    real = os.path.realpath(port)
+    for info in running():
+        if os.path.realpath(info.get("port", "")) == real:
+            return info
+    return None
 
 
 def _listing(boards):

@@ -41,16 +41,27 @@ _HISTORY = 20000  # edges kept per kind: hours of a blinking LED
 
 
 def read_pcm(source):
-    """16 kHz mono int16 PCM bytes from a WAV path, WAV bytes or raw PCM bytes."""
+    """16 kHz mono int16 PCM bytes from a WAV path, WAV bytes or raw PCM bytes.
+
+    A file must hold some audio, and a file named .wav must be a WAV (a text file renamed .wav
+    is not quietly played as noise)."""
     if isinstance(source, (str, Path)):
         try:
             data = Path(source).read_bytes()
         except OSError as e:
             raise EarshotError("cannot read audio %s: %s" % (source, e.strerror)) from None
-        name = str(source)
-    else:
-        data = bytes(source)
-        name = "audio"
+        pcm = _decode(data, str(source), str(source).lower().endswith(".wav"))
+        if not pcm:
+            raise EarshotError("%s holds no audio (0 samples): give a 16 kHz mono 16-bit WAV "
+                               "with some sound in it" % source)
+        return pcm
+    return _decode(bytes(source), "audio", False)
+
+
+def _decode(data, name, must_be_wav):
+    if data[:4] != b"RIFF" and must_be_wav:
+        raise EarshotError("%s is not a WAV file (it does not start with RIFF): give a 16 kHz "
+                           "mono 16-bit WAV" % name)
     if data[:4] != b"RIFF":
         if len(data) % 2:
             raise EarshotError("%s: raw PCM must be 16-bit samples (odd byte count)" % name)
