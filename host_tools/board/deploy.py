@@ -9,6 +9,7 @@ status LED blinks white (unlocked until its next reset), then deploy. deploy() s
 of failing inside mpremote.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -36,29 +37,50 @@ def mpremote(port, *args, timeout=120):
 
 
 def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None,
-           file_progress=None, locked=False):
+           file_progress=None, locked=False, named=None):
     """Build, copy, reset, and read the version back. Returns the board's hello reply.
 
     progress(message) hears each step; file_progress(total) is a context manager yielding
     advance(name), called as each file lands on the board (cli.common.Progress.files).
+    Ctrl-C (KeyboardInterrupt) comes out saying what state the board is left in and the command
+    that recovers it; `named` is the port as the user gave it (sim:kitchen), for that command.
     """
     say = progress or (lambda msg: None)
     board = files.load(board_id)
-    check_target(port, board_id, say)  # before anything is built or copied
-    say("compiling firmware for %s (mpy-cross)%s" % (board_id, ", locked" if locked else ""))
-    out = build(board, test_mode, locked=locked)
+    shown = named or port
+    again = "earshot deploy --port %s --board %s%s" % (
+        shown, board_id, " --locked" if locked else " --test-mode" if test_mode else "")
+    with interrupted("nothing on %s was changed" % shown):
+        check_target(port, board_id, say)  # before anything is built or copied
+        say("compiling firmware for %s (mpy-cross)%s" % (board_id, ", locked" if locked else ""))
+        out = build(board, test_mode, locked=locked)
     try:
-        copy(port, out, say, file_progress)
+        with interrupted("copying was cut short, so %s may have no Earshot firmware now (main.py "
+                         "is copied last: it starts the MicroPython REPL, never half-new code); "
+                         "`%s` finishes it" % (shown, again)):
+            copy(port, out, say, file_progress)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     if not verify:
         return None
-    reply = wait_for_firmware(port, say)
+    with interrupted("the firmware was copied and %s reset; `earshot status --port %s` shows "
+                     "whether it runs (if not: `%s`)" % (shown, shown, again)):
+        reply = wait_for_firmware(port, say)
     want = "locked" if locked else "developer"
     if reply.get("access", "developer") != want:
         raise EarshotError("deployed, but the board reports access %r, expected %r"
                            % (reply.get("access"), want))
     return reply
+
+
+@contextlib.contextmanager
+def interrupted(state):
+    """Ctrl-C inside: KeyboardInterrupt again, now saying `state` (the board's, and what
+    recovers it); the CLI prints it after "interrupted" and exits 130."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        raise KeyboardInterrupt(str(e) or state) from None
 
 
 def interrupt(port):
@@ -194,6 +216,9 @@ def copy(port, image, say, file_progress=None, timeout=180):
         code = proc.wait()
     finally:
         timer.cancel()
+        if proc.poll() is None:  # interrupted: nothing may go on writing to the board
+            proc.kill()
+            proc.wait()
     if code:
         last = next((x for x in reversed(lines) if x), "no output")
         raise EarshotError("copying to %s failed (mpremote: %s)" % (port, last))

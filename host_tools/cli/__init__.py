@@ -83,8 +83,9 @@ def main(argv=None):
     except EarshotError as e:
         print("earshot: %s" % " ".join(str(e).split()), file=sys.stderr)
         return USAGE if isinstance(e, UsageError) else FAILED
-    except KeyboardInterrupt:
-        print("earshot: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # with the state it left, when a command says it
+        print("earshot: interrupted%s" % (": %s" % " ".join(str(e).split()) if str(e) else ""),
+              file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:
         return OK

@@ -37,7 +37,7 @@ def run(args):
                            "earshot ports shows what is connected)" % args.port)
     shown = Progress(quiet=args.json, prefix="deploy: ")
     reply = deploy(target.port, board_id=board, test_mode=args.test_mode, locked=args.locked,
-                   progress=shown, file_progress=shown.files)
+                   progress=shown, file_progress=shown.files, named=args.port)
     if args.json:
         print_json({"port": target.port, "board": reply.get("board"),
                     "version": reply.get("version"), "test_mode": bool(reply.get("test_mode")),

@@ -40,6 +40,7 @@ def setup(parser):
 
 def run(args):
     from ..board import files
+    from ..board.deploy import interrupted
     from ..errors import EarshotError
     from ..flash.esptool_flow import flash_micropython
     from ..flash.image import read_image
@@ -61,8 +62,10 @@ def run(args):
     if args.after == "no-reset":
         raise EarshotError("--after no-reset leaves the board in the bootloader: reset it, then "
                            "run `earshot deploy --port %s`" % args.port)
-    port = wait_for_board(port, serial_number, args.wait)
-    shown = Progress(prefix="deploy: ")
-    info = deploy_and_verify(port, args.board, progress=shown, file_progress=shown.files)
+    with interrupted("MicroPython is written to %s but Earshot is not on it yet: `earshot deploy "
+                     "--port %s --board %s` puts it there" % (port, port, args.board)):
+        port = wait_for_board(port, serial_number, args.wait)
+        shown = Progress(prefix="deploy: ")
+        info = deploy_and_verify(port, args.board, progress=shown, file_progress=shown.files)
     print("ok: %s runs Earshot %s on %s" % (args.board, info["version"], port))
     return 0

@@ -52,8 +52,8 @@ def run(args):
     if args.board:
         from ..board.files import load as load_board
         load_board(args.board)  # an unknown board id is said before any board is touched
-    if args.junit and os.path.isdir(args.junit):
-        raise EarshotError("--junit %s is a directory: give a file name" % args.junit)
+    if args.junit:
+        _check_writable(args.junit)  # said now, not after a run of minutes
     common = ["--earshot-keys", os.path.abspath(args.keys)]
     if args.key_file:
         common += ["--earshot-key-file", os.path.abspath(args.key_file)]
@@ -84,6 +84,24 @@ def run(args):
     if args.junit:
         print("JUnit report: %s" % args.junit)
     return 0 if all(c in (0, 5) for c in codes) else 1
+
+
+def _check_writable(path):
+    from ..errors import EarshotError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise EarshotError("--junit %s is a directory: give a file name" % path)
+    if not os.path.isdir(folder):
+        raise EarshotError("--junit %s: there is no folder %s to write it in" % (path, folder))
+    existed = os.path.exists(path)
+    try:  # the one sure test (root passes os.access, /proc refuses new files): try, then undo
+        with open(path, "a"):
+            pass
+    except OSError as e:
+        raise EarshotError("--junit %s: cannot write it (%s)" % (path, e.strerror)) from None
+    if not existed:
+        os.unlink(path)
 
 
 def _port_boards(ports, common):

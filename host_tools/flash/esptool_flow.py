@@ -57,6 +57,20 @@ def inspect(esp):
     return info
 
 
+# Ctrl-C during a step of flash_micropython: the state the board is left in, and what recovers it.
+_WRITTEN = ("the flash of %(port)s is incomplete (erased or half-written; the boot sector goes "
+            "last, so it will not boot a half image): run the same earshot flash command again")
+INTERRUPTED = {
+    "connect": "nothing was written to %(port)s; it may still wait in its bootloader: press its "
+               "RESET button (or unplug it and plug it in) to start what it had",
+    "erase": _WRITTEN,
+    "write": _WRITTEN,
+    "reset": "MicroPython was written to %(port)s; press its RESET button if it does not start, "
+             "then run the same earshot flash command again",
+}
+INTERRUPTED["inspect"] = INTERRUPTED["connect"]
+
+
 @contextlib.contextmanager
 def esptool_errors(port, step):
     """Translate esptool and serial failures during `step[0]` into one-line FlashErrors."""
@@ -67,6 +81,8 @@ def esptool_errors(port, step):
         yield
     except EarshotError:
         raise
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(INTERRUPTED[step[0]] % {"port": port}) from None
     except (serial.SerialException, OSError, FatalError) as e:
         text = " ".join(str(e).split())
         lost = isinstance(e, (serial.SerialException, OSError)) or re.search(

@@ -65,13 +65,15 @@ def wait_for_board(port, serial_number, timeout):
 
 def deploy_and_verify(port, board_id, progress=None, file_progress=None):
     """Deploy the application, provision it, and read its version back; returns hello."""
-    from ..board.deploy import deploy
+    from ..board.deploy import deploy, interrupted
     from ..board.provision import provision
     from ..link.client import probe
 
     say = progress or (lambda msg: None)
     deploy(port, board_id, progress=progress, file_progress=file_progress)
-    device_id, key_file, _ = provision(port)
+    with interrupted("Earshot is deployed on %s but has no device id and key yet: `earshot "
+                     "provision --port %s` gives it them" % (port, port)):
+        device_id, key_file, _ = provision(port)
     say("provisioned %s; key kept in %s" % (device_id, key_file))
     info = probe(port, timeout=2.0)
     if not info or not info.get("version"):
