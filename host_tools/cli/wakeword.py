@@ -14,7 +14,7 @@ import json
 import sys
 
 from ..errors import EarshotError, UsageError
-from .common import Number
+from .common import Number, Progress, add_json_argument, print_json
 
 COUNT = Number(int, low=1)  # steps, workers
 SEED = Number(int, low=0)
@@ -51,8 +51,8 @@ def _train(args):
         rc = D.main(["--word", args.phrase])
         if rc:
             return rc
-    T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed,
-            log=lambda m: print(m, file=sys.stderr), exclude_speakers=args.exclude_speakers)
+    T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed, log=Progress(),
+            exclude_speakers=args.exclude_speakers)
     return 0
 
 
@@ -80,10 +80,13 @@ def _dataset(args):
     root = args.out or D.default_root(args.word)
     meta = D.build(args.word, root, seed=args.seed, scale=args.scale, workers=args.workers,
                    dev_neg_hours=args.dev_neg_hours, train_neg_hours=args.train_neg_hours,
-                   force=args.force, log=lambda m: print(m, file=sys.stderr),
+                   force=args.force, log=Progress(quiet=args.json),
                    neural=not args.no_neural, negatives_from=args.negatives_from)
-    print(json.dumps({"root": root, "splits": meta["splits"], "seconds": meta.get("seconds")},
-                     indent=1))
+    if args.json:
+        print_json({"root": root, "splits": meta["splits"], "seconds": meta.get("seconds")})
+    else:
+        print("dataset for %r in %s: %s" % (args.word, root, ", ".join(
+            "%s %d files" % (split, s["files"]) for split, s in meta["splits"].items())))
     return 0
 
 
@@ -149,6 +152,7 @@ def setup(parser):
                            help="link the long negatives of another word's dataset (same options)")
             p.add_argument("--no-neural", action="store_true",
                            help="without Piper, Kokoro and WORLD re-voicing (the [voices] extra)")
+            add_json_argument(p, "the dataset's root, splits and build time")
 
 
 def run(args):

@@ -113,13 +113,13 @@ def _babble(job):
     return R.render_babble_part(job)
 
 
-def _progress(what, done, total, t0):
-    if sys.stderr.isatty() or done == total or done % max(1, total // 10) == 0:
-        print("\r  %-22s %5d/%-5d %6.0f s" % (what, done, total, time.time() - t0),
-              end="\n" if done == total or not sys.stderr.isatty() else "", file=sys.stderr, flush=True)
+def _progress(what, done, total, t0, log):
+    """A line per tenth of the jobs, through build()'s `log` (the CLI's progress on stdout)."""
+    if done == total or done % max(1, total // 10) == 0:
+        log("  %-22s %5d/%-5d %6.0f s" % (what, done, total, time.time() - t0))
 
 
-def _map(fn, jobs, workers, what, pool=None):
+def _map(fn, jobs, workers, what, pool=None, log=print):
     t0 = time.time()
     out = []
     if workers <= 1:
@@ -127,13 +127,13 @@ def _map(fn, jobs, workers, what, pool=None):
         _POOL = pool  # in-process: no nice(), the caller keeps its priority
         for j in jobs:
             out.append(fn(j))
-            _progress(what, len(out), len(jobs), t0)
+            _progress(what, len(out), len(jobs), t0, log)
         return out
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(workers, initializer=_init, initargs=(pool,)) as p:
         for r in p.imap(fn, jobs, chunksize=4 if fn is not _long else 1):
             out.append(r)
-            _progress(what, len(out), len(jobs), t0)
+            _progress(what, len(out), len(jobs), t0, log)
     return out
 
 
@@ -173,13 +173,16 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
     for split in SPLITS:
         t0 = time.time()
         log("%s: %d voices" % (split, len(jobs[split]["clip"][0]["voices"])))
-        parts = _map(_babble, jobs[split]["babble"], workers, "%s babble pool" % split)
+        parts = _map(_babble, jobs[split]["babble"], workers, "%s babble pool" % split,
+                     log=log)
         pool = np.concatenate(parts).astype(np.float32)
-        entries = _map(_clip, jobs[split]["clip"], workers, "%s pos+nearmiss" % split, pool)
+        entries = _map(_clip, jobs[split]["clip"], workers, "%s pos+nearmiss" % split, pool,
+                       log)
         if donor:
             entries += _link_negatives(negatives_from, tmp, split)
         else:
-            entries += _map(_long, jobs[split]["long"], workers, "%s long negatives" % split, pool)
+            entries += _map(_long, jobs[split]["long"], workers, "%s long negatives" % split,
+                            pool, log)
         with open(os.path.join(tmp, split, "manifest.jsonl"), "w") as f:
             for e in entries:
                 f.write(json.dumps(e, sort_keys=True) + "\n")
