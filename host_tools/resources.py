@@ -42,6 +42,23 @@ def audio(name):
     return PACKAGE / "audio" / name
 
 
+# The clips `earshot play sample:NAME` (and `earshot sim --play`) plays: the README's household
+# talks with sample:speech, so its walkthrough runs as written on any machine.
+SAMPLES = {"speech": "speech_pink-noise.wav", "alexa": "alexa_en-us.wav",
+           "hey_jarvis": "hey_jarvis_en-gb-quiet.wav"}
+
+
+def sound(spec):
+    """The audio file `spec` names: a path as given, or `sample:NAME` for a clip earshot ships."""
+    if not spec.startswith("sample:"):
+        return spec
+    name = spec.split(":", 1)[1]
+    if name not in SAMPLES:
+        raise EarshotError("no sample %r: earshot ships %s (or give a WAV file)"
+                           % (name, ", ".join("sample:" + n for n in SAMPLES)))
+    return audio(SAMPLES[name])
+
+
 def hil_suite_dir():
     """The behaviour suite `make test` runs on virtual boards and `earshot hil` on real ones."""
     return PACKAGE / "hil" / "suite"

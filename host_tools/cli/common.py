@@ -60,15 +60,16 @@ def add_port_argument(parser, what="the board", default=None):
     parser.add_argument(
         "--port", "-p", default=default or os.environ.get("EARSHOT_PORT") or None, metavar="PORT",
         help="%s: a serial device (/dev/ttyACM0), a pyserial URL (socket://HOST:PORT, "
-             "rfc2217://HOST:PORT), 'sim' for the running virtual board or 'sim:NAME' for a named "
-             "one (default: $EARSHOT_PORT)" % what)
+             "rfc2217://HOST:PORT), 'sim' for the virtual board started without --name (else the "
+             "only one running) or 'sim:NAME' for a named one (default: $EARSHOT_PORT)" % what)
 
 
 def add_sim_port_argument(parser):
     parser.add_argument(
         "--port", "-p", default=os.environ.get("EARSHOT_PORT") or "sim", metavar="sim[:NAME]",
-        help="the running virtual board: 'sim' (the only one) or 'sim:NAME' (default: "
-             "$EARSHOT_PORT, else sim)")
+        help="the running virtual board: 'sim' (the one started without --name, else the only "
+             "one), 'sim:NAME', or its serial device /dev/pts/N (default: $EARSHOT_PORT, else "
+             "sim)")
 
 
 def add_history_argument(parser):

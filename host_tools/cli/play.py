@@ -4,7 +4,9 @@ from .common import add_json_argument, add_sim_port_argument
 
 
 def setup(p):
-    p.add_argument("wav", metavar="WAV", help="16 kHz mono 16-bit WAV (or raw 16-bit PCM)")
+    p.add_argument("wav", metavar="WAV",
+                   help="16 kHz mono 16-bit WAV (or raw 16-bit PCM), or a clip earshot ships: "
+                        "sample:speech, sample:alexa, sample:hey_jarvis")
     p.add_argument("--wait", action="store_true",
                    help="return once the board has heard all of it (default: once it is queued)")
     add_sim_port_argument(p)
@@ -15,11 +17,12 @@ def run(args):
     import base64
 
     from ..link.target import resolve_sim
+    from ..resources import sound
     from ..sim.control import request
     from ..sim.world import read_pcm
     from .common import print_json
 
-    pcm = read_pcm(args.wav)  # a bad file fails here, before the board is reached
+    pcm = read_pcm(sound(args.wav))  # a bad file fails here, before the board is reached
     info = resolve_sim(args.port)
     r = request(info, "play", pcm=base64.b64encode(pcm).decode(), wait=args.wait,
                 timeout=len(pcm) / 32000 * 4 + 60)

@@ -1,4 +1,5 @@
-"""earshot sim: run a virtual board until stopped; later commands reach it as --port sim.
+"""earshot sim: run a virtual board until stopped; later commands reach it as --port sim (the
+one started without --name) or --port sim:NAME.
 
 Its first output line is `serial: /dev/pts/N`. While it runs it is registered by name
 (host_tools.sim.runs), and `earshot press/play/pins/power` act on it through its control socket.
@@ -33,7 +34,8 @@ def setup(p):
     p.add_argument("--download-mode", action="store_true",
                    help="start in the ESP32-S3 ROM serial bootloader (BOOT held), for esptool")
     p.add_argument("--play", metavar="WAV", action="append", default=[],
-                   help="play a 16 kHz mono WAV into the microphone after start (repeatable)")
+                   help="play a 16 kHz mono WAV (or sample:speech ...: earshot play --help) into "
+                        "the microphone after start (repeatable)")
     p.add_argument("--rig", metavar="HOST:PORT",
                    help="also serve its buttons, power, reset line and pin probe over HTTP, as a "
                         "network relay box next to a real board (for a labgrid exporter, "
@@ -54,9 +56,12 @@ def run(args):
     from ..sim.unix_port import parse_heap
     from ..sim.control import ControlServer
     from ..sim.rig_http import RigServer
+    from ..sim.world import read_pcm
+    from ..resources import sound
     from .common import Progress
 
     parse_heap(args.heap)  # wrong input fails before anything is created or started
+    plays = [(wav, read_pcm(sound(wav))) for wav in args.play]
     rig_addr = _host_port(args.rig) if args.rig else None
     files.load(args.board)
     flash_root = args.flash or runs.default_flash(args.name)
@@ -100,8 +105,8 @@ def run(args):
                 except EarshotError as e:
                     raise EarshotError("%s%s" % (e, _board_said(serial_log))) from None
             board.untap(serial_log)
-            for wav in args.play:
-                end = board.play(wav)
+            for wav, pcm in plays:
+                end = board.play(pcm)
                 say("play: %s (ends at board time %.1f s)" % (wav, end))
             say("running: earshot status|press|play|pins --port %s; Ctrl-C stops it" % reach)
             try:

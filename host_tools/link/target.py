@@ -3,7 +3,8 @@
     --port /dev/ttyACM0          a board on USB (earshot ports lists them)
     --port socket://host:4000    any pyserial URL (socket://, rfc2217://)
     --port sim                   the virtual board started without --name, else the only one
-    --port /dev/pts/3            a virtual board's own serial device is that board too
+    --port /dev/pts/3            a virtual board's serial port only (hil: a bare board); press,
+                                 play, pins and power act on that virtual board
     --port sim:kitchen           the running virtual board named kitchen (earshot sim --name)
 """
 
@@ -39,9 +40,7 @@ def resolve(port):
 
         info = find(port)
         return Target(info["port"], info)
-    from ..sim.runs import by_device
-
-    return Target(port, by_device(port))
+    return Target(port)  # a sim's /dev/pts/N too: its serial port only, like a bare board
 
 
 def default_port():
@@ -51,9 +50,11 @@ def default_port():
 def resolve_sim(port):
     """The registration of the running virtual board `port` names (press, play, pins, power)."""
     if port and not is_sim(port):
-        target = resolve(port)  # a running sim's own serial device is that sim
-        if target.sim:
-            return target.sim
+        from ..sim.runs import by_device
+
+        info = by_device(port)  # a running sim's own serial device: its buttons are that sim's
+        if info:
+            return info
         raise EarshotError("%s is not a virtual board: press, play, pins and power act on a "
                            "running `earshot sim` (--port sim or sim:NAME); a real board's "
                            "buttons need a rig (docs/hil-rig.md)" % port)
