@@ -72,7 +72,11 @@ def parse_uses(text):
 
 def check_uri(uri, where):
     u = urlparse(uri)
-    if u.scheme == "tcp" and u.hostname and u.port is not None:
+    try:
+        port = u.port  # ValueError for a port out of 0-65535
+    except ValueError:
+        port = None
+    if u.scheme == "tcp" and u.hostname and port:
         return uri
     if u.scheme == "unix" and u.path:
         return uri

@@ -1,11 +1,11 @@
 """earshot bench --port P: the wake-word pipeline's real share of the board's CPU."""
 
-from .common import add_json_argument, add_port_argument
+from .common import add_json_argument, add_port_argument, nonempty
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--model", default=None, metavar="NAME",
+    p.add_argument("--model", default=None, metavar="NAME", type=nonempty,
                    help="a model deployed in /models on the board: alexa or hey_jarvis "
                         "(default: the first)")
     add_json_argument(p, "the measurement (microseconds per second of audio, core share, "

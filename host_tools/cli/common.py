@@ -53,6 +53,15 @@ def _plain(value):
     return "%d" % value if float(value).is_integer() else "%g" % value
 
 
+def nonempty(text):
+    """The argparse type of an option that names something (a board file, a model, a word):
+    an empty or blank name is a wrong command line, never "the default" in disguise."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("%r is an empty name: give one (--help says which)"
+                                         % text)
+    return text
+
+
 SECONDS = Number(float, low=0, above=True, of="seconds")  # how long: more than 0, finite
 
 

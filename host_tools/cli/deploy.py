@@ -1,11 +1,11 @@
 """earshot deploy: compile with mpy-cross for the board's CPU, copy with mpremote, verify."""
 
-from .common import add_json_argument, add_port_argument
+from .common import add_json_argument, add_port_argument, nonempty
 
 
 def setup(p):
     add_port_argument(p)
-    p.add_argument("--board", default=None, metavar="ID",
+    p.add_argument("--board", default=None, metavar="ID", type=nonempty,
                    help="board file id, boards/<ID>.json (default: the virtual board's own for "
                         "--port sim; required for a real board)")
     p.add_argument("--test-mode", action="store_true",

@@ -54,6 +54,9 @@ def run(args):
         load_board(args.board)  # an unknown board id is said before any board is touched
     if args.junit:
         _check_writable(args.junit)  # said now, not after a run of minutes
+    if os.path.exists(args.keys) and not os.path.isdir(args.keys):
+        raise EarshotError("--keys %s is a file: give the directory of <device id>.key files"
+                           % args.keys)
     common = ["--earshot-keys", os.path.abspath(args.keys)]
     if args.key_file:
         common += ["--earshot-key-file", os.path.abspath(args.key_file)]

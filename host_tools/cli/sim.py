@@ -5,6 +5,7 @@ Its first output line is `serial: /dev/pts/N`. While it runs it is registered by
 (host_tools.sim.runs), and `earshot press/play/pins/power` act on it through its control socket.
 """
 
+import os
 import re
 import signal
 import time
@@ -62,6 +63,9 @@ def run(args):
 
     parse_heap(args.heap)  # wrong input fails before anything is created or started
     plays = [(wav, read_pcm(sound(wav))) for wav in args.play]
+    if args.link and not os.path.isdir(os.path.dirname(os.path.abspath(args.link))):
+        raise EarshotError("cannot make --link %s: there is no folder %s"
+                           % (args.link, os.path.dirname(os.path.abspath(args.link))))
     rig_addr = _host_port(args.rig) if args.rig else None
     files.load(args.board)
     flash_root = args.flash or runs.default_flash(args.name)

@@ -14,7 +14,7 @@ import json
 import sys
 
 from ..errors import EarshotError, UsageError
-from .common import Number, Progress, add_json_argument, print_json
+from .common import Number, Progress, add_json_argument, nonempty, print_json
 
 COUNT = Number(int, low=1)  # steps, workers
 SEED = Number(int, low=0)
@@ -120,7 +120,7 @@ def setup(parser):
             p.add_argument("--neg-split", help="count false accepts on this split's negatives")
             p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
         if name == "train":
-            p.add_argument("phrase", help='the wake word, e.g. "hey jarvis"')
+            p.add_argument("phrase", type=nonempty, help='the wake word, e.g. "hey jarvis"')
             p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
             p.add_argument("--out", default="firmware/models", metavar="DIR",
                            help="where the model goes (default: firmware/models, the shipped "
@@ -133,7 +133,7 @@ def setup(parser):
             p.add_argument("--build-data", action="store_true",
                            help="build (or reuse) the dataset first")
         if name == "dataset":
-            p.add_argument("--word", required=True,
+            p.add_argument("--word", required=True, type=nonempty,
                            help='wake word or phrase, e.g. "alexa", "hey jarvis"')
             p.add_argument("--out", metavar="DIR",
                            help="output folder (default: data/wakeword/<slug>)")

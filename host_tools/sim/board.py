@@ -565,4 +565,7 @@ def _relink(link, target):
         if not link.is_symlink():
             raise EarshotError("--link %s exists and is not a symlink; choose another path" % link)
         link.unlink()
-    link.symlink_to(target)
+    try:
+        link.symlink_to(target)
+    except OSError as e:
+        raise EarshotError("cannot make --link %s: %s" % (link, e.strerror or e)) from None

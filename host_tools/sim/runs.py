@@ -147,7 +147,7 @@ def find(spec):
     Bare `sim` is the board started without --name (named "default") while it runs, else the
     only one running: what each `earshot sim` prints ("reach it with --port sim" for the
     unnamed one, "--port sim:NAME" for a named one) stays true when a second one starts."""
-    name = spec.split(":", 1)[1] if ":" in spec else None
+    name = check_name(spec.split(":", 1)[1]) if ":" in spec else None
     boards = running()
     if name is not None:
         for info in boards:
