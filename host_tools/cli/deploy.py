@@ -28,6 +28,8 @@ def run(args):
     if args.locked and args.test_mode:
         raise EarshotError("--locked and --test-mode exclude each other: a household's board has "
                            "no test mode")
+    if args.board:
+        files.load(args.board)  # an unknown board file is said as such, first
     target = resolve(args.port)
     files.check_same_board(args.board, args.port, target.board_id,
                            "is a virtual board started with --board")
