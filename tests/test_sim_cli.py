@@ -45,7 +45,8 @@ def test_two_named_boards_are_reached_by_name_and_acted_on_from_the_terminal(
         assert listed["sim:kitchen"]["earshot"]["state"] == "earshot"
         assert "sim:hall" in listed
         r = subprocess.run([EARSHOT, "status", "--port", "sim"], capture_output=True, text=True)
-        assert r.returncode == 1 and "2 virtual boards are running (hall, kitchen)" in r.stderr
+        assert r.returncode == 1 and "2 virtual boards are running and none is the unnamed one: "\
+            "pick one with --port sim:hall or --port sim:kitchen" in r.stderr
 
         pins = json.loads(earshot("pins", "--port", "sim:kitchen", "--json"))
         assert pins["pins"]["mute_led"] == 1 and pins["pins"]["mic_power"] == 0  # boots muted
