@@ -16,7 +16,8 @@ from .common import FAILED, INTERRUPTED, OK, USAGE
 
 # name -> (module with setup/run, one-line help)
 COMMANDS = {
-    "sim": (sim, "run a virtual ESP32-S3 board; later commands reach it as --port sim (or sim:NAME)"),
+    "sim": (sim, "run a virtual ESP32-S3 board; later commands reach it as --port sim (or "
+                 "sim:NAME)"),
     "press": (press, "press a button of the running virtual board"),
     "play": (play, "play a WAV into the running virtual board's microphone"),
     "pins": (pins, "show the running virtual board's LEDs, mic power and buttons"),

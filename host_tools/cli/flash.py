@@ -25,8 +25,9 @@ def setup(parser):
     parser.add_argument("--after", choices=["hard-reset", "watchdog-reset", "no-reset"],
                         help="how to leave it (default: what suits the port: watchdog-reset on "
                              "native USB, hard-reset on a USB-UART bridge)")
-    parser.add_argument("--baud", type=Number(int, 300, 8_000_000, of="bits per second"), default=460800,
-                        help="flashing baud rate (default: 460800)")
+    parser.add_argument("--baud", type=Number(int, 0, 8_000_000, of="bits per second"),
+                        default=460800,
+                        help="flashing baud rate (default: 460800; 0 keeps the bootloader's own)")
     parser.add_argument("--no-erase", action="store_true", help="keep the rest of the flash")
     parser.add_argument("--force", action="store_true",
                         help="flash even if flash size or PSRAM differ from the board file (the "

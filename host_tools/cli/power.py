@@ -19,7 +19,8 @@ def setup(p):
                    help="hold this button (mute, action or both) while the board starts; it is "
                         "released once the firmware has read it (action: arm test mode, both: "
                         "unlock a locked board)")
-    p.add_argument("--seconds", type=Number(float, 0.1, 60, of="seconds"), default=None, metavar="S",
+    p.add_argument("--seconds", type=Number(float, 0.1, 60, of="seconds"), default=None,
+                   metavar="S",
                    help="with --hold: how long after the start to keep holding, in board "
                         "seconds (default 3: the firmware decides after 2)")
     add_sim_port_argument(p)

@@ -16,7 +16,8 @@ from .common import Number, add_json_argument, add_sim_port_argument
 def setup(p):
     p.add_argument("button", choices=tuple(_BUTTONS),
                    help="which button: mute, action, or both held together (the confirm gesture)")
-    p.add_argument("--seconds", type=Number(float, 0.02, 60, of="seconds"), default=None, metavar="S",
+    p.add_argument("--seconds", type=Number(float, 0.02, 60, of="seconds"), default=None,
+                   metavar="S",
                    help="how long to hold it, in board seconds (default: 0.1, both 0.7; action "
                         "1.5 = next preset, 4 = guest mode)")
     add_sim_port_argument(p)

@@ -41,7 +41,8 @@ def setup(p):
                    help="also serve its buttons, power, reset line and pin probe over HTTP, as a "
                         "network relay box next to a real board (for a labgrid exporter, "
                         "docs/hil-rig.md); port 0 picks a free one")
-    p.add_argument("--clock-start", metavar="MS", type=Number(int, 0, (1 << 62) - 1, of="milliseconds"), default=0,
+    p.add_argument("--clock-start", metavar="MS", default=0,
+                   type=Number(int, 0, (1 << 62) - 1, of="milliseconds"),
                    help="board time at power-on in ms; ticks_ms() wraps at 1073741824 (2**30), "
                         "so e.g. 1073700000 crosses the wrap 42 s after boot")
     p.add_argument("--ideal-serial", action="store_true",

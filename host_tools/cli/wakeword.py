@@ -110,7 +110,8 @@ def setup(parser):
         if name in ("score", "detect"):
             p.add_argument("wav", nargs="+", help="16 kHz mono 16-bit WAV files")
         if name == "detect":
-            p.add_argument("--threshold", type=Number(int, low=0), help="override the manifest threshold")
+            p.add_argument("--threshold", type=Number(int, low=0),
+                           help="override the manifest threshold")
         if name == "eval":
             p.add_argument("--split", default="dev",
                            help="dev, held (speakers training never hears: compare models "
