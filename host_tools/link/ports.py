@@ -56,7 +56,7 @@ def list_ports(probe=True):
     """Serial ports (pyserial's list) and the running virtual boards (earshot sim)."""
     from serial.tools import list_ports as lp
 
-    from ..sim.runs import running
+    from ..sim.runs import DEFAULT_NAME, running
 
     ports = []
     for p in sorted(lp.comports(), key=lambda p: p.device):
@@ -72,8 +72,9 @@ def list_ports(probe=True):
         ports.append({
             "port": sim["port"], "vid_pid": None, "kind": "Earshot virtual board",
             "espressif_native": False, "serial_number": None, "sim": "sim:" + sim["name"],
-            "description": "earshot sim --name %s (pid %s): --port sim:%s" % (
-                sim["name"], sim["pid"], sim["name"]),
+            "description": "earshot sim --name %s (pid %s): --port %s" % (
+                sim["name"], sim["pid"],
+                "sim" if sim["name"] == DEFAULT_NAME else "sim:" + sim["name"]),
         })
     if probe and ports:
         fn = client.probe
