@@ -16,7 +16,7 @@ from .common import Number
 def setup(p):
     p.add_argument("--name", default="default",
                    help="name of this virtual board: --port sim:NAME reaches it, and it keeps "
-                        "its own flash (default: default)")
+                        "its own flash (default: default, which bare --port sim reaches)")
     p.add_argument("--flash", metavar="DIR",
                    help="flash directory, created and marked by earshot sim (default: "
                         "~/.cache/earshot/sim/NAME; $EARSHOT_HOME/sim/NAME if set)")
