@@ -43,6 +43,20 @@ MUTE_LED = "red, lit: the microphone is off (mute)"
 # The household's gesture that allows what a host asked for (firmware/earshot/buttons.py BOTH_MS);
 # nothing else uses it, and push-to-talk is ignored while a request waits.
 CONFIRM_GESTURE = "hold both buttons together"
+# Acknowledging a log repair (firmware/earshot/app.py _acknowledge_repair): the mute button
+# held past buttons.LONG_MS (1.5 s); a short press still mutes/unmutes.
+REPAIR_ACK_GESTURE = "hold the mute button on the board for 2 seconds"
+
+
+def repair_warning(repair):
+    """The board's log repair as one household sentence, or None when there is nothing to say
+    (status "log" -> "repair": quarantine.py's summary)."""
+    if not repair or not repair.get("pending"):
+        return None
+    return ("the board repaired its log at start-up: %d line(s) (%d bytes) did not check out "
+            "and were set aside on the board; every entry that checks out was kept. Someone "
+            "or something changed the log, or its flash is failing. To acknowledge, %s."
+            % (repair.get("lines", 0), repair.get("bytes", 0), REPAIR_ACK_GESTURE))
 
 
 # Who may do what with the board (docs/threat-model.md), as `status` and the page say it.

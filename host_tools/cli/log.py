@@ -20,6 +20,7 @@ def run(args):
     from ..link.target import resolve
     from ..records.history import History
     from ..records.translog import render, verify_log
+    from ..vocabulary import repair_warning
 
     history = History.load(args.history)
     with Client(resolve(args.port).port) as board:
@@ -29,6 +30,9 @@ def run(args):
     pinned = history.log_head(device) if device else None
     result = verify_log(data, pins=[pinned] if pinned else [])
     print(render(result, as_json=args.json))
+    warning = repair_warning((hello.get("log") or {}).get("repair"))
+    if warning and not args.json:
+        print("WARNING: " + warning)
     if not result.ok:
         raise EarshotError("transparency log does not verify: %s" % result.error)
     if result.entries and list(result.head) != list(reply["head"]):

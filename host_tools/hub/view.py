@@ -174,7 +174,10 @@ class BoardView:
         self.log = {"state": "verified" if result.ok else "broken", "error": result.error,
                     "entries": len(result.entries), "head": list(result.head),
                     "anchor": list(result.anchor) if result.anchor else None,
-                    "torn_bytes": result.torn_bytes}
+                    "torn_bytes": result.torn_bytes,
+                    # a repair at boot set lines aside: a warning until acknowledged at the board
+                    "set_aside": [[a, b] for a, b, _ in result.gaps],
+                    "repair_warning": v.repair_warning(data.get("repair"))}
         self.timeline = [_entry(e, dates.get(e.hash)) for e in result.entries][-MAX_TIMELINE:]
         return {"log"}
 
@@ -275,8 +278,15 @@ def _entry_item(e, when):
     elif e.kind == "provision":
         item["text"] = "The board got a new identity and signing key (%s)" % f.get("device_id")
     elif e.kind == "repair":
-        item["text"] = "The log was repaired at start-up: %s damaged bytes dropped" % f.get(
-            "dropped_bytes", "?")
+        if "quarantined_bytes" in f:
+            item["text"] = "The log was repaired at start-up: %s line(s) that did not check " \
+                "out were set aside on the board; every entry that checks out was kept" % f.get(
+                    "lines", "?")
+        else:
+            item["text"] = "The log was repaired at start-up: %s damaged bytes dropped" % f.get(
+                "dropped_bytes", "?")
+    elif e.kind == "repair_ack":
+        item["text"] = "The log repair warning was acknowledged at the board"
     elif e.kind == "test_mode":
         item["text"] = ("TEST MODE on: recorded audio may be fed into the board" if f.get("on")
                         else "Test mode off (%s)" % f.get("why", "?"))

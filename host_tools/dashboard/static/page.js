@@ -219,10 +219,17 @@ function renderLog(payload) {
   const st = payload.log;
   const box = $("log-status");
   box.replaceChildren();
-  if (st.state === "verified") {
+  if (st.state === "verified" && st.repair_warning) {
+    // A repair at boot set entries aside: never the green "intact" until acknowledged.
+    box.className = "log-status warning";
+    box.append(el("p", {"class": "big"}, "LOG REPAIRED"),
+      el("p", {}, "Checked on this computer: " + st.entries + " entries. But " + st.repair_warning));
+  } else if (st.state === "verified") {
     box.className = "log-status ok";
     box.append(el("p", {}, "Verified on this computer: " + st.entries + " entries, the chain is intact" +
-      (st.anchor ? " (older entries were dropped to keep it small, as designed)" : "") + "."));
+      (st.anchor ? " (older entries were dropped to keep it small, as designed)" : "") +
+      (st.set_aside && st.set_aside.length ? "; a repair at start-up set " + st.set_aside.length +
+        " damaged part(s) aside on the board (acknowledged at the board)" : "") + "."));
   } else if (st.state === "broken") {
     box.className = "log-status broken";
     box.append(el("p", {"class": "big"}, "LOG BROKEN"),
@@ -267,7 +274,8 @@ function renderOverview(s) {
       el("span", {"class": "access"}, b.test_mode ? "TEST MODE" : b.access === "unlocked" ?
         "UNLOCKED" : ""),
       el("span", {"class": b.log.state === "broken" ? "broken" : ""},
-        b.log.state === "broken" ? "LOG BROKEN" : "log " + b.log.state));
+        b.log.state === "broken" ? "LOG BROKEN" : b.log.repair_warning ? "LOG REPAIRED: see the board's page" :
+          "log " + b.log.state));
     ul.append(li);
   }
   $("link-state").textContent = Object.keys(overview).length + " board(s).";
