@@ -149,3 +149,138 @@ def test_verify_takes_many_files_a_line_each_and_fails_if_any_does(out):
     lines = r.stdout.splitlines()
     assert len(lines) == 3 and sum(line.startswith("OK ") for line in lines) == 2
     assert [line for line in lines if line.startswith("FAILED %s" % b)]
+
+
+# -- earshot record against a virtual board ----------------------------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from host_tools.hil.fixtures import KEY as BOARD_KEY  # noqa: E402
+from host_tools.hil.fixtures import speech_like  # noqa: E402
+
+
+class Recording:
+    """`earshot record` without --seconds (until Ctrl-C or SIGTERM), as the README runs it."""
+
+    def __init__(self, board, tmp_path, name, history):
+        key = tmp_path / "board.key"
+        key.write_text(BOARD_KEY.hex() + "\n")
+        self.out = tmp_path / name
+        self.proc = subprocess.Popen(
+            [EARSHOT, "record", "--port", board.port, "--out", str(self.out), "--key-file",
+             str(key), "--history", str(history)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert "recording sessions from" in self.proc.stdout.readline()
+
+    def stop(self, sig):
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, out, err
+
+
+class Talker:
+    """Someone talking at the board at its own pace (audio queued a little ahead of the
+    board's clock, not all at once: queued audio plays faster than real time), so a session
+    stays open until the talking stops or reaches the gate's maximum."""
+
+    def __init__(self, board):
+        self.board = board
+        self.stop = threading.Event()
+        self.piece = speech_like(0.1)
+        self.thread = threading.Thread(target=self._talk, daemon=True)
+
+    def _talk(self):
+        while not self.stop.is_set():
+            if self.board.world.queued_seconds() < 0.15:
+                self.board.play(self.piece)
+            time.sleep(0.02)
+
+    def __enter__(self):
+        start = self.board.time_s
+        self.board.press("action")
+        self.thread.start()
+        # The header left the board, and the recorder had wall time to read it.
+        assert self.board.world.wait_board_time(start + 1.0, wall_timeout=60)
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+@pytest.mark.parametrize("sig, how", [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")])
+def test_a_stopped_recorder_keeps_the_session_it_cut_as_truncated(ready, tmp_path, sig, how):
+    board, client = ready
+    client.close()
+    rec = Recording(board, tmp_path, "s", tmp_path / "h.json")
+    with Talker(board):
+        rc, out, err = rec.stop(sig)
+    assert rc == 1 and len(err.splitlines()) == 1, (out, err)
+    assert "stopped (%s) in the middle of session" % how in err and "truncated" in err
+    kept = sorted(p.name for p in rec.out.iterdir())
+    assert len(kept) == 1 and kept[0].endswith(".truncated.json"), kept
+    r = verify_with(tmp_path, rec.out / kept[0])
+    assert r.returncode == 1 and "TRUNCATED" in r.stderr, r.stderr
+    assert "the recording was stopped (%s)" % how in r.stderr
+
+
+def verify_with(tmp_path, side):
+    return earshot("verify", str(side), "--key-file", str(tmp_path / "board.key"),
+                   "--history", str(tmp_path / "h.json"))
+
+
+def test_stopping_a_recorder_between_sessions_is_success(ready, tmp_path):
+    board, client = ready
+    client.close()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        rec = Recording(board, tmp_path, "quiet-%d" % sig, tmp_path / "h.json")
+        time.sleep(0.5)
+        rc, out, err = rec.stop(sig)
+        assert rc == 0 and err == "", (sig, out, err)
+
+
+def test_a_power_cut_mid_session_is_kept_truncated_with_its_cause(ready, tmp_path):
+    board, client = ready
+    client.close()
+    rec = Recording(board, tmp_path, "s", tmp_path / "h.json")
+    with Talker(board):
+        board.power_cut()
+    board.power_on()
+    board.wait_booted()
+    deadline = time.monotonic() + 60
+    while not list(rec.out.glob("*.truncated.json")):
+        assert time.monotonic() < deadline and rec.proc.poll() is None
+        time.sleep(0.2)
+    rc, out, err = rec.stop(signal.SIGINT)
+    assert "TRUNCATED (cut off: the board lost power" in out, out
+    side = next(rec.out.glob("*.truncated.json"))
+    r = verify_with(tmp_path, side)
+    assert r.returncode == 1 and "TRUNCATED" in r.stderr and "lost power" in r.stderr
+
+
+def test_a_first_session_lost_with_its_recorder_is_noticed_by_the_next(ready, tmp_path):
+    board, client = ready
+    client.close()
+    history = tmp_path / "h.json"
+    rec = Recording(board, tmp_path, "a", history)
+    with Talker(board):
+        rec.proc.kill()  # SIGKILL: nothing of the device's first session is kept
+        rec.proc.communicate(timeout=60)
+    assert not list(rec.out.iterdir())
+    board.wait_audio_done()
+    time.sleep(2.0)  # the session ends on the board (nobody listens)
+    rec = Recording(board, tmp_path, "b", history)
+    start = board.time_s
+    board.press("action")
+    board.play(speech_like(1.5) + bytes(16000 * 2 * 2))
+    board.wait_audio_done()
+    assert board.world.wait_board_time(start + 4, wall_timeout=60)
+    deadline = time.monotonic() + 60
+    while rec.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rc, out, err = rec.stop(signal.SIGINT)
+    assert rc == 1 and "a session the board sent before it was never received" in err, (out, err)
