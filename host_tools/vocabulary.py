@@ -67,6 +67,18 @@ ACCESS = {
 }
 TEST_MODE = ("the host may play audio into the board (earshot hil; sessions are marked test); "
              "redeploy without --test-mode before it goes back into a home")
+# The same, for the household's page: no REPL, no command names.
+ACCESS_HOUSEHOLD = {
+    "locked": "locked: a computer connected to it can only ask, and what needs the household "
+              "waits for its buttons",
+    "unlocked": "UNLOCKED at the board for an update until it restarts: a computer connected "
+                "to it can change anything",
+    "developer": "developer build: any computer connected to it can change anything, its "
+                 "signing key included",
+}
+TEST_MODE_HOUSEHOLD = ("a computer may play sound into the board for testing (its sessions are "
+                       "marked as tests); it should be set up again without test mode before "
+                       "it goes back into a home")
 
 
 def flag_names(flags):
@@ -196,3 +208,42 @@ def legend():
 def board_clock(ms):
     """Board time (ms since the firmware booted, the audio clock) as every command shows it."""
     return "%8.2fs" % (ms / 1000.0)
+
+
+# -- the connection to the board, in household words (the page; the CLI keeps the detail) ----
+
+
+def port_words(port):
+    """How this computer reaches the board, without device paths or URLs."""
+    port = str(port or "")
+    if port.startswith("sim:") or port.startswith("/dev/pts/"):
+        return "a virtual board on this computer"
+    if "://" in port:
+        return "over the home network"
+    return "by its cable to this computer"
+
+
+# (what the technical message contains, what a household member reads); the first match wins
+_LINK_WORDS = (
+    (("busy",), "another program on this computer is using the board's connection"),
+    (("permission denied",), "this computer does not let the page use the board's connection "
+                             "(a setting on the computer)"),
+    (("repl", "firmware is not running", "not an earshot board", "speaks earshot protocol",
+      "run earshot deploy"), "the board is not running its Earshot software (it may be being "
+                              "updated)"),
+    (("cannot read",), "the board sent something this page does not understand"),
+    (("no answer",), "the board stopped answering"),
+    (("went away", "no such port", "nothing answers", "no host", "not a port",
+      "not a serial port", "cannot open"), "the board is unplugged, switched off or out of "
+                                           "reach"),
+    (("dashboard is stopping",), "the page's program on this computer is stopping"),
+)
+
+
+def link_words(error):
+    """A connection error (pyserial's, the protocol's) as one household phrase."""
+    text = str(error or "").lower()
+    for needles, words in _LINK_WORDS:
+        if any(n in text for n in needles):
+            return words
+    return "the board cannot be reached"
