@@ -282,6 +282,18 @@ def test_a_tampered_log_shows_as_broken(page, board):
     status = page.inner_text("#log-status")
     assert "LOG BROKEN" in status and "line 2" in status
     shot(page, "9-log-broken")
+    # The board restarts and repairs its log: the page warns (never a green "intact") until
+    # someone holds the mute button at the board.
+    board.power_cut()
+    board.power_on()
+    page.wait_for_selector("#log-status.warning", timeout=30000)
+    warning = page.inner_text("#log-status")
+    assert "LOG REPAIRED" in warning and "hold the mute button on the board" in warning
+    assert "intact" not in warning
+    shot(page, "9b-log-repaired")
+    board.press("mute", seconds=2.0)
+    page.wait_for_selector("#log-status.ok", timeout=30000)
+    assert "(acknowledged at the board)" in page.inner_text("#log-status")
 
 
 def test_the_overview_lists_every_board_with_its_microphone_and_log(browser, dashboard, page):
