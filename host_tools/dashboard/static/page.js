@@ -96,7 +96,9 @@ function leavingWhere(s) {
   const st = s.streaming;
   const why = !st ? "A session is starting" : st.wake_word === "ptt" ?
     "Someone pressed the talk button on the board" : "The board heard “" + st.wake_word + "”";
-  let where = "It goes " + s.where + ", where this page checks it and keeps none of it";
+  let where = "It goes " + s.where + ", where this page " + (st && !st.verified ?
+    "cannot check it (it was started without the board's key)" : "checks it") +
+    " and keeps none of it";
   if (s.pipelines.length) {
     const to = st && st.to;
     where += to === undefined || to === null ? "; the Home Assistant bridge is deciding" :
