@@ -62,7 +62,8 @@ def run(args):
                         break
                     grace = grace or now + 60
                     if now >= grace:
-                        show(recorder.flush(), args.json)
+                        show(recorder.flush("the recording ended (--seconds) a minute before "
+                                            "the session did"), args.json)
                         break
                 for frame in board.frames(0.2):
                     late = recorder.joined_late
