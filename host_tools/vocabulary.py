@@ -76,7 +76,7 @@ ACCESS_HOUSEHOLD = {
     "developer": "developer build: any computer connected to it can change anything, its "
                  "signing key included",
 }
-TEST_MODE_HOUSEHOLD = ("a computer may play sound into the board for testing (its sessions are "
+TEST_MODE_HOUSEHOLD = ("a computer may play audio into the board for testing (its sessions are "
                        "marked as tests); it should be set up again without test mode before "
                        "it goes back into a home")
 

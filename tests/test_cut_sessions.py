@@ -284,3 +284,19 @@ def test_a_first_session_lost_with_its_recorder_is_noticed_by_the_next(ready, tm
         time.sleep(0.2)
     rc, out, err = rec.stop(signal.SIGINT)
     assert rc == 1 and "a session the board sent before it was never received" in err, (out, err)
+
+
+def test_the_session_a_history_started_at_is_received_after_all_not_a_replay(tmp_path):
+    # A recorder greets the board while a session's header is already on the line: the
+    # history starts at that session (the board's `last_session`), which then arrives.
+    board = Board()
+    first = board.session()
+    history = History(tmp_path / "h.json")
+    history.baseline(DEVICE, 1, sessions.parse_record(first[0]).tag.hex(), "baseline")
+    result = sessions.verify_stream(first, KEY, history=history, source="rec")
+    assert result.ok, result.failure
+    history.commit(result.headers, "rec")
+    assert sessions.verify_stream(board.session(), KEY, history=history, source="rec").ok
+    lost = board.session()  # never received here
+    late = sessions.verify_stream(board.session(), KEY, history=history, source="rec")
+    assert lost and late.failure.reason == "dropped"

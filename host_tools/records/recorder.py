@@ -123,6 +123,11 @@ class Recorder:
         last = status.get("last_session")
         if not dev or not isinstance(last, dict) or self.history.knows(dev):
             return
+        if status.get("gate") in ("open", "closing"):
+            # A session was streaming as the board answered: its header came before the
+            # answer, so `last_session` is that one and this recorder receives it. It, not the
+            # board's word, starts this history for the device.
+            return
         counter, tag = last.get("counter"), last.get("tag")
         if isinstance(counter, int) and isinstance(tag, str) and len(tag) == 64:
             self.history.baseline(dev, counter, tag, "the board's last session before the "
