@@ -300,3 +300,21 @@ def test_the_session_a_history_started_at_is_received_after_all_not_a_replay(tmp
     lost = board.session()  # never received here
     late = sessions.verify_stream(board.session(), KEY, history=history, source="rec")
     assert lost and late.failure.reason == "dropped"
+
+
+def test_a_session_cut_by_mute_is_kept_whole_and_verify_says_mute_cut_it(ready, tmp_path):
+    board, client = ready
+    client.close()
+    rec = Recording(board, tmp_path, "s", tmp_path / "h.json")
+    with Talker(board):
+        board.press("mute")  # the household mutes mid-sentence: the board ends the session
+        deadline = time.monotonic() + 60
+        while not list(rec.out.glob("*.json")):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    rc, out, err = rec.stop(signal.SIGINT)
+    assert rc == 0, (out, err)
+    (side,) = rec.out.glob("*.json")
+    assert not side.name.endswith(".truncated.json")
+    r = verify_with(tmp_path, side)
+    assert r.returncode == 0 and "ended mute: cut off at the board by mute" in r.stdout, r

@@ -126,6 +126,8 @@ def _check(file, key, history_path):
             s.counter, s.device_id, s.session_id, s.wake_word or "-", s.start_ms,
             s.duration_ms, s.nbytes, consent_text(s.flags), s.reason, s.digest[:16],
             _TEST if s.test else ""))
+        if s.reason in _CUT_AT_BOARD:
+            lines[-1] += " (%s)" % _CUT_AT_BOARD[s.reason]
     return {"lines": lines,
             "json": {"ok": True, "file": str(path), "audio_kept": True,
                      "sessions": [_session_json(s) for s in result.sessions]}}
