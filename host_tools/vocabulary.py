@@ -43,6 +43,20 @@ MUTE_LED = "red, lit: the microphone is off (mute)"
 # The household's gesture that allows what a host asked for (firmware/earshot/buttons.py BOTH_MS);
 # nothing else uses it, and push-to-talk is ignored while a request waits.
 CONFIRM_GESTURE = "hold both buttons together"
+# Acknowledging a log repair (firmware/earshot/app.py _acknowledge_repair): the mute button
+# held past buttons.LONG_MS (1.5 s); a short press still mutes/unmutes.
+REPAIR_ACK_GESTURE = "hold the mute button on the board for 2 seconds"
+
+
+def repair_warning(repair):
+    """The board's log repair as one household sentence, or None when there is nothing to say
+    (status "log" -> "repair": quarantine.py's summary)."""
+    if not repair or not repair.get("pending"):
+        return None
+    return ("the board repaired its log at start-up: %d line(s) (%d bytes) did not check out "
+            "and were set aside on the board; every entry that checks out was kept. Someone "
+            "or something changed the log, or its flash is failing. To acknowledge, %s."
+            % (repair.get("lines", 0), repair.get("bytes", 0), REPAIR_ACK_GESTURE))
 
 
 # Who may do what with the board (docs/threat-model.md), as `status` and the page say it.
@@ -53,6 +67,18 @@ ACCESS = {
 }
 TEST_MODE = ("the host may play audio into the board (earshot hil; sessions are marked test); "
              "redeploy without --test-mode before it goes back into a home")
+# The same, for the household's page: no REPL, no command names.
+ACCESS_HOUSEHOLD = {
+    "locked": "locked: a computer connected to it can only ask, and what needs the household "
+              "waits for its buttons",
+    "unlocked": "UNLOCKED at the board for an update until it restarts: a computer connected "
+                "to it can change anything",
+    "developer": "developer build: any computer connected to it can change anything, its "
+                 "signing key included",
+}
+TEST_MODE_HOUSEHOLD = ("a computer may play audio into the board for testing (its sessions are "
+                       "marked as tests); it should be set up again without test mode before "
+                       "it goes back into a home")
 
 
 def flag_names(flags):
@@ -182,3 +208,42 @@ def legend():
 def board_clock(ms):
     """Board time (ms since the firmware booted, the audio clock) as every command shows it."""
     return "%8.2fs" % (ms / 1000.0)
+
+
+# -- the connection to the board, in household words (the page; the CLI keeps the detail) ----
+
+
+def port_words(port):
+    """How this computer reaches the board, without device paths or URLs."""
+    port = str(port or "")
+    if port.startswith("sim:") or port.startswith("/dev/pts/"):
+        return "a virtual board on this computer"
+    if "://" in port:
+        return "over the home network"
+    return "by its cable to this computer"
+
+
+# (what the technical message contains, what a household member reads); the first match wins
+_LINK_WORDS = (
+    (("busy",), "another program on this computer is using the board's connection"),
+    (("permission denied",), "this computer does not let the page use the board's connection "
+                             "(a setting on the computer)"),
+    (("repl", "firmware is not running", "not an earshot board", "speaks earshot protocol",
+      "run earshot deploy"), "the board is not running its Earshot software (it may be being "
+                              "updated)"),
+    (("cannot read",), "the board sent something this page does not understand"),
+    (("no answer",), "the board stopped answering"),
+    (("went away", "no such port", "nothing answers", "no host", "not a port",
+      "not a serial port", "cannot open"), "the board is unplugged, switched off or out of "
+                                           "reach"),
+    (("dashboard is stopping",), "the page's program on this computer is stopping"),
+)
+
+
+def link_words(error):
+    """A connection error (pyserial's, the protocol's) as one household phrase."""
+    text = str(error or "").lower()
+    for needles, words in _LINK_WORDS:
+        if any(n in text for n in needles):
+            return words
+    return "the board cannot be reached"

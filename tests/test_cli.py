@@ -152,7 +152,8 @@ def test_record_keeps_what_consent_allows_and_verify_accepts_it_later(ready, tmp
     assert sorted(p.suffix for p in (tmp_path / "a").iterdir()) == [".json"]  # no audio kept
     r = earshot("verify", str(tmp_path / "a" / (meta["session_id"] + ".json")), "--key-file",
                 str(key))
-    assert r.returncode == 0 and "session header verified; its audio was not kept" in r.stdout
+    assert r.returncode == 0 and "session header and its signed end verified" in r.stdout
+    assert "its audio was not kept" in r.stdout
 
     c = connect(board.port)
     assert c.command("consent", preset="history")["result"] == "needs_confirmation"

@@ -282,6 +282,18 @@ def test_a_tampered_log_shows_as_broken(page, board):
     status = page.inner_text("#log-status")
     assert "LOG BROKEN" in status and "line 2" in status
     shot(page, "9-log-broken")
+    # The board restarts and repairs its log: the page warns (never a green "intact") until
+    # someone holds the mute button at the board.
+    board.power_cut()
+    board.power_on()
+    page.wait_for_selector("#log-status.warning", timeout=30000)
+    warning = page.inner_text("#log-status")
+    assert "LOG REPAIRED" in warning and "hold the mute button on the board" in warning
+    assert "intact" not in warning
+    shot(page, "9b-log-repaired")
+    board.press("mute", seconds=2.0)
+    page.wait_for_selector("#log-status.ok", timeout=30000)
+    assert "(acknowledged at the board)" in page.inner_text("#log-status")
 
 
 def test_the_overview_lists_every_board_with_its_microphone_and_log(browser, dashboard, page):
@@ -326,7 +338,8 @@ def test_on_a_lan_the_page_asks_for_the_token_once_and_shows_every_board(browser
         unmute(third)
         pg.goto(url + "board/2")
         pg.wait_for_selector("#mute[data-muted='false']")
-        assert third.port in pg.inner_text("#link-state")
+        link = pg.inner_text("#link-state")
+        assert "a virtual board on this computer" in link and third.port not in link
         pg.goto(url)
         pg.wait_for_function("document.querySelectorAll('#boards li.board').length === 2")
         assert pg.inner_text("#boards").count("Microphone O") == 2
@@ -335,3 +348,70 @@ def test_on_a_lan_the_page_asks_for_the_token_once_and_shows_every_board(browser
         assert proc.stop() == 0, proc.output
         other.close()
         third.close()
+
+
+BANNER_WATCH = """() => {
+  // Every time the page changes, the banner must say audio is leaving whenever the streaming
+  // card does (and never "Listening on the board only" then): violations are counted.
+  window.bannerSeen = {leaving: 0, wrong: 0, texts: []};
+  const check = () => {
+    const streaming = document.getElementById('streaming').classList.contains('on');
+    const banner = document.getElementById('mute-text').textContent;
+    const leaving = banner.includes('LEAVING');
+    if (leaving) window.bannerSeen.leaving++;
+    if (streaming !== leaving) { window.bannerSeen.wrong++; window.bannerSeen.texts.push(banner); }
+  };
+  new MutationObserver(check).observe(document.body, {subtree: true, childList: true,
+                                                      characterData: true, attributes: true});
+}"""
+
+
+def _banner_while_leaving(phone, needle):
+    """The banner's text and box, read in the page at the moment it says `needle` while audio
+    leaves (a session can be over a moment later)."""
+    handle = phone.wait_for_function("""(needle) => {
+        const m = document.getElementById('mute');
+        if (!m.classList.contains('leaving') || !m.innerText.includes(needle)) return false;
+        const r = m.getBoundingClientRect();
+        return {text: m.innerText, top: r.top, bottom: r.bottom};
+    }""", arg=needle, timeout=15000)
+    return handle.json_value()
+
+
+def test_the_banner_says_audio_is_leaving_and_where_on_a_phone(browser, dashboard, board, page):
+    # Before, the banner said "Listening on the board only" during a session, while "Yes:
+    # audio is leaving the board now" was two screens down on a phone.
+    ensure_assistant(page, board)
+    unmute(board)
+    phone = browser.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto(dashboard + "board/1")
+    phone.wait_for_function("document.getElementById('mute').dataset.muted === 'false'")
+    phone.evaluate(BANNER_WATCH)
+    assert "Listening on the board only" in phone.inner_text("#mute")
+
+    # A wake-word session.
+    board.play(silence(0.5) + read_pcm(audio("alexa_en-us.wav")) + speech_like(3.0)
+               + silence(1.5))
+    shown = _banner_while_leaving(phone, "does not pass it on to Home Assistant")
+    assert shown["top"] >= 0 and shown["bottom"] <= 844  # the first screen of a phone
+    assert "audio is LEAVING the board now" in shown["text"]
+    assert "The board heard “alexa”" in shown["text"]
+    assert "a virtual board on this computer" in shown["text"]
+    assert "Consent: assistant (may leave the home)" in shown["text"]
+    phone.wait_for_selector("#mute.listening", timeout=30000)
+    assert "Listening on the board only" in phone.inner_text("#mute")
+
+    # A push-to-talk session.
+    board.press("action")
+    board.play(speech_like(3.0) + silence(1.5))
+    shown = _banner_while_leaving(phone, "Someone pressed the talk button on the board")
+    assert shown["top"] >= 0 and shown["bottom"] <= 844
+    assert "audio is LEAVING the board now" in shown["text"]
+    phone.wait_for_selector("#mute.listening", timeout=30000)
+    seen = phone.evaluate("window.bannerSeen")
+    assert seen["leaving"] > 0 and seen["wrong"] == 0, seen
+    # No device path or URL on the page: where the board is, in words.
+    text = phone.inner_text("body")
+    assert "/dev/" not in text and "://" not in text and "REPL" not in text
+    phone.close()

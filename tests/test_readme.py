@@ -72,7 +72,7 @@ def test_the_two_terminal_walkthrough_runs_as_written(tmp_path):
     assert "provisioned kitchen; key kept in keys/kitchen.key" in out
     assert "status_led  cyan" in out
     assert "consent history (cloud, retain), wake ptt; verified" in out
-    assert re.search(r"^OK sessions/\w+\.cap: 1 session", out, re.M)
+    assert re.search(r"^OK sessions/\w+\.json: 1 session", out, re.M)  # the file named
     assert "chain verified" in out
     assert "applied: consent is now private (no flags)" in out
     assert r.stderr == ""

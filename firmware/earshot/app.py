@@ -381,6 +381,9 @@ class App:
             else:
                 self._note("both buttons: nothing is waiting for confirmation")
             return
+        if bit == BUTTON_MUTE and kind == "long":
+            self._acknowledge_repair(now)  # the mute button held: nothing else uses it
+            return
         if bit == BUTTON_MUTE and kind == "press":
             muted = not self.mute.muted
             if muted:
@@ -404,6 +407,17 @@ class App:
         elif kind == "very_long":
             self.consent.set_guest(not self.consent.guest, "button", now)
 
+    def _acknowledge_repair(self, now):
+        # A log repair set lines aside (translog.py, quarantine.py): the board warns until a
+        # person at the board holds the mute button; a host cannot clear it.
+        q = self.log.quarantine
+        if not q.pending:
+            self._note("mute held: nothing to acknowledge")
+            return
+        self.log.append("repair_ack", {"by": "mute button held"}, now)  # first: never silent
+        q.acknowledge()
+        self.event("log_repair", **q.summary())
+
     # -- what the host sees ------------------------------------------------------------------
 
     def status(self):
@@ -413,7 +427,8 @@ class App:
             "uptime_ms": self.hw.ticks_ms(), "gate": gate.NAMES[self.gate.state],
             "device_id": self.identity.get("device_id"),
             "provisioned": self.forwarder.signer is not None,
-            "log": {"entries": len(self.log), "head": self.log.head()[1]},
+            "log": {"entries": len(self.log), "head": self.log.head()[1],
+                    "repair": self.log.quarantine.summary()},
             "wake_word": self.detector.word if self.detector else None,
             "test_mode": self.test_mode, "access": self.access.mode,
             "confirm": self._waiting(),

@@ -13,11 +13,20 @@
 #       hash = hex(SHA-256(prev_hash_raw32 | body bytes as stored)); prev of the first entry is
 #       the anchor's hash, or 32 zero bytes (and seq 0) when nothing was ever dropped.
 #
+#   gap (after a repair, anywhere):      b"G <seq> <hash>\n"
+#       the lines before it that did not chain were moved to the quarantine; the next entry
+#       chains on <hash> with seq <seq> + 1.
+#
 # Power cuts: an append is one write of one complete line to a file opened for append; on
 # LittleFS the data is committed on close, so a cut leaves the old file. Whatever the filesystem,
-# open() verifies the chain and, if the tail is torn or corrupt, rewrites the valid prefix
-# (tmp + rename, atomic) before anything else is appended; dropped whole lines (not just a torn
-# partial line) are then recorded with a "repair" entry, so nothing is lost quietly.
+# open() verifies the chain before anything else is appended. A torn last line (an append a cut
+# interrupted) is dropped. Whole lines that do not chain (an edited entry, damaged flash) are
+# moved into the quarantine (quarantine.py: kept in flash, bounded) and every entry that still
+# chains is kept: the chain picks up again at the first line that chains on the hash its
+# previous line states, and a G line marks the place. The log is rewritten (tmp + rename, atomic)
+# and a "repair" entry says what was set aside; the board warns until the household
+# acknowledges it at the board. A cut anywhere in a repair repeats it at the next open: the
+# quarantine recognises what it already holds, and a repair it holds but never logged is logged.
 # Bounding: when more than max_entries entries are held, the oldest are dropped down to
 # max_entries - max_entries // 8 by writing anchor + kept lines to `<path>.tmp` and renaming it
 # over the log (atomic: the old or the new file); open() finishes a compaction a power cut
@@ -34,6 +43,7 @@ import os
 
 from micropython import const
 
+from earshot.quarantine import Quarantine
 from earshot.store import _replace
 
 _ZERO = bytes(32)
@@ -60,6 +70,27 @@ def _parse_entry(line, prev):
     return seq, digest, obj
 
 
+def _stated_hash(line):
+    """The hash a line states (its first 64 hex digits) as bytes, or None."""
+    if line is None or len(line) < _HEX + 1 or line[_HEX] != 0x20:
+        return None
+    try:
+        return binascii.unhexlify(line[:_HEX])
+    except ValueError:
+        return None
+
+
+def _parse_gap(line):
+    """b"G <seq> <hash>" -> (seq, hash bytes), or None."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or len(parts[2]) != _HEX:
+        return None
+    try:
+        return int(parts[1]), binascii.unhexlify(parts[2])
+    except ValueError:
+        return None
+
+
 def _parse_anchor(line):
     """-> (seq, hash, counter, tag or None), or None if malformed."""
     parts = line.split(b" ")
@@ -84,13 +115,21 @@ class TransparencyLog:
             raise ValueError("max_entries must be at least 2")
         self._path = path
         self._max = max_entries
-        self.repaired = 0  # bytes dropped from a torn or corrupt tail at open
+        self.repaired = 0  # bytes taken out at open: a torn tail, lines that did not chain
+        self.quarantine = Quarantine(path + ".quarantine")
         self.compact_later = False  # True: the owner calls compact_step() every frame
         self._job = None  # compaction in progress: [tmp file, source offset, drop, anchor]
         self._open()
 
     def _scan(self):
-        """Walk the file; return the byte length of its valid prefix and whether it is clean."""
+        """Walk the file. Returns (size, torn, bad, gaps): the file's byte size, the length of a
+        torn last line, the byte ranges [(start, end, seq of the entry before)] of whole lines
+        that do not chain, and
+        where the chain picks up again after each: [(offset, seq, hash)] (a G line goes there).
+
+        After a line that does not chain, the first line that chains on the hash its previous
+        line states resumes the chain: an entry edited in place (its stated hash left as it
+        was) costs only that line, never everything after it."""
         self._anchor = None
         self._seq = -1
         self._hash = _ZERO
@@ -98,41 +137,71 @@ class TransparencyLog:
         self._max_counter = 0
         self._last_tag = None  # header tag of the newest session opened (bytes)
         self.open_session = None  # fields of an `open` entry with no end entry after it
-        valid = 0
-        whole_lines_bad = False
+        self._repairs = []  # quarantine item ids the log's repair entries name
+        bad = []
+        gaps = []
+        torn = 0
         try:
             f = open(self._path, "rb")
         except OSError:
-            return 0, 0, False
+            return 0, 0, bad, gaps
         with f:
-            first = True
+            pos = 0
+            broken = after = -1  # where the current run of lines that do not chain began
+            prev = None  # the previous line (no newline) while broken
             while True:
                 line = f.readline()
                 if not line:
                     break
                 if line[-1] != 0x0A:
-                    break  # torn last line
-                line = line[:-1]
-                if first and line[:2] == b"A ":
-                    anchor = _parse_anchor(line)
-                    if anchor is None:
-                        whole_lines_bad = True
-                        break
-                    self._anchor = anchor[:2]
-                    self._seq, self._hash, self._max_counter, self._last_tag = anchor
+                    torn = len(line)  # torn last line: an append a power cut interrupted
+                    break
+                body = line[:-1]
+                if broken < 0:
+                    if not self._take(body, pos == 0):
+                        broken, after = pos, self._seq
+                elif self._take(body, False):  # the bad lines were inserted: skip them
+                    bad.append((broken, pos, after))
+                    broken = -1
                 else:
-                    e = _parse_entry(line, self._hash)
-                    if e is None or e[0] != self._seq + 1:
-                        whole_lines_bad = True
-                        break
-                    self._seq, self._hash, obj = e
-                    self._count += 1
-                    self._note(obj)
-                first = False
-                valid += len(line) + 1
+                    h = _stated_hash(prev)
+                    e = _parse_entry(body, h) if h is not None else None
+                    if e is not None and e[0] > self._seq:
+                        bad.append((broken, pos, after))
+                        gaps.append((pos, e[0] - 1, h))
+                        broken = -1
+                        self._seq, self._hash = e[0] - 1, h
+                        self._take(body, False)
+                prev = body
+                pos += len(line)
+            if broken >= 0:
+                bad.append((broken, pos, after))
             f.seek(0, 2)
             size = f.tell()
-        return valid, size, whole_lines_bad
+        return size, torn, bad, gaps
+
+    def _take(self, line, first):
+        """Follow the chain through one line; False if it does not chain."""
+        if first and line[:2] == b"A ":
+            anchor = _parse_anchor(line)
+            if anchor is None:
+                return False
+            self._anchor = anchor[:2]
+            self._seq, self._hash, self._max_counter, self._last_tag = anchor
+            return True
+        if line[:2] == b"G ":
+            gap = _parse_gap(line)
+            if gap is None or gap[0] < self._seq:
+                return False
+            self._seq, self._hash = gap
+            return True
+        e = _parse_entry(line, self._hash)
+        if e is None or e[0] != self._seq + 1:
+            return False
+        self._seq, self._hash, obj = e
+        self._count += 1
+        self._note(obj)
+        return True
 
     def _note(self, obj):
         # What the log knows about sessions: the highest counter, the newest header tag (the
@@ -151,6 +220,8 @@ class TransparencyLog:
                     self._last_tag = binascii.unhexlify(tag)
                 except ValueError:
                     pass
+        elif kind == "repair":
+            self._repairs += f.get("ids", [])
         elif kind in ("session", "interrupted") and self.open_session is not None and \
                 f.get("id") == self.open_session.get("id"):
             self.open_session = None
@@ -165,26 +236,67 @@ class TransparencyLog:
                 os.rename(tmp, self._path)
             except OSError:
                 pass
-        valid, size, bad = self._scan()
-        if valid < size:
-            self._rewrite(valid)
-            self.repaired = size - valid
-            if bad:
-                self.append("repair", {"dropped_bytes": size - valid}, 0)
+        size, torn, bad, gaps = self._scan()
+        if bad:
+            self._set_aside(bad, gaps, size - torn)
+        elif torn:
+            self._rewrite(size - torn, (), ())
+        self.repaired = torn
+        for start, end, _ in bad:
+            self.repaired += end - start
+        q = self.quarantine
+        todo = [i for i in q.unlogged() if i["id"] not in self._repairs]
+        if todo:
+            # Logged after the log was rewritten; a cut before this line logs it next boot, a
+            # cut after it finds the item's id in the log and does not log it twice.
+            removed = kept = lines = 0
+            for i in todo:
+                removed += i["bytes"]
+                lines += i["lines"]
+                kept += len(i["data"]) // 2
+            self.append("repair", {"quarantined_bytes": removed, "lines": lines,
+                                   "kept_bytes": kept, "after": [i["after"] for i in todo],
+                                   "ids": [i["id"] for i in todo]}, 0)
+        if q.unlogged():
+            q.mark_logged()
         if self._count > self._max:  # a cut landed between an append and its compaction
             self._compact(self._count - (self._max - self._max // 8))
 
-    def _rewrite(self, nbytes):
-        """Keep the first nbytes of the log (a whole number of lines), atomically."""
+    def _set_aside(self, bad, gaps, keep_to):
+        """Move the lines that do not chain into the quarantine (first: a cut after it finds
+        them again and adds nothing twice), then rewrite the log without them, a G line where
+        the chain picks up again (atomic: a cut leaves the old or the new log)."""
+        with open(self._path, "rb") as src:
+            for start, end, after in bad:
+                src.seek(start)
+                removed = src.read(end - start)
+                self.quarantine.add(removed, after, removed.count(b"\n"))
+        self._rewrite(keep_to, bad, gaps)
+
+    def _rewrite(self, nbytes, bad, gaps):
+        """Keep the first nbytes of the log (a whole number of lines) minus the `bad` ranges,
+        with a G line at each gap, atomically."""
         tmp = self._path + ".tmp"
+        cuts = []
+        for start, end, _ in bad:
+            cuts.append((start, end, None))
+        for off, seq, h in gaps:
+            cuts.append((off, off, b"G %d " % seq + binascii.hexlify(h) + b"\n"))
+        cuts.sort()
         with open(self._path, "rb") as src, open(tmp, "wb") as dst:
-            left = nbytes
-            while left > 0:
-                block = src.read(min(left, 512))
-                if not block:
-                    break
-                dst.write(block)
-                left -= len(block)
+            pos = 0
+            for start, end, insert in cuts + [(nbytes, nbytes, None)]:
+                src.seek(pos)
+                left = start - pos
+                while left > 0:
+                    block = src.read(min(left, 512))
+                    if not block:
+                        break
+                    dst.write(block)
+                    left -= len(block)
+                if insert:
+                    dst.write(insert)
+                pos = end
         _replace(tmp, self._path)
 
     def append(self, kind, fields, time_ms):
@@ -244,6 +356,9 @@ class TransparencyLog:
                 offset += len(line)
                 line = src.readline()
             for _ in range(drop):
+                while line[:2] == b"G ":  # a repair's gap marker is not an entry
+                    offset += len(line)
+                    line = src.readline()
                 last = line
                 offset += len(line)
                 line = src.readline()
@@ -265,6 +380,8 @@ class TransparencyLog:
             if line[:2] == b"A ":
                 line = src.readline()
             for _ in range(drop):
+                while line[:2] == b"G ":  # a repair's gap marker is not an entry
+                    line = src.readline()
                 last = line
                 line = src.readline()
             anchor_hash = last[:_HEX]
@@ -286,7 +403,7 @@ class TransparencyLog:
             return
         with f:
             for line in f:
-                if line[:2] == b"A ":
+                if line[:2] in (b"A ", b"G "):
                     continue
                 obj = json.loads(line[_HEX + 1 : -1])
                 if obj["seq"] >= start:

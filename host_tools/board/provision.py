@@ -14,11 +14,15 @@ from ..errors import EarshotError
 from . import keys
 
 
-def provision(port, device_id=None, key_file=None, replace=False, countdown=None):
+def provision(port, device_id=None, key_file=None, replace=False, countdown=None, history=None):
     """Provision the board `port` names (a --port value); returns (device id, key file path,
     outcome). outcome is None when the board took the key at once, "applied" after the button.
-    Local mistakes (a bad device id, a key file in the way) fail before the board is reached.
+    Local mistakes (a bad device id, a key file in the way) fail before the board is reached;
+    a device id this computer's receiver history (`history`: a path, None for the default)
+    already knows from another board fails before the board gets a key.
     """
+    from ..records.history import History
+
     from ..link.client import Client
     from ..link.target import resolve
 
@@ -28,13 +32,29 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
     path = keys.KeyFile(key_file or keys.default_key_path(device_id), replace=replace)
     port = resolve(port).port
     key = os.urandom(keys.KEY_SIZE)
-    with path.staged(key):
-        with Client(port, timeout=15.0) as board:
-            board.hello()
+    history = History.load(history)
+    with Client(port, timeout=15.0) as board:
+        _one_board_per_id(board.hello(), device_id, history)  # before anything is written
+        with path.staged(key):
             reply, outcome = board.command_confirmed("provision", countdown=countdown,
                                                      device_id=device_id, key=key.hex())
-        if outcome in ("expired", "cancelled"):
-            raise EarshotError("%s: nobody confirmed the new key on the board; it keeps its old "
-                               "key and no key file was written" % outcome)
-        path.commit()
+            if outcome in ("expired", "cancelled"):
+                raise EarshotError("%s: nobody confirmed the new key on the board; it keeps its "
+                                   "old key and no key file was written" % outcome)
+            path.commit()
     return device_id, path.path, outcome
+
+
+def _one_board_per_id(hello, device_id, history):
+    """Two boards signing as one device id: the receiver takes the second one's sessions for
+    replays of the first's (its counters start again) and refuses them. A board that already
+    is `device_id` (a key replacement) may keep it."""
+    if hello.get("device_id") == device_id or not history.knows(device_id):
+        return
+    top = history.max_counter(device_id)
+    raise EarshotError("device id %s is taken: this computer has received sessions from a "
+                       "board called %s (up to counter %d), and this board is %s. Two boards "
+                       "with one id look like replays of each other, so the second one's "
+                       "sessions would be refused: give this board another --device-id"
+                       % (device_id, device_id, top, "%s" % hello["device_id"]
+                          if hello.get("device_id") else "not provisioned"))

@@ -44,9 +44,11 @@ class Pipeline:
             self.name, " and ".join(_does(u) for u in missing),
             ", ".join(consent) or "nothing")
 
-    def describe(self):
+    def describe(self, where=True):
+        """One line; `where=False` leaves out its URL (the household's page)."""
         said = ["%s: %s" % (_WORDS[u], "yes" if u in self.uses else "no") for u in USES]
-        return "pipeline '%s' on %s (%s)" % (self.name, self.uri, "; ".join(said))
+        return "pipeline '%s'%s (%s)" % (self.name, " on %s" % self.uri if where else "",
+                                         "; ".join(said))
 
 
 def _does(use):

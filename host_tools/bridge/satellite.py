@@ -268,6 +268,14 @@ class Bridge:
             self.session = None
 
     async def _open(self, info):
+        try:
+            await self._open_to_pipelines(info)
+        finally:
+            # Where it goes, for the page's banner: the pipelines receiving it, maybe none.
+            self.board.publish("forwarding", {"session_id": info.get("session_id"), "to": [
+                p.pipeline.name for p in self.active] if self.session else []})
+
+    async def _open_to_pipelines(self, info):
         if not info.get("verified"):
             return  # never forwarded unverified (the bridge always has the key)
         if info.get("test") and not self.test_sessions:
@@ -335,5 +343,5 @@ class Bridge:
             if peer and peer.paused:
                 state = "paused by Home Assistant"
             rows.append({"name": p.name, "uri": p.uri, "uses": sorted(p.uses), "state": state,
-                         "text": "%s: %s" % (p.describe(), state)})
+                         "text": "%s: %s" % (p.describe(where=False), state)})
         self.board.publish("pipelines", rows)

@@ -20,6 +20,7 @@ def run(args):
     from ..link.target import resolve
     from ..records.history import History
     from ..records.translog import render, verify_log
+    from ..vocabulary import repair_warning
 
     history = History.load(args.history)
     with Client(resolve(args.port).port) as board:
@@ -28,7 +29,17 @@ def run(args):
     device = hello.get("device_id")
     pinned = history.log_head(device) if device else None
     result = verify_log(data, pins=[pinned] if pinned else [])
-    print(render(result, as_json=args.json))
+    repair = (hello.get("log") or {}).get("repair")
+    warning = repair_warning(repair)
+    if args.json:
+        import json
+
+        print(json.dumps(dict(json.loads(render(result, as_json=True)), repair=repair,
+                              warning=warning), indent=2))
+    else:
+        print(render(result))
+        if warning:
+            print("WARNING: " + warning)
     if not result.ok:
         raise EarshotError("transparency log does not verify: %s" % result.error)
     if result.entries and list(result.head) != list(reply["head"]):

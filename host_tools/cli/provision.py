@@ -5,7 +5,7 @@ key; an existing key file is never overwritten without --replace-key-file. Repla
 key needs both buttons held together on the board: the command waits for it with a countdown.
 """
 
-from .common import Countdown, add_json_argument, add_port_argument
+from .common import Countdown, add_history_argument, add_json_argument, add_port_argument
 
 
 def setup(p):
@@ -19,6 +19,7 @@ def setup(p):
     p.add_argument("--replace-key-file", action="store_true",
                    help="overwrite --key-file if it exists (its old key is lost)")
     add_json_argument(p, "the device id and key file")
+    add_history_argument(p)  # a device id another board already signs with is refused
 
 
 def run(args):
@@ -28,7 +29,8 @@ def run(args):
     countdown = Countdown(quiet=args.json)
     try:
         device_id, path, outcome = provision(args.port, args.device_id,
-                                             args.key_file, args.replace_key_file, countdown)
+                                             args.key_file, args.replace_key_file, countdown,
+                                             history=args.history)
     finally:
         countdown.finish()
     if args.json:

@@ -4,8 +4,15 @@ Every session gets a sidecar <id>.json that `earshot verify` re-checks later; it
 capture <id>.cap and <id>.wav) only when its consent has `retain`. A session cut off (the board
 reset, or the recording stopped) is kept as <id>.truncated.*, flagged, never dropped. A session
 that does not verify is kept as <id>.unverified.* and stops the command with exit status 1.
+
+Without --seconds it records until Ctrl-C or SIGTERM (a service manager's stop), which is how
+it is meant to end: exit status 0 when every session was kept whole, 1 when the stop cut a
+session off (kept as <id>.truncated.*, its sidecar says why). With --seconds, Ctrl-C or SIGTERM
+interrupts (130), keeping what arrived the same way.
 """
 
+import contextlib
+import signal
 import time
 
 from .common import SECONDS, add_history_argument, add_json_argument, add_port_argument
@@ -36,8 +43,8 @@ def run(args):
     out = prepare_out(args.out)
     port = resolve(args.port).port
     recorder = Recorder(out, key, History.load(args.history))
-    with Client(port) as board:
-        board.hello()
+    with Client(port) as board, _sigterm_as_stop():
+        recorder.start(board.hello())
         if not args.json:
             print("recording sessions from %s into %s%s" % (
                 port, out, " for %g s" % args.seconds if args.seconds else " (Ctrl-C stops)"),
@@ -52,7 +59,8 @@ def run(args):
                         break
                     grace = grace or now + 60
                     if now >= grace:
-                        show(recorder.flush(), args.json)
+                        show(recorder.flush("the recording ended (--seconds) a minute before "
+                                            "the session did"), args.json)
                         break
                 for frame in board.frames(0.2):
                     late = recorder.joined_late
@@ -60,10 +68,37 @@ def run(args):
                     if not late and recorder.joined_late and not args.json:
                         print("a session was already under way: its rest is not recorded "
                               "(earshot log lists it)", flush=True)
-        except KeyboardInterrupt:
-            show(recorder.flush(), args.json)  # what arrived is kept, never dropped
-            raise
+        except (KeyboardInterrupt, Stopped) as e:
+            how = "SIGTERM" if isinstance(e, Stopped) else "Ctrl-C"
+            # What arrived is kept, never dropped; the sidecar says the stop cut it off.
+            cut = show(recorder.flush("the recording was stopped (%s)" % how), args.json)
+            if args.seconds is not None:
+                raise KeyboardInterrupt from None  # stopped before the time asked for
+            if cut is not None:
+                raise EarshotError("stopped (%s) in the middle of session %s: what arrived is "
+                                   "kept as %s, marked truncated" % (
+                                       how, cut.meta["session_id"], cut.files[0])) from None
     return 0
+
+
+class Stopped(Exception):
+    """SIGTERM: stop recording as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_stop():
+    def stop(signum, frame):
+        raise Stopped()
+
+    try:
+        old = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (a test calling run()): Ctrl-C only
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def show(stored, as_json):
@@ -71,7 +106,7 @@ def show(stored, as_json):
     from .common import print_json
 
     if stored is None:
-        return
+        return None
     m = stored.meta
     if as_json:
         print_json(dict(m, files=[str(f) for f in stored.files]))
@@ -81,8 +116,8 @@ def show(stored, as_json):
         kept = ", ".join(f.name for f in stored.files)
         audio = "" if m["capture"] else " (no audio kept: the consent has no retain)"
         state = ("verified" if stored.verified else
-                 "TRUNCATED (cut off; the part kept verified)" if stored.truncated else
-                 "DOES NOT VERIFY")
+                 "TRUNCATED (cut off: %s; the part kept verified)" % m["cut"]
+                 if stored.truncated else "DOES NOT VERIFY")
         print("session %s from %s: %s; %s%s; kept %s%s" % (
             m["session_id"], m["device_id"] or "?", what, state,
             ", TEST MODE" if m.get("test") else "", kept, audio), flush=True)
@@ -103,3 +138,4 @@ def show(stored, as_json):
         raise EarshotError("session %s does not verify with this key (%s): kept as %s; check "
                            "--key-file is this board's key" % (m["session_id"], failure,
                                                               stored.files[0]))
+    return stored

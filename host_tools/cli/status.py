@@ -10,7 +10,7 @@ def setup(p):
 
 def format_status(s):
     from ..vocabulary import (ACCESS, CONFIRM_GESTURE, FLAG_MEANINGS, TEST_MODE, board_clock,
-                              consent_text, led_text, legend)
+                              consent_text, led_text, legend, repair_warning)
 
     c = s.get("consent") or {}
     # What waits for the household's gesture: the board's `confirm` (a consent change or a key
@@ -57,6 +57,9 @@ def format_status(s):
         lines.append("waiting   %s: %s on the board to allow it" % (target, CONFIRM_GESTURE))
     if s.get("test_mode"):
         lines.append("TEST MODE " + TEST_MODE)
+    repair = repair_warning((s.get("log") or {}).get("repair"))
+    if repair:
+        lines.append("LOG       WARNING: " + repair)
     lines.append("uptime    %s" % board_clock(s.get("uptime_ms", 0)).strip())
     lines.append("legend    " + "\n          ".join(legend()))
     return "\n".join(lines)

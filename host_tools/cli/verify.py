@@ -1,11 +1,13 @@
-"""`earshot verify FILE [--key-file F]`: check a capture, or a session kept by `earshot record`.
+"""`earshot verify FILE... [--key-file F]`: check captures, or sessions kept by `earshot record`.
 
 A capture (`.cap`) is verified record by record: `OK` and one line per session, or one line
 naming the first bad chunk and why, e.g.
 `earshot: s.cap: chunk 7: reordered (arrives after chunk 8; session 1, counter 41)`.
 A session sidecar (`.json` from earshot record) verifies its capture if one was kept, else
-its signed header (who sent it, its counter and consent; the audio was not kept); the
-sidecar's claims and the .wav kept beside it must be what was signed.
+its signed header (who sent it, its counter and consent; the audio was not kept) and its signed
+end (how long it was and how it ended; a session whose end never arrived is reported as cut
+off, exit status 1); the sidecar's claims and the .wav kept beside it must be what was signed.
+Several files: a line each (OK or FAILED), exit status 1 if any does not verify.
 What it received is remembered in the receiver history (docs/sessions.md), so the same session
 in another capture, or a session missing between two captures, fails too; a session kept by
 `earshot record` is remembered under its recording, so verifying it again later is no replay.
@@ -18,8 +20,9 @@ def setup(parser):
     from ..board.keys import KEY_ENV
     from .common import add_history_argument, add_json_argument
 
-    parser.add_argument("capture", metavar="FILE",
-                        help="a capture file, or a session's .json from earshot record")
+    parser.add_argument("capture", metavar="FILE", nargs="+",
+                        help="capture files, or sessions' .json from earshot record (several: "
+                             "a line each, exit status 1 if any does not verify)")
     parser.add_argument("--key-file", metavar="F", default=os.environ.get(KEY_ENV),
                         help="the board's signing key: 32 bytes or 64 hex digits "
                              "(default: $%s)" % KEY_ENV)
@@ -28,34 +31,74 @@ def setup(parser):
 
 
 def run(args):
+    import sys
+
     from ..board.keys import read_key
     from ..errors import EarshotError
-    from ..records.history import History
-    from ..records.sessions import TEST_FLAG, read_capture, verify_stream
     from .common import print_json
 
     key = read_key(args.key_file)
-    path = args.capture
+    if len(args.capture) == 1:
+        checked = _check(args.capture[0], key, args.history)
+        if args.json:
+            print_json(checked["json"])
+        else:
+            print("\n".join(checked["lines"]))
+        return 0
+    # Many files (`earshot verify sessions/*.json`): one line each, every one checked.
+    failed = 0
+    results = []
+    for path in args.capture:
+        try:
+            checked = _check(path, key, args.history)
+        except EarshotError as e:
+            failed += 1
+            why = " ".join(str(e).split())
+            results.append({"ok": False, "file": path, "error": why})
+            if not args.json:
+                print("FAILED %s" % (why if why.startswith(path) else "%s: %s" % (path, why)),
+                      flush=True)
+            continue
+        results.append(checked["json"])
+        if not args.json:
+            print(checked["lines"][0], flush=True)
+    if args.json:
+        print_json(results)
+    if failed:
+        print("earshot: %d of %d files do not verify" % (failed, len(args.capture)),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _check(file, key, history_path):
+    """Verify one file; {"lines": what to print, "json": the --json object}, or EarshotError."""
+    from ..errors import EarshotError
+    from ..records.history import History
+    from ..records.sessions import TEST_FLAG, read_capture, verify_stream
+    from ..vocabulary import consent_text
+
+    path = file
     header_only = meta = None
     if path.endswith(".json"):
         path, header_only, meta = _from_sidecar(path, key)
     if header_only is not None:
         h = header_only
-        _check_claims(args.capture, meta, h.session_id.hex(), h.device_id, h.counter, h.flags)
-        if args.json:
-            print_json({"ok": True, "file": args.capture, "audio_kept": False,
-                        "sessions": [_header_json(h)]})
-        else:
-            from ..vocabulary import consent_text
-
-            print("OK %s: session header verified; its audio was not kept (no retain consent)"
-                  % args.capture)
-            print("  #%d %s %s wake=%s start=%dms consent %s%s" % (
-                h.counter, h.device_id, h.session_id.hex(), h.wake_word or "-", h.start_ms,
-                consent_text(h.flags), _TEST if h.flags & TEST_FLAG else ""))
-        return 0
+        _check_claims(file, meta, h.session_id.hex(), h.device_id, h.counter, h.flags)
+        end = _signed_end(file, meta, h, key, History.load(history_path))
+        return {"json": {"ok": True, "file": file, "audio_kept": False,
+                         "sessions": [dict(_header_json(h), **end)]},
+                "lines": [
+                    "OK %s: session header and its signed end verified (%.1f s, %d bytes, ended "
+                    "%s%s); its audio was not kept (no retain consent)" % (
+                        file, end["ms"] / 1000, end["bytes"], end["end"],
+                        ": " + _CUT_AT_BOARD[end["end"]] if end["end"] in _CUT_AT_BOARD
+                        else ""),
+                    "  #%d %s %s wake=%s start=%dms consent %s%s" % (
+                        h.counter, h.device_id, h.session_id.hex(), h.wake_word or "-",
+                        h.start_ms, consent_text(h.flags), _TEST if h.flags & TEST_FLAG else "")]}
     records = read_capture(path)
-    history = History.load(args.history)
+    history = History.load(history_path)
     source = _source(path, records)
     result = verify_stream(records, key, history=history, source=source, replay_last=True)
     history.commit(result.headers, source)
@@ -66,27 +109,82 @@ def run(args):
         hint = ""
         if result.failure.where == "header" and result.failure.reason == "forged":
             hint = ": check --key-file is this board's key"  # as earshot record says
+        if result.failure.reason == "truncated":
+            hint = ": the session was cut off (%s)" % (
+                (meta or {}).get("cut") or "no end signed by the board arrived")
         raise EarshotError("%s: %s%s" % (path, result.failure, hint))
     if not result.sessions:
         raise EarshotError("%s: holds no sessions" % path)
     if meta is not None:
-        _check_kept(args.capture, meta, result, records)
-    if args.json:
-        print_json({"ok": True, "file": str(path), "audio_kept": True,
-                    "sessions": [_session_json(s) for s in result.sessions]})
-        return 0
-    from ..vocabulary import consent_text
-
+        _check_kept(file, meta, result, records)
     total_ms = sum(s.duration_ms for s in result.sessions)
-    print("OK %s: %d session%s, %d chunks, %.1f s of audio" % (
-        path, len(result.sessions), "" if len(result.sessions) == 1 else "s",
-        sum(s.chunks for s in result.sessions), total_ms / 1000))
+    lines = ["OK %s: %d session%s, %d chunks, %.1f s of audio" % (
+        file, len(result.sessions), "" if len(result.sessions) == 1 else "s",
+        sum(s.chunks for s in result.sessions), total_ms / 1000)]
     for s in result.sessions:
-        print("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s" % (
+        lines.append("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s" % (
             s.counter, s.device_id, s.session_id, s.wake_word or "-", s.start_ms,
             s.duration_ms, s.nbytes, consent_text(s.flags), s.reason, s.digest[:16],
             _TEST if s.test else ""))
-    return 0
+        if s.reason in _CUT_AT_BOARD:
+            lines[-1] += " (%s)" % _CUT_AT_BOARD[s.reason]
+    return {"lines": lines,
+            "json": {"ok": True, "file": str(path), "audio_kept": True,
+                     "sessions": [_session_json(s) for s in result.sessions]}}
+
+
+# Ends the board signs when someone or something at the board cut a session short.
+_CUT_AT_BOARD = {"mute": "cut off at the board by mute", "consent": "cut off when consent was "
+                 "withdrawn", "error": "cut off by a firmware failure"}
+
+
+def _signed_end(side, meta, header, key, history):
+    """How a session kept without its audio ended, as the board signed it: its close record
+    must verify under the key on the tag it chains on, agree with what was received and with
+    the sidecar's claims, and (when this history received the session) be the one received.
+    A session whose end never arrived is reported as cut off: EarshotError."""
+    from ..errors import EarshotError
+    from ..records.sessions import BYTES_PER_MS, REASONS, Close, RecordError, _tag_ok, parse_record
+
+    if "end_record" not in meta or "end_prev" not in meta:
+        raise EarshotError("%s holds nothing the board signed about how the session ended "
+                           "(kept by an earlier earshot, or edited): it cannot be told from a "
+                           "session cut off" % side)
+    sid = header.session_id.hex()
+    if meta["end_record"] is None:
+        raise EarshotError("%s: session %s (counter %d) was cut off: TRUNCATED, no end signed "
+                           "by the board arrived (%s); %s chunks, %s bytes were received, its "
+                           "audio was not kept" % (side, sid, header.counter,
+                                                    meta.get("cut") or "cause unknown",
+                                                    meta.get("received_chunks", "?"),
+                                                    meta.get("received_bytes", "?")))
+    try:
+        close = parse_record(bytes.fromhex(meta["end_record"]))
+        prev = bytes.fromhex(meta["end_prev"])
+        if not isinstance(close, Close) or len(prev) != 32:
+            raise ValueError("not a close record")
+    except (TypeError, ValueError, RecordError) as e:
+        raise EarshotError("%s: its end record is damaged (%s)" % (side, e)) from None
+    if not _tag_ok(bytes(key), close.tag, prev, close.body) or (
+            close.count == 0 and prev != header.tag):
+        raise EarshotError("%s: its end record does not verify under this key (edited)" % side)
+    end = REASONS.get(close.reason, "reason %d" % close.reason)
+    signed = {"received_chunks": close.count, "received_bytes": close.nbytes,
+              "bytes": close.nbytes, "ms": close.nbytes // BYTES_PER_MS, "end": end,
+              "digest": close.tag.hex(), "truncated": False}
+    for name, value in signed.items():
+        if meta.get(name) != value:
+            raise EarshotError("%s says %s %s but the board signed %s: the sidecar was edited"
+                               % (side, name, meta.get(name), value))
+    known = history.get(header.device_id, header.counter)
+    if known and known.get("tag") == header.tag.hex() and known.get("digest") != close.tag.hex():
+        raise EarshotError("%s: its end record is not the one received for this session (%s): "
+                           "the sidecar was edited" % (side, "this receiver got no end for it"
+                                                       if not known.get("digest") else
+                                                       "the receiver history has %s"
+                                                       % known["digest"][:16]))
+    return {"ms": close.nbytes // BYTES_PER_MS, "bytes": close.nbytes, "chunks": close.count,
+            "end": end, "digest": close.tag.hex()}
 
 
 _TEST = " TEST (audio may be the host's own, not a wake word anyone said)"

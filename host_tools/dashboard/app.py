@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from .. import legend
 from .. import vocabulary as v
-from ..errors import EarshotError
+from ..errors import EarshotError, PortError
 from ..hub.board import Changes
 from . import chart
 from .guard import SECURITY_HEADERS, login_endpoint
@@ -95,6 +95,10 @@ def create_app(boards, guard_factory):
 async def _command(board, name, **args):
     try:
         reply = await board.command(name, **args)
+    except PortError as e:
+        # The connection, in household words: device paths and serial errors stay in the
+        # terminal that runs the dashboard.
+        return _error(v.link_words(str(e)), 409)
     except EarshotError as e:
         return _error(str(e), 409)
     return JSONResponse({"ok": True, "reply": reply})

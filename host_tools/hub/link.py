@@ -37,7 +37,7 @@ ANSWER_S = 4.0
 LOG_SETTLE_S = 0.3  # re-read the log this long after the last event that appends to it
 # Events after which the board's log holds a new entry (firmware/earshot/app.py appends one
 # for every mute change, consent change and session; boot may add repair/test-mode entries).
-_LOG_EVENTS = {"session", "consent", "boot"}
+_LOG_EVENTS = {"session", "consent", "boot", "log_repair"}
 
 
 class BoardLink(threading.Thread):
@@ -253,7 +253,8 @@ class BoardLink(threading.Thread):
         if result.ok and result.entries:
             self._pins = [tuple(result.head)]
         self.publish("log", {"result": result, "read_at": time.time(),
-                             "uptime_ms": status.get("uptime_ms", 0)})
+                             "uptime_ms": status.get("uptime_ms", 0),
+                             "repair": (status.get("log") or {}).get("repair")})
 
 
 def _plain(reply):

@@ -161,6 +161,13 @@ class BoardView:
         self.pipelines = list(data)
         return {"state"}
 
+    def _on_forwarding(self, data):
+        # The bridge in this process decided where the open session goes (bridge.satellite).
+        if self.streaming is None or self.streaming.get("session_id") != data.get("session_id"):
+            return set()
+        self.streaming["to"] = list(data.get("to") or [])
+        return {"state"}
+
     def _refusal(self, who, text):
         self.refusals.insert(0, {"who": who, "text": text, "at": time.time()})
         del self.refusals[MAX_REFUSALS:]
@@ -168,13 +175,17 @@ class BoardView:
     def _on_log(self, data):
         result = data.get("result")
         if result is None:
-            self.log = {"state": "unreadable", "error": data.get("error")}
+            self.log = {"state": "unreadable", "error": data.get("error"),
+                        "words": v.link_words(data.get("error"))}
             return {"log"}
         dates = data.get("dates") or {}
         self.log = {"state": "verified" if result.ok else "broken", "error": result.error,
                     "entries": len(result.entries), "head": list(result.head),
                     "anchor": list(result.anchor) if result.anchor else None,
-                    "torn_bytes": result.torn_bytes}
+                    "torn_bytes": result.torn_bytes,
+                    # a repair at boot set lines aside: a warning until acknowledged at the board
+                    "set_aside": [[a, b] for a, b, _ in result.gaps],
+                    "repair_warning": v.repair_warning(data.get("repair"))}
         self.timeline = [_entry(e, dates.get(e.hash)) for e in result.entries][-MAX_TIMELINE:]
         return {"log"}
 
@@ -192,13 +203,17 @@ class BoardView:
                        "gesture": legend.CONFIRM_GESTURE}
             if self.pending["what"] == "consent":
                 pending["consent"] = plain_consent(target, _flags_of(target), target == "guest")
+        link = dict(self.link, words=v.link_words(self.link.get("error"))
+                    if self.link.get("error") else None)
         return {
-            "id": self.id, "port": self.port, "name": self.name, "link": self.link,
+            "id": self.id, "port": self.port, "name": self.name, "link": link,
+            "where": v.port_words(self.port),
             "board": self.board, "muted": self.muted, "consent": self.consent,
             "access": self.board.get("access") if up else None,
-            "access_text": v.ACCESS.get(self.board.get("access")) if up else None,
+            "access_text": v.ACCESS_HOUSEHOLD.get(self.board.get("access")) if up else None,
             "test_mode": self.board.get("test_mode") if up else None,
-            "test_mode_text": v.TEST_MODE if up and self.board.get("test_mode") else None,
+            "test_mode_text": v.TEST_MODE_HOUSEHOLD if up and self.board.get("test_mode")
+            else None,
             "light": self.light() if up else None,
             "pending": pending, "outcome": self.outcome, "gate": self.gate,
             "streaming": self.streaming, "last_session": self.last_session,
@@ -275,8 +290,15 @@ def _entry_item(e, when):
     elif e.kind == "provision":
         item["text"] = "The board got a new identity and signing key (%s)" % f.get("device_id")
     elif e.kind == "repair":
-        item["text"] = "The log was repaired at start-up: %s damaged bytes dropped" % f.get(
-            "dropped_bytes", "?")
+        if "quarantined_bytes" in f:
+            item["text"] = "The log was repaired at start-up: %s line(s) that did not check " \
+                "out were set aside on the board; every entry that checks out was kept" % f.get(
+                    "lines", "?")
+        else:
+            item["text"] = "The log was repaired at start-up: %s damaged bytes dropped" % f.get(
+                "dropped_bytes", "?")
+    elif e.kind == "repair_ack":
+        item["text"] = "The log repair warning was acknowledged at the board"
     elif e.kind == "test_mode":
         item["text"] = ("TEST MODE on: recorded audio may be fed into the board" if f.get("on")
                         else "Test mode off (%s)" % f.get("why", "?"))

@@ -138,6 +138,19 @@ class History:
                 for c in sorted(int(c) for c in d["sessions"])[:-MAX_SESSIONS]:
                     del d["sessions"][str(c)]
 
+    def knows(self, dev):
+        d = self._device(dev)
+        return bool(d and d["sessions"])
+
+    def baseline(self, dev, counter, tag, source):
+        """Where this history starts for a device it never heard of: the board's newest
+        session then (counter 0 and a zero tag for a board that never sent one). The next
+        session must chain to it, so one lost before anything was kept is noticed."""
+        d = self._device(dev, create=True)
+        d["sessions"].setdefault(str(counter), {"tag": tag, "digest": None, "source": source,
+                                                "baseline": True})
+        self._changed = True
+
     # -- the transparency log ------------------------------------------------------------------
 
     def log_head(self, dev):

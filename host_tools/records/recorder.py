@@ -98,18 +98,49 @@ class Recorder:
             self.records.append(frame.payload)
             return self.flush()
         elif frame.type == T_EVENT and frame.event().get("ev") == "boot":
-            return self.flush()  # the board started again: an open session will never close
+            # The board started again: an open session will never close.
+            return self.flush(_restart_cause(frame.event()))
         return None
 
-    def flush(self):
-        """Keep what has been received of the open session (a cut-off one is kept truncated)."""
+    def flush(self, cut=None):
+        """Keep what has been received of the open session (a cut-off one is kept truncated).
+        `cut`: why no end can arrive any more (the board restarted, the recording stopped...),
+        kept in the sidecar of a session that was cut off."""
         records, self.records = self.records, []
         if not records:
             return None
         stored = store_session(self.out, records, self.key, self.history, self.source,
-                               self.recording)
+                               self.recording, cut=cut)
         self.history.save()
         return stored
+
+    def start(self, status):
+        """The board's hello: a device this history has never heard of is remembered now, with
+        the newest session the board says it sent (its status `last_session`), so a first
+        session lost before anything was kept (the recorder killed) is noticed by the next
+        recorder: the session after it chains to a header this history never received."""
+        dev = status.get("device_id")
+        last = status.get("last_session")
+        if not dev or not isinstance(last, dict) or self.history.knows(dev):
+            return
+        if status.get("gate") in ("open", "closing"):
+            # A session was streaming as the board answered: its header came before the
+            # answer, so `last_session` is that one and this recorder receives it. It, not the
+            # board's word, starts this history for the device.
+            return
+        counter, tag = last.get("counter"), last.get("tag")
+        if isinstance(counter, int) and isinstance(tag, str) and len(tag) == 64:
+            self.history.baseline(dev, counter, tag, "the board's last session before the "
+                                  "first recording (%s)" % self.source)
+            self.history.save()
+
+
+def _restart_cause(boot):
+    cause = boot.get("reset_cause")
+    return {1: "the board lost power or was switched off and on (power-on)",
+            2: "the board was reset (hard reset)", 3: "the board's watchdog reset it",
+            5: "the board was soft-reset", 6: "the board's supply failed (brown-out)"}.get(
+        cause, "the board restarted")
 
 
 def recording_source(recording):
@@ -124,9 +155,10 @@ def record_source(out):
     return "record %s" % Path(out).resolve()
 
 
-def store_session(out, records, key, history=None, source=None, recording=None):
+def store_session(out, records, key, history=None, source=None, recording=None, cut=None):
     """Verify one session's records and keep them in directory `out`; returns a Stored.
-    `recording`: the id of the recording it belongs to, kept in its sidecar."""
+    `recording`: the id of the recording it belongs to, kept in its sidecar. `cut`: why the
+    session's end never arrived, if it did not."""
     out = Path(out)
     result = sessions.verify_stream(records, key, history=history, source=source)
     if history is not None:
@@ -144,6 +176,14 @@ def store_session(out, records, key, history=None, source=None, recording=None):
     sid = head.session_id.hex() if head else "session-%d" % int(time.time() * 1000)
     name = sid if info and not truncated else sid + (".truncated" if truncated else ".unverified")
     flags = head.flags if head else 0
+    closed = len(records) > 1 and records[-1][:1] == bytes([sessions.CLOSE])
+    received = 0
+    for r in records:
+        if r[:1] == bytes([sessions.CHUNK]):
+            try:
+                received += len(sessions.parse_record(r).pcm)
+            except sessions.RecordError:
+                pass
     meta = {
         "verified": info is not None and not truncated,
         "truncated": truncated,
@@ -162,6 +202,14 @@ def store_session(out, records, key, history=None, source=None, recording=None):
         "end": (info.reason or None) if info else None,
         "digest": info.digest if info else None,
         "header": records[0].hex() if head else None,
+        # How it ended, as the board signed it, so `earshot verify` of a sidecar without audio
+        # knows a whole session from a cut one: the close record and the tag it chains on (the
+        # last chunk's, or the header's), or null when no end arrived; what was received.
+        "end_record": records[-1].hex() if closed else None,
+        "end_prev": records[-2][-sessions.TAG_SIZE:].hex() if closed else None,
+        "received_chunks": sum(1 for r in records if r[:1] == bytes([sessions.CHUNK])),
+        "received_bytes": received,
+        "cut": None if closed else (cut or "no end arrived"),
         "recording": recording,
         "capture": None,
         "audio": None,

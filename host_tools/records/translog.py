@@ -38,6 +38,9 @@ class LogResult:
     head: tuple = (-1, ZERO_HASH)  # (seq, hash hex) of the newest verified entry
     error: str | None = None  # "line 5: ..." for the first line that fails
     torn_bytes: int = 0  # an unfinished last line (a power cut mid-append; repaired at boot)
+    # (first seq, last seq, hash hex) for each G line: entries the board's repair moved to its
+    # quarantine because they did not chain; the chain resumes on the hash they stated
+    gaps: list = field(default_factory=list)
 
     @property
     def ok(self):
@@ -97,6 +100,22 @@ def verify_log(data, pins=()):
             res.anchor = (seq, prev.hex())
             res.head = res.anchor
             continue
+        if line.startswith(b"G "):
+            # G <seq> <hash>: a repair at boot set the lines before it aside (quarantine)
+            parts = line.split(b" ")
+            try:
+                if len(parts) != 3 or len(parts[2]) != 64:
+                    raise ValueError
+                gseq, gprev = int(parts[1]), bytes.fromhex(parts[2].decode())
+            except ValueError:
+                res.error = "line %d: malformed repair marker" % n
+                return res
+            if gseq < seq:
+                res.error = "line %d: repair marker goes back to seq %d after %d" % (n, gseq, seq)
+                return res
+            res.gaps.append((seq + 1, gseq, gprev.hex()))
+            seq, prev = gseq, gprev
+            continue
         if len(line) < 67 or line[64:65] != b" ":
             res.error = "line %d: not a log entry" % n
             return res
@@ -132,6 +151,7 @@ def _check_pin(res, pseq, phash):
             res.error = "anchor %d differs from the hash seen before (log rewritten)" % pseq
     elif not res.anchor or pseq > res.anchor[0]:
         held = {e.seq: e.hash for e in res.entries}
+        held.update({last: h for _, last, h in res.gaps})
         if held.get(pseq) != phash:
             res.error = "entry %d differs from the one seen before (log rewritten)" % pseq
 
@@ -194,7 +214,13 @@ def _describe(kind, f):
         return "microphone %s by %s" % (
             "muted" if f.get("muted") else "unmuted", f.get("source", "?"))
     if kind == "repair":
+        if "quarantined_bytes" in f:
+            return "LOG REPAIRED at boot: %d lines (%d bytes) that did not chain were set aside " \
+                "on the board (%d bytes kept there); every entry that chains was kept" % (
+                    f.get("lines", 0), f.get("quarantined_bytes", 0), f.get("kept_bytes", 0))
         return "log repaired at boot: %d damaged bytes dropped" % f.get("dropped_bytes", 0)
+    if kind == "repair_ack":
+        return "the log repair warning was acknowledged at the board (%s)" % f.get("by", "?")
     return "%s %s" % (kind, json.dumps(f, sort_keys=True))
 
 
@@ -203,13 +229,22 @@ def render(res, as_json=False):
         return json.dumps({
             "ok": res.ok, "error": res.error, "torn_bytes": res.torn_bytes,
             "anchor": list(res.anchor) if res.anchor else None, "head": list(res.head),
+            "set_aside": [{"first": a, "last": b} for a, b, _ in res.gaps],
             "entries": [asdict(e) for e in res.entries],
         }, indent=2)
     lines = []
     if res.anchor:
         lines.append("(entries up to #%d were dropped to keep the log bounded; chain anchored "
                      "at %s)" % (res.anchor[0], res.anchor[1][:16]))
-    lines += [describe(e) for e in res.entries]
+    gaps = {last + 1: (first, last) for first, last, _ in res.gaps}
+    for e in res.entries:
+        if e.seq in gaps:
+            first, last = gaps[e.seq]
+            what = ("lines that were not entries of this chain were" if first > last else
+                    "entry #%d was" % last if first == last else
+                    "entries #%d-#%d were" % (first, last))
+            lines.append("(%s set aside here by a repair at boot: did not chain)" % what)
+        lines.append(describe(e))
     if res.torn_bytes:
         lines.append("(an unfinished last entry, %d bytes, is ignored: a power cut during an "
                      "append)" % res.torn_bytes)

@@ -40,17 +40,18 @@ async function post(path, body) {
 
 function renderLink(s) {
   const p = $("link-state");
+  // Household words only: device paths, URLs and serial errors stay in the terminal.
   if (s.link.state === "up") {
     p.className = "link up";
     p.textContent = "Connected to " + s.name + (s.board.board ? " (" + s.board.board + ")" : "") +
-      " on " + s.port + ".";
+      ", " + s.where + ".";
   } else {
     p.className = "link down";
     p.textContent = s.link.state === "connecting" ? "Connecting to the board…" :
       s.link.state === "silent" ?
-        "The board is not answering (" + (s.link.error || "no answer") + "): its state is " +
+        "The board is not answering (" + (s.link.words || "no answer") + "): its state is " +
         "unknown until it answers again." :
-      "The board is not connected (" + (s.link.error || "no answer") + "): its state is unknown.";
+      "The board is not connected (" + (s.link.words || "no answer") + "): its state is unknown.";
   }
 }
 
@@ -61,8 +62,16 @@ function renderMute(s) {
     box.dataset.muted = value;
     box.dataset.changedAt = String(performance.now());
   }
-  box.className = "mute " + (s.muted === null ? "unknown" : s.muted ? "muted" : "listening");
-  if (s.muted === null) {
+  // Whether audio is leaving the board, and to where, is the banner's first job: a session
+  // streams (the board opened its gate, or its signed header arrived here).
+  const leaving = audioLeaving(s);
+  box.dataset.leaving = String(leaving);
+  box.className = "mute " + (s.muted === null ? "unknown" : s.muted ? "muted" :
+    leaving ? "leaving" : "listening");
+  if (leaving) {
+    $("mute-text").textContent = "Microphone ON: audio is LEAVING the board now";
+    $("mute-detail").textContent = leavingWhere(s);
+  } else if (s.muted === null) {
     $("mute-text").textContent = "Microphone: unknown";
     $("mute-detail").textContent = "The board has not said whether its microphone is on.";
   } else if (s.muted) {
@@ -75,6 +84,30 @@ function renderMute(s) {
       (s.board.wake_word ? " “" + s.board.wake_word + "”" : "") + ". The red mute light is off.";
   }
   $("mute-now").hidden = s.muted !== false;
+}
+
+function audioLeaving(s) {
+  // The board opened its gate (its state event), or a session's signed header arrived here:
+  // the banner and the streaming card both ask this one question.
+  return s.muted === false && (s.streaming !== null || s.gate === "open" || s.gate === "closing");
+}
+
+function leavingWhere(s) {
+  const st = s.streaming;
+  const why = !st ? "A session is starting" : st.wake_word === "ptt" ?
+    "Someone pressed the talk button on the board" : "The board heard “" + st.wake_word + "”";
+  let where = "It goes " + s.where + ", where this page " + (st && !st.verified ?
+    "cannot check it (it was started without the board's key)" : "checks it") +
+    " and keeps none of it";
+  if (s.pipelines.length) {
+    const to = st && st.to;
+    where += to === undefined || to === null ? "; the Home Assistant bridge is deciding" :
+      to.length ? "; the bridge passes it on to Home Assistant (" + to.join(", ") + ")" :
+      "; the bridge does not pass it on to Home Assistant";
+  }
+  const consent = st ? " Consent: " + st.consent_plain.preset + " (" +
+    plainFlags(st.consent_plain) + ")." : "";
+  return why + ". " + where + "." + consent;
 }
 
 function renderConsent(s) {
@@ -177,11 +210,15 @@ function renderStreaming(s) {
   const st = s.streaming;
   if (st) {
     p.className = "streaming on";
-    p.textContent = "Yes: audio is leaving the board now, after “" + st.wake_word + "”, under consent " +
+    p.textContent = "Yes: audio is leaving the board now, " + (st.wake_word === "ptt" ?
+      "after the talk button was pressed" : "after “" + st.wake_word + "”") + ", under consent " +
       st.consent_plain.preset + " (" + plainFlags(st.consent_plain) + "). " +
       (st.bytes / 32000).toFixed(1) + " s so far. " +
       (st.verified ? "Each piece is checked here against the board's signature." :
         "Not checked: this dashboard was started without the board's key.");
+  } else if (audioLeaving(s)) {
+    p.className = "streaming on";
+    p.textContent = "Yes: audio is leaving the board now (its session is starting or ending).";
   } else {
     p.className = "streaming off";
     p.textContent = s.link.state === "up" ? "No: nothing is leaving the board." : "Unknown.";
@@ -219,10 +256,17 @@ function renderLog(payload) {
   const st = payload.log;
   const box = $("log-status");
   box.replaceChildren();
-  if (st.state === "verified") {
+  if (st.state === "verified" && st.repair_warning) {
+    // A repair at boot set entries aside: never the green "intact" until acknowledged.
+    box.className = "log-status warning";
+    box.append(el("p", {"class": "big"}, "LOG REPAIRED"),
+      el("p", {}, "Checked on this computer: " + st.entries + " entries. But " + st.repair_warning));
+  } else if (st.state === "verified") {
     box.className = "log-status ok";
     box.append(el("p", {}, "Verified on this computer: " + st.entries + " entries, the chain is intact" +
-      (st.anchor ? " (older entries were dropped to keep it small, as designed)" : "") + "."));
+      (st.anchor ? " (older entries were dropped to keep it small, as designed)" : "") +
+      (st.set_aside && st.set_aside.length ? "; a repair at start-up set " + st.set_aside.length +
+        " damaged part(s) aside on the board (acknowledged at the board)" : "") + "."));
   } else if (st.state === "broken") {
     box.className = "log-status broken";
     box.append(el("p", {"class": "big"}, "LOG BROKEN"),
@@ -231,7 +275,7 @@ function renderLog(payload) {
         "below are those before it."));
   } else if (st.state === "unreadable") {
     box.className = "log-status broken";
-    box.append(el("p", {}, "The log could not be read: " + st.error));
+    box.append(el("p", {}, "The log could not be read: " + (st.words || st.error) + "."));
   } else {
     box.className = "log-status";
     box.append(el("p", {}, "Reading the log…"));
@@ -267,7 +311,8 @@ function renderOverview(s) {
       el("span", {"class": "access"}, b.test_mode ? "TEST MODE" : b.access === "unlocked" ?
         "UNLOCKED" : ""),
       el("span", {"class": b.log.state === "broken" ? "broken" : ""},
-        b.log.state === "broken" ? "LOG BROKEN" : "log " + b.log.state));
+        b.log.state === "broken" ? "LOG BROKEN" : b.log.repair_warning ? "LOG REPAIRED: see the board's page" :
+          "log " + b.log.state));
     ul.append(li);
   }
   $("link-state").textContent = Object.keys(overview).length + " board(s).";

@@ -1,0 +1,43 @@
+"""One device id, one board: `earshot provision` refuses an id this computer's receiver history
+already knows from another board (before, the second board's sessions were later refused as
+"replayed": its counters start again), and lets a board keep its own id. Run as a user does."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from host_tools.records.history import History
+from host_tools.records.sessions import SessionInfo
+
+EARSHOT = str(Path(sys.executable).with_name("earshot"))
+
+
+def earshot(*args):
+    return subprocess.run([EARSHOT, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_device_id_another_board_signs_with_is_refused_before_the_board_gets_a_key(
+        board, tmp_path):
+    history = History(tmp_path / "h.json")
+    history.commit([SessionInfo("kitchen", "00" * 8, 7, "alexa", 1, 0, tag="ab" * 32)],
+                   "recording x")
+    history.save()
+    key = tmp_path / "keys" / "kitchen-2.key"
+    r = earshot("provision", "--port", board.port, "--device-id", "kitchen", "--key-file",
+                str(key), "--history", str(tmp_path / "h.json"))
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "device id kitchen is taken" in r.stderr and "up to counter 7" in r.stderr
+    assert not key.exists() and not key.parent.exists()
+    st = earshot("status", "--port", board.port, "--json")
+    assert '"provisioned": false' in st.stdout
+
+    # Another id is fine; the board then keeps its own id when its key is replaced (that
+    # waits for the buttons: here the request is left to lapse, nothing else is checked).
+    r = earshot("provision", "--port", board.port, "--device-id", "hall", "--key-file",
+                str(tmp_path / "hall.key"), "--history", str(tmp_path / "h.json"))
+    assert r.returncode == 0, r.stderr
+    history.commit([SessionInfo("hall", "00" * 8, 3, "alexa", 1, 0, tag="cd" * 32)], "x")
+    history.save()
+    from host_tools.board.provision import _one_board_per_id
+
+    _one_board_per_id({"device_id": "hall"}, "hall", History.load(tmp_path / "h.json"))
