@@ -213,8 +213,8 @@ class App:
             if not self._cooldown_logged:
                 self._cooldown_logged = True
                 self._log_request("refused", kind, target, by, "cooldown")
-            return ("a request was just withdrawn from a computer's side: the board takes a "
-                    "new one in %d s" % ((wait + 999) // 1000))
+            return ("a request was just withdrawn: the board takes a new one in %d s"
+                    % ((wait + 999) // 1000))
         if not c.ask(kind, target, data, seq, now, by):
             return "another request is waiting for the button on the board"
         self._log_request("asked", kind, target, by)

@@ -14,9 +14,11 @@ from ..errors import EarshotError
 from . import keys
 
 
-def provision(port, device_id=None, key_file=None, replace=False, countdown=None):
+def provision(port, device_id=None, key_file=None, replace=False, countdown=None, by=None):
     """Provision the board `port` names (a --port value); returns (device id, key file path,
     outcome). outcome is None when the board took the key at once, "applied" after the button.
+    `by` names the computer to the household (shown while the request waits). Interrupted
+    meanwhile, the request is withdrawn on the board and no key file is kept.
     Local mistakes (a bad device id, a key file in the way) fail before the board is reached.
     """
     from ..link.client import Client
@@ -30,7 +32,8 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
         with Client(port, timeout=15.0) as board:
             board.hello()
             reply, outcome = board.command_confirmed("provision", countdown=countdown,
-                                                     device_id=device_id, key=key.hex())
+                                                     device_id=device_id, key=key.hex(),
+                                                     **({"by": by} if by else {}))
         if outcome in ("expired", "cancelled"):
             raise EarshotError("%s: nobody confirmed the new key on the board; it keeps its old "
                                "key and no key file was written" % outcome)

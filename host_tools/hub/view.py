@@ -274,6 +274,11 @@ def _entry_item(e, when):
                                                _source(f.get("source")))
     elif e.kind == "provision":
         item["text"] = "The board got a new identity and signing key (%s)" % f.get("device_id")
+    elif e.kind == "request":
+        from ..records.translog import request_text
+
+        text = request_text(f)
+        item["text"] = text[0].upper() + text[1:]
     elif e.kind == "repair":
         item["text"] = "The log was repaired at start-up: %s damaged bytes dropped" % f.get(
             "dropped_bytes", "?")
