@@ -517,6 +517,12 @@ class VirtualBoard:
     def hold(self, button):
         self.world.hold(button)
 
+    def ctrl_c_in_window(self):
+        """A Ctrl-C byte arrives exactly while the firmware turns Ctrl-C off (main.py's first
+        line after the next start): on the board it is then pending, raised at the VM's next
+        pending-exception check (rt/vboard.py models where that is)."""
+        self.world.ctrl_c_as_kbd_intr_off = True
+
     def release(self, button):
         self.world.release(button)
 
