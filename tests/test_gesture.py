@@ -19,7 +19,7 @@ import pytest
 from host_tools.hil.fixtures import DEVICE_ID, KEY, boot_board, confirm, connect, wait_for
 from host_tools.records.translog import read_log
 from host_tools.security import attacks
-from tests.household import Earshot, Registered
+from tests.household import Earshot, Registered, wait_event
 from tests.mpy import run_mpy
 
 EARSHOT = str(Path(sys.executable).with_name("earshot"))
@@ -31,6 +31,29 @@ def locked(tmp_path_factory):
     return attacks.locked_image(tmp_path_factory.mktemp("locked") / "image")
 
 
+class Host:
+    """A program on the host with the board's port: kept open, or (after release(), while an
+    `earshot` command needs the port) opened for each command."""
+
+    def __init__(self, port):
+        self.port = port
+        self.client = connect(port)
+
+    def command(self, name, **args):
+        if self.client is not None:
+            return self.client.command(name, **args)
+        c = connect(self.port)
+        try:
+            return c.command(name, **args)
+        finally:
+            c.close()
+
+    def release(self):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
 @pytest.fixture(params=["developer", "locked"])
 def household(request, firmware_image, tmp_path):
     """A provisioned board, consent private, as the household has it; both builds."""
@@ -38,11 +61,11 @@ def household(request, firmware_image, tmp_path):
     board = boot_board(image, tmp_path)
     board.start()
     board.wait_booted()
-    client = connect(board.port)
-    client.command("provision", device_id=DEVICE_ID, key=KEY.hex())
-    assert client.command("status")["access"] == request.param
-    yield board, client
-    client.close()
+    host = Host(board.port)
+    host.command("provision", device_id=DEVICE_ID, key=KEY.hex())
+    assert host.command("status")["access"] == request.param
+    yield board, host
+    host.release()
     board.close()
 
 
@@ -172,6 +195,7 @@ def sim(household, tmp_path, monkeypatch):
     monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "home"))
     name = "g20%d" % os.getpid()
     reg = Registered(board, name)
+    client.release()  # the command line needs the port
     yield board, client, "sim:" + name
     reg.close()
 
@@ -207,7 +231,9 @@ def test_an_interrupted_provision_withdraws_its_request_before_it_exits(sim, tmp
     board.advance(1.5)
     board.press(BOTH, seconds=0.7)  # the household's gesture now confirms nothing
     assert client.command("status")["device_id"] == DEVICE_ID
-    # The same for a consent request, and the host that withdrew it waits to ask again.
+    # The same for a consent request (once the cool-down of that withdrawal is over), and the
+    # host that withdrew it waits to ask again.
+    board.advance(5.5)
     proc = subprocess.Popen([EARSHOT, "consent", "set", "history", "--port", port],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert "waiting: hold both buttons" in proc.stdout.readline()
@@ -257,6 +283,7 @@ def _csrf(url):
 
 def test_the_page_cannot_get_a_request_confirmed_under_a_hold_nor_swap_one(household, tmp_path):
     board, client = household
+    client.release()  # the dashboard needs the port
     proc = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",
                    env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
     try:
@@ -266,15 +293,19 @@ def test_the_page_cannot_get_a_request_confirmed_under_a_hold_nor_swap_one(house
         status, body = _post(url, "board/1/consent", {"preset": "contribute"}, csrf)
         assert status == 200 and body["reply"]["result"] == "needs_confirmation", body
         board.advance(3.5)
-        s = client.command("status")
-        assert s["consent"]["preset"] == "private"
-        assert s["confirm"]["by"].startswith("the household page on ")
+        state = wait_event(url, lambda k, d: k == "state" and d["pending"] and d["consent"],
+                           "the request waiting")
+        assert state["consent"]["preset"] == "private"
+        assert state["pending"]["target"] == "contribute"
+        assert state["pending"]["by"].startswith("the household page on "), state["pending"]
+        assert not [c for c in consent_entries(board) if c["source"] == "host+button"]
+        assert requests(board)[-1][0] == "gesture_refused", requests(board)
         # "private" answers it; asking again at once is refused, with how long to wait.
         status, body = _post(url, "board/1/consent", {"preset": "private"}, csrf)
         assert status == 200
         status, body = _post(url, "board/1/consent", {"preset": "contribute"}, csrf)
         assert status == 409 and "the board takes a new one in" in body["error"], body
-        assert client.command("status")["consent"]["preset"] == "private"
+        assert ("refused", "cooldown") in requests(board)
     finally:
         assert proc.stop() == 0, proc.output
 
