@@ -504,13 +504,15 @@ class VirtualBoard:
         """Queue a WAV path or 16 kHz mono int16 PCM bytes; returns the board time it ends."""
         return self.world.play(read_pcm(audio))
 
-    def press(self, button, seconds=0.1, wait=True):
-        """Press `button` ('mute' or 'action') for `seconds` of board time."""
-        end = self.world.hold(button, seconds)
+    def press(self, button, seconds=0.1, wait=True, after=0.0):
+        """Press `button` ('mute' or 'action') for `seconds` of board time, starting `after`
+        board seconds from now."""
+        end = self.world.hold(button, seconds, at=self.time_s + after if after else None)
         if wait:
             # Return once the firmware has had two frames to act on the release. Board time only
             # advances while firmware reads the mic; without it, fall back to wall time.
-            if not self.world.wait_board_time(end + 0.04, wall_timeout=seconds * 4 + 2.0):
+            if not self.world.wait_board_time(end + 0.04,
+                                              wall_timeout=(seconds + after) * 4 + 2.0):
                 self.world.release(button)
         return end
 
