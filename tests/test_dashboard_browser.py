@@ -366,7 +366,7 @@ def test_on_a_phone_a_waiting_request_is_the_first_card_and_names_who_asked(brow
     assert "30 s left" in phone.inner_text("#confirm-text") or \
         "29 s left" in phone.inner_text("#confirm-text")
     assert contrast(phone, "#confirm-by") >= 4.5 and contrast(phone, "#confirm-text") >= 4.5
-    shot(phone, "9-phone-request-first")
+    shot(phone, "11-phone-request-first")
     phone.close()
     # Answered "no" from the page: the card says so.
     assert _request(dashboard + "board/1/consent", data=b'{"preset": "private"}',
