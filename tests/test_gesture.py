@@ -168,6 +168,35 @@ def test_a_request_swapped_under_a_hold_is_refused_and_the_host_must_wait(househ
     assert client.command("consent", preset="history")["result"] == "needs_confirmation"
 
 
+def test_a_request_that_takes_the_place_of_a_lapsed_one_under_a_hold_is_not_confirmed(
+        household):
+    # The household sees "history" blink for most of its 30 s and starts holding just before
+    # it lapses; the host asks for "contribute" the moment the slot is free (no cool-down: it
+    # withdrew nothing). The hold began under "history": it confirms neither.
+    from host_tools.errors import ProtocolError
+
+    board, client = household
+    t0 = board.time_s
+    reply = client.command("consent", preset="history")
+    window = reply["seconds"]
+    board.advance(window - 1.0)
+    hold_from(board, t0 + window - 0.05, 1.5)
+    while True:
+        try:
+            client.command("consent", preset="contribute")
+            break
+        except ProtocolError as e:
+            assert "another request is waiting" in str(e)
+            assert board.time_s < t0 + window + 5, "history never lapsed"
+    board.advance(2.0)
+    s = client.command("status")
+    assert s["consent"]["preset"] == "private", s["consent"]
+    assert s["confirm"]["target"] == "contribute"
+    log = requests(board)
+    assert ("expired", None) in log
+    assert log[-1] == ("gesture_refused", "the request changed while the buttons were held"), log
+
+
 def test_consent_private_while_private_cancels_a_waiting_request(household):
     board, client = household
     client.command("consent", preset="assistant")
