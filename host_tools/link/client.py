@@ -4,7 +4,6 @@ The port is opened lazily (`serial_port.open_port`: exclusive, one-line errors),
 Client never touches the hardware.
 """
 
-import secrets
 import time
 
 from ..errors import PortError, ProtocolError
@@ -19,9 +18,7 @@ class Client:
         self.port = port
         self.timeout = timeout
         self._serial = None
-        # Command numbers start anywhere: a board still holding a request from an earlier
-        # command (another process, the same numbers) must not answer this one with its outcome.
-        self._seq = secrets.randbelow(999999)
+        self._seq = 0
         self.parser = FrameParser()
         self.backlog = []  # frames received while waiting for a reply
         self.taps = []  # callables(data, frames): every byte read from the line, as it came
@@ -140,7 +137,10 @@ class Client:
                     continue
                 if ev["ev"] == "confirm":
                     if ev.get("outcome") and waiting_until is None:
-                        continue  # the outcome of a request this command never made
+                        # The outcome of a request this command never made: an earlier
+                        # command (another process numbers from 1 too) whose request this
+                        # one answered, e.g. `consent set private` cancelling it.
+                        continue
                     if ev.get("outcome") and (ev["outcome"] != "applied" or reply):
                         return reply, ev["outcome"]
                     if ev.get("state") == "waiting":
