@@ -4,8 +4,8 @@
 # The lock (docs/threat-model.md). `earshot deploy --locked` builds this file with LOCKED = True.
 # - Ctrl-C goes off first, on every build: shared/runtime/pyexec.c parse_compile_execute() turns
 #   the interrupt char on just before this file runs, and the ESP32 port's USB/UART receive
-#   handlers turn a matching byte into a KeyboardInterrupt. A Ctrl-C that arrived before the
-#   line below took effect is pending and is raised at the next jump, inside main()'s try.
+#   handlers turn a matching byte into a KeyboardInterrupt. One that arrived before the line
+#   below took effect is pending: _console_off() raises it inside its own try (see there).
 # - This file never ends on a locked board: ports/esp32/main.c starts the REPL when main.py
 #   returns or raises. Any exception (a stray KeyboardInterrupt too) fails safe, is logged and
 #   resets the board.
@@ -19,14 +19,24 @@ DATA = "/data"
 
 def _console_off():
     import micropython
+    import time
 
     micropython.kbd_intr(-1)
+    # A Ctrl-C that landed before the line above took effect is pending, and upstream's VM
+    # raises a pending exception only at a jump (py/vm.c `pending_exception_check:`), not at a
+    # call or return: left alone it would surface at the POP_EXCEPT_JUMP that ends the try
+    # below, which pops the handler before it checks, and drop a locked board to the REPL.
+    # ports/esp32/mphalport.c mp_hal_delay_ms calls mp_handle_pending(true) first, even for
+    # 0 ms: the pending Ctrl-C is raised here, inside the try.
+    time.sleep_ms(0)
 
 
-try:
-    _console_off()
-except BaseException:  # noqa: B036 - a Ctrl-C already on its way when this file started
-    _console_off()
+while True:
+    try:
+        _console_off()
+        break
+    except BaseException:  # noqa: B036, S110 - a Ctrl-C already on its way: turn it off again
+        pass
 
 
 def _detector():

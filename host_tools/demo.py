@@ -109,6 +109,7 @@ def run_scene(board, log=print):
     reply = client.command("consent", preset="assistant")
     s.say("the phone app asks for consent %s: %s" % (consent_text(["cloud"]),
                                                       reply["result"].replace("_", " ")))
+    board.advance(1.2)  # they see the light blink: the gesture confirms only what it showed
     board.press("mute+action", seconds=0.7)
     s.pump()
     s.say("a household member confirmed it: both buttons held together on the board")

@@ -30,7 +30,7 @@ PLAIN_FLAGS = (
 CONFIRM_GESTURE = v.CONFIRM_GESTURE + " on the board for half a second"
 LONG_PRESS_S = 1.5  # firmware/earshot/buttons.py LONG_MS
 VERY_LONG_PRESS_S = 4.0  # firmware/earshot/buttons.py VERY_LONG_MS
-CONFIRM_S = 10  # firmware/earshot/confirm.py CONFIRM_MS
+CONFIRM_S = 30  # firmware/earshot/confirm.py CONFIRM_MS
 MUTE_RED = (255, 0, 0)
 
 
@@ -99,14 +99,15 @@ def card():
         "blinking (%d ms on, %d ms off)" % (v.BLINK_MS, v.BLINK_MS),
         "A phone or computer asks for a less private setting (the colour it asks for "
         "blinks). Nothing changes unless someone at the board agrees.",
-        "To allow it, %s within %d s. To refuse, do nothing." % (CONFIRM_GESTURE, CONFIRM_S)))
+        "To allow it, see it blink, then %s within %d s. To refuse, do nothing." % (
+            CONFIRM_GESTURE, CONFIRM_S)))
     rows.append(Light(
         "status LED", v.STATUS_LED["custom"][0], "white",
         "blinking (%d ms on, %d ms off)" % (v.BLINK_MS, v.BLINK_MS),
         "A computer asks to give the board a new signing key (a change of who can vouch for "
         "what it sends). Nothing changes unless someone at the board agrees.",
-        "If you expected it, %s within %d s. Otherwise do nothing." % (CONFIRM_GESTURE,
-                                                                       CONFIRM_S)))
+        "If you expected it, see it blink, then %s within %d s. Otherwise do nothing." % (
+            CONFIRM_GESTURE, CONFIRM_S)))
     rows.append(Light(
         "status LED", v.STATUS_LED["custom"][0], "white",
         "slow blinking (%d ms on, %d ms off)" % (v.UNLOCKED_BLINK_MS, v.UNLOCKED_BLINK_MS),

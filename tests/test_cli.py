@@ -16,7 +16,8 @@ import serial
 
 from host_tools.board.build import build
 from host_tools.board.files import load as load_board
-from host_tools.hil.fixtures import KEY, boot_board, confirm, connect, silence, speech_like
+from host_tools.hil.fixtures import (KEY, SEE_LIGHT_S, boot_board, confirm, connect, silence,
+                                     speech_like)
 
 EARSHOT = str(Path(sys.executable).with_name("earshot"))
 
@@ -96,7 +97,8 @@ def press_when_waiting(proc, board, button="mute+action", seconds=0.7):
     """Give the confirm gesture once the command says it waits for it; returns what it
     printed."""
     first = proc.stdout.readline()
-    assert "waiting: hold both buttons together on the board: 10 s" in first, first
+    assert "waiting: hold both buttons together on the board: 30 s" in first, first
+    board.advance(SEE_LIGHT_S)  # a person sees the light blink first (confirm.py SHOWN_MS)
     board.press(button, seconds=seconds)
     out, err = proc.communicate(timeout=60)
     return first + out, err
@@ -113,7 +115,7 @@ def test_consent_set_waits_for_the_button_then_reports_applied_or_expired(board)
     proc = subprocess.Popen([EARSHOT, "consent", "set", "contribute", "--port", board.port],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert "waiting: hold both buttons together" in proc.stdout.readline()
-    board.play(silence(12))
+    board.play(silence(32))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and err.count("\n") == 1, err
     assert err.startswith("earshot: expired: nobody confirmed on the board in time; consent "

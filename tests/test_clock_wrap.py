@@ -10,6 +10,7 @@ import pytest
 from host_tools.errors import ProtocolError
 from host_tools.hil.fixtures import (KEY, boot_board, confirm, connect, event_dicts, events,
                                     silence, speech_like, wait_for)
+from host_tools.legend import CONFIRM_S
 from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
 from host_tools.sim.wire import TICKS_PERIOD
@@ -76,10 +77,11 @@ def test_a_consent_confirmation_window_spans_the_wrap_and_still_lapses(near_wrap
     board, client = near_wrap
     fast_forward(board, WRAP_S - 5.0)
     seq = client.send("consent", preset="history")
-    fast_forward(board, WRAP_S + 4.0)  # 9 s later, across the wrap: still waiting, 1 s left
+    # CONFIRM_S - 1 later, across the wrap: still waiting, 1 s left
+    fast_forward(board, WRAP_S + CONFIRM_S - 6.0)
     pending = client.command("status")["consent"]
     assert pending["pending"] == "history" and pending["preset"] == "private"
-    fast_forward(board, WRAP_S + 6.0)  # 11 s: it lapses, and says so
+    fast_forward(board, WRAP_S + CONFIRM_S - 4.0)  # CONFIRM_S + 1: it lapses, and says so
     outcomes = []
     for _ in range(10):  # the event is read in wall time: a loaded host may take a while
         outcomes += [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
@@ -95,14 +97,14 @@ def test_a_key_replacement_window_spans_the_wrap(near_wrap):
     board, client = near_wrap
     fast_forward(board, WRAP_S - 2.0)
     seq = client.send("provision", device_id="wrap-2", key=bytes(range(1, 33)).hex())
-    fast_forward(board, WRAP_S + 11.0)  # lapsed across the wrap: the old key stays
+    fast_forward(board, WRAP_S + CONFIRM_S + 1.0)  # lapsed across the wrap: the old key stays
     errs = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "error"
             and e.get("re") == seq]
     assert errs and "expired" in errs[0]["error"]
     assert client.command("status")["device_id"] == "wrap"
-    fast_forward(board, WRAP_S + 12.0)
+    fast_forward(board, WRAP_S + CONFIRM_S + 2.0)
     seq = client.send("provision", device_id="wrap-3", key=bytes(range(2, 34)).hex())
-    fast_forward(board, WRAP_S + 20.0)
+    fast_forward(board, WRAP_S + CONFIRM_S + 10.0)
     confirm(board)  # 8 s later: confirmed in time
     wait_for(lambda: client.command("status")["device_id"] == "wrap-3")
     with pytest.raises(ProtocolError):

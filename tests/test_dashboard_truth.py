@@ -94,7 +94,7 @@ def test_a_key_replacement_waiting_is_named_by_status_pins_and_the_page(firmware
     # Before, the board's status reported only consent requests, so `earshot status` and the
     # page named the preset's colour while the LED blinked white for a new key, and `earshot
     # pins` called that white "custom: flags set by a host".
-    from host_tools.hil.fixtures import DEVICE_ID, connect, wait_for
+    from host_tools.hil.fixtures import DEVICE_ID, confirm, connect, wait_for
     from host_tools.link.protocol import T_EVENT
     from tests.household import Registered
 
@@ -120,7 +120,7 @@ def test_a_key_replacement_waiting_is_named_by_status_pins_and_the_page(firmware
         r = earshot("pins", "--port", "sim:truth-key")
         assert "status_led  white, blinking (255, 255, 255) a new signing key waits for " \
                "someone to hold both buttons together" in r.stdout, r.stdout + r.stderr
-        board.press("mute+action", seconds=0.7)  # the household allows it
+        confirm(board)  # the household sees the light, and allows it
 
         ask_for_a_new_key()  # and another: the page, started now, shows what the LED does
         proc = Earshot("dashboard", "--port", board.port, "--bind", "127.0.0.1:0",

@@ -15,17 +15,19 @@ def run(steps, prime=0):
     for t, mask in steps:
         out += b.update(mask, t) or []
     return out
+def held(t0, t1, mask):   # one sample per 20 ms audio frame
+    return [(t, mask) for t in range(t0, t1, 20)]
 print(run([(0, A), (100, 0)]))                                  # push-to-talk
-print(run([(0, M | A), (300, M | A), (600, M | A), (700, 0)]))  # chord: 'both', no presses
-print(run([(0, M | A), (200, 0)]))                              # too short: nothing at all
-print(run([(0, A), (200, M | A), (800, M | A), (2000, M | A), (2100, 0)]))  # no long, no ptt
-print(run([(0, M | A), (900, M | A), (1000, 0)], prime=M | A))  # the boot gesture's release
+print(run(held(0, 700, M | A) + [(700, 0)]))                    # chord: 'both', no presses
+print(run(held(0, 200, M | A) + [(200, 0)]))                    # too short: no gesture
+print(run([(0, A)] + held(200, 2000, M | A) + [(2100, 0)]))     # no long, no ptt
+print(run(held(0, 1000, M | A) + [(1000, 0)], prime=M | A))     # the boot gesture's release
 """)
     assert out.splitlines() == [
         "[('press', 2)]",
-        "[('both', 3)]",
-        "[]",
-        "[('both', 3)]",
+        "[('chord', 3), ('both', 3)]",
+        "[('chord', 3)]",
+        "[('chord', 3), ('both', 3)]",
         "[]",
     ]
 

@@ -117,7 +117,7 @@ def test_earshot_hil_runs_the_suite_as_the_docs_say_and_gives_the_board_back(kit
     # The household's choices before the run: unmuted, history (confirmed at the board).
     ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))
     ok(earshot("consent", "set", "history", "--port", "sim:kitchen", "--no-wait", cwd=work))
-    ok(earshot("press", "both", "--port", "sim:kitchen", cwd=work))
+    ok(earshot("press", "both", "--port", "sim:kitchen", "--after", "1.2", cwd=work))
     ok(earshot("power", "cycle", "--hold", "action", "--port", "sim:kitchen", cwd=work))
     ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))  # the cycle muted it
     before = status(kitchen)
@@ -139,7 +139,7 @@ def test_earshot_hil_runs_the_suite_as_the_docs_say_and_gives_the_board_back(kit
     # The household sets it back; then the virtual board with its rig (buttons, power and
     # probe through earshot sim): everything passes and the board is given back as found.
     ok(earshot("consent", "set", "history", "--port", "sim:kitchen", "--no-wait", cwd=work))
-    ok(earshot("press", "both", "--port", "sim:kitchen", cwd=work))
+    ok(earshot("press", "both", "--port", "sim:kitchen", "--after", "1.2", cwd=work))
     ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))
     junit = work / "rig.xml"
     out = ok(earshot("hil", "--port", "sim:kitchen", "--key-file", key, "--junit", str(junit),

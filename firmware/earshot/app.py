@@ -10,7 +10,7 @@ from micropython import const
 from earshot import VERSION, commands, gate, proto, store
 from earshot.access import DEVELOPER, UNLOCKED, Access
 from earshot.buttons import Buttons
-from earshot.confirm import WAITING, Confirmation
+from earshot.confirm import SHOWN_MS, WAITING, Confirmation
 from earshot.consent import BLINK_MS, COLOURS, Consent, flag_names, preset_name
 from earshot.forward import Forwarder
 from earshot.hw import BUTTON_ACTION, BUTTON_MUTE
@@ -67,6 +67,9 @@ class App:
         self._steps = 0
         self.mem_peak = 0  # most heap in use, sampled every 64 frames
         self._led = None
+        self._hold_gen = -1  # the waiting request's generation when the buttons' chord formed
+        self._hold_seen = False  # ... and whether the LED had shown it SHOWN_MS by then
+        self._cooldown_logged = False  # a refusal in the current cooldown is in the log
         # Fail closed until the stored state is read (privacy contract point 3).
         self.mute.fail_safe()
         _mkdir(data)
@@ -139,7 +142,9 @@ class App:
         self.event("consent", t=now_ms, **self.describe_consent())
         self._save()
         if self.confirmation.kind == "consent":
-            self.cancel_confirmation("superseded")  # the household or a more private choice won
+            # The household or a more private choice won. A host that did it freed the slot:
+            # it may not ask again at once (confirm.py COOLDOWN_MS).
+            self.cancel_confirmation("superseded", by_host=change.get("source") == "host")
         if self.gate.state == gate.OPEN and self.forwarder.flags & ~self.consent.flags:
             # Consent was withdrawn from under the open session: its header promised flags
             # that no longer hold, so it ends here (a new session carries the new consent).
@@ -153,15 +158,15 @@ class App:
 
     def _show_status_led(self, now):
         # The legend is docs/sessions.md. Patterns, from the most urgent:
-        #   unlocked (maintenance)   white 500 ms, dark 500 ms
         #   request waiting          the requested preset's colour (a key replacement: white)
-        #                            250 ms, dark 250 ms
+        #                            250 ms, dark 250 ms (the gesture confirms only what this
+        #                            showed, so it outranks everything else)
+        #   unlocked (maintenance)   white 500 ms, dark 500 ms
         #   test mode                the status colour alternating with white every 500 ms
         #   otherwise                the applied preset's colour, steady
         c = self.confirmation
-        if self.access.mode == UNLOCKED:
-            colour = _DARK if (now // _UNLOCKED_BLINK_MS) & 1 else _WHITE
-        elif c.state == WAITING:
+        if c.state == WAITING:
+            c.show(now)
             lit = not (self.hw.ticks_diff(now, c.since) // BLINK_MS) & 1
             if not lit:
                 colour = _DARK
@@ -169,6 +174,8 @@ class App:
                 colour = COLOURS[preset_name(c.data[0], c.data[1])]
             else:
                 colour = _WHITE
+        elif self.access.mode == UNLOCKED:
+            colour = _DARK if (now // _UNLOCKED_BLINK_MS) & 1 else _WHITE
         else:
             colour = self.consent.led_colour()
             if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:
@@ -197,17 +204,45 @@ class App:
 
     # -- host requests that wait for the household ---------------------------------------------
 
-    def ask_confirmation(self, kind, target, data, seq, now):
-        if not self.confirmation.ask(kind, target, data, seq, now):
-            return False
+    def ask_confirmation(self, kind, target, data, seq, now, by=None):
+        """Hold a host request for the gesture; None, or why it was refused (the error)."""
+        c = self.confirmation
+        wait = c.cooldown_ms(now)
+        if wait:
+            # Logged once per withdrawal: a host retrying in a loop does not fill the log.
+            if not self._cooldown_logged:
+                self._cooldown_logged = True
+                self._log_request("refused", kind, target, by, "cooldown")
+            return ("a request was just withdrawn: the board takes a new one in %d s"
+                    % ((wait + 999) // 1000))
+        if not c.ask(kind, target, data, seq, now, by):
+            return "another request is waiting for the button on the board"
+        self._log_request("asked", kind, target, by)
         self.event("confirm", what=kind, target=target, state="waiting",
-                   seconds=self.confirmation.seconds_left(now), re=seq)
-        return True
+                   seconds=c.seconds_left(now), by=by, re=seq)
+        return None
 
-    def cancel_confirmation(self, why):
-        done = self.confirmation.cancel(why)
+    def cancel_confirmation(self, why, by_host=False):
+        c = self.confirmation
+        kind, target, by = c.kind, c.target, c.by
+        done = c.cancel(why)
         if done:
+            if by_host:
+                c.withdrawn(self.hw.ticks_ms())
+                self._cooldown_logged = False
+            self._log_request("cancelled", kind, target, by, why)
             self._confirmation_outcome(done, "cancelled")
+        return done
+
+    def _log_request(self, what, kind, target, by, why=None):
+        # Every request's life is in the transparency log: asked, cancelled, expired, refused,
+        # and a gesture that confirmed nothing (an applied one is its consent or provision entry).
+        fields = {"event": what, "what": kind, "target": target}
+        if by:
+            fields["by"] = by
+        if why:
+            fields["why"] = why
+        self.log.append("request", fields, self.hw.ticks_ms())
 
     def _confirmation_outcome(self, done, outcome):
         kind, target, _, seq = done
@@ -273,8 +308,11 @@ class App:
             for cmd in self.reader.feed(memoryview(self._rx)[:n]):
                 commands.handle(self, cmd, now)
         if self.confirmation.state == WAITING:
-            lapsed = self.confirmation.expired(now)
+            c = self.confirmation
+            kind, target, by = c.kind, c.target, c.by
+            lapsed = c.expired(now)
             if lapsed:
+                self._log_request("expired", kind, target, by)
                 self._confirmation_outcome(lapsed, "expired")
         self._show_status_led(now)
         self.mute.tick(now)
@@ -373,13 +411,17 @@ class App:
     # -- buttons -----------------------------------------------------------------------------
 
     def _on_button(self, kind, bit, now):
+        if kind == "chord":
+            # Both buttons are down: what this hold may confirm is decided now, from what the
+            # LED had shown before the first of them went down (confirm.py).
+            c = self.confirmation
+            self._hold_gen = c.gen
+            self._hold_seen = c.shown_for(self.buttons.hold_began) >= SHOWN_MS
+            return
         if kind == "both":
             # The confirm gesture: both buttons together, never used for anything else, so a
             # push-to-talk press can never confirm what a host asked for.
-            if self.confirmation.state == WAITING:
-                self._confirm(now)
-            else:
-                self._note("both buttons: nothing is waiting for confirmation")
+            self._gesture(now)
             return
         if bit == BUTTON_MUTE and kind == "long":
             self._acknowledge_repair(now)  # the mute button held: nothing else uses it
@@ -418,6 +460,24 @@ class App:
         q.acknowledge()
         self.event("log_repair", **q.summary())
 
+    def _gesture(self, now):
+        c = self.confirmation
+        if c.gen != self._hold_gen:
+            why = "the request changed while the buttons were held"
+        elif c.state != WAITING:
+            self._note("both buttons: nothing is waiting for confirmation")
+            return
+        elif not self._hold_seen:
+            why = "the request was not shown for 1 s before the buttons were held"
+        else:
+            self._confirm(now)
+            return
+        # Nothing is confirmed by this hold; what waits (if anything) keeps waiting, and a
+        # new hold once its light has been seen may confirm it.
+        self._note("both buttons: nothing confirmed: " + why)
+        self.event("confirm", what=c.kind, target=c.target, refused=why)
+        self._log_request("gesture_refused", c.kind, c.target, c.by, why)
+
     # -- what the host sees ------------------------------------------------------------------
 
     def status(self):
@@ -432,6 +492,8 @@ class App:
             "wake_word": self.detector.word if self.detector else None,
             "test_mode": self.test_mode, "access": self.access.mode,
             "confirm": self._waiting(),
+            "request_cooldown_s": (self.confirmation.cooldown_ms(self.hw.ticks_ms()) + 999)
+            // 1000,
             "last_session": {"counter": self.log.max_counter(),
                              "tag": binascii.hexlify(self.log.last_tag() or bytes(32)).decode()},
             "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
@@ -445,7 +507,7 @@ class App:
         c = self.confirmation
         if c.state != WAITING:
             return None
-        return {"what": c.kind, "target": c.target,
+        return {"what": c.kind, "target": c.target, "by": c.by,
                 "seconds": c.seconds_left(self.hw.ticks_ms())}
 
 

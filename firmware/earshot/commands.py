@@ -10,6 +10,7 @@ from earshot.consent import NEEDS_CONFIRMATION, UNCHANGED, preset_name
 
 _KEY_BYTES = const(32)
 _MAX_DEVICE_ID = const(64)
+_MAX_BY = const(80)  # characters of a request's `by`: the computer as it names itself
 
 
 def handle(app, item, now):
@@ -67,15 +68,32 @@ def consent(app, seq, cmd, now):
         return
     if c.widens(flags, guest):
         # Less private: only the household, at the board, can allow it.
-        if not app.ask_confirmation("consent", preset_name(flags, guest), (flags, guest), seq,
-                                    now):
-            app.reply_error(seq, "another request is waiting for the button on the board")
+        refused = app.ask_confirmation("consent", preset_name(flags, guest), (flags, guest), seq,
+                                       now, requester(cmd))
+        if refused:
+            app.reply_error(seq, refused)
             return
         app.reply(seq, result=NEEDS_CONFIRMATION, seconds=app.confirmation.seconds_left(now),
                   consent=app.describe_consent())
         return
     result = c.apply(flags, guest, "host", now)
+    if app.confirmation.kind == "consent":
+        # Asking for what is already in force (or for less) answers a waiting request "no".
+        app.cancel_confirmation("superseded", by_host=True)
     app.reply(seq, result=result, consent=app.describe_consent())
+
+
+def cancel(app, seq, cmd, now):
+    # A host withdraws a request (an interrupted `earshot consent set` or `provision`): more
+    # private, so any host may. With `re`, only the request that command number made.
+    re = cmd.get("re")
+    if re is not None and not isinstance(re, int):
+        raise ValueError("re must be a command number")
+    c = app.confirmation
+    done = None
+    if re is None or c.seq == re:
+        done = app.cancel_confirmation("withdrawn", by_host=True)
+    app.reply(seq, cancelled=done is not None)
 
 
 def log(app, seq, cmd, now):
@@ -107,10 +125,25 @@ def provision(app, seq, cmd, now):
         raise ValueError("device_id must be 1-%d printable ASCII characters" % _MAX_DEVICE_ID)
     if app.forwarder.signer is not None:
         # Replacing a key changes who can vouch for this board's audio: the household decides.
-        if not app.ask_confirmation("provision", dev, (dev, key), seq, now):
-            app.reply_error(seq, "another request is waiting for the button on the board")
+        refused = app.ask_confirmation("provision", dev, (dev, key), seq, now, requester(cmd))
+        if refused:
+            app.reply_error(seq, refused)
         return
     app.provision(dev, key, seq)
+
+
+def requester(cmd):
+    """The computer that asked, as it names itself (`by`: text, shown to the household, never
+    trusted for anything else): printable ASCII, at most _MAX_BY characters; None if absent."""
+    by = cmd.get("by")
+    if by is None:
+        return None
+    if not isinstance(by, str):
+        raise ValueError("by must be text")
+    out = ""
+    for ch in by[:_MAX_BY]:
+        out += ch if 32 <= ord(ch) < 127 else "?"
+    return out or None
 
 
 def valid_device_id(dev):
@@ -129,6 +162,7 @@ COMMANDS = {
     "unmute": unmute,
     "stop": stop,
     "consent": consent,
+    "cancel": cancel,
     "log": log,
     "provision": provision,
     "feed": feed,

@@ -14,9 +14,12 @@ from ..errors import EarshotError
 from . import keys
 
 
-def provision(port, device_id=None, key_file=None, replace=False, countdown=None, history=None):
+def provision(port, device_id=None, key_file=None, replace=False, countdown=None, by=None,
+              history=None):
     """Provision the board `port` names (a --port value); returns (device id, key file path,
     outcome). outcome is None when the board took the key at once, "applied" after the button.
+    `by` names the computer to the household (shown while the request waits). Interrupted
+    meanwhile, the request is withdrawn on the board and no key file is kept.
     Local mistakes (a bad device id, a key file in the way) fail before the board is reached;
     a device id this computer's receiver history (`history`: a path, None for the default)
     already knows from another board fails before the board gets a key.
@@ -37,7 +40,8 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
         _one_board_per_id(board.hello(), device_id, history)  # before anything is written
         with path.staged(key):
             reply, outcome = board.command_confirmed("provision", countdown=countdown,
-                                                     device_id=device_id, key=key.hex())
+                                                     device_id=device_id, key=key.hex(),
+                                                     **({"by": by} if by else {}))
             if outcome in ("expired", "cancelled"):
                 raise EarshotError("%s: nobody confirmed the new key on the board; it keeps its "
                                    "old key and no key file was written" % outcome)

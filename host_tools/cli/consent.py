@@ -1,9 +1,9 @@
 """earshot consent show | set PRESET | guest on|off: the household's consent on the board.
 
-A more private choice applies at once. A less private one needs both buttons held together on the
-board:
-the command waits for it with a countdown and reports the outcome (applied: exit 0; expired or
-cancelled: exit 1).
+A more private choice applies at once (and answers "no" to a request that waits). A less private
+one needs both buttons held together on the board: the command waits for it with a countdown and
+reports the outcome (applied: exit 0; expired or cancelled: exit 1). Stopped meanwhile (Ctrl-C,
+SIGTERM) it withdraws the request on the board first (exit 130).
 """
 
 import argparse
@@ -45,14 +45,16 @@ def run(args):
     from ..link.client import Client
     from ..link.target import resolve
     from .common import print_json
+    from .stopping import requester, terminate_as_interrupt
 
-    with Client(resolve(args.port).port) as board:
+    with Client(resolve(args.port).port) as board, terminate_as_interrupt():
         board.hello()
         if args.consent_action == "show":
             reply, outcome = board.command("status"), "unchanged"
         else:
             request = ({"preset": args.preset} if args.consent_action == "set"
                        else {"guest": args.state == "on"})
+            request["by"] = requester()
             if args.no_wait:
                 reply = board.command("consent", **request)
                 outcome = reply.get("result")
@@ -63,8 +65,8 @@ def run(args):
                                                              **request)
                 finally:
                     countdown.finish()
-                outcome = outcome or reply.get("result")
-            if outcome != reply.get("result"):
+                outcome = outcome or (reply or {}).get("result")
+            if not reply or outcome != reply.get("result") or "consent" not in reply:
                 reply = board.command("status")  # the consent the outcome left in force
     c = reply["consent"]
     if args.json:

@@ -20,6 +20,10 @@ def setup(p):
                    metavar="S",
                    help="how long to hold it, in board seconds (default: 0.1, both 0.7; action "
                         "1.5 = next preset, 4 = guest mode)")
+    p.add_argument("--after", type=float, default=0.0, metavar="S",
+                   help="start the press S board seconds from now (default 0): a person who "
+                        "first looks at the light (a request is confirmed only once it has "
+                        "blinked for a second before the hold)")
     add_sim_port_argument(p)
     add_json_argument(p, "the button, how long, and the sim time it was released")
 
@@ -31,7 +35,7 @@ def run(args):
 
     seconds = args.seconds if args.seconds is not None else _DEFAULT_S.get(args.button, 0.1)
     r = request(resolve_sim(args.port), "press", button=_BUTTONS[args.button], seconds=seconds,
-                timeout=seconds * 4 + 30)
+                after=args.after, timeout=(seconds + args.after) * 4 + 30)
     if args.json:
         print_json({k: r[k] for k in ("button", "seconds", "sim_time_s")})
     else:

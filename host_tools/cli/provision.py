@@ -2,7 +2,8 @@
 
 The key file is checked before the board is touched and written only once the board has the
 key; an existing key file is never overwritten without --replace-key-file. Replacing a board's
-key needs both buttons held together on the board: the command waits for it with a countdown.
+key needs both buttons held together on the board: the command waits for it with a countdown;
+stopped meanwhile (Ctrl-C, SIGTERM) it withdraws the request on the board and exits 130.
 """
 
 from .common import Countdown, add_history_argument, add_json_argument, add_port_argument
@@ -25,12 +26,14 @@ def setup(p):
 def run(args):
     from ..board.provision import provision
     from .common import print_json
+    from .stopping import requester, terminate_as_interrupt
 
     countdown = Countdown(quiet=args.json)
     try:
-        device_id, path, outcome = provision(args.port, args.device_id,
-                                             args.key_file, args.replace_key_file, countdown,
-                                             history=args.history)
+        with terminate_as_interrupt():
+            device_id, path, outcome = provision(args.port, args.device_id, args.key_file,
+                                                 args.replace_key_file, countdown, requester(),
+                                                 history=args.history)
     finally:
         countdown.finish()
     if args.json:

@@ -55,6 +55,11 @@ def format_status(s):
     elif waiting:
         target = waiting.get("target") if isinstance(waiting, dict) else waiting
         lines.append("waiting   %s: %s on the board to allow it" % (target, CONFIRM_GESTURE))
+    if isinstance(waiting, dict) and waiting.get("by"):
+        lines.append("asked by  %s (as that computer names itself)" % waiting["by"])
+    if s.get("request_cooldown_s"):
+        lines.append("requests  a request was just withdrawn: the board takes a new one in "
+                     "%d s" % s["request_cooldown_s"])
     if s.get("test_mode"):
         lines.append("TEST MODE " + TEST_MODE)
     repair = repair_warning((s.get("log") or {}).get("repair"))

@@ -69,10 +69,11 @@ def create_app(boards, guard_factory):
             body = await request.json()
         except ValueError:
             return _error("send JSON: {\"preset\": \"private\"} or {\"guest\": true}", 400)
+        by = _requester(request)
         if isinstance(body, dict) and body.get("preset") in v.PRESET_NAMES:
-            return await _command(board, "consent", preset=body["preset"])
+            return await _command(board, "consent", preset=body["preset"], by=by)
         if isinstance(body, dict) and isinstance(body.get("guest"), bool):
-            return await _command(board, "consent", guest=body["guest"])
+            return await _command(board, "consent", guest=body["guest"], by=by)
         return _error("unknown choice: a preset (%s) or guest true/false"
                       % ", ".join(v.PRESET_NAMES), 400)
 
@@ -102,6 +103,14 @@ async def _command(board, name, **args):
     except EarshotError as e:
         return _error(str(e), 409)
     return JSONResponse({"ok": True, "reply": reply})
+
+
+def _requester(request):
+    """Who asks, as the board shows it to the household while the request waits."""
+    import socket
+
+    client = request.client.host if request.client else "?"
+    return ("the household page on %s (browser at %s)" % (socket.gethostname(), client))[:80]
 
 
 def _error(text, status):
@@ -194,6 +203,12 @@ OVERVIEW_BODY = """
 
 BOARD_BODY = """
 <p id="link-state" class="link" role="status">Connecting&hellip;</p>
+<!-- first on the page: a request waits only so long, for someone who may be across the room -->
+<section aria-labelledby="confirm-h" class="card" id="confirm-card" hidden>
+  <h2 id="confirm-h">Waiting for someone at the board</h2>
+  <p id="confirm-by" class="confirm-by"></p>
+  <p id="confirm-text" role="status" aria-live="polite"></p>
+</section>
 <section id="mute" class="mute unknown" aria-live="assertive" aria-atomic="true">
   <p class="mute-big" id="mute-text">Waiting for the board&hellip;</p>
   <p class="mute-small" id="mute-detail"></p>
@@ -209,10 +224,6 @@ BOARD_BODY = """
   <p id="test-mode" class="test-mode" hidden></p>
 </section>
 
-<section aria-labelledby="confirm-h" class="card" id="confirm-card" hidden>
-  <h2 id="confirm-h">Waiting for someone at the board</h2>
-  <p id="confirm-text" role="status" aria-live="polite"></p>
-</section>
 
 <section aria-labelledby="controls-h" class="card">
   <h2 id="controls-h">Make it more private</h2>
@@ -220,8 +231,9 @@ BOARD_BODY = """
     <span id="unmute-note" class="note">Only the mute button on the board turns the
     microphone on again: this page has no button for that.</span></p>
   <h3>Choose a setting</h3>
-  <p class="note">More private choices apply at once. A less private one waits until someone
-  holds both buttons together on the board.</p>
+  <p class="note">More private choices apply at once (and say no to a request that waits). A less
+  private one waits until someone holds both buttons together on the board. A request that was
+  withdrawn keeps the board from taking a new one for a few seconds.</p>
   <div id="choices" class="choices"></div>
   <p id="action-result" role="status" aria-live="polite"></p>
 </section>

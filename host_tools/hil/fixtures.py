@@ -266,9 +266,14 @@ def ready(board, client, hil_target):
 
 
 def confirm(board):
-    """The household's confirm gesture: both buttons held together (firmware/earshot/buttons.py
-    BOTH_MS), which nothing else uses."""
+    """The household's confirm gesture as a person gives it: they see the request's light for
+    a moment (firmware/earshot/confirm.py SHOWN_MS: the gesture confirms only what the LED
+    showed before the hold began), then hold both buttons together (buttons.py BOTH_MS)."""
+    board.advance(SEE_LIGHT_S)
     board.press("mute+action", seconds=0.7)
+
+
+SEE_LIGHT_S = 1.2  # board seconds a person looks at a request's light before holding
 
 
 def wait_for(predicate, timeout=10.0, step=0.05):

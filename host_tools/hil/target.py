@@ -27,6 +27,9 @@ _FIFO = 16000  # the test-mode feed buffer on the board (firmware/earshot/testfe
 _LEAD = 8 * FRAME_BYTES  # fed audio kept queued on the board
 _BYTES_PER_S = 32000  # 16 kHz, 16-bit: how fast the board's audio clock consumes it
 _CONFIRM_S = 0.7  # the confirm gesture: both buttons, past the firmware's 0.5 s
+# A person looks at a request's light before holding: the firmware confirms only a request the
+# LED had shown for a second before the hold began (firmware/earshot/confirm.py SHOWN_MS).
+_SEE_LIGHT_S = 1.2
 
 
 class SerialTarget:
@@ -98,6 +101,16 @@ class SerialTarget:
                 "preset": s["consent"]["preset"], "muted": s["muted"],
                 "device_id": s.get("device_id")}
 
+    def _see_the_light(self):
+        try:
+            start = self.rig.now()
+        except NotSupportedError:  # no probe: a real board's clock is the wall clock
+            time.sleep(_SEE_LIGHT_S)
+            return
+        deadline = time.monotonic() + 30  # board time may run slower than the wall clock
+        while self.rig.now() - start < _SEE_LIGHT_S and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def put_back(self, before):
         """Restart the board and restore the household's consent and mute as found; returns
         what could not be restored, in words (it is left the more private way)."""
@@ -112,6 +125,7 @@ class SerialTarget:
             if buttons:
                 reply = self.client.command("consent", preset=flags)
                 if reply.get("result") == "needs_confirmation":
+                    self._see_the_light()
                     self.rig.press("mute+action", _CONFIRM_S)
             if flag_bits(self.household()["flags"]) != flags:
                 left.append("consent %s (it was %s: set it again with earshot consent set %s "

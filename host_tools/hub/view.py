@@ -82,16 +82,19 @@ class BoardView:
         self._consent(s.get("consent") or {})
         waiting = s.get("confirm")
         if isinstance(waiting, dict):  # firmware that reports it: consent or key replacement
-            self._waiting(waiting.get("what"), waiting.get("target"), waiting.get("seconds"))
+            self._waiting(waiting.get("what"), waiting.get("target"), waiting.get("seconds"),
+                          waiting.get("by"))
         elif "confirm" in s:
             self.pending = None
         return {"state"}
 
-    def _waiting(self, what, target, seconds):
+    def _waiting(self, what, target, seconds, by=None):
         if not (self.pending and self.pending["what"] == what and
                 self.pending["target"] == target and self.pending["deadline"] is not None):
             deadline = None if seconds is None else time.monotonic() + float(seconds)
-            self.pending = {"what": what, "target": target, "deadline": deadline}
+            self.pending = {"what": what, "target": target, "deadline": deadline, "by": by}
+        elif by:
+            self.pending["by"] = by
 
     def _consent(self, c):
         if not c:
@@ -118,7 +121,8 @@ class BoardView:
         elif kind == "confirm" and ev.get("what") in ("consent", "provision"):
             if ev.get("state") == "waiting":
                 self.pending = {"what": ev["what"], "target": ev.get("target"),
-                                "deadline": time.monotonic() + float(ev.get("seconds", 0))}
+                                "deadline": time.monotonic() + float(ev.get("seconds", 0)),
+                                "by": ev.get("by")}
                 self.outcome = None
             elif ev.get("outcome"):
                 self.pending = None
@@ -199,8 +203,11 @@ class BoardView:
             if self.pending["deadline"] is not None:
                 left = max(0.0, self.pending["deadline"] - time.monotonic())
             target = self.pending["target"]
+            by = self.pending.get("by")
             pending = {"what": self.pending["what"], "target": target, "seconds_left": left,
-                       "gesture": legend.CONFIRM_GESTURE}
+                       "gesture": legend.CONFIRM_GESTURE,
+                       # who asked, as that computer named itself (the board does not check it)
+                       "by": str(by)[:80] if by else None}
             if self.pending["what"] == "consent":
                 pending["consent"] = plain_consent(target, _flags_of(target), target == "guest")
         link = dict(self.link, words=v.link_words(self.link.get("error"))
@@ -289,6 +296,11 @@ def _entry_item(e, when):
                                                _source(f.get("source")))
     elif e.kind == "provision":
         item["text"] = "The board got a new identity and signing key (%s)" % f.get("device_id")
+    elif e.kind == "request":
+        from ..records.translog import request_text
+
+        text = request_text(f)
+        item["text"] = text[0].upper() + text[1:]
     elif e.kind == "repair":
         if "quarantined_bytes" in f:
             item["text"] = "The log was repaired at start-up: %s line(s) that did not check " \

@@ -107,8 +107,26 @@ class Client:
         Returns (reply, outcome): outcome is None when the board applied it at once, else
         "applied", "expired" or "cancelled" (the board's confirm event, docs/protocol.md).
         countdown(seconds_left) is called about ten times a second while the board waits.
+        Interrupted (Ctrl-C, or SIGTERM made one: cli/stopping.py), it withdraws the request
+        on the board before the KeyboardInterrupt goes on: nothing waits for a command that
+        is gone.
         """
         seq = self.send(name, **args)
+        try:
+            return self._await_confirmation(name, seq, countdown)
+        except KeyboardInterrupt:
+            self.withdraw(seq)
+            raise
+
+    def withdraw(self, seq):
+        """Cancel the request command `seq` made, if it still waits; True once the board said
+        so. Best effort: a board that is gone has nothing waiting for us either."""
+        try:
+            return bool(self.command("cancel", timeout=3.0, re=seq).get("cancelled"))
+        except (ProtocolError, PortError):
+            return False
+
+    def _await_confirmation(self, name, seq, countdown):
         deadline = time.monotonic() + self.timeout
         reply = waiting_until = None
         while True:
@@ -118,6 +136,11 @@ class Client:
                     self.backlog.append(frame)
                     continue
                 if ev["ev"] == "confirm":
+                    if ev.get("outcome") and waiting_until is None:
+                        # The outcome of a request this command never made: an earlier
+                        # command (another process numbers from 1 too) whose request this
+                        # one answered, e.g. `consent set private` cancelling it.
+                        continue
                     if ev.get("outcome") and (ev["outcome"] != "applied" or reply):
                         return reply, ev["outcome"]
                     if ev.get("state") == "waiting":

@@ -213,6 +213,8 @@ def _describe(kind, f):
     if kind == "mute":
         return "microphone %s by %s" % (
             "muted" if f.get("muted") else "unmuted", f.get("source", "?"))
+    if kind == "request":
+        return request_text(f)
     if kind == "repair":
         if "quarantined_bytes" in f:
             return "LOG REPAIRED at boot: %d lines (%d bytes) that did not chain were set aside " \
@@ -222,6 +224,24 @@ def _describe(kind, f):
     if kind == "repair_ack":
         return "the log repair warning was acknowledged at the board (%s)" % f.get("by", "?")
     return "%s %s" % (kind, json.dumps(f, sort_keys=True))
+
+
+def request_text(f):
+    """A host request's life (firmware/earshot/app.py _log_request), in words."""
+    what = {"provision": "a new signing key for device %s" % f.get("target"),
+            "consent": "consent %s" % f.get("target")}.get(f.get("what"), "a withdrawn request")
+    by = " (%s)" % f["by"] if f.get("by") else ""
+    why = f.get("why")
+    return {
+        "asked": "a computer%s asked for %s: waiting for both buttons" % (by, what),
+        "cancelled": "request for %s%s cancelled (%s)" % (what, by, why or "?"),
+        "expired": "request for %s%s expired: nobody confirmed it" % (what, by),
+        "refused": "request for %s%s refused: %s" % (
+            what, by, "a request was just withdrawn, the board waits before it takes another"
+            if why == "cooldown" else why or "?"),
+        "gesture_refused": "both buttons held, nothing confirmed (%s%s): %s" % (
+            what, by, why or "?"),
+    }.get(f.get("event"), "request %s" % json.dumps(f, sort_keys=True))
 
 
 def render(res, as_json=False):

@@ -21,6 +21,7 @@ from ..board.build import build
 from ..board.files import load as load_board
 from ..errors import EarshotError, ProtocolError
 from ..hil.fixtures import KEY, confirm, connect, silence, speech_like, wait_for
+from ..legend import CONFIRM_S
 from ..link.protocol import (T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER,
                              FrameParser)
 from ..link.serial_port import open_port
@@ -313,12 +314,12 @@ def push_to_talk_confirms(h, rounds=3):
         opened += sum(1 for f in frames if f.type == T_SESSION_HEADER)
         if h.status()["consent"]["preset"] == "contribute":
             applied += 1
-        _let_pass(board, 10.5)  # it lapses; the host asks again
+        _let_pass(board, CONFIRM_S + 0.5)  # it lapses; the host asks again
         h.frames(0.2)
     try:  # a key replacement, the same way
         c.send("provision", device_id="attacker", key="11" * 32)
         board.press("action")
-        _let_pass(board, 10.5)
+        _let_pass(board, CONFIRM_S + 0.5)
         h.frames(0.3)
     finally:
         pass

@@ -504,18 +504,26 @@ class VirtualBoard:
         """Queue a WAV path or 16 kHz mono int16 PCM bytes; returns the board time it ends."""
         return self.world.play(read_pcm(audio))
 
-    def press(self, button, seconds=0.1, wait=True):
-        """Press `button` ('mute' or 'action') for `seconds` of board time."""
-        end = self.world.hold(button, seconds)
+    def press(self, button, seconds=0.1, wait=True, after=0.0):
+        """Press `button` ('mute' or 'action') for `seconds` of board time, starting `after`
+        board seconds from now."""
+        end = self.world.hold(button, seconds, at=self.time_s + after if after else None)
         if wait:
             # Return once the firmware has had two frames to act on the release. Board time only
             # advances while firmware reads the mic; without it, fall back to wall time.
-            if not self.world.wait_board_time(end + 0.04, wall_timeout=seconds * 4 + 2.0):
+            if not self.world.wait_board_time(end + 0.04,
+                                              wall_timeout=(seconds + after) * 4 + 2.0):
                 self.world.release(button)
         return end
 
     def hold(self, button):
         self.world.hold(button)
+
+    def ctrl_c_in_window(self):
+        """A Ctrl-C byte arrives exactly while the firmware turns Ctrl-C off (main.py's first
+        line after the next start): on the board it is then pending, raised at the VM's next
+        pending-exception check (rt/vboard.py models where that is)."""
+        self.world.ctrl_c_as_kbd_intr_off = True
 
     def release(self, button):
         self.world.release(button)

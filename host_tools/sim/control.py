@@ -72,7 +72,10 @@ class ControlServer:
             seconds = float(req.get("seconds", 0.1))
             if not 0.02 <= seconds <= 60:
                 raise EarshotError("--seconds %g: hold a button between 0.02 and 60 s" % seconds)
-            end = b.press(req["button"], seconds)
+            after = float(req.get("after", 0))
+            if not 0 <= after <= 60:
+                raise EarshotError("--after %g: start the press 0 to 60 s from now" % after)
+            end = b.press(req["button"], seconds, after=after)
             return {"button": req["button"], "seconds": seconds, "sim_time_s": end}
         if op == "play":
             pcm = base64.b64decode(req["pcm"])

@@ -148,12 +148,15 @@ function renderConfirm(s) {
     card.hidden = false;
     card.className = "card confirm waiting";
     $("confirm-h").textContent = "Waiting for someone at the board";
+    // Which computer asked, as it named itself (the board passes it on; nothing checks it).
+    $("confirm-by").textContent = s.pending.by ? "Asked by: " + s.pending.by :
+      "Asked by: a computer that did not say which it is.";
     const ask = s.pending.what === "provision" ?
-      "A computer asked to give the board a new signing key (device “" + s.pending.target +
+      "It asks to give the board a new signing key (device “" + s.pending.target +
       "”): it would change who can vouch for what the board sends. If you expected it, " +
       s.pending.gesture + ". Otherwise do nothing." :
-      "A computer asked for “" + s.pending.target + "” (" + plainFlags(s.pending.consent) +
-      "). To allow it, " + s.pending.gesture + ".";
+      "It asks for “" + s.pending.target + "” (" + plainFlags(s.pending.consent) +
+      "). To allow it, " + s.pending.gesture + ". Otherwise do nothing.";
     if (s.pending.seconds_left === null) { text.textContent = ask; return; }
     const deadline = performance.now() + s.pending.seconds_left * 1000;
     const tick = () => {
@@ -167,15 +170,16 @@ function renderConfirm(s) {
     card.hidden = false;
     card.className = "card confirm " + s.outcome.outcome;
     $("confirm-h").textContent = "The board's answer";
+    $("confirm-by").textContent = "";
     text.dataset.secondsLeft = "";
     text.textContent = s.outcome.what === "provision" ? {
       applied: "Confirmed on the board: it has a new signing key (device “" + s.outcome.target + "”).",
       expired: "Nobody confirmed the new signing key in time: the board keeps its key.",
-      cancelled: "The request for a new signing key was dropped.",
+      cancelled: "The request for a new signing key was dropped (withdrawn, or a more private choice was made).",
     }[s.outcome.outcome] || ("Outcome: " + s.outcome.outcome) : {
       applied: "Confirmed on the board: the setting is now “" + s.outcome.target + "”.",
       expired: "Nobody confirmed “" + s.outcome.target + "” in time: nothing changed.",
-      cancelled: "The request for “" + s.outcome.target + "” was dropped: someone chose on the board.",
+      cancelled: "The request for “" + s.outcome.target + "” was dropped: a more private choice was made, or the computer withdrew it.",
     }[s.outcome.outcome] || ("Outcome: " + s.outcome.outcome);
   } else {
     card.hidden = true;

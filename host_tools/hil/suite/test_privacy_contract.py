@@ -5,6 +5,7 @@ import pytest
 from host_tools.errors import ProtocolError
 from host_tools.hil.fixtures import (KEY, confirm, connect_again, event_dicts, events, silence,
                                     speech_like, wait_for)
+from host_tools.legend import CONFIRM_S  # the board's request window (confirm.py)
 from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
 from host_tools.records import sessions
 from host_tools.resources import audio
@@ -101,7 +102,7 @@ def test_less_private_consent_from_the_host_needs_the_button(board, client):
     reply = client.command("consent", preset="contribute")
     assert reply["result"] == "needs_confirmation"
     assert client.command("status")["consent"]["preset"] == "private"
-    board.advance(11)  # the confirmation lapses
+    board.advance(reply["seconds"] + 1)  # the confirmation lapses
     assert client.command("status")["consent"]["preset"] == "private"
     client.command("consent", preset="assistant")
     confirm(board)
@@ -133,7 +134,7 @@ def test_what_the_household_confirms_is_what_the_host_asked_first(board, client)
     assert [(e["re"], e["outcome"], e["target"]) for e in outcome] == [(first, "applied", "history")]
     assert client.command("status")["consent"]["preset"] == "history"
     second = client.send("consent", preset="contribute")
-    board.advance(10.5)  # not confirmed: it lapses and says so
+    board.advance(CONFIRM_S + 0.5)  # not confirmed: it lapses and says so
     outcome = [e for e in event_dicts(events(client, 0.5)) if e.get("ev") == "confirm"
                and e.get("outcome")]
     assert [(e["re"], e["outcome"]) for e in outcome] == [(second, "expired")]
