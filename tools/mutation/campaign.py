@@ -199,6 +199,7 @@ def run(root, out_dir, max_per_module=None, seed=23, only=None, timeout=240, sem
                 log("  %-10s %5.1fs %s" % (entry["verdict"], secs, m.ident))
             row["seconds"] = round(time.monotonic() - t0, 1)
             report["modules"][path] = row
+            _partial(report, out_dir, t_start, equivalents)  # a long campaign shows progress
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["totals"] = totals(report["modules"])
@@ -206,6 +207,13 @@ def run(root, out_dir, max_per_module=None, seed=23, only=None, timeout=240, sem
     report["equivalence_reasons"] = equivalents["reasons"]
     write(report, Path(out_dir))
     return report
+
+
+def _partial(report, out_dir, t_start, equivalents):
+    report["totals"] = totals(report["modules"])
+    report["seconds"] = round(time.monotonic() - t_start, 1)
+    report["equivalence_reasons"] = equivalents["reasons"]
+    write(report, Path(out_dir))
 
 
 def totals(modules):
