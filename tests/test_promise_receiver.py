@@ -180,3 +180,131 @@ def test_forwarding_needs_cloud_consent_on_a_pipeline_that_leaves_the_home():
         why = ha.refusal(consent)
         assert why and "(cloud)" in why, consent
     assert ha.refusal(["cloud"]) is None
+
+
+# -- the bridge: who can receive a pipeline's audio, and what the household is told ------------
+
+def test_a_pipeline_that_anyone_on_the_network_could_reach_needs_an_allowed_address():
+    """Wyoming has no password: whoever connects gets the audio. A pipeline listening beyond
+    loopback is refused unless the household names Home Assistant's address; a connection is
+    accepted from loopback or from exactly that address."""
+    from host_tools.errors import EarshotError
+
+    def p(uri):
+        return pipelines.Pipeline("kitchen", uri, frozenset(["cloud"]))
+
+    for uri in ("tcp://0.0.0.0:10700", "tcp://192.168.1.5:10700", "tcp://example.org:1"):
+        with pytest.raises(EarshotError, match="any device on the network"):
+            pipelines.check_allowed([p(uri)], [])
+        pipelines.check_allowed([p(uri)], ["192.168.1.10"])  # named: allowed
+    for uri in ("tcp://127.0.0.1:10700", "tcp://localhost:10700", "tcp://[::1]:10700",
+                "unix:///tmp/x.sock"):
+        pipelines.check_allowed([p(uri)], [])  # this computer only
+    with pytest.raises(EarshotError, match="--allow nope"):
+        pipelines.check_allowed([p("tcp://127.0.0.1:1")], ["nope"])
+    assert pipelines.allowed("127.0.0.1", []) and pipelines.allowed("::1", [])
+    assert pipelines.allowed("localhost", [])
+    assert pipelines.allowed("192.168.1.10", ["192.168.1.10"])
+    assert not pipelines.allowed("192.168.1.11", ["192.168.1.10"])
+    assert not pipelines.allowed("192.168.1.10", [])
+
+
+def test_a_pipeline_address_is_a_wyoming_address_or_refused():
+    from host_tools.errors import EarshotError
+
+    for good in ("tcp://127.0.0.1:10700", "unix:///run/ha.sock"):
+        assert pipelines.check_uri(good, "--wyoming") == good
+    for bad in ("tcp://127.0.0.1", "tcp://:10700", "http://127.0.0.1:10700", "unix://",
+                "127.0.0.1:10700"):
+        with pytest.raises(EarshotError, match="not a Wyoming address"):
+            pipelines.check_uri(bad, "--wyoming")
+
+
+def test_declared_uses_are_parsed_exactly_and_shown_truthfully():
+    from host_tools.errors import EarshotError
+
+    assert pipelines.parse_uses("none") == frozenset()
+    assert pipelines.parse_uses(" cloud , retain ") == frozenset(["cloud", "retain"])
+    for bad, says in (("", "nothing given"), (None, "nothing given"), ("cloud,sell", "unknown use 'sell'"),
+                      ("sell,cloud", "unknown use 'sell'"), ("none,cloud", "unknown use 'none'")):
+        with pytest.raises(EarshotError, match=says):
+            pipelines.parse_uses(bad)
+    (single,) = pipelines.single("tcp://127.0.0.1:10700", "human_review")
+    assert single.uses == frozenset(["human_review"])
+    shown = single.describe()
+    assert shown.startswith("pipeline 'home-assistant' on tcp://127.0.0.1:10700 (")
+    words = dict(pipelines._WORDS)
+    for use in pipelines.USES:
+        assert "%s: %s" % (words[use], "yes" if use == "human_review" else "no") in shown
+    why = single.refusal([])
+    assert why.endswith("which this session's consent (nothing) does not allow")
+    assert single.refusal(["cloud"]).endswith("consent (cloud) does not allow")
+
+
+# -- what the host reports is what the board said (point 9) --------------------------------------
+
+def test_every_end_reason_the_board_writes_is_read_back_as_the_same_word(tmp_path):
+    """A session cut by a mute, by withdrawn consent or by an error is reported as such, never
+    as another reason: the firmware's table, signed on the board, read by the host."""
+    from tests.mpy import run_mpy
+
+    out = run_mpy(
+        "import binascii, json\n"
+        "from earshot.session import SessionSigner, REASONS\n"
+        "out = {}\n"
+        "for i, name in enumerate(sorted(REASONS)):\n"
+        "    s = SessionSigner(binascii.unhexlify(%r), 'dev')\n"
+        "    h = s.open(bytes(8), i + 1, 'ptt', 1, 0)\n"
+        "    _, tag = s.chunk(bytes(64))\n"
+        "    c = bytes(s.prefix) + bytes(64) + tag\n"
+        "    out[name] = [binascii.hexlify(bytes(x)).decode() for x in (h, c, s.close(name))]\n"
+        "print(json.dumps(out))\n" % KEY.hex())
+    signed = json.loads(out)
+    assert set(signed) == set(sessions.REASONS.values())
+    for name, recs in signed.items():
+        r = sessions.verify_stream([bytes.fromhex(x) for x in recs], KEY)
+        assert r.ok, (name, r.failure)
+        assert r.sessions[0].reason == name
+
+
+def test_a_replayed_header_is_reported_with_its_own_session_number():
+    groups = chained(2)
+    recs = flat(groups) + [groups[0][0]]  # the first header again, as a third session
+    r = sessions.verify_stream(recs, KEY)
+    assert r.failure.reason == "replayed" and r.failure.where == "header"
+    assert r.failure.session == 3, str(r.failure)
+    again = flat(groups) + [groups[1][1]]  # a chunk again: still in session 2
+    r = sessions.verify_stream(again, KEY)
+    assert r.failure.reason == "replayed" and r.failure.session == 2, str(r.failure)
+
+
+def test_unreadable_files_are_one_line_errors_that_say_why(tmp_path):
+    from host_tools.errors import EarshotError
+
+    with pytest.raises(sessions.CaptureError, match="cannot read .*: No such file or directory$"):
+        sessions.read_capture(tmp_path / "missing.cap")
+    (tmp_path / "file").write_text("x")
+    h = History(tmp_path / "file" / "history.json")
+    h.commit([received(1)], "capture")
+    with pytest.raises(EarshotError, match="cannot write receiver history .*: File exists$"):
+        h.save()
+
+
+def test_a_log_is_read_exactly_what_it_is_and_no_more():
+    # Empty: nothing verified, the genesis head; a whole log: nothing torn.
+    empty = verify_log(b"")
+    assert empty.ok and empty.head == (-1, "0" * 64) and empty.torn_bytes == 0
+    whole = compacted_log()
+    res = verify_log(whole)
+    assert res.ok and res.torn_bytes == 0 and len(res.entries) == 10
+    assert verify_log(whole + b"abc").torn_bytes == 3
+    # An anchor whose tag is not hex is malformed, like one whose hash is not.
+    first, rest = whole.split(b"\n", 1)
+    parts = first.split(b" ")
+    bad_tag = b" ".join(parts[:4] + [b"zz" * 32]) + b"\n" + rest
+    assert verify_log(bad_tag).error == "line 1: malformed anchor"
+    # A line that is not an entry stops the reading there, with its line number.
+    lines = whole.split(b"\n")
+    res = verify_log(b"\n".join(lines[:3] + [b"not an entry"] + lines[3:]))
+    assert res is not None and res.error == "line 4: not a log entry"
+    assert [e.seq for e in res.entries] == [41, 42]
