@@ -8,7 +8,8 @@ nothing heard before a mute (or a power cut) ever leaves after it: every piece o
 into the board is fingerprinted, and each chunk sent after a mute is searched for the audio
 played before it. `make privacy-report` runs many more scenarios (PRIVACY_SCENARIOS) and prints
 the figures. The explicit example is a household's evening that the bugs of issue 23 broke:
-speech, a mute, an unmute and push-to-talk at once (pre-roll allowed), push-to-talk while muted.
+speech cut by the mute button, an unmute and push-to-talk at once (pre-roll allowed), another
+mute, push-to-talk while muted.
 """
 
 import os
@@ -23,10 +24,12 @@ from host_tools.link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, 
 from host_tools.records import sessions
 
 SCENARIOS = int(os.environ.get("PRIVACY_SCENARIOS", "3"))
+# The mute button is what a household presses most, and what the worst bugs hide behind: it is
+# drawn three times as often as anything else. Pressed on an unmuted board it is pressed as
+# someone finishes speaking; on a muted board it is followed at once by push-to-talk and speech.
 STEPS = st.lists(st.sampled_from([
-    "speech", "silence", "ptt", "mute", "consent_cycle", "host_mute", "host_unmute", "host_stop",
-    "host_consent", "garbage", "power_cut", "disconnect", "speech_then_mute", "unmute_and_talk",
-    "confirm",
+    "speech", "silence", "ptt", "mute", "mute", "mute", "consent_cycle", "host_mute",
+    "host_unmute", "host_stop", "host_consent", "garbage", "power_cut", "disconnect", "confirm",
 ]), min_size=4, max_size=10)
 PRESETS = st.sampled_from(["assistant", "contribute"])  # contribute: pre-roll allowed
 _WINDOW = 16  # bytes (8 samples) of audio: a fingerprint nothing else matches by chance
@@ -126,7 +129,7 @@ PHASES = [Phase.generate] if os.environ.get("PRIVACY_EXPLICIT") == "0" else [Pha
 
 @settings(max_examples=SCENARIOS, deadline=None, phases=PHASES,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@example(preset="contribute", steps=["speech_then_mute", "unmute_and_talk", "mute", "ptt"])
+@example(preset="contribute", steps=["mute", "mute", "mute", "ptt"])
 @given(preset=PRESETS, steps=STEPS)
 def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_factory, preset,
                                                       steps):
@@ -139,13 +142,15 @@ def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_f
         obs.client.command("consent", preset=preset)
         confirm(board)
         board.press("mute")  # start listening: every scenario begins unmuted, with `preset`
+        obs.drain(0.1)
+        obs.muted = obs.client.command("status")["muted"]
         for step in steps:
             FIGURES["steps"] += 1
             c = obs.client
             if step == "speech":
                 obs.play(speech_like(1.5, seed=FIGURES["steps"]))
                 board.wait_audio_done()
-            elif step == "speech_then_mute":
+            elif step == "mute" and obs.muted is False:
                 # Someone speaks, and the mute button is pressed as they finish.
                 # Queued audio runs faster than real time: the press is scheduled first.
                 start = board.probe_time() + 0.4
@@ -154,7 +159,7 @@ def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_f
                 obs.play(silence(max(0.0, start - board.probe_time())) + pcm)
                 board.wait_audio_done()
                 board.advance(0.05)
-            elif step == "unmute_and_talk":
+            elif step == "mute":
                 # The mute button, and push-to-talk right after it (board time), then speech.
                 t = board.probe_time() + 0.4
                 board.world.hold("mute", 0.06, at=t)
@@ -171,8 +176,6 @@ def test_random_household_scenarios_keep_the_contract(firmware_image, tmp_path_f
                 board.press("action")
                 obs.play(speech_like(1.0, seed=1000 + FIGURES["steps"]))
                 board.wait_audio_done()
-            elif step == "mute":
-                board.press("mute")
             elif step == "consent_cycle":
                 board.press("action", seconds=1.7)
             elif step == "host_mute":
