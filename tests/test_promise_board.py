@@ -226,3 +226,17 @@ def test_latched_mute_switch_moved_while_off_wins_at_power_on(image_for, tmp_pat
         slide(board, False)
         wait_for(lambda: c.command("status")["muted"] is False)
         c.close()
+
+
+# -- point 9: the status LED says what is applied, steadily -------------------------------------
+
+def test_the_status_led_shows_the_applied_preset_steadily_outside_test_mode(board, client):
+    """Green for private, steady: no blinking (a request waiting, an unlock) and no white (test
+    mode) on an ordinary board. A reply says it succeeded (`ok`), as docs/protocol.md says."""
+    reply = client.command("status")
+    assert reply["ok"] is True and reply["test_mode"] is False and reply["confirm"] is None
+    since = board.probe_time()
+    board.advance(1.6)
+    colours = {v for _, name, v in board.edges(since) if name == "status_led"}
+    assert colours <= {(0, 255, 0)}, colours
+    assert board.pins()["status_led"] == (0, 255, 0)

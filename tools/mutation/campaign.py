@@ -96,9 +96,9 @@ class Tree:
 def plan(root, modules, max_per_module, seed, semantic_specs, only=None):
     """{module: {"generated": n, "mutants": [Mutant...], "not_applicable": [names]}}."""
     out = {}
-    for path in modules:
-        if only and path not in only:
-            continue
+    for path in (only or modules):  # in the order asked for
+        if path not in modules:
+            raise SystemExit("%s is not in tools/mutation/modules.json" % path)
         text = (Path(root) / path).read_text()
         generated = generate(path, text)
         rng = random.Random("%s:%s" % (seed, path))
