@@ -24,11 +24,11 @@ from host_tools.link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, 
 from host_tools.records import sessions
 
 SCENARIOS = int(os.environ.get("PRIVACY_SCENARIOS", "3"))
-# The mute button is what a household presses most, and what the worst bugs hide behind: it is
-# drawn three times as often as anything else. Pressed on an unmuted board it is pressed as
+# The mute button and push-to-talk are what a household presses most, and what the worst bugs
+# hide behind: they are drawn three and two times as often as anything else. Pressed on an unmuted board it is pressed as
 # someone finishes speaking; on a muted board it is followed at once by push-to-talk and speech.
 STEPS = st.lists(st.sampled_from([
-    "speech", "silence", "ptt", "mute", "mute", "mute", "consent_cycle", "host_mute",
+    "speech", "silence", "ptt", "ptt", "mute", "mute", "mute", "consent_cycle", "host_mute",
     "host_unmute", "host_stop", "host_consent", "garbage", "power_cut", "disconnect", "confirm",
 ]), min_size=4, max_size=10)
 PRESETS = st.sampled_from(["assistant", "contribute"])  # contribute: pre-roll allowed
