@@ -187,10 +187,33 @@ def test_a_chord_shorter_than_the_hold_never_confirms(board, client):
     assert client.command("status")["consent"]["preset"] == "private"
     assert not [e for e in event_dicts(frames) if e.get("ev") == "confirm"
                 and e.get("outcome") == "applied"]
-    request()
+    if client.command("status")["confirm"] is None:
+        seq = client.command("consent", preset="assistant")["re"]
+    else:
+        seq = None
+    board.advance(1.3)
     world.hold("mute+action", 0.7)
     board.advance(1.0)
     wait_for(lambda: client.command("status")["consent"]["preset"] == "assistant")
+    # Applied, and said so once: no error for a request that was applied.
+    outcomes = [e for e in event_dicts(events(client, 0.3)) if e.get("ev") in ("confirm", "error")
+                and (seq is None or e.get("re") == seq)]
+    assert [e["ev"] for e in outcomes if e.get("outcome") or e["ev"] == "error"] == ["confirm"]
+    assert [e.get("outcome") for e in outcomes if e.get("outcome")] == ["applied"]
+
+
+def test_a_key_replacement_applies_only_after_the_confirm_gesture(board, client):
+    """Replacing the signing key changes who can vouch for the board's audio: it waits for the
+    household's gesture, then applies, and the host is told it was applied, not refused."""
+    client.command("provision", device_id="first", key=KEY.hex())
+    seq = client.send("provision", device_id="second", key=bytes(range(1, 33)).hex())
+    board.advance(1.3)
+    status = client.command("status")
+    assert status["device_id"] == "first" and status["confirm"]["what"] == "provision"
+    confirm(board)
+    wait_for(lambda: client.command("status")["device_id"] == "second")
+    evs = [e for e in event_dicts(events(client, 0.3)) if e.get("re") == seq]
+    assert [e["ev"] for e in evs if e["ev"] in ("reply", "error")] == ["reply"], evs
 
 
 # -- points 2 and 3: a latched mute switch moved while the board is off ------------------------
