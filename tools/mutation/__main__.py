@@ -27,10 +27,18 @@ def main(argv=None):
                     help="NAME=VALUE for the tests' environment (repeatable)")
     ap.add_argument("--names", default="",
                     help="comma-separated names of semantic mutants to keep (semantic.json)")
+    ap.add_argument("--recheck", metavar="REPORT_DIR",
+                    help="run only the survivors of that report again (after adding tests)")
     a = ap.parse_args(argv)
     names = [n.strip() for n in a.names.split(",") if n.strip()] or None
     tests = [t.strip() for t in a.tests.split(",") if t.strip()] or None
     env = dict(e.split("=", 1) for e in a.env)
+    if a.recheck:
+        from .campaign import recheck
+
+        recheck(ROOT, a.recheck, a.out, a.timeout, log=lambda s: print(s, flush=True))
+        print((Path(a.out) / "report.txt").read_text(), end="")
+        return 0
     only = [m.strip() for m in a.modules.split(",") if m.strip()] or None
     report = run(ROOT, a.out, a.max, a.seed, only, a.timeout, a.semantic_only,
                  log=lambda s: print(s, flush=True), tests=tests, env=env, names=names)

@@ -278,3 +278,62 @@ def render(report):
             lines.append("  %s:%d %s -- %s" % (p, m["line"], m["after"],
                                               report["equivalence_reasons"][m["reason"]]))
     return "\n".join(lines) + "\n"
+
+
+def recheck(root, report_dir, out_dir, timeout=240, log=print):
+    """Run again, against the current tests, only the mutants that survived in an earlier
+    report (found again by module and line before/after); the report with their new verdicts.
+    This is how tests added for survivors are shown to kill them without a whole campaign."""
+    report = json.loads((Path(report_dir) / "report.json").read_text())
+    modules = _load("modules.json")
+    equivalents = _load("equivalent.json")
+    specs = {s["name"]: s for s in _load("semantic.json")["mutants"]}
+    t_start = time.monotonic()
+    work = tempfile.mkdtemp(prefix="earshot-mutation-")
+    try:
+        tree = Tree(root, work)
+        for path, row in report["modules"].items():
+            todo = [m for m in row.get("mutants", []) if m["verdict"] == "survived"]
+            if not todo:
+                continue
+            text = (Path(root) / path).read_text()
+            current = {(m.before, m.after): m for m in generate(path, text)}
+            for entry in todo:
+                if entry["operator"] == "semantic":
+                    m = semantic(path, text, specs[entry["id"]]) if entry["id"] in specs else None
+                else:
+                    m = current.get((entry["before"], entry["after"]))
+                if m is None:
+                    entry["verdict"] = "not applicable"
+                    row["survived"] -= 1
+                    row["not_applicable"] += 1
+                    continue
+                eq = _equivalent(m, equivalents)
+                if eq:
+                    verdict = "pass"
+                else:
+                    original = tree.mutate(m)
+                    try:
+                        verdict, secs, tail = tree.run(modules[path], timeout)
+                    finally:
+                        tree.restore(m, original)
+                    entry["seconds"] = round(secs, 1)
+                if eq:
+                    entry["verdict"], entry["reason"] = "equivalent", eq[0]
+                    row["survived"] -= 1
+                    row["equivalent"] += 1
+                elif verdict in ("fail", "timeout"):
+                    entry["verdict"] = "killed" if verdict == "fail" else "timeout"
+                    entry["by"] = (tail.splitlines()[-1] if tail else "") + " (recheck)"
+                    row["survived"] -= 1
+                    row["killed" if verdict == "fail" else "timeout"] += 1
+                log("  recheck %-10s %s" % (entry["verdict"], m.ident))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report["survivors"] = [dict(m, module=p) for p, row in report["modules"].items()
+                           for m in row.get("mutants", []) if m["verdict"] == "survived"]
+    report["totals"] = totals(report["modules"])
+    report["recheck_seconds"] = round(time.monotonic() - t_start, 1)
+    report["equivalence_reasons"] = equivalents["reasons"]
+    write(report, Path(out_dir))
+    return report
