@@ -217,3 +217,30 @@ def test_mute_stops_the_mic_then_zeroes_every_buffer_then_lights_the_led():
     # A latched mute switch at "mute" wins over any unmute, a power-on restore included.
     refused, muted, calls = out[4].split(" ", 2)
     assert (refused, muted) == ("False", "True") and "mic_start" not in calls
+
+
+# -- point 7: a session ends at its limits, to the frame -----------------------------------------
+
+def test_a_session_ends_at_its_limits_to_the_frame():
+    """Frames every 20 ms from the open: nobody speaks -> ends at exactly 3 s; speech then
+    silence -> 0.8 s after the last speech; endless speech -> at exactly 10 s. Not a frame
+    later, not a frame earlier; and across the ticks wrap the same."""
+    out = run_mpy(r"""
+from earshot.gate import Gate, NO_SPEECH_MS, END_SILENCE_MS, MAX_SESSION_MS
+def diff(a, b): return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+def end(start, speech_until):
+    g = Gate(lambda *a: None, diff)
+    g.open(start, "ptt")
+    t = 0
+    while True:
+        t += 20
+        r = g.should_close((start + t) & 0x3FFFFFFF, t <= speech_until)
+        if r:
+            return [t, r]
+print([end(s, u) for s in (0, 0x3FFFFFFF - 1000) for u in (-1, 1000, 20000)])
+print(NO_SPEECH_MS, END_SILENCE_MS, MAX_SESSION_MS)
+""")
+    ends, limits = out.splitlines()
+    assert limits == "3000 800 10000"
+    once = [[3000, "speech_end"], [1800, "speech_end"], [10000, "max_length"]]
+    assert json.loads(ends.replace("'", '"')) == once + once
