@@ -244,3 +244,43 @@ print(NO_SPEECH_MS, END_SILENCE_MS, MAX_SESSION_MS)
     assert limits == "3000 800 10000"
     once = [[3000, "speech_end"], [1800, "speech_end"], [10000, "max_length"]]
     assert json.loads(ends.replace("'", '"')) == once + once
+
+
+def test_the_boot_gesture_counts_only_an_unchanged_hold_of_two_seconds_and_says_so(tmp_path):
+    """The status LED turns white while a boot gesture is held ("keep holding") and dark when
+    the hold changes; a hold that changes (a button let go, another pressed) is no gesture,
+    so a locked board stays locked; two seconds unchanged is one."""
+    out = run_mpy(r"""
+import json
+from earshot import access
+class Hw:
+    def __init__(self, masks):
+        self.board = {"id": "fake"}
+        self.masks = masks   # (from ms, mask) steps
+        self.t = 0
+        self.leds = []
+    def read_frame(self, buf):
+        self.t += 20
+    def buttons(self):
+        m = 0
+        for since, mask in self.masks:
+            if self.t >= since:
+                m = mask
+        return m
+    def ticks_ms(self): return self.t
+    def set_status_led(self, r, g, b): self.leds.append((r, g, b))
+out = []
+for masks in ([(0, 3)], [(0, 3), (1500, 1)], [(0, 1), (600, 3)], [(0, 3), (1990, 0)], [(0, 0)]):
+    hw = Hw(masks)
+    g = access.boot_gesture(hw, bytearray(640))
+    out.append([g, hw.leds, hw.t])
+access.console(True)
+print(json.dumps(out))
+""")
+    white, dark = [255, 255, 255], [0, 0, 0]
+    rows = json.loads(out)
+    assert rows[0][0] == 3 and rows[0][1] == [white] and rows[0][2] >= 2000
+    assert rows[1][:2] == [0, [white, dark]]  # let go of one button
+    assert rows[2][:2] == [0, [white, dark]]  # pressed another one
+    assert rows[3][:2] == [0, [white, dark]]  # let go 10 ms early
+    assert rows[4][:2] == [0, []]
