@@ -1,0 +1,1 @@
+"""The mutation campaign over the privacy-critical modules (docs/mutation.md)."""
