@@ -4,6 +4,7 @@ button while it starts, then `earshot hil`, every step a subprocess, the board r
 through its serial port (and, with --port sim:NAME, its buttons, power and pins)."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -112,6 +113,27 @@ def test_a_board_that_is_not_ready_is_refused_up_front_with_one_line(kitchen):
     assert s["device_id"] == "kitchen" and s["test_mode"] is False
 
 
+def test_a_board_not_in_test_mode_is_refused_with_its_rig_and_left_exactly_as_found(kitchen):
+    # Before, with a rig (--port sim:NAME) preflight armed test mode itself: a reset the log
+    # recorded as a hard reset, and the household's unmuted board came back muted.
+    work = kitchen["work"]
+    ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))  # the household unmutes
+    before = status(kitchen)
+    assert before["test_mode"] is False and before["muted"] is False
+    log_before = json.loads(ok(earshot("log", "--port", "sim:kitchen", "--json", cwd=work)))
+    r = earshot("hil", "--port", "sim:kitchen", "--key-file", str(kitchen["key"]), cwd=work)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stdout + r.stderr
+    assert r.stderr.startswith("earshot: %s is not in test mode" % kitchen["port"]), r.stderr
+    assert "earshot power cycle --hold action --port sim:NAME" in r.stderr
+    assert "nothing was changed on the board" in r.stderr
+    after = status(kitchen)
+    for field in ("muted", "consent", "test_mode", "device_id", "provisioned"):
+        assert after[field] == before[field], field
+    log_after = json.loads(ok(earshot("log", "--port", "sim:kitchen", "--json", cwd=work)))
+    assert log_after == log_before  # no reset, no restart: not one entry more
+    ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))  # as the next test expects
+
+
 def test_earshot_hil_runs_the_suite_as_the_docs_say_and_gives_the_board_back(kitchen):
     port, work, key = kitchen["port"], kitchen["work"], str(kitchen["key"])
     # The household's choices before the run: unmuted, history (confirmed at the board).
@@ -142,8 +164,22 @@ def test_earshot_hil_runs_the_suite_as_the_docs_say_and_gives_the_board_back(kit
     ok(earshot("press", "both", "--port", "sim:kitchen", cwd=work))
     ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))
     junit = work / "rig.xml"
-    out = ok(earshot("hil", "--port", "sim:kitchen", "--key-file", key, "--junit", str(junit),
-                     "-k", DOSE, cwd=work))
+    run = subprocess.Popen([EARSHOT, "hil", "--port", "sim:kitchen", "--key-file", key,
+                            "--junit", str(junit), "-k", DOSE], cwd=work, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = [run.stdout.readline() for _ in range(2)]
+    # Each test is said as it ends, on stdout, while the others still run (before, nothing
+    # for two minutes): the first test's line comes while the run is still going.
+    still_running = run.poll() is None
+    rest, err = run.communicate(timeout=600)
+    out = "".join(first) + rest
+    assert run.returncode == 0, out + err
+    assert first[0].startswith("board sim:kitchen: virtual, firmware ok, test mode on"), out
+    assert re.match(r"  sim:kitchen +passed +test_\w+ \(\d+\.\d s\)$", first[1]), out
+    assert still_running, out
+    ended = re.findall(r"^  sim:kitchen +(\w+) +(test_\w+) ", out, re.M)
+    assert len(ended) == 3 and {o for o, _ in ended} == {"passed"}, out
+    assert out.index(first[1]) < out.index("== sim:kitchen:") < out.index("per board:")
     rows = summarise(junit)["sim:kitchen"]
     assert rows["failed"] == 0 and rows["skipped"] == 0 and rows["passed"] == 3, out
     assert "given back as found" in out

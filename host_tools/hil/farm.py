@@ -107,7 +107,7 @@ class Rack:
         for name, proc in zip(self.places, sims):
             self._wait_line(name, proc, "running:")
         with ThreadPoolExecutor(max_workers=self.n) as pool:
-            list(pool.map(self._provision, self.places))
+            list(pool.map(self._prepare, self.places))
 
     def _spawn(self, what, args, cwd):
         log = open(self.work / ("%s.log" % what), "w")
@@ -129,12 +129,18 @@ class Rack:
     def _registration(self, name):
         return json.loads((self.work / "home" / "run" / ("%s.json" % name)).read_text())
 
-    def _provision(self, name):
-        r = subprocess.run([EARSHOT, "provision", "--port", "sim:%s" % name, "--device-id", name,
-                            "--key-file", str(self.keys / ("%s.key" % name))],
-                           capture_output=True, text=True, env=self.env, timeout=120)
-        if r.returncode:
-            raise EarshotError("provisioning %s: %s" % (name, r.stderr.strip()))
+    def _prepare(self, name):
+        """Provision the board, then arm test mode as the lab's person would (the action
+        button held while it starts): `earshot hil` never resets a board to arm it."""
+        for what, args in (("provisioning", ["provision", "--port", "sim:%s" % name,
+                                             "--device-id", name, "--key-file",
+                                             str(self.keys / ("%s.key" % name))]),
+                           ("arming test mode on", ["power", "cycle", "--hold", "action",
+                                                    "--port", "sim:%s" % name])):
+            r = subprocess.run([EARSHOT, *args], capture_output=True, text=True, env=self.env,
+                               timeout=180)
+            if r.returncode:
+                raise EarshotError("%s %s: %s" % (what, name, r.stderr.strip()))
 
     def pids(self):
         """The processes this rack runs (each the root of its own process tree)."""

@@ -64,6 +64,9 @@ def pytest_addoption(parser):
     group.addoption("--earshot-report", default=None,
                     help="write the preflight result and what was restored here (JSON; "
                          "earshot hil reads it)")
+    group.addoption("--earshot-progress", default=None,
+                    help="append one JSON line per finished test here (earshot hil prints "
+                         "them as they come)")
 
 
 def hil_wanted(config):
@@ -164,6 +167,45 @@ def hil_target(request):
         report.write(left=target.put_back(before))
     finally:
         target.close()
+
+
+class Progress:
+    """One JSON line per test as it ends ({"test", "outcome", "seconds"}), for earshot hil to
+    print while the suite runs: the worst of its setup, call and teardown."""
+
+    _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+    def __init__(self, path):
+        self.path = path
+        self.seen = {}  # nodeid -> [outcome, seconds, reason]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report):
+        outcome = report.outcome
+        if report.when != "call" and outcome == "failed":
+            outcome = "error"
+        row = self.seen.setdefault(report.nodeid, ["passed", 0.0, ""])
+        row[1] += report.duration
+        if self._RANK[outcome] > self._RANK[row[0]]:
+            reason = ""
+            if outcome == "skipped" and isinstance(report.longrepr, tuple):
+                reason = report.longrepr[2].replace("Skipped: ", "")
+            elif report.longrepr is not None and outcome != "skipped":
+                reason = getattr(report.longrepr, "reprcrash", None)
+                reason = reason.message.splitlines()[0] if reason else ""
+            row[0], row[2] = outcome, reason
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        outcome, seconds, reason = self.seen.pop(nodeid, ["passed", 0.0, ""])
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"test": nodeid.rsplit("::", 1)[-1], "outcome": outcome,
+                                "seconds": round(seconds, 1), "reason": reason}) + "\n")
+
+
+def pytest_configure(config):
+    path = config.getoption("--earshot-progress", default=None)
+    if path:
+        config.pluginmanager.register(Progress(path), "earshot-progress")
 
 
 PREFLIGHT_FAILED = 3  # the exit status of a run whose board is not ready for the suite

@@ -25,6 +25,8 @@ FRAME_BYTES = 640
 _FIFO = 16000  # the test-mode feed buffer on the board (firmware/earshot/testfeed.py)
 _LEAD = 8 * FRAME_BYTES  # fed audio kept queued on the board
 _BYTES_PER_S = 32000  # 16 kHz, 16-bit: how fast the board's audio clock consumes it
+# time.ticks_ms() wraps at MICROPY_PY_TIME_TICKS_PERIOD (py/mpconfig.h: 2**30 on 32-bit).
+_TICKS_MASK = (1 << 30) - 1
 _CONFIRM_S = 0.7  # the confirm gesture: both buttons, past the firmware's 0.5 s
 
 
@@ -44,10 +46,12 @@ class SerialTarget:
 
     # -- before and after the suite ------------------------------------------------------------
 
-    def preflight(self, arm=True):
+    def preflight(self):
         """The board answers as this earshot's firmware, in test mode, of the given board file;
-        an EarshotError with one line saying how to fix it otherwise. With a rig that can hold
-        the action button through a reset, test mode is armed here."""
+        an EarshotError with one line saying how to fix it otherwise. It only asks (hello): a
+        board that is not ready is left exactly as it was found (no reset, no restart), so its
+        mute, consent and transparency log are untouched. Arming test mode needs a reset (the
+        board boots muted, the log records it): a person does that, as docs/hil-rig.md says."""
         from ..resources import firmware_version
 
         deploy = "earshot deploy --test-mode --board %s --port %s" % (
@@ -73,23 +77,12 @@ class SerialTarget:
                                % (self.board_id, self.port, reply.get("board"),
                                   reply.get("board")))
         self.board_id = self.board_id or reply.get("board")
-        if not reply.get("test_mode") and arm:
-            try:
-                self.boot_holding("action")
-                reply = self.wait_booted()
-            except NotSupportedError:
-                pass
-            else:
-                if not reply.get("test_mode"):
-                    raise EarshotError("%s did not arm test mode with the action button held "
-                                       "while it started: its build has no test mode (%s)"
-                                       % (self.port, deploy))
         if not reply.get("test_mode"):
             raise EarshotError(
                 "%s is not in test mode: the suite plays audio into the board through test "
                 "mode. Deploy with `%s`, then hold the action button while the board starts "
-                "(on a virtual board: earshot power cycle --hold action --port sim:NAME)"
-                % (self.port, deploy))
+                "(on a virtual board: earshot power cycle --hold action --port sim:NAME); "
+                "nothing was changed on the board" % (self.port, deploy))
         self.hello = reply
         self.test_mode = True
         return reply
@@ -115,7 +108,7 @@ class SerialTarget:
             if buttons:
                 reply = self.client.command("consent", preset=flags)
                 if reply.get("result") == "needs_confirmation":
-                    self.rig.press("mute+action", _CONFIRM_S)
+                    self.press("mute+action", _CONFIRM_S)
             if flag_bits(self.household()["flags"]) != flags:
                 left.append("consent %s (it was %s: set it again with earshot consent set %s "
                             "and hold both buttons)" % (now["preset"], before["preset"],
@@ -124,7 +117,7 @@ class SerialTarget:
             self.client.command("consent", guest=True)  # more private: applies at once
         if not before["muted"] and self.household()["muted"]:
             if buttons:
-                self.rig.press("mute")
+                self.press("mute")
             if self.household()["muted"]:
                 left.append("muted (it was unmuted: press the mute button)")
         if self.household()["device_id"] != before["device_id"]:
@@ -225,12 +218,28 @@ class SerialTarget:
                 queue.clear()
                 raise ProtocolError("feeding audio to %s timed out after %.0f s"
                                     % (self.port, limit))
-        # Let the board play out what it holds.
-        time.sleep(fill / _BYTES_PER_S + 0.2)
+        # Let the board play out what it holds: it does at its own pace, so in its time.
+        self.advance(fill / _BYTES_PER_S + 0.2)
 
     def advance(self, seconds, timeout=None):
-        time.sleep(seconds)
-        return True
+        """Let `seconds` of the board's own time pass, read from its ticks (status uptime_ms),
+        not the host's clock: a busy PC (or a virtual board behind it) may run the board's
+        clock slower than the host's, and a confirmation that should lapse would not have.
+        The host waits as long as it takes, within a generous bound."""
+        start = self.ticks_ms()
+        deadline = time.monotonic() + (timeout or seconds * 4 + 30)
+        while True:
+            left = seconds - ((self.ticks_ms() - start) & _TICKS_MASK) / 1000
+            if left <= 0:
+                return True
+            if time.monotonic() > deadline:
+                raise ProtocolError("%s: %.1f s of board time did not pass in %.0f s"
+                                    % (self.port, seconds, timeout or seconds * 4 + 30))
+            time.sleep(min(max(left, 0.005), 0.25))  # the board's clock never outruns ours
+
+    def ticks_ms(self):
+        """The board's time.ticks_ms() now (it wraps at 2**30, MicroPython's TICKS_PERIOD)."""
+        return self.client.command("status")["uptime_ms"]
 
     def tap(self):
         """Counts every byte the board sends on the line from now on, except its replies to
@@ -242,7 +251,9 @@ class SerialTarget:
     # -- what the rig does ---------------------------------------------------------------------
 
     def press(self, button, seconds=0.1, wait=True):
-        self.rig.press(button, seconds)
+        # Held for `seconds` of the board's time, whatever the load on this PC (a confirm
+        # gesture cut short by a slow host would not confirm).
+        self.rig.press(button, seconds, wait=self.advance)
 
     def hold(self, button):
         self.rig.hold(button)
