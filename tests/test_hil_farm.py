@@ -4,6 +4,7 @@ a coordinator and an exporter on 127.0.0.1 offer two virtual boards as two place
 drivers, writes one JUnit file with the board in each test's properties, and releases the
 places at the end, also when it is interrupted."""
 
+import re
 import signal
 import subprocess
 import time
@@ -47,7 +48,8 @@ def acquired_by(farm, place):
 def test_earshot_hil_runs_the_suite_on_every_place_in_parallel_through_labgrid(farm, tmp_path):
     junit = tmp_path / "farm.xml"
     # power_cut needs all of it: the buttons (confirm, unmute), the relay, the probe, and the
-    # test-mode feed over rfc2217; preflight armed test mode through the reset line.
+    # test-mode feed over rfc2217. The farm armed test mode as a person would; after the
+    # power cut the suite arms it again through the reset line.
     r = farm.hil("--junit", str(junit), "-k", "power_cut", capture_output=True, text=True,
                  timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
@@ -57,6 +59,9 @@ def test_earshot_hil_runs_the_suite_on_every_place_in_parallel_through_labgrid(f
         assert rows[place]["skipped"] == 0, rows[place]["skips"]
         assert "board %s: virtual, firmware ok, test mode on, device %s; rig: buttons, power, " \
                "reset, probe" % (place, place) in r.stdout
+        # the test said as it ended, per board
+        assert re.search(r"^  %s +passed +test_power_cut_boots_muted_with_state_kept \(" % place,
+                         r.stdout, re.M), r.stdout
     boards = {p.get("value") for p in ET.parse(junit).getroot().iter("property")
               if p.get("name") == "board"}
     assert boards == set(farm.places)
