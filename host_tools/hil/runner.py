@@ -25,6 +25,7 @@ from pathlib import Path
 from ..errors import EarshotError
 from ..resources import hil_suite_dir
 
+_NO_TESTS = 5  # pytest's exit status when no test was collected (pytest.ExitCode.NO_TESTS_COLLECTED)
 _STOP_S = 60  # how long a stopped run may take to give its board back (restore, release)
 
 
@@ -104,6 +105,7 @@ class Run:
 
     def __init__(self, boards, keyword=None, env=None):
         self.boards = boards
+        self.keyword = keyword
         self.tmp = Path(tempfile.mkdtemp(prefix="earshot-hil-"))
         ini = self.tmp / "pytest.ini"
         ini.write_text("[pytest]\n")
@@ -142,6 +144,11 @@ class Run:
         errors = []
         for i, rep in enumerate(reports):
             if rep.get("ok"):
+                continue
+            if not rep.get("error") and self.procs[i].poll() == _NO_TESTS:
+                errors.append("%s: no test ran%s (the board was not touched)" % (
+                    self.boards[i].name, " (-k %s matched none)" % self.keyword
+                    if self.keyword else ""))
                 continue
             errors.append(rep.get("error") or "%s: the suite stopped before its first test "
                           "(%s)" % (self.boards[i].name, self.last_line(i)))
