@@ -92,3 +92,64 @@ def test_pins_stops_watching_a_board_whose_clock_stopped():
     finally:
         pins.time.monotonic = real
     assert classify(samples) == ((0, 255, 0), "steady") and board.polls < 40
+
+
+def test_the_confirmation_countdown_follows_the_board_s_clock_not_the_host_s():
+    # The board closes its 10 s confirmation window by its own ticks. Before, `earshot consent`
+    # counted down by the host's clock from the one "waiting" reply: on a PC that ran the board
+    # at half speed, it showed 0 s left while the board still waited 5 s.
+    import json
+    import math
+
+    from host_tools.link import client as client_module
+    from host_tools.link.client import Client
+    from host_tools.link.protocol import T_EVENT, Frame
+
+    host = {"now": 100.0}
+
+    class HalfSpeedBoard(Client):
+        """A board whose clock runs at half the host's speed, answering a consent change that
+        needs the button and then status requests; nobody presses, so it expires."""
+
+        def __init__(self):
+            super().__init__("fake")
+            self.queue, self.t0 = [], None
+
+        def board_s(self):
+            return (host["now"] - self.t0) / 2
+
+        def send(self, name, **args):
+            self._seq += 1
+            if name == "consent":
+                self.t0 = host["now"]
+                self.reply(re=self._seq, ev="reply", result="needs_confirmation", seconds=10)
+            elif name == "status":
+                left = max(0, math.ceil(10 - self.board_s()))
+                self.reply(re=self._seq, ev="reply", confirm={"seconds": left} if left else None)
+            return self._seq
+
+        def reply(self, **ev):
+            self.queue.append(Frame(T_EVENT, 0, json.dumps(ev).encode()))
+
+        def read_frames(self, wait=0.05):
+            host["now"] += wait
+            if self.t0 is not None and self.board_s() >= 10 and not getattr(self, "told", 0):
+                self.told = 1
+                self.reply(re=1, ev="confirm", outcome="expired")
+            out, self.queue = self.queue, []
+            return out
+
+    shown = []
+    real = client_module.time.monotonic
+    client_module.time.monotonic = lambda: host["now"]
+    try:
+        reply, outcome = HalfSpeedBoard().command_confirmed(
+            "consent", countdown=lambda left: shown.append((host["now"], left)), preset="history")
+    finally:
+        client_module.time.monotonic = real
+    assert outcome == "expired"
+    start = shown[0][0]
+    # 10 host seconds in (5 of the board's), the countdown says about 5 s left, not 0.
+    at_10 = [left for t, left in shown if t - start >= 10][0]
+    assert 4.0 <= at_10 <= 6.5, shown[:: max(1, len(shown) // 20)]
+    assert shown[-1][0] - start >= 19  # it waited for the board, 20 host seconds
