@@ -23,7 +23,11 @@ from .rig import Rig
 
 FRAME_BYTES = 640
 _FIFO = 16000  # the test-mode feed buffer on the board (firmware/earshot/testfeed.py)
-_LEAD = 8 * FRAME_BYTES  # fed audio kept queued on the board
+# Fed audio kept queued on the board (and in flight to it): 320 ms. A feeder starved for longer
+# than this (a loaded PC, a slow network hop) lets the board hear silence in the middle of the
+# speech, and 800 ms of it ends a session (measured: at a load average of 17, 160 ms ran dry
+# through ser2net). It stays well under _FIFO: a full buffer refuses the feed.
+_LEAD = 16 * FRAME_BYTES
 _BYTES_PER_S = 32000  # 16 kHz, 16-bit: how fast the board's audio clock consumes it
 # time.ticks_ms() wraps at MICROPY_PY_TIME_TICKS_PERIOD (py/mpconfig.h: 2**30 on 32-bit).
 _TICKS_MASK = (1 << 30) - 1
