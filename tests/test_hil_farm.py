@@ -62,6 +62,11 @@ def test_earshot_hil_runs_the_suite_on_every_place_in_parallel_through_labgrid(f
         # the test said as it ended, per board
         assert re.search(r"^  %s +passed +test_power_cut_boots_muted_with_state_kept \(" % place,
                          r.stdout, re.M), r.stdout
+    # The serial port went over raw TCP (socket://), not RFC 2217: the exporter offered each
+    # board's own ser2net as a NetworkSerialPort.
+    exported = (Path(farm.work) / "exporter.yaml").read_text()
+    assert exported.count("cls: NetworkSerialPort") == 2 and "RawSerialPort" not in exported
+    assert exported.count("protocol: raw") == 2
     boards = {p.get("value") for p in ET.parse(junit).getroot().iter("property")
               if p.get("name") == "board"}
     assert boards == set(farm.places)

@@ -3,7 +3,7 @@ and through labgrid, on this machine.
 
     direct   earshot hil --port sim:NAME ...   serial on the pty; buttons, power and probe
                                                through the simulator's control socket
-    labgrid  earshot hil --place NAME ...      serial through the exporter's ser2net (rfc2217);
+    labgrid  earshot hil --place NAME ...      serial through ser2net (raw TCP, socket://);
                                                buttons, power, reset and probe through the
                                                places' drivers (HTTP), places acquired/released
 
