@@ -16,7 +16,7 @@ from host_tools.sim.runs import MARKER
 EARSHOT = str(Path(sys.executable).with_name("earshot"))
 
 
-def earshot(*args, timeout=60):
+def earshot(*args, timeout=180):
     r = subprocess.run([EARSHOT, *args], capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, (args, r.stderr)
     return r.stdout
@@ -106,7 +106,7 @@ def test_two_named_boards_are_reached_by_name_and_acted_on_from_the_terminal(
     finally:
         for sim in (kitchen, hall):
             sim.send_signal(signal.SIGTERM)
-            assert "sim: stopped" in sim.communicate(timeout=30)[0]
+            assert "sim: stopped" in sim.communicate(timeout=120)[0]
     r = subprocess.run([EARSHOT, "pins", "--port", "sim"], capture_output=True, text=True)
     assert r.returncode == 1 and "no virtual board is running" in r.stderr
     assert not list((Path(os.environ["EARSHOT_HOME"]) / "run").glob("*.json"))  # unregistered

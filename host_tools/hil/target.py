@@ -31,6 +31,8 @@ _LEAD = 16 * FRAME_BYTES
 _BYTES_PER_S = 32000  # 16 kHz, 16-bit: how fast the board's audio clock consumes it
 # time.ticks_ms() wraps at MICROPY_PY_TIME_TICKS_PERIOD (py/mpconfig.h: 2**30 on 32-bit).
 _TICKS_MASK = (1 << 30) - 1
+_REPLY_S = 10.0  # a command's reply, on a busy PC (a load average of 25 was seen)
+_HELLO_S = 2.0  # one hello while the board may still be starting
 _CONFIRM_S = 0.7  # the confirm gesture: both buttons, past the firmware's 0.5 s
 
 
@@ -43,7 +45,7 @@ class SerialTarget:
         self.rig = rig or Rig()
         self.board_id = board_id
         self.name = name or port  # how reports call this board (a place name, a port)
-        self.client = Client(port, timeout=3.0)
+        self.client = Client(port, timeout=_REPLY_S)
         self._network = "://" in port  # socket://, rfc2217://: outlives the board's restarts
         self._queue = bytearray()
         self.test_mode = False  # as the board last said (wait_booted)
@@ -62,7 +64,7 @@ class SerialTarget:
         deploy = "earshot deploy --test-mode --board %s --port %s" % (
             self.board_id or "BOARD", self.port)
         try:
-            reply = self.client.hello()
+            reply = self._hello(3.0)
         except ProtocolError as e:
             text = str(e)
             if "REPL" in text:
@@ -165,13 +167,14 @@ class SerialTarget:
         self.client.close()
         return deploy(self.port, board_id=self.board_id, test_mode=True, **kwargs)
 
-    def wait_booted(self, timeout=20):
+    def wait_booted(self, timeout=60):
         """Wait until the firmware answers (a port that went away with the board's USB is
-        opened again); its hello reply."""
+        opened again); its hello reply. Each hello waits _HELLO_S (one sent while the board
+        was still starting may never be answered); the whole wait is a generous host bound."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                reply = self.client.hello()
+                reply = self._hello()
                 break
             except (ProtocolError, PortError) as e:
                 if isinstance(e, PortError) or not self._network:
@@ -181,6 +184,13 @@ class SerialTarget:
                 time.sleep(0.2)
         self.test_mode = bool(reply.get("test_mode"))
         return reply
+
+    def _hello(self, seconds=_HELLO_S):
+        saved, self.client.timeout = self.client.timeout, seconds
+        try:
+            return self.client.hello()
+        finally:
+            self.client.timeout = saved
 
     def play(self, pcm):
         from ..sim.world import read_pcm
