@@ -285,3 +285,29 @@ def test_a_test_skipped_before_it_named_its_board_is_counted_for_that_board(tmp_
     assert list(rows) == ["sim:kitchen"]
     assert (rows["sim:kitchen"]["passed"], rows["sim:kitchen"]["skipped"]) == (1, 2)
     assert rows["sim:kitchen"]["skips"]["verifying sessions needs the key"] == 1
+
+
+def test_a_run_stopped_like_ctrl_c_stops_even_when_earshot_runs_in_the_background():
+    # A shell starts a background command (`make test &`, a CI step) with SIGINT ignored, and
+    # its children inherit that: the SIGINT earshot hil sends to stop a board's run (and a
+    # test sends to stop `earshot monitor`) did nothing, and the run was killed after a minute
+    # without giving its board back. Children that are stopped with SIGINT get it back.
+    script = """
+import signal, subprocess, sys
+from host_tools.hil.runner import interruptible
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script
+child = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); "
+                          "time.sleep(60)"], stdout=subprocess.PIPE, text=True,
+                         preexec_fn=interruptible)
+child.stdout.readline()
+child.send_signal(signal.SIGINT)
+try:
+    print(child.wait(30))
+except subprocess.TimeoutExpired:
+    child.kill()
+    print("ignored")
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=120)
+    # KeyboardInterrupt: it stopped (Python ends by SIGINT itself: -2)
+    assert r.stdout.strip() == "-2", r.stdout + r.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.errors import NotSupportedError
-from host_tools.hil.runner import summarise
+from host_tools.hil.runner import interruptible, summarise
 
 pytestmark = pytest.mark.xdist_group("hil-farm")  # one farm for the module
 
@@ -81,7 +81,7 @@ def test_an_interrupted_run_still_releases_its_place(farm):
                             farm.coordinator, "--keys", str(farm.keys), "-k", "no_audio",
                             "--junit", "interrupted.xml"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env=farm.env, cwd=farm.work)
+                           env=farm.env, cwd=farm.work, preexec_fn=interruptible)
     line = run.stdout.readline()  # printed once the board passed its preflight
     assert line.startswith("board %s:" % farm.places[0]), line + run.stderr.read()
     assert acquired_by(farm, farm.places[0]) != "None"

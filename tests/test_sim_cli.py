@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from host_tools.hil.fixtures import connect
+from host_tools.hil.runner import interruptible
 from host_tools.resources import audio
 from host_tools.sim.runs import MARKER
 
@@ -76,8 +77,11 @@ def test_two_named_boards_are_reached_by_name_and_acted_on_from_the_terminal(
         assert json.loads(earshot("pins", "--port", "sim:hall", "--json"))["pins"]["mic_power"] == 0
 
         # The on-board wake word hears what `earshot play` plays (consent private: it says so).
+        # (Ctrl-C reaches it even when this suite runs in the background, where SIGINT is
+        # ignored and its children inherit that: before, it then never stopped.)
         mon = subprocess.Popen([EARSHOT, "monitor", "--port", "sim:kitchen"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=interruptible)
         assert mon.stdout.readline().startswith("monitoring %s" % kitchen_port)
         out = earshot("play", str(audio("alexa_en-us.wav")), "--port", "sim:kitchen", "--wait")
         assert out.startswith("played ") and "s of audio" in out

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..errors import EarshotError, NotSupportedError
 from .lab import client, labgrid_tool, need_labgrid
+from .runner import interruptible
 
 EXPORTER = "earshot-farm"
 EARSHOT = str(Path(sys.executable).with_name("earshot"))
@@ -179,7 +180,7 @@ class Rack:
         if kw.pop("capture_output", False):
             kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         proc = subprocess.Popen([EARSHOT, "hil", *self.hil_args(), *args], env=self.env,
-                                cwd=self.work, **kw)
+                                cwd=self.work, preexec_fn=interruptible, **kw)
         try:
             out, err = proc.communicate(timeout=timeout)
         except BaseException:

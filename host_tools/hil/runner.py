@@ -37,6 +37,15 @@ class Board:
     options: list = field(default_factory=list)
 
 
+def interruptible():
+    """Popen's preexec_fn for a child this process stops with SIGINT, as Ctrl-C would. A
+    program started in the background by a non-interactive shell (`make test &`, a CI script)
+    has SIGINT ignored (POSIX: the shell sets SIG_IGN for asynchronous commands), its children
+    inherit that through exec, and Python then never raises KeyboardInterrupt: the SIGINT that
+    should stop the child and make it give its board back would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def summarise(junit_path):
     """{board: {"passed": n, "failed": n, "skipped": n, "skips": {reason: n}}} from JUnit XML."""
     per_board = defaultdict(lambda: {"passed": 0, "failed": 0, "skipped": 0,
@@ -118,7 +127,7 @@ class Run:
         # run exactly once, so each can still put its board back and release its place.
         self.procs = [subprocess.Popen(pytest_command(b, keyword, j, ini, r, pr), cwd=self.tmp,
                                        stdout=log, stderr=subprocess.STDOUT, env=env,
-                                       start_new_session=True)
+                                       start_new_session=True, preexec_fn=interruptible)
                       for b, j, r, pr, log in zip(boards, self.junits, self.reports,
                                                   self.progress, self.logs)]
 
