@@ -1,8 +1,8 @@
 # Soak: hours of a household's day on one virtual board with the serial, I2S DMA, flash and
 # watchdog models on; prints and writes out/soak/report.{txt,json} (host_tools/sim/soak.py).
-#   make soak HOURS=24        (board time; it runs ~30x faster than real time on a PC)
+#   make soak HOURS=24 [SOAK_DIR=out/soak]   (board time; it runs ~30x faster than real time)
 HOURS ?= 1
-SOAK_DIR := out/soak
+SOAK_DIR ?= out/soak
 
 .PHONY: soak
 soak: $(STAMP)

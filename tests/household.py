@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from host_tools.hil.fixtures import DEVICE_ID, KEY, boot_board, connect, wait_for
+from host_tools.hil.runner import interruptible
 
 OUT = Path(__file__).resolve().parents[1] / "out" / "household"
 
@@ -39,7 +40,8 @@ class Earshot:
         self.lines = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "host_tools.cli", *args], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, env=dict(os.environ, **(env or {})))
+            stderr=subprocess.STDOUT, text=True, env=dict(os.environ, **(env or {})),
+            preexec_fn=interruptible)  # stop() is a Ctrl-C, even if we run in the background
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -69,7 +71,7 @@ class Earshot:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(10)
+                self.proc.wait(60)  # a generous bound: a busy PC is slow to stop, not stuck
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

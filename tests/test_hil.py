@@ -4,6 +4,7 @@ button while it starts, then `earshot hil`, every step a subprocess, the board r
 through its serial port (and, with --port sim:NAME, its buttons, power and pins)."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -112,6 +113,27 @@ def test_a_board_that_is_not_ready_is_refused_up_front_with_one_line(kitchen):
     assert s["device_id"] == "kitchen" and s["test_mode"] is False
 
 
+def test_a_board_not_in_test_mode_is_refused_with_its_rig_and_left_exactly_as_found(kitchen):
+    # Before, with a rig (--port sim:NAME) preflight armed test mode itself: a reset the log
+    # recorded as a hard reset, and the household's unmuted board came back muted.
+    work = kitchen["work"]
+    ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))  # the household unmutes
+    before = status(kitchen)
+    assert before["test_mode"] is False and before["muted"] is False
+    log_before = json.loads(ok(earshot("log", "--port", "sim:kitchen", "--json", cwd=work)))
+    r = earshot("hil", "--port", "sim:kitchen", "--key-file", str(kitchen["key"]), cwd=work)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stdout + r.stderr
+    assert r.stderr.startswith("earshot: %s is not in test mode" % kitchen["port"]), r.stderr
+    assert "earshot power cycle --hold action --port sim:NAME" in r.stderr
+    assert "nothing was changed on the board" in r.stderr
+    after = status(kitchen)
+    for field in ("muted", "consent", "test_mode", "device_id", "provisioned"):
+        assert after[field] == before[field], field
+    log_after = json.loads(ok(earshot("log", "--port", "sim:kitchen", "--json", cwd=work)))
+    assert log_after == log_before  # no reset, no restart: not one entry more
+    ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))  # as the next test expects
+
+
 def test_earshot_hil_runs_the_suite_as_the_docs_say_and_gives_the_board_back(kitchen):
     port, work, key = kitchen["port"], kitchen["work"], str(kitchen["key"])
     # The household's choices before the run: unmuted, history (confirmed at the board).
@@ -142,8 +164,22 @@ def test_earshot_hil_runs_the_suite_as_the_docs_say_and_gives_the_board_back(kit
     ok(earshot("press", "both", "--port", "sim:kitchen", "--after", "1.2", cwd=work))
     ok(earshot("press", "mute", "--port", "sim:kitchen", cwd=work))
     junit = work / "rig.xml"
-    out = ok(earshot("hil", "--port", "sim:kitchen", "--key-file", key, "--junit", str(junit),
-                     "-k", DOSE, cwd=work))
+    run = subprocess.Popen([EARSHOT, "hil", "--port", "sim:kitchen", "--key-file", key,
+                            "--junit", str(junit), "-k", DOSE], cwd=work, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = [run.stdout.readline() for _ in range(2)]
+    # Each test is said as it ends, on stdout, while the others still run (before, nothing
+    # for two minutes): the first test's line comes while the run is still going.
+    still_running = run.poll() is None
+    rest, err = run.communicate(timeout=600)
+    out = "".join(first) + rest
+    assert run.returncode == 0, out + err
+    assert first[0].startswith("board sim:kitchen: virtual, firmware ok, test mode on"), out
+    assert re.match(r"  sim:kitchen +passed +test_\w+ \(\d+\.\d s\)$", first[1]), out
+    assert still_running, out
+    ended = re.findall(r"^  sim:kitchen +(\w+) +(test_\w+) ", out, re.M)
+    assert len(ended) == 3 and {o for o, _ in ended} == {"passed"}, out
+    assert out.index(first[1]) < out.index("== sim:kitchen:") < out.index("per board:")
     rows = summarise(junit)["sim:kitchen"]
     assert rows["failed"] == 0 and rows["skipped"] == 0 and rows["passed"] == 3, out
     assert "given back as found" in out
@@ -249,3 +285,29 @@ def test_a_test_skipped_before_it_named_its_board_is_counted_for_that_board(tmp_
     assert list(rows) == ["sim:kitchen"]
     assert (rows["sim:kitchen"]["passed"], rows["sim:kitchen"]["skipped"]) == (1, 2)
     assert rows["sim:kitchen"]["skips"]["verifying sessions needs the key"] == 1
+
+
+def test_a_run_stopped_like_ctrl_c_stops_even_when_earshot_runs_in_the_background():
+    # A shell starts a background command (`make test &`, a CI step) with SIGINT ignored, and
+    # its children inherit that: the SIGINT earshot hil sends to stop a board's run (and a
+    # test sends to stop `earshot monitor`) did nothing, and the run was killed after a minute
+    # without giving its board back. Children that are stopped with SIGINT get it back.
+    script = """
+import signal, subprocess, sys
+from host_tools.hil.runner import interruptible
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script
+child = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); "
+                          "time.sleep(60)"], stdout=subprocess.PIPE, text=True,
+                         preexec_fn=interruptible)
+child.stdout.readline()
+child.send_signal(signal.SIGINT)
+try:
+    print(child.wait(30))
+except subprocess.TimeoutExpired:
+    child.kill()
+    print("ignored")
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=120)
+    # KeyboardInterrupt: it stopped (Python ends by SIGINT itself: -2)
+    assert r.stdout.strip() == "-2", r.stdout + r.stderr

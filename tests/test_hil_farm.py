@@ -4,6 +4,7 @@ a coordinator and an exporter on 127.0.0.1 offer two virtual boards as two place
 drivers, writes one JUnit file with the board in each test's properties, and releases the
 places at the end, also when it is interrupted."""
 
+import re
 import signal
 import subprocess
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from host_tools.errors import NotSupportedError
-from host_tools.hil.runner import summarise
+from host_tools.hil.runner import interruptible, summarise
 
 pytestmark = pytest.mark.xdist_group("hil-farm")  # one farm for the module
 
@@ -47,7 +48,8 @@ def acquired_by(farm, place):
 def test_earshot_hil_runs_the_suite_on_every_place_in_parallel_through_labgrid(farm, tmp_path):
     junit = tmp_path / "farm.xml"
     # power_cut needs all of it: the buttons (confirm, unmute), the relay, the probe, and the
-    # test-mode feed over rfc2217; preflight armed test mode through the reset line.
+    # test-mode feed over rfc2217. The farm armed test mode as a person would; after the
+    # power cut the suite arms it again through the reset line.
     r = farm.hil("--junit", str(junit), "-k", "power_cut", capture_output=True, text=True,
                  timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
@@ -57,6 +59,14 @@ def test_earshot_hil_runs_the_suite_on_every_place_in_parallel_through_labgrid(f
         assert rows[place]["skipped"] == 0, rows[place]["skips"]
         assert "board %s: virtual, firmware ok, test mode on, device %s; rig: buttons, power, " \
                "reset, probe" % (place, place) in r.stdout
+        # the test said as it ended, per board
+        assert re.search(r"^  %s +passed +test_power_cut_boots_muted_with_state_kept \(" % place,
+                         r.stdout, re.M), r.stdout
+    # The serial port went over raw TCP (socket://), not RFC 2217: the exporter offered each
+    # board's own ser2net as a NetworkSerialPort.
+    exported = (Path(farm.work) / "exporter.yaml").read_text()
+    assert exported.count("cls: NetworkSerialPort") == 2 and "RawSerialPort" not in exported
+    assert exported.count("protocol: raw") == 2
     boards = {p.get("value") for p in ET.parse(junit).getroot().iter("property")
               if p.get("name") == "board"}
     assert boards == set(farm.places)
@@ -71,7 +81,7 @@ def test_an_interrupted_run_still_releases_its_place(farm):
                             farm.coordinator, "--keys", str(farm.keys), "-k", "no_audio",
                             "--junit", "interrupted.xml"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           env=farm.env, cwd=farm.work)
+                           env=farm.env, cwd=farm.work, preexec_fn=interruptible)
     line = run.stdout.readline()  # printed once the board passed its preflight
     assert line.startswith("board %s:" % farm.places[0]), line + run.stderr.read()
     assert acquired_by(farm, farm.places[0]) != "None"

@@ -16,7 +16,7 @@ from host_tools.sim.unix_port import micropython_binary
 from tests.mpy import FIRMWARE
 from tests.test_store import decode_state
 
-TRIALS = 250
+TRIALS = int(os.environ.get("PRIVACY_POWERCUTS", "250"))  # make privacy-report sets it
 MAX_ENTRIES = 16  # small, so compactions (tmp + rename) happen every couple of appends
 
 WORKER = """

@@ -86,6 +86,11 @@ def run(args):
             print("  %-24s     given back as found (identity, consent, mute)" % "")
     if args.junit:
         print("JUnit report: %s" % args.junit)
+    ran = sum(row["passed"] + row["failed"] + row["skipped"] for row in rows.values())
+    if not ran:  # pytest's 5: nothing collected; a run that tested nothing did not pass
+        raise EarshotError("no test ran%s: `earshot hil --help`; the suite's tests are in %s"
+                           % (" (-k %s matched none)" % args.keyword if args.keyword else "",
+                              _suite_dir()))
     return 0 if all(c in (0, 5) for c in codes) else 1
 
 
@@ -105,6 +110,12 @@ def _check_writable(path):
         raise EarshotError("--junit %s: cannot write it (%s)" % (path, e.strerror)) from None
     if not existed:
         os.unlink(path)
+
+
+def _suite_dir():
+    from ..resources import hil_suite_dir
+
+    return hil_suite_dir()
 
 
 def _port_boards(ports, common):

@@ -4,8 +4,9 @@ buttons; the same names and colours as the status LED legend.
 The status LED says some things by a pattern, not a colour (docs/sessions.md): white steady is
 a custom consent, white blinking a key replacement waiting for the household, white blinking
 slowly an unlocked board, a colour alternating with white test mode. So the LED is watched
-for a moment of board time (until its pattern is certain, at most about a second) and named
-by what it did, never by one sample's colour alone.
+for a moment of board time (until its pattern is certain, at most 1.3 s) and named by what it
+did, never by one sample's colour alone: every change comes with the board time the board made
+it (the simulator's record, like a logic analyser's), so a busy PC cannot stretch a blink.
 """
 
 import time
@@ -14,7 +15,8 @@ from .common import add_json_argument, add_sim_port_argument
 
 STEADY_S = 0.55  # no change for this long: steady (every pattern changes within 500 ms)
 WATCH_S = 1.3  # long enough to see one whole lit phase of the slowest pattern (500 ms)
-SLOW_S = 0.375  # a lit phase longer than this is the 500 ms blink, shorter the 250 ms one
+SLOW_S = 0.375  # a phase longer than this is the 500 ms blink, shorter the 250 ms one
+_STALLED_S = 10  # host seconds without the board's clock moving: it is not running
 _WHITE, _DARK = (255, 255, 255), (0, 0, 0)
 
 
@@ -30,7 +32,8 @@ def run(args):
     from .common import print_json
 
     info = resolve_sim(args.port)
-    r, samples = watch(lambda: request(info, "pins"))
+    r, samples = watch(lambda: request(info, "pins"),
+                       lambda since: request(info, "edges", since=since)["edges"])
     pins, buttons = r["pins"], r["buttons"]
     rgb, pattern = classify(samples)
     light = light_named(rgb, pattern)
@@ -51,48 +54,53 @@ def run(args):
     return 0
 
 
-def watch(ask):
-    """Ask for the pins until the status LED's pattern is certain: (last reply, [(board time s,
-    rgb)])."""
+def watch(ask, edges=None, wait=None):
+    """Watch the status LED until its pattern is certain, in board time: (last reply,
+    [(board time s, rgb)]), the LED's colour when watching began and every change the board
+    made since, each at the board time it made it (the simulator's logic-analyser record,
+    control op "edges"), and the board time watching ended. A loaded PC slows the board's
+    clock and the host's polling alike; neither changes what is measured."""
     r = ask()
-    samples = [(r["sim_time_s"], tuple(r["pins"]["status_led"]))]
+    t0 = r["sim_time_s"]
+    samples = [(t0, tuple(r["pins"]["status_led"]))]
     if not r["powered"]:
         return r, samples
-    give_up = time.monotonic() + 10  # a simulator too loaded to move its clock
-    while time.monotonic() < give_up:
-        span = samples[-1][0] - samples[0][0]
-        changed = len({c for _, c in samples}) > 1
-        if (not changed and span >= STEADY_S) or span >= WATCH_S or \
-                (changed and _certain(samples)):
-            break
-        time.sleep(0.03)
+    wait = wait or time.sleep
+    stalled_since, last_t = time.monotonic(), t0
+    while True:
+        wait(0.05)
         r = ask()
-        samples.append((r["sim_time_s"], tuple(r["pins"]["status_led"])))
-    return r, samples
+        t = r["sim_time_s"]
+        changes = [(at, tuple(v)) for at, name, v in edges(t0) if name == "status_led"
+                   and t0 < at <= t] if edges else []
+        seen = samples[:1] + changes + [(t, tuple(r["pins"]["status_led"]))]
+        span = t - t0
+        if (not changes and span >= STEADY_S) or span >= WATCH_S or \
+                (changes and _certain(seen)):
+            return r, seen
+        if t > last_t:
+            stalled_since, last_t = time.monotonic(), t
+        elif time.monotonic() - stalled_since > _STALLED_S or not r["powered"]:
+            return r, seen  # its clock stopped (at the REPL, powered off): what it showed
 
 
 def _certain(samples):
     colours = {c for _, c in samples}
     if _DARK not in colours:
         return len(colours) > 1  # a colour and white, never dark: test mode
-    return _whole_lit_phase(samples) is not None
+    return _whole_phase(samples) is not None
 
 
-def _whole_lit_phase(samples):
-    """The longest lit phase seen from its start to its end (seconds), or None. Each phase is
-    between the samples that bound it (last dark before, first dark after) and the samples
-    inside it: the middle of the two is the estimate, whatever the sampling interval."""
-    longest, dark_at, first, last = None, None, None, None
-    for t, c in samples:
-        if c == _DARK:
-            if first is not None:
-                phase = ((last - first) + (t - dark_at)) / 2
-                longest = max(longest or 0.0, phase)
-            dark_at, first, last = t, None, None
-        elif dark_at is not None:
-            first = t if first is None else first
-            last = t
-    return longest
+def _whole_phase(samples):
+    """The longest phase (lit or dark) seen from the change that began it to the change that
+    ended it, in board seconds, or None. The blink patterns are lit and dark for equal halves
+    (firmware/earshot/app.py: lit while (elapsed // BLINK_MS) is even), so either half tells
+    the period. The first sample is where watching began and the last where it ended, not
+    changes: a phase that touches either is not whole."""
+    changes = [(t, c) for i, (t, c) in enumerate(samples)
+               if 0 < i < len(samples) - 1 and c != samples[i - 1][1]]
+    spans = [b[0] - a[0] for a, b in zip(changes, changes[1:])]
+    return max(spans) if spans else None
 
 
 def classify(samples):
@@ -104,7 +112,7 @@ def classify(samples):
         return _DARK, "off"
     if _DARK in colours:
         rgb = max(set(lit), key=lit.count)
-        phase = _whole_lit_phase(samples)
+        phase = _whole_phase(samples)
         return rgb, "slow blinking" if phase is not None and phase > SLOW_S else "blinking"
     others = [c for c in lit if c != _WHITE]
     if others and _WHITE in lit:

@@ -2,8 +2,9 @@
 board as a place. What `make hil-farm-demo`, `make bench-hil` and the test suite's dose run.
 
 Each virtual board is an `earshot sim --rig` (deployed --test-mode, provisioned with its own
-key); the exporter shares its serial port through ser2net (labgrid's RawSerialPort export) and
-its rig as stock labgrid resources (exporter_yaml). The places are created with labgrid-client,
+key, test mode armed); its serial port is shared as raw TCP by a ser2net of its own and offered
+as a labgrid NetworkSerialPort (or, with serial="rfc2217", by the exporter's own ser2net as a
+RawSerialPort), its rig as stock labgrid resources (exporter_yaml). The places are created with labgrid-client,
 as a lab admin would. Everything listens on 127.0.0.1 and is stopped at the end.
 
     python -m host_tools.hil.farm demo [--boards 3] [--out DIR] [-k EXPR]
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from ..errors import EarshotError, NotSupportedError
 from .lab import client, labgrid_tool, need_labgrid
+from .runner import interruptible
 
 EXPORTER = "earshot-farm"
 EARSHOT = str(Path(sys.executable).with_name("earshot"))
@@ -40,16 +42,24 @@ def ser2net():
     return path
 
 
-def exporter_yaml(boards):
+def exporter_yaml(boards, raw_ports=None):
     """The labgrid exporter configuration for running virtual boards (their registrations):
-    one resource group per board, named as host_tools/hil/lab.py expects."""
+    one resource group per board, named as host_tools/hil/lab.py expects. With `raw_ports`
+    ({name: TCP port of a raw ser2net}), each serial port is a NetworkSerialPort speaking raw
+    TCP (socket://); without, a RawSerialPort the exporter shares through its own ser2net in
+    RFC 2217 mode."""
     # labgrid renders this file with jinja2 first: "#" starts a statement there, "##" a comment.
     out = ["## labgrid exporter: virtual Earshot boards (earshot sim --rig), one group per place"]
     for b in boards:
         rig = b["rig"]
-        out += ["%s:" % b["name"],
-                "  serial:", "    cls: RawSerialPort", "    port: %s" % b["port"],
-                "    speed: 115200",
+        if raw_ports:
+            serial = ["  serial:", "    cls: NetworkSerialPort", "    host: 127.0.0.1",
+                      "    port: %d" % raw_ports[b["name"]], "    speed: 115200",
+                      "    protocol: raw"]
+        else:
+            serial = ["  serial:", "    cls: RawSerialPort", "    port: %s" % b["port"],
+                      "    speed: 115200"]
+        out += ["%s:" % b["name"], *serial,
                 "  power:", "    cls: NetworkPowerPort", "    model: rest",
                 "    host: '%s/power/{index}'" % rig, "    index: 0"]
         for line in ("mute", "action", "reset"):
@@ -107,7 +117,7 @@ class Rack:
         for name, proc in zip(self.places, sims):
             self._wait_line(name, proc, "running:")
         with ThreadPoolExecutor(max_workers=self.n) as pool:
-            list(pool.map(self._provision, self.places))
+            list(pool.map(self._prepare, self.places))
 
     def _spawn(self, what, args, cwd):
         log = open(self.work / ("%s.log" % what), "w")
@@ -129,12 +139,18 @@ class Rack:
     def _registration(self, name):
         return json.loads((self.work / "home" / "run" / ("%s.json" % name)).read_text())
 
-    def _provision(self, name):
-        r = subprocess.run([EARSHOT, "provision", "--port", "sim:%s" % name, "--device-id", name,
-                            "--key-file", str(self.keys / ("%s.key" % name))],
-                           capture_output=True, text=True, env=self.env, timeout=120)
-        if r.returncode:
-            raise EarshotError("provisioning %s: %s" % (name, r.stderr.strip()))
+    def _prepare(self, name):
+        """Provision the board, then arm test mode as the lab's person would (the action
+        button held while it starts): `earshot hil` never resets a board to arm it."""
+        for what, args in (("provisioning", ["provision", "--port", "sim:%s" % name,
+                                             "--device-id", name, "--key-file",
+                                             str(self.keys / ("%s.key" % name))]),
+                           ("arming test mode on", ["power", "cycle", "--hold", "action",
+                                                    "--port", "sim:%s" % name])):
+            r = subprocess.run([EARSHOT, *args], capture_output=True, text=True, env=self.env,
+                               timeout=180)
+            if r.returncode:
+                raise EarshotError("%s %s: %s" % (what, name, r.stderr.strip()))
 
     def pids(self):
         """The processes this rack runs (each the root of its own process tree)."""
@@ -164,7 +180,7 @@ class Rack:
         if kw.pop("capture_output", False):
             kw.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         proc = subprocess.Popen([EARSHOT, "hil", *self.hil_args(), *args], env=self.env,
-                                cwd=self.work, **kw)
+                                cwd=self.work, preexec_fn=interruptible, **kw)
         try:
             out, err = proc.communicate(timeout=timeout)
         except BaseException:
@@ -178,11 +194,14 @@ class Farm(Rack):
     """The rack as a labgrid lab: a coordinator, one exporter offering each board (serial
     through ser2net, its rig as stock resources) as a place. `earshot hil --place ...`."""
 
-    def __init__(self, boards, workdir, prefix="earshot-", say=print):
+    def __init__(self, boards, workdir, prefix="earshot-", say=print, serial="raw"):
         need_labgrid()
         ser2net()
         super().__init__(boards, workdir, prefix, say, rig=True)
         self.coordinator = None
+        if serial not in ("raw", "rfc2217"):
+            raise EarshotError("serial %r: raw or rfc2217" % serial)
+        self.serial = serial
 
     def start(self):
         self.work.mkdir(parents=True, exist_ok=True)
@@ -195,8 +214,9 @@ class Farm(Rack):
         self.start_boards()
         self._wait_port(self.coordinator)
         regs = [self._registration(name) for name in self.places]
+        raw = self._raw_serial(regs) if self.serial == "raw" else None
         config = self.work / "exporter.yaml"
-        config.write_text(exporter_yaml(regs))
+        config.write_text(exporter_yaml(regs, raw))
         exporter = self._spawn("exporter", [labgrid_tool("labgrid-exporter"), "-c",
                                             self.coordinator, "-n", EXPORTER, "--hostname",
                                             "127.0.0.1", str(config)], cwd=self.work)
@@ -205,7 +225,29 @@ class Farm(Rack):
         self._wait_resources(exporter)
         self.say("farm: %d places on %s: %s" % (self.n, self.coordinator, ", ".join(self.places)))
 
-    def _wait_port(self, address, timeout=30):
+    def _raw_serial(self, regs):
+        """One ser2net per board sharing its serial port as raw TCP on 127.0.0.1: {name: port}.
+
+        labgrid's exporter shares a local serial port only through ser2net's RFC 2217 mode,
+        and pyserial's RFC 2217 client queues every received byte on its own (serial/rfc2217.py
+        _telnet_read_loop: one Queue.put per byte), which a session's 32 kB/s of audio makes
+        the labgrid path's largest cost. Raw TCP (pyserial's socket://) reads in blocks."""
+        ports = {}
+        for b in regs:
+            port = free_port()
+            # ser2net 4 takes its YAML on the command line, "#" for a newline (as labgrid's
+            # exporter does, labgrid/remote/exporter.py SerialPortExport._start).
+            self._spawn("ser2net-%s" % b["name"], [
+                ser2net(), "-d", "-n", "-Y",
+                "connection: &con01#  accepter: tcp,127.0.0.1,%d" % port,
+                "-Y", "  connector: serialdev(nouucplock=true),%s,115200n81,local" % b["port"],
+                "-Y", "  options:#    max-connections: 1#    kickolduser: true"], cwd=self.work)
+            ports[b["name"]] = port
+        for port in ports.values():
+            self._wait_port("127.0.0.1:%d" % port, what="ser2net")
+        return ports
+
+    def _wait_port(self, address, timeout=30, what="the labgrid coordinator"):
         host, port = address.rsplit(":", 1)
         deadline = time.monotonic() + timeout
         while True:
@@ -214,8 +256,8 @@ class Farm(Rack):
                 return
             except OSError:
                 if time.monotonic() > deadline:
-                    raise EarshotError("the labgrid coordinator did not listen on %s (see %s)"
-                                       % (address, self.work / "coordinator.log")) from None
+                    raise EarshotError("%s did not listen on %s (see the logs in %s)"
+                                       % (what, address, self.work)) from None
                 time.sleep(0.2)
 
     def _create_place(self, name):

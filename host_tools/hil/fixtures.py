@@ -64,6 +64,9 @@ def pytest_addoption(parser):
     group.addoption("--earshot-report", default=None,
                     help="write the preflight result and what was restored here (JSON; "
                          "earshot hil reads it)")
+    group.addoption("--earshot-progress", default=None,
+                    help="append one JSON line per finished test here (earshot hil prints "
+                         "them as they come)")
 
 
 def hil_wanted(config):
@@ -166,6 +169,45 @@ def hil_target(request):
         target.close()
 
 
+class Progress:
+    """One JSON line per test as it ends ({"test", "outcome", "seconds"}), for earshot hil to
+    print while the suite runs: the worst of its setup, call and teardown."""
+
+    _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+    def __init__(self, path):
+        self.path = path
+        self.seen = {}  # nodeid -> [outcome, seconds, reason]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report):
+        outcome = report.outcome
+        if report.when != "call" and outcome == "failed":
+            outcome = "error"
+        row = self.seen.setdefault(report.nodeid, ["passed", 0.0, ""])
+        row[1] += report.duration
+        if self._RANK[outcome] > self._RANK[row[0]]:
+            reason = ""
+            if outcome == "skipped" and isinstance(report.longrepr, tuple):
+                reason = report.longrepr[2].replace("Skipped: ", "")
+            elif report.longrepr is not None and outcome != "skipped":
+                reason = getattr(report.longrepr, "reprcrash", None)
+                reason = reason.message.splitlines()[0] if reason else ""
+            row[0], row[2] = outcome, reason
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        outcome, seconds, reason = self.seen.pop(nodeid, ["passed", 0.0, ""])
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"test": nodeid.rsplit("::", 1)[-1], "outcome": outcome,
+                                "seconds": round(seconds, 1), "reason": reason}) + "\n")
+
+
+def pytest_configure(config):
+    path = config.getoption("--earshot-progress", default=None)
+    if path:
+        config.pluginmanager.register(Progress(path), "earshot-progress")
+
+
 PREFLIGHT_FAILED = 3  # the exit status of a run whose board is not ready for the suite
 
 
@@ -205,7 +247,13 @@ def key(request, hil_target):
     return read_key(path)
 
 
-def connect(port, timeout=10.0):
+# Host-side bounds: how long to wait for something the board does, on a PC that may be busy
+# (a load average of 25 on two cores was seen). They only catch a hang; what the board did is
+# measured in its own time, never by these.
+HOST_WAIT_S = 60
+
+
+def connect(port, timeout=HOST_WAIT_S):
     """A protocol client once the firmware answers."""
     deadline = time.monotonic() + timeout
     client = Client(port, timeout=1.0)
@@ -219,7 +267,7 @@ def connect(port, timeout=10.0):
             time.sleep(0.1)
 
 
-def connect_again(client, timeout=15.0):
+def connect_again(client, timeout=HOST_WAIT_S):
     """The same client once the firmware answers again, after a reset or a power cycle (a
     board on USB takes its port with it: it is opened again)."""
     from ..errors import PortError
@@ -276,7 +324,7 @@ def confirm(board):
 SEE_LIGHT_S = 1.2  # board seconds a person looks at a request's light before holding
 
 
-def wait_for(predicate, timeout=10.0, step=0.05):
+def wait_for(predicate, timeout=HOST_WAIT_S / 2, step=0.05):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

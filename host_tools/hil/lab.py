@@ -245,7 +245,8 @@ def _remote_place_name(target_config):
 
 
 def serial_url(target, place):
-    """The pyserial URL of the place's serial port: rfc2217 through the exporter's ser2net."""
+    """The pyserial URL of the place's serial port: socket:// for a raw TCP export (a
+    NetworkSerialPort with protocol raw), rfc2217:// through the exporter's ser2net."""
     from labgrid.resource import NetworkSerialPort, RawSerialPort
     from labgrid.util.proxy import proxymanager
 

@@ -33,15 +33,17 @@ class Rig:
     def release(self, button):
         raise NotSupportedError("pressing '%s' needs a button rig (%s)" % (button, RIG_DOC))
 
-    def press(self, button, seconds=0.1):
-        """Hold for `seconds` (wall time: a real board's clock), then let the firmware see the
-        release."""
+    def press(self, button, seconds=0.1, wait=None):
+        """Hold for `seconds`, then let the firmware see the release. `wait(s)` lets s seconds
+        of the board's own time pass (SerialTarget.advance: its ticks); without it, the host's
+        sleep, which a loaded PC or a slow network stretches but never shortens."""
+        wait = wait or time.sleep
         self.hold(button)
         try:
-            time.sleep(seconds)
+            wait(seconds)
         finally:
             self.release(button)
-        time.sleep(_FIRMWARE_SEES_S)
+        wait(_FIRMWARE_SEES_S)
 
     def power_off(self):
         raise NotSupportedError("cutting power needs a relay on the board's supply (%s)" % RIG_DOC)
@@ -109,7 +111,7 @@ class SimRig(Rig):
     def release(self, button):
         self._ask("release", button=button)
 
-    def press(self, button, seconds=0.1):
+    def press(self, button, seconds=0.1, wait=None):
         # Board time, and it returns once the firmware has seen the release.
         self._ask("press", button=button, seconds=seconds, timeout=seconds * 4 + 30)
 

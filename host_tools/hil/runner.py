@@ -25,6 +25,7 @@ from pathlib import Path
 from ..errors import EarshotError
 from ..resources import hil_suite_dir
 
+_NO_TESTS = 5  # pytest's exit status when no test was collected (pytest.ExitCode.NO_TESTS_COLLECTED)
 _STOP_S = 60  # how long a stopped run may take to give its board back (restore, release)
 
 
@@ -34,6 +35,15 @@ class Board:
 
     name: str
     options: list = field(default_factory=list)
+
+
+def interruptible():
+    """Popen's preexec_fn for a child this process stops with SIGINT, as Ctrl-C would. A
+    program started in the background by a non-interactive shell (`make test &`, a CI script)
+    has SIGINT ignored (POSIX: the shell sets SIG_IGN for asynchronous commands), its children
+    inherit that through exec, and Python then never raises KeyboardInterrupt: the SIGINT that
+    should stop the child and make it give its board back would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def summarise(junit_path):
@@ -57,7 +67,7 @@ def summarise(junit_path):
     return per_board
 
 
-def pytest_command(board, keyword, junit, ini, report):
+def pytest_command(board, keyword, junit, ini, report, progress=None):
     """The pytest run for one board: the shipped suite, our plugin, no configuration from the
     current directory (`-c ini`, an empty one)."""
     suite = hil_suite_dir()
@@ -66,6 +76,8 @@ def pytest_command(board, keyword, junit, ini, report):
            "-o", "junit_family=xunit1", "-W", "ignore::DeprecationWarning:serial.rfc2217",
            "--junit-xml", junit, "--earshot-report", report,
            "--earshot-name", board.name, *board.options, str(suite)]
+    if progress:
+        cmd += ["--earshot-progress", progress]
     if keyword:
         cmd += ["-k", keyword]
     return cmd
@@ -102,18 +114,22 @@ class Run:
 
     def __init__(self, boards, keyword=None, env=None):
         self.boards = boards
+        self.keyword = keyword
         self.tmp = Path(tempfile.mkdtemp(prefix="earshot-hil-"))
         ini = self.tmp / "pytest.ini"
         ini.write_text("[pytest]\n")
         self.junits = [str(self.tmp / ("board%d.xml" % i)) for i in range(len(boards))]
         self.reports = [str(self.tmp / ("board%d.json" % i)) for i in range(len(boards))]
         self.logs = [open(self.tmp / ("board%d.log" % i), "w+") for i in range(len(boards))]
+        self.progress = [str(self.tmp / ("board%d.progress" % i)) for i in range(len(boards))]
+        self._read = [0] * len(boards)  # bytes of each progress file already shown
         # Each run in its own session: a Ctrl-C reaches only earshot hil, which stops every
         # run exactly once, so each can still put its board back and release its place.
-        self.procs = [subprocess.Popen(pytest_command(b, keyword, j, ini, r), cwd=self.tmp,
+        self.procs = [subprocess.Popen(pytest_command(b, keyword, j, ini, r, pr), cwd=self.tmp,
                                        stdout=log, stderr=subprocess.STDOUT, env=env,
-                                       start_new_session=True)
-                      for b, j, r, log in zip(boards, self.junits, self.reports, self.logs)]
+                                       start_new_session=True, preexec_fn=interruptible)
+                      for b, j, r, pr, log in zip(boards, self.junits, self.reports,
+                                                  self.progress, self.logs)]
 
     def report(self, i):
         try:
@@ -138,6 +154,11 @@ class Run:
         for i, rep in enumerate(reports):
             if rep.get("ok"):
                 continue
+            if not rep.get("error") and self.procs[i].poll() == _NO_TESTS:
+                errors.append("%s: no test ran%s (the board was not touched)" % (
+                    self.boards[i].name, " (-k %s matched none)" % self.keyword
+                    if self.keyword else ""))
+                continue
             errors.append(rep.get("error") or "%s: the suite stopped before its first test "
                           "(%s)" % (self.boards[i].name, self.last_line(i)))
         if errors:
@@ -147,8 +168,27 @@ class Run:
             raise EarshotError("%d boards are not ready: %s" % (len(errors), " | ".join(errors)))
         return reports
 
-    def wait(self):
+    def wait(self, say=None):
+        """Wait for every run to end; meanwhile `say` one line per test as it ends."""
+        while any(p.poll() is None for p in self.procs):
+            self._show(say)
+            time.sleep(0.5)
+        self._show(say)
         return [p.wait() for p in self.procs]
+
+    def _show(self, say):
+        for i, path in enumerate(self.progress):
+            try:
+                with open(path) as f:
+                    f.seek(self._read[i])
+                    text = f.read()
+            except OSError:
+                continue
+            whole = text[:text.rfind("\n") + 1]  # a line still being written waits
+            self._read[i] += len(whole.encode())
+            for line in whole.splitlines():
+                if say:
+                    say(progress_line(self.boards[i].name, json.loads(line)))
 
     def stop(self):
         """Ask every run still going to stop (one SIGINT, as Ctrl-C), and wait for it to put
@@ -181,7 +221,11 @@ class Run:
             log.close()
 
 
-def run_suite(boards, keyword=None, junit=None, say=print, env=None):
+def _say(line):
+    print(line, flush=True)  # as each test ends, also through a pipe (a CI log)
+
+
+def run_suite(boards, keyword=None, junit=None, say=_say, env=None):
     """Run the suite on every board in parallel. Returns (exit codes, merged JUnit path,
     reports). A Ctrl-C stops every run, which still puts its board back."""
     run = Run(boards, keyword, env)
@@ -189,7 +233,7 @@ def run_suite(boards, keyword=None, junit=None, say=print, env=None):
         reports = run.wait_preflight()
         for rep in reports:
             say(describe(rep))
-        codes = run.wait()
+        codes = run.wait(say)
     except BaseException:
         run.stop()
         if junit:  # what ran before the interrupt (pytest writes its report when stopped)
@@ -205,6 +249,13 @@ def run_suite(boards, keyword=None, junit=None, say=print, env=None):
     path = run.merge(junit)
     run.close()
     return codes, path, reports
+
+
+def progress_line(board, row):
+    """One test that ended on one board: `  sim:kitchen  passed   test_x (3.1 s)`."""
+    why = ": %s" % row["reason"][:100] if row.get("reason") else ""
+    return "  %-16s %-7s %s (%.1f s)%s" % (board, row["outcome"], row["test"], row["seconds"],
+                                          why)
 
 
 def describe(rep):

@@ -24,8 +24,16 @@ from .rig import Rig
 
 FRAME_BYTES = 640
 _FIFO = 16000  # the test-mode feed buffer on the board (firmware/earshot/testfeed.py)
-_LEAD = 8 * FRAME_BYTES  # fed audio kept queued on the board
+# Fed audio kept queued on the board (and in flight to it): 320 ms. A feeder starved for longer
+# than this (a loaded PC, a slow network hop) lets the board hear silence in the middle of the
+# speech, and 800 ms of it ends a session (measured: at a load average of 17, 160 ms ran dry
+# through ser2net). It stays well under _FIFO: a full buffer refuses the feed.
+_LEAD = 16 * FRAME_BYTES
 _BYTES_PER_S = 32000  # 16 kHz, 16-bit: how fast the board's audio clock consumes it
+# time.ticks_ms() wraps at MICROPY_PY_TIME_TICKS_PERIOD (py/mpconfig.h: 2**30 on 32-bit).
+_TICKS_MASK = (1 << 30) - 1
+_REPLY_S = 10.0  # a command's reply, on a busy PC (a load average of 25 was seen)
+_HELLO_S = 2.0  # one hello while the board may still be starting
 _CONFIRM_S = 0.7  # the confirm gesture: both buttons, past the firmware's 0.5 s
 # A person looks at a request's light before holding: the firmware confirms only a request the
 # LED had shown for a second before the hold began (firmware/earshot/confirm.py SHOWN_MS).
@@ -41,23 +49,26 @@ class SerialTarget:
         self.rig = rig or Rig()
         self.board_id = board_id
         self.name = name or port  # how reports call this board (a place name, a port)
-        self.client = Client(port, timeout=3.0)
+        self.client = Client(port, timeout=_REPLY_S)
+        self._network = "://" in port  # socket://, rfc2217://: outlives the board's restarts
         self._queue = bytearray()
         self.test_mode = False  # as the board last said (wait_booted)
         self.hello = {}
 
     # -- before and after the suite ------------------------------------------------------------
 
-    def preflight(self, arm=True):
+    def preflight(self):
         """The board answers as this earshot's firmware, in test mode, of the given board file;
-        an EarshotError with one line saying how to fix it otherwise. With a rig that can hold
-        the action button through a reset, test mode is armed here."""
+        an EarshotError with one line saying how to fix it otherwise. It only asks (hello): a
+        board that is not ready is left exactly as it was found (no reset, no restart), so its
+        mute, consent and transparency log are untouched. Arming test mode needs a reset (the
+        board boots muted, the log records it): a person does that, as docs/hil-rig.md says."""
         from ..resources import firmware_version
 
         deploy = "earshot deploy --test-mode --board %s --port %s" % (
             self.board_id or "BOARD", self.port)
         try:
-            reply = self.client.hello()
+            reply = self._hello(3.0)
         except ProtocolError as e:
             text = str(e)
             if "REPL" in text:
@@ -73,23 +84,12 @@ class SerialTarget:
                                % (self.port, reply.get("version"), firmware_version(), deploy))
         files.check_same_board(self.board_id, self.port, reply.get("board"))
         self.board_id = self.board_id or reply.get("board")
-        if not reply.get("test_mode") and arm:
-            try:
-                self.boot_holding("action")
-                reply = self.wait_booted()
-            except NotSupportedError:
-                pass
-            else:
-                if not reply.get("test_mode"):
-                    raise EarshotError("%s did not arm test mode with the action button held "
-                                       "while it started: its build has no test mode (%s)"
-                                       % (self.port, deploy))
         if not reply.get("test_mode"):
             raise EarshotError(
                 "%s is not in test mode: the suite plays audio into the board through test "
                 "mode. Deploy with `%s`, then hold the action button while the board starts "
-                "(on a virtual board: earshot power cycle --hold action --port sim:NAME)"
-                % (self.port, deploy))
+                "(on a virtual board: earshot power cycle --hold action --port sim:NAME); "
+                "nothing was changed on the board" % (self.port, deploy))
         self.hello = reply
         self.test_mode = True
         return reply
@@ -126,7 +126,7 @@ class SerialTarget:
                 reply = self.client.command("consent", preset=flags)
                 if reply.get("result") == "needs_confirmation":
                     self._see_the_light()
-                    self.rig.press("mute+action", _CONFIRM_S)
+                    self.press("mute+action", _CONFIRM_S)
             if flag_bits(self.household()["flags"]) != flags:
                 left.append("consent %s (it was %s: set it again with earshot consent set %s "
                             "and hold both buttons)" % (now["preset"], before["preset"],
@@ -135,7 +135,7 @@ class SerialTarget:
             self.client.command("consent", guest=True)  # more private: applies at once
         if not before["muted"] and self.household()["muted"]:
             if buttons:
-                self.rig.press("mute")
+                self.press("mute")
             if self.household()["muted"]:
                 left.append("muted (it was unmuted: press the mute button)")
         if self.household()["device_id"] != before["device_id"]:
@@ -178,21 +178,30 @@ class SerialTarget:
         self.client.close()
         return deploy(self.port, board_id=self.board_id, test_mode=True, **kwargs)
 
-    def wait_booted(self, timeout=20):
+    def wait_booted(self, timeout=60):
         """Wait until the firmware answers (a port that went away with the board's USB is
-        opened again); its hello reply."""
+        opened again); its hello reply. Each hello waits _HELLO_S (one sent while the board
+        was still starting may never be answered); the whole wait is a generous host bound."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                reply = self.client.hello()
+                reply = self._hello()
                 break
-            except (ProtocolError, PortError):
-                self.client.close()
+            except (ProtocolError, PortError) as e:
+                if isinstance(e, PortError) or not self._network:
+                    self.client.close()
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         self.test_mode = bool(reply.get("test_mode"))
         return reply
+
+    def _hello(self, seconds=_HELLO_S):
+        saved, self.client.timeout = self.client.timeout, seconds
+        try:
+            return self.client.hello()
+        finally:
+            self.client.timeout = saved
 
     def play(self, pcm):
         from ..sim.world import read_pcm
@@ -236,12 +245,28 @@ class SerialTarget:
                 queue.clear()
                 raise ProtocolError("feeding audio to %s timed out after %.0f s"
                                     % (self.port, limit))
-        # Let the board play out what it holds.
-        time.sleep(fill / _BYTES_PER_S + 0.2)
+        # Let the board play out what it holds: it does at its own pace, so in its time.
+        self.advance(fill / _BYTES_PER_S + 0.2)
 
     def advance(self, seconds, timeout=None):
-        time.sleep(seconds)
-        return True
+        """Let `seconds` of the board's own time pass, read from its ticks (status uptime_ms),
+        not the host's clock: a busy PC (or a virtual board behind it) may run the board's
+        clock slower than the host's, and a confirmation that should lapse would not have.
+        The host waits as long as it takes, within a generous bound."""
+        start = self.ticks_ms()
+        deadline = time.monotonic() + (timeout or seconds * 4 + 30)
+        while True:
+            left = seconds - ((self.ticks_ms() - start) & _TICKS_MASK) / 1000
+            if left <= 0:
+                return True
+            if time.monotonic() > deadline:
+                raise ProtocolError("%s: %.1f s of board time did not pass in %.0f s"
+                                    % (self.port, seconds, timeout or seconds * 4 + 30))
+            time.sleep(min(max(left, 0.005), 0.25))  # the board's clock never outruns ours
+
+    def ticks_ms(self):
+        """The board's time.ticks_ms() now (it wraps at 2**30, MicroPython's TICKS_PERIOD)."""
+        return self.client.command("status")["uptime_ms"]
 
     def tap(self):
         """Counts every byte the board sends on the line from now on, except its replies to
@@ -253,7 +278,9 @@ class SerialTarget:
     # -- what the rig does ---------------------------------------------------------------------
 
     def press(self, button, seconds=0.1, wait=True):
-        self.rig.press(button, seconds)
+        # Held for `seconds` of the board's time, whatever the load on this PC (a confirm
+        # gesture cut short by a slow host would not confirm).
+        self.rig.press(button, seconds, wait=self.advance)
 
     def hold(self, button):
         self.rig.hold(button)
@@ -270,19 +297,27 @@ class SerialTarget:
     def edges(self, since):
         return self.rig.edges(since)
 
+    def _board_gone(self):
+        """The board is about to restart: a USB port goes with it, so it is closed (and opened
+        again by the next command). A network port (ser2net, an exporter) stays: its
+        connection is kept for the whole suite, since each RFC 2217 open and close costs
+        pyserial's negotiation and sleeps (serial/rfc2217.py open, close: 0.3 s)."""
+        if not self._network:
+            self.client.close()
+
     def power_cut(self):
-        self.client.close()
+        self._board_gone()
         self.rig.power_off()
 
     def power_on(self):
         self.rig.power_on()
 
     def hard_reset(self):
-        self.client.close()
+        self._board_gone()
         self.rig.reset()
 
     def boot_holding(self, button):
-        self.client.close()
+        self._board_gone()
         self.rig.boot_holding(button, self.wait_booted)
 
     @property

@@ -129,9 +129,15 @@ class Client:
     def _await_confirmation(self, name, seq, countdown):
         deadline = time.monotonic() + self.timeout
         reply = waiting_until = None
+        asked, ask_at = None, 0.0  # the status asked for the board's own count of seconds left
         while True:
             for frame in self.read_frames(0.1):
                 ev = frame.event() if frame.type == T_EVENT else {}
+                if asked is not None and ev.get("re") == asked and ev.get("ev") == "reply":
+                    asked, left = None, (ev.get("confirm") or {}).get("seconds")
+                    if left is not None and waiting_until is not None:
+                        waiting_until = time.monotonic() + left
+                    continue
                 if ev.get("re") != seq or ev.get("ev") not in ("reply", "error", "confirm"):
                     self.backlog.append(frame)
                     continue
@@ -155,6 +161,10 @@ class Client:
             now = time.monotonic()
             if waiting_until is not None:
                 if countdown:
+                    # The countdown is the board's (its ticks), asked again every second: a
+                    # loaded PC can slow the board's clock, and the window closes by that clock.
+                    if asked is None and now >= ask_at:
+                        asked, ask_at = self.send("status"), now + 1.0
                     countdown(max(0.0, waiting_until - now))
                 # Board time follows the audio clock, which a loaded PC may slow: be generous.
                 deadline = max(deadline, waiting_until + 15)

@@ -88,8 +88,11 @@ def test_sessions_end_at_the_maximum_length_and_on_mute(ready):
     assert ends[0]["end"] == "max_length" and 9500 <= ends[0]["ms"] <= 10100
     board.press("action")
     board.play(speech_like(1.0))
-    board.wait_audio_done()
+    # Mute while the session is open, before the speech is even over: the press comes within
+    # the session's first moments of board time, never after a host-timed wait that a loaded
+    # PC stretches past the 800 ms of silence that would end it first (speech_end).
     board.press("mute")
+    board.wait_audio_done()
     board.play(speech_like(2.0))
     board.wait_audio_done()
     frames = events(client, 0.5)
