@@ -30,8 +30,8 @@ from .flash_cost import FlashCost
 from .runs import lock_flash
 from .serial_line import BOOT_BAUD, SerialLine
 from .unix_port import micropython_binary, parse_heap
-from .wire import (CHIP_BROWN_OUT, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY,
-                   EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
+from .wire import (CHIP_BROWN_OUT, CHIP_CORE_SW, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD,
+                   EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
 from .world import DMA_BUFFER_SAMPLES, World, WorldServer, read_pcm
 
 RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
@@ -196,12 +196,15 @@ class VirtualBoard:
             else:
                 self._spawn("friendly", reset_cause, chip_reset)
 
-    def brownout(self):
+    def brownout(self, hardware_reset=False):
         """The supply sags below the brown-out threshold: the chip resets. Upstream MicroPython
         reports it as a power-on (ports/esp32/modmachine.c, mp_machine_reset_cause maps
-        ESP_RST_BROWNOUT to MP_PWRON_RESET); the chip's own reset reason says brown-out."""
+        ESP_RST_BROWNOUT to MP_PWRON_RESET). With IDF 5.x defaults the brown-out interrupt
+        resets through esp_rom_software_reset_system(), so the chip's own reason is 3
+        (RESET_REASON_CORE_SW, wire.py has the lines); `hardware_reset` is the detector's own
+        reset (15, RESET_REASON_SYS_BROWN_OUT)."""
         self.power_cut()
-        self.power_on(PWRON_RESET, chip_reset=CHIP_BROWN_OUT)
+        self.power_on(PWRON_RESET, chip_reset=CHIP_BROWN_OUT if hardware_reset else CHIP_CORE_SW)
 
     def switch(self, engaged):
         """Slide the board's latched mute switch: True is "mute" (a board file whose

@@ -57,9 +57,15 @@ WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
-# ROM reset reason the chip itself records (esp-idf components/soc/esp32s3/include/soc/
-# reset_reasons.h: RESET_REASON_SYS_BROWN_OUT 0x0F); upstream reports it as PWRON_RESET.
+# The reset reason the chip itself records (esp-idf components/soc/esp32s3/include/soc/
+# reset_reasons.h). A brown-out with IDF 5.x defaults (CONFIG_ESP_BROWNOUT_USE_INTR) is handled
+# by rtc_brownout_isr_handler (components/esp_hw_support/power_supply/brownout.c), which sets the
+# hint ESP_RST_BROWNOUT and calls esp_rom_software_reset_system(): the chip records
+# RESET_REASON_CORE_SW (0x03), and esp_reset_reason() returns the hint (components/esp_system/
+# port/soc/esp32s3/reset_reason.c); only a brown-out the detector resets in hardware records
+# RESET_REASON_SYS_BROWN_OUT (0x0F). machine.reset_cause() reports both as PWRON_RESET.
 CHIP_POWERON = 1
+CHIP_CORE_SW = 3
 CHIP_BROWN_OUT = 15
 
 # ticks_ms() wraps here on the board (py/mpconfig.h MICROPY_PY_TIME_TICKS_PERIOD =

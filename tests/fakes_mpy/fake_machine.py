@@ -21,7 +21,7 @@ def reset_cause():
 
 
 class _Mem32:
-    regs = {}  # address -> value
+    regs = {0x60008038: 1}  # address -> value: RTC_CNTL_RESET_STATE of a clean power-on
 
     def __getitem__(self, addr):
         return _Mem32.regs.get(addr, 0)

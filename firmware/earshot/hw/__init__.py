@@ -56,9 +56,9 @@ BROWNOUT_RESET = 6
 # ticks_ms() wraps here on the ESP32-S3: py/mpconfig.h defines MICROPY_PY_TIME_TICKS_PERIOD as
 # MP_SMALL_INT_POSITIVE_MASK + 1, i.e. 2**30 ms (12.4 days) with 31-bit small ints.
 TICKS_PERIOD = 1 << 30
-# The chip's own reset reason for a brown-out (esp-idf components/soc/esp32s3/include/soc/
-# reset_reasons.h RESET_REASON_SYS_BROWN_OUT, the RTC_CNTL_RESET_CAUSE_PROCPU field).
-_CHIP_BROWN_OUT = 15
+# The chip's own reset reason for a clean power-on: esp-idf components/soc/esp32s3/include/soc/
+# reset_reasons.h RESET_REASON_CHIP_POWER_ON (0x01), the RTC_CNTL_RESET_CAUSE_PROCPU field.
+_CHIP_POWER_ON = 1
 
 # Board files name their hardware implementation; differences between boards are data.
 _HALS = {"esp32": "earshot.hw.esp32", "virtual": "earshot.hw.virtual"}
@@ -68,10 +68,15 @@ def reset_cause_from(cause, chip_reason):
     """The hw reset cause from machine.reset_cause() (in hw numbering) and the chip's reason.
 
     Upstream reports a brown-out as a power-on (ports/esp32/modmachine.c, mp_machine_reset_cause
-    maps ESP_RST_BROWNOUT to MP_PWRON_RESET); only the chip's own record tells them apart, and
-    a brown-out must not count as the clean power-on that may restore "unmuted".
+    maps ESP_RST_BROWNOUT to MP_PWRON_RESET), and with IDF 5.x defaults the brown-out interrupt
+    resets through esp_rom_software_reset_system() (components/esp_hw_support/power_supply/
+    brownout.c, rtc_brownout_isr_handler), so the chip records 3 (RESET_REASON_CORE_SW), not 15
+    (RESET_REASON_SYS_BROWN_OUT, the detector's own reset). esp_reset_reason() maps only chip
+    reason 1 to ESP_RST_POWERON (components/esp_system/port/soc/esp32s3/reset_reason.c), so a
+    "power-on" whose chip reason is anything else was a brown-out (or an unreadable reason):
+    it fails closed and must not count as the clean power-on that may restore "unmuted".
     """
-    if cause == PWRON_RESET and chip_reason == _CHIP_BROWN_OUT:
+    if cause == PWRON_RESET and chip_reason != _CHIP_POWER_ON:
         return BROWNOUT_RESET
     return cause
 

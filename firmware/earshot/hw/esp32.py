@@ -23,9 +23,13 @@ _WDT_LONGEST_MS = const(86_400_000)  # what wdt_stop() settles for: 24 h
 # machine.reset_cause() constants -> the hw package numbering (1 power-on .. 5 soft reset)
 _RESET_CAUSES = {getattr(machine, name, -1): n + 1 for n, name in enumerate(
     ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"))}
-# The chip's own reset reason: RTC_CNTL_RESET_STATE_REG (DR_REG_RTCCNTL_BASE 0x60008000 + 0x38),
-# field RTC_CNTL_RESET_CAUSE_PROCPU, bits 5:0 (esp-idf components/soc/esp32s3/include/soc/
-# rtc_cntl_reg.h); esp_reset_reason() reads the same field.
+# The chip's own reset reason: RTC_CNTL_RESET_STATE_REG, field RTC_CNTL_RESET_CAUSE_PROCPU, bits
+# 5:0 (read-only). Address: the RTC_CNTL (low-power management) block at 0x6000_8000 in the
+# ESP32-S3 Technical Reference Manual's peripheral address map, register offset 0x0038 in its
+# "Low-power Management" register summary; esp-idf's generated headers agree
+# (components/soc/esp32s3/register/soc/reg_base.h DR_REG_RTCCNTL_BASE 0x60008000,
+# register/soc/rtc_cntl_reg.h RTC_CNTL_RESET_STATE_REG = base + 0x38, RESET_CAUSE_PROCPU
+# mask 0x3F). esp_reset_reason() reads the same field (esp_rom_get_reset_reason(0)).
 _RTC_CNTL_RESET_STATE = const(0x60008038)
 _REPL_BAUD = const(115200)  # MICROPY_HW_UART_REPL_BAUD (ports/esp32/uart.h)
 # machine.I2S RX DMA: ibuf // (256 frames * 8 bytes) buffers of 256 samples each
