@@ -146,8 +146,13 @@ def level(pin):
 """ % str(BOARDS_DIR)
 
 
-def run_hw(code):
-    return run_mpy(PRELUDE + code, extra_path=[FAKES])
+def run_hw(code, notes=False):
+    """Run code against the fakes; the firmware's boot notes ("earshot: ...") are dropped
+    unless `notes`."""
+    out = run_mpy(PRELUDE + code, extra_path=[FAKES])
+    if notes:
+        return out
+    return "".join(line for line in out.splitlines(True) if not line.startswith("earshot: "))
 
 
 def test_board_boots_with_mic_unpowered_and_mute_led_on():
@@ -244,6 +249,20 @@ hw.wdt_stop()  # Ctrl-C: a developer at the REPL
 print(M.UART.bauds[0], 0 in M.Timer.running)
 """)
     assert out.split() == ["921600", "1", "True", "115200", "False"]
+
+
+def test_the_console_message_says_the_rate_really_in_force():
+    # Upstream machine.UART(0, baudrate=...) on the REPL UART sets the rate, then raises
+    # (uart_set_rx_full_threshold needs the driver installed). The firmware used to print that
+    # the console "stays at its boot rate" while it was already at 921600.
+    out = run_hw("""
+hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
+print("rate", M.UART.bauds[0])
+""", notes=True)
+    lines = out.splitlines()
+    assert lines[-1] == "rate 921600"
+    note = [line for line in lines if line.startswith("earshot: console")]
+    assert note and "921600 baud" in note[0] and "boot rate" not in note[0], out
 
 
 def test_a_brownout_is_told_apart_from_a_clean_power_on():

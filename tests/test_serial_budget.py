@@ -113,3 +113,17 @@ def test_audio_the_board_loses_mid_session_is_a_visible_gap(listening):
     ends = [e for e in event_dicts(frames) if e["ev"] == "session"]
     assert ends[0]["gaps"] == 1
     assert client.command("status")["audio_lost_ms"] == board.world.lost_samples // 16
+
+
+def test_the_virtual_board_tells_the_console_rate_it_really_runs_at(firmware_image, tmp_path):
+    # Upstream machine.UART(0, baudrate=921600) sets the rate, then raises (the REPL UART has no
+    # driver for uart_set_rx_full_threshold): the virtual board raises the same, the serial cost
+    # model runs at the rate in force, and the firmware's note says so.
+    board = boot_board(firmware_image, tmp_path)
+    out = board.tap()  # from power-on
+    with board:
+        board.wait_booted()
+        wait_for(lambda: b"earshot: console UART0" in out)
+        assert board.world.serial.baud == 921600
+        line = bytes(out).split(b"earshot: console UART0", 1)[1].split(b"\n", 1)[0]
+        assert line.startswith(b" runs at 921600 baud"), line

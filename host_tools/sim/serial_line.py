@@ -22,6 +22,11 @@ with one running every `wake_ms` the waits end at that period instead of the tic
 """
 
 TICK_MS = 10  # ESP-IDF default CONFIG_FREERTOS_HZ = 100
+# machine.UART(0, baudrate=...) on the REPL UART: ports/esp32/machine_uart.c init_helper calls
+# uart_set_baudrate (the rate changes), then uart_set_rx_full_threshold, which without an
+# installed driver returns ESP_ERR_INVALID_STATE (esp-idf esp_driver_uart/src/uart.c), and
+# check_esp_err raises OSError(-0x103). The rate stays changed.
+REPL_UART_ERROR = -0x103
 UART_FIFO = 128  # SOC_UART_FIFO_LEN, ESP32-S3
 USB_FIFO = 256  # CFG_TUD_CDC_TX_BUFSIZE, full speed
 USB_RATE = 1_216_000  # bytes/s: 19 bulk packets of 64 bytes per 1 ms USB frame
@@ -81,11 +86,13 @@ class SerialLine:
         return int(self.uart.rate * 10) if self.uart else None
 
     def configure(self, baud=None, wake_ms=None):
-        """What the firmware set: UART0's baud rate, and a wake timer period (0: none)."""
+        """What the firmware set: UART0's baud rate, and a wake timer period (0: none).
+        Returns the error machine.UART raises after setting the rate (REPL_UART_ERROR)."""
         if baud and self.uart:
             self.uart.rate = baud / 10.0
         if wake_ms is not None:
             self.wake_us = min(self.tick_us, int(wake_ms * 1000)) if wake_ms else self.tick_us
+        return REPL_UART_ERROR if baud else 0
 
     def write(self, n, now_us):
         """Board time (us) a write of n bytes blocks the firmware, starting at now_us."""

@@ -28,7 +28,9 @@ OP_BOOTED = b"B"  # mode u8 (BOOT_FRIENDLY / BOOT_RAW); reply BOOT_OK
 OP_KBD_INTR = b"K"  # char u8 (KBD_INTR_OFF = -1): mp_interrupt_char changed; reply ACK for -1
 KBD_INTR_OFF = 0xFF
 OP_SERIAL = b"S"  # nbytes u32: the firmware wrote nbytes to its serial port (costs board time)
-OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake timer (0: off)
+OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake timer (0: off);
+# reply i32 LE: 0, or the esp_err_t machine.UART raises after setting the rate (on the REPL
+# UART upstream always raises ESP_ERR_INVALID_STATE: serial_line.REPL_UART_ERROR)
 OP_FLASH = b"C"  # kind u8 (FLASH_*), erases u32, nbytes u32: a filesystem write; reply ACK
 FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes programmed
 FLASH_META = b"m"  # a close, rename or remove: one metadata commit

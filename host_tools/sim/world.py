@@ -232,8 +232,9 @@ class World:
             self._cond.notify_all()
 
     def configure_console(self, baud, wake_ms):
+        """UART0's rate and the wake timer; returns what machine.UART raises (serial_line)."""
         with self._cond:
-            self.serial.configure(baud=baud, wake_ms=wake_ms)
+            return self.serial.configure(baud=baud, wake_ms=wake_ms)
 
     def flash_write(self, kind, erases, nbytes):
         with self._cond:
@@ -467,7 +468,7 @@ class WorldServer:
                     w.serial_write(n)
                 elif op == wire.OP_CONSOLE:
                     baud, wake = struct.unpack("<IB", _read_exact(f, 5))
-                    w.configure_console(baud, wake)
+                    conn.sendall(struct.pack("<i", w.configure_console(baud, wake)))
                 elif op == wire.OP_FLASH:
                     kind, erases, n = struct.unpack("<cII", _read_exact(f, 9))
                     w.flash_write(kind, erases, n)

@@ -87,6 +87,25 @@ def console_settings(board):
     return c.get("uart_baud", 0), c.get("wake_ms", 0)
 
 
+# check_esp_err (ports/esp32/mphalport.c) raises OSError(-code, name) for an esp_err_t.
+ESP_ERR_INVALID_STATE = -0x103
+
+
+def console_rate_note(baud, error):
+    """(rate in force, the line to print) after machine.UART(0, baudrate=baud) raised `error`.
+
+    Quirk: on the REPL UART upstream's init_helper (ports/esp32/machine_uart.c) skips the driver
+    install, calls uart_set_baudrate (the rate changes here), then uart_set_rx_full_threshold,
+    which returns ESP_ERR_INVALID_STATE without an installed driver (esp-idf
+    components/esp_driver_uart/src/uart.c: "call uart_driver_install API first"). So that
+    error means the new rate IS in force; any other means the rate is not known.
+    """
+    if getattr(error, "errno", None) == ESP_ERR_INVALID_STATE:
+        return baud, ("earshot: console UART0 runs at %d baud (machine.UART set it, then "
+                      "raised ESP_ERR_INVALID_STATE: the REPL UART has no driver)" % baud)
+    return 0, "earshot: console UART0 rate unknown: machine.UART raised %r" % (error,)
+
+
 def mute_is_switch(board):
     """True when the board's mute control is a latched switch that reports state (BOX-3)."""
     return board.get("buttons", {}).get("mute", {}).get("kind") == "switch"

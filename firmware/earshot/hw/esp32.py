@@ -14,7 +14,7 @@ from machine import I2S, WDT, Pin
 from micropython import const
 
 from earshot.hw import (BUTTON_ACTION, BUTTON_MUTE, NO_PDM, NotSupportedError,
-                        console_settings, mute_is_switch, reset_cause_from)
+                        console_rate_note, console_settings, mute_is_switch, reset_cause_from)
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 _FRAME_MS = const(20)
@@ -202,12 +202,16 @@ class Hardware:
         # - a periodic machine.Timer: its ISR wakes the main task (machine_timer.c calls
         #   mp_hal_wake_main_task_from_isr), so those driver waits end after wake_ms, not 10 ms.
         # docs/protocol.md states the resulting budget.
+        # - machine.UART(0, ...) sets the rate and then raises on the REPL UART (see
+        #   console_rate_note for the upstream lines): the message says the rate in force.
         baud, wake_ms = console_settings(board)
         if baud:
             try:
                 machine.UART(0, baudrate=baud)
-            except (OSError, ValueError) as e:
-                print("earshot: console stays at its boot rate:", e)
+            except OSError as e:
+                print(console_rate_note(baud, e)[1])
+            except ValueError as e:
+                print("earshot: console UART0 stays at its boot rate:", e)
         if wake_ms:
             try:
                 self._pump = machine.Timer(0, mode=machine.Timer.PERIODIC, period=wake_ms,

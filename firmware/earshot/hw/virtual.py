@@ -13,8 +13,8 @@ import sys
 
 from micropython import const
 
-from earshot.hw import (BUTTON_MUTE, NO_PDM, NotSupportedError, console_settings,
-                        mute_is_switch, reset_cause_from)
+from earshot.hw import (BUTTON_MUTE, NO_PDM, NotSupportedError, console_rate_note,
+                        console_settings, mute_is_switch, reset_cause_from)
 
 _FRAME = const(320)
 _HEADER = const(9)  # wire.FRAME_HEADER: buttons u8, lost u16, backlog u16, ticks u32
@@ -60,11 +60,17 @@ class Hardware:
         self._poll.register(sys.stdin, select.POLLIN)
         baud, wake_ms = console_settings(board)
         if baud:
-            # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model.
+            # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model,
+            # which answers what upstream's machine.UART raises after setting the rate.
             msg = bytearray(6)
             msg[0] = ord("U")
             struct.pack_into("<IB", msg, 1, baud, wake_ms)
             s.write(msg)
+            err = bytearray(4)
+            self._read_exact(err)
+            code = struct.unpack("<i", err)[0]
+            if code:
+                print(console_rate_note(baud, OSError(code, "ESP_ERR_INVALID_STATE"))[1])
 
     # -- microphone -----------------------------------------------------------------------
 
