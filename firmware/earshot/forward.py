@@ -112,6 +112,10 @@ class Forwarder:
         self.lost_samples += lost_samples
         self.streamer.gap()
 
+    def flash_written(self):
+        """A flash write happened while this session streams: mark where (see app.step)."""
+        self.streamer.splice()
+
     def close(self, reason, now_ms):
         """End the open session; log it; return its summary for the host."""
         s = self.streamer
