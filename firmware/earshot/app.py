@@ -276,6 +276,8 @@ class App:
                 self._on_button(kind, bit, now)
         n = hw.serial_read(self._rx)
         if n:
+            if self.writer.stalled:
+                self._host_back(now)
             for cmd in self.reader.feed(memoryview(self._rx)[:n]):
                 commands.handle(self, cmd, now)
         if self.confirmation.state == WAITING:
@@ -311,6 +313,8 @@ class App:
             self._spliced = True
         elif spliced and not wrote and hw.backlog() == 0:
             self._spliced = False  # this read emptied the DMA buffer: the next frame is new
+        if self.writer.stalled and self.gate.state == gate.OPEN:
+            self.close_session("host_slow")  # logged; the receiver sees the session cut
         self._steps = (self._steps + 1) & _MEM_EVERY  # stays a small int: no allocation
         if not self._steps:
             used = gc.mem_alloc()
@@ -335,6 +339,12 @@ class App:
             if reason:
                 self.close_session(reason)
         return on_time
+
+    def _host_back(self, now):
+        # A host that stopped reading (proto.FrameWriter.stalled) talks again: write again,
+        # and say what it missed.
+        missed = self.writer.resume()
+        self._note("the host stopped reading: %d frames were not sent" % missed)
 
     def _audio_lost(self, samples):
         # The loop fell further behind than the DMA buffer holds: that audio is gone. Inside a

@@ -119,7 +119,7 @@ class Forwarder:
     def close(self, reason, now_ms):
         """End the open session; log it; return its summary for the host."""
         s = self.streamer
-        if reason == "mute":
+        if reason == "mute" or reason == "host_slow":
             s.discard()  # what was not yet sent stays unsent
         digest = s.close(reason)
         nbytes = s.signer.nbytes

@@ -206,6 +206,14 @@ class VirtualBoard:
         self.power_cut()
         self.power_on(PWRON_RESET, chip_reset=CHIP_BROWN_OUT if hardware_reset else CHIP_CORE_SW)
 
+    def host_stops_reading(self, ms, at=None):
+        """The host holds the port open (DTR set) but reads nothing for `ms` of board time,
+        from now or from board time `at` (seconds): upstream's USB CDC writes then block up to
+        0.5-1 s each and the host gets only what fits in the FIFO (serial_line.py)."""
+        if not 0 < ms <= 3_600_000:
+            raise EarshotError("host stops reading for %r ms: give 1 to 3600000" % (ms,))
+        self.world.host_stops_reading(ms, at)
+
     def switch(self, engaged):
         """Slide the board's latched mute switch: True is "mute" (a board file whose
         buttons.mute has "kind": "switch", like the ESP32-S3-BOX-3)."""

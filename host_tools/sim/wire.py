@@ -27,7 +27,8 @@ OP_WDT_STOP = b"D"  # after Ctrl-C only
 OP_BOOTED = b"B"  # mode u8 (BOOT_FRIENDLY / BOOT_RAW); reply BOOT_OK
 OP_KBD_INTR = b"K"  # char u8 (KBD_INTR_OFF = -1): mp_interrupt_char changed; reply ACK for -1
 KBD_INTR_OFF = 0xFF
-OP_SERIAL = b"S"  # nbytes u32: the firmware wrote nbytes to its serial port (costs board time)
+OP_SERIAL = b"S"  # nbytes u32: the firmware writes nbytes to its serial port (costs board time);
+# reply: delivered u32 (how many the host gets; the firmware writes only those), blocked_us u32
 OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake timer (0: off);
 # reply i32 LE: 0, or the esp_err_t machine.UART raises after setting the rate (on the REPL
 # UART upstream always raises ESP_ERR_INVALID_STATE: serial_line.REPL_UART_ERROR)

@@ -241,11 +241,22 @@ class World:
             return mask, min(lost, 0xFFFF), min(backlog, 0xFFFF), self.ticks_ms, pcm
 
     def serial_write(self, nbytes):
-        """The firmware wrote nbytes to its serial port: it was blocked that long."""
+        """The firmware writes nbytes to its serial port: it is blocked that long. Returns
+        (bytes the host gets, board us it blocked)."""
         with self._cond:
             self._last_op = time.monotonic()
-            self._advance(self.serial.write(nbytes, self.clock_us))
+            cost = self.serial.write(nbytes, self.clock_us)
+            self._advance(cost)
             self._cond.notify_all()
+            return self.serial.delivered, cost
+
+    def host_stops_reading(self, ms, at=None):
+        """The host keeps the port open but reads nothing for `ms` of board time from now (or
+        from board time `at`, seconds): serial_line.py, every write blocks 0.5-1 s and the host
+        gets what fits in the USB FIFO."""
+        with self._cond:
+            start = self.clock_us if at is None else int(at * 1_000_000)
+            self.serial.host_stops_reading(start, ms)
 
     def configure_console(self, baud, wake_ms):
         """UART0's rate and the wake timer; returns what machine.UART raises (serial_line)."""
@@ -483,7 +494,7 @@ class WorldServer:
                     conn.sendall(struct.pack("<BHHI", mask, lost, backlog, ticks) + pcm)
                 elif op == wire.OP_SERIAL:
                     (n,) = struct.unpack("<I", _read_exact(f, 4))
-                    w.serial_write(n)
+                    conn.sendall(struct.pack("<II", *w.serial_write(n)))
                 elif op == wire.OP_CONSOLE:
                     baud, wake = struct.unpack("<IB", _read_exact(f, 5))
                     conn.sendall(struct.pack("<i", w.configure_console(baud, wake)))

@@ -30,8 +30,9 @@
 #   reset_cause()            1 power-on, 2 hard reset, 3 watchdog, 4 deep sleep, 5 soft reset,
 #                            6 brown-out (see reset_cause_from)
 #   serial_read(buf) -> n    non-blocking: copy bytes waiting from the host into buf
-#   serial_write(data)       write bytes to the host (the USB serial the REPL also uses);
-#                            blocks as long as the console driver does
+#   serial_write(data) -> n  write bytes to the host (the USB serial the REPL also uses);
+#                            blocks as long as the console driver does; n < len(data): the host
+#                            is not reading (see host_took), what it got of data is unknown
 #   urandom(n) -> bytes      n random bytes
 #   fail_safe()              mic off and mute LED on, from any state; never raises
 #
@@ -104,6 +105,25 @@ def console_rate_note(baud, error):
         return baud, ("earshot: console UART0 runs at %d baud (machine.UART set it, then "
                       "raised ESP_ERR_INVALID_STATE: the REPL UART has no driver)" % baud)
     return 0, "earshot: console UART0 rate unknown: machine.UART raised %r" % (error,)
+
+
+# A serial write that blocked this long ran into the USB CDC timeout: the host holds the port
+# open and reads nothing. A healthy write of the largest frame takes well under it (docs/
+# protocol.md, serial budget); MICROPY_HW_USB_CDC_TX_TIMEOUT is 500 ms.
+HOST_STALL_US = 450_000
+
+
+def host_took(n, blocked_us):
+    """What serial_write reports: the count the write returned, or 0 when it blocked into the
+    USB CDC timeout. Quirk: upstream's count cannot say it. mp_usbd_cdc_tx_strn (shared/
+    tinyusb/mp_usbd_cdc.c) returns short after MICROPY_HW_USB_CDC_TX_TIMEOUT (500 ms) without
+    room, but mp_hal_stdout_tx_strn (ports/esp32/mphalport.c) returns the UART mirror's full
+    count when USB took nothing (`if (cdc_res > 0)`), and sys.stdout.buffer.write loops on a
+    short count (py/stream.c mp_stream_rw) until then: the write returns len(data) after
+    0.5-1 s while the host got only what fitted in the 256-byte CDC FIFO."""
+    if n is None or blocked_us >= HOST_STALL_US:
+        return 0
+    return n
 
 
 def mute_is_switch(board):

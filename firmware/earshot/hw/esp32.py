@@ -14,7 +14,8 @@ from machine import I2S, WDT, Pin
 from micropython import const
 
 from earshot.hw import (BUTTON_ACTION, BUTTON_MUTE, NO_PDM, NotSupportedError,
-                        console_rate_note, console_settings, mute_is_switch, reset_cause_from)
+                        console_rate_note, console_settings, host_took, mute_is_switch,
+                        reset_cause_from)
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 _FRAME_MS = const(20)
@@ -374,7 +375,11 @@ class Hardware:
         return n
 
     def serial_write(self, data):
-        sys.stdout.buffer.write(data)
+        # The count alone cannot tell a host that stopped reading; the time it took can
+        # (earshot.hw.host_took has the upstream lines).
+        t0 = time.ticks_us()
+        n = sys.stdout.buffer.write(data)
+        return host_took(n, time.ticks_diff(time.ticks_us(), t0))
 
     def fail_safe(self):
         # Mic off and mute LED on from any state, even half-initialised; never raises.
