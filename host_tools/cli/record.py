@@ -37,8 +37,17 @@ def run(args):
     out = prepare_out(args.out)
     if args.seconds is not None and args.seconds <= 0:
         raise EarshotError("--seconds %g: give a positive number of seconds" % args.seconds)
+    from ..errors import PortError
+    from ..link.again import Whereabouts, reconnect
+
     port = resolve(args.port).port
+    where = Whereabouts.of(args.port)  # to find the same board again after a reset
     recorder = Recorder(out, key, History.load(args.history))
+
+    def say(text):
+        if not args.json:
+            print(text, flush=True)
+
     with Client(port) as board:
         board.hello()
         if not args.json:
@@ -57,7 +66,15 @@ def run(args):
                     if now >= grace:
                         show(recorder.flush(), args.json)
                         break
-                for frame in board.frames(0.2):
+                try:
+                    frames = board.frames(0.2)
+                except PortError:
+                    # The board reset (its port goes with it): a session it was sending is kept
+                    # as cut, and recording carries on once the same board is back.
+                    show(recorder.flush(), args.json)
+                    reconnect(board, where, say)
+                    continue
+                for frame in frames:
                     late = recorder.joined_late
                     show(recorder.feed(frame), args.json)
                     if not late and recorder.joined_late and not args.json:
