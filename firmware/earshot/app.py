@@ -30,6 +30,9 @@ _MAX_ERROR = const(200)  # characters of an error message (JSON-escaped, still <
 _PWRON_RESET = const(1)
 _TEST_MODE_BLINK_MS = const(500)
 _MEM_EVERY = const(63)  # sample the heap every 64 frames
+# Frames after a flash write in a session that may still hold pieces of audio: the I2S DMA
+# buffer (ibuf 32768, 256 ms) is read empty within 13 frames even by a loop that never waits.
+_SPLICE_FRAMES = const(16)
 _UNLOCKED_BLINK_MS = const(500)
 _WHITE = (255, 255, 255)
 _DARK = (0, 0, 0)
@@ -65,7 +68,7 @@ class App:
         self._fault_logged = None
         self.lost_samples = 0  # audio the I2S DMA dropped because the loop was late
         self._saves = 0  # state files written (with log.writes: flash writes, see step)
-        self._spliced = False  # audio waiting in the DMA buffer may be in pieces (see step)
+        self._spliced = 0  # frames left that may hold pieces of audio (see step)
         self._steps = 0
         self.mem_peak = 0  # most heap in use, sampled every 64 frames
         self._led = None
@@ -310,9 +313,11 @@ class App:
         wrote = self.log.writes + self._saves != writes
         if wrote and self.gate.state == gate.OPEN and not self._spliced:
             self.forwarder.flash_written()
-            self._spliced = True
-        elif spliced and not wrote and hw.backlog() == 0:
-            self._spliced = False  # this read emptied the DMA buffer: the next frame is new
+            self._spliced = _SPLICE_FRAMES
+        elif spliced and not wrote:
+            # This read emptied the DMA buffer (or the buffer has been read through since):
+            # the next frame is new audio.
+            self._spliced = 0 if hw.backlog() == 0 else self._spliced - 1
         if self.writer.stalled and self.gate.state == gate.OPEN:
             self.close_session("host_slow")  # logged; the receiver sees the session cut
         self._steps = (self._steps + 1) & _MEM_EVERY  # stays a small int: no allocation
@@ -394,13 +399,13 @@ class App:
         # Opening wrote the counter and the log (see step): audio queued before (a pre-roll)
         # and audio after are not contiguous.
         self.forwarder.flash_written()
-        self._spliced = True
+        self._spliced = _SPLICE_FRAMES
 
     def close_session(self, reason):
         if self.gate.state != gate.OPEN:
             return
         self.gate.set_state(gate.CLOSING, reason)
-        self._spliced = False
+        self._spliced = 0
         summary = self.forwarder.close(reason, self.hw.ticks_ms())
         self.event("session", **summary)
         if self.detector is not None:
