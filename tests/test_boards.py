@@ -412,3 +412,25 @@ def test_the_host_opens_ports_at_the_console_rate_every_board_file_asks_for(boar
 
     assert board["console"]["uart_baud"] == BAUD
     assert 1 <= board["console"]["wake_ms"] <= 5
+
+
+def test_a_serial_write_that_blocks_into_the_usb_timeout_reports_nothing_taken():
+    # Upstream's write returns the whole length even when USB took part of it (the UART
+    # mirror's count); only the time tells: 450 ms or more is the 500 ms CDC timeout.
+    out = run_hw("""
+import time
+from earshot.hw import host_took
+class SlowOut:
+    def write(self, data):
+        time.sleep_ms(460)
+        return len(data)
+hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
+print(host_took(3251, 60_000), host_took(3251, 500_000), host_took(None, 0))
+class Std:
+    buffer = SlowOut()
+class Sys:
+    stdout = Std()
+hw_esp32.sys = Sys  # the HAL's stdout: a host that stopped reading
+print(hw.serial_write(b"x" * 100))
+""")
+    assert out.split() == ["3251", "0", "0", "0"]
