@@ -146,8 +146,13 @@ def level(pin):
 """ % str(BOARDS_DIR)
 
 
-def run_hw(code):
-    return run_mpy(PRELUDE + code, extra_path=[FAKES])
+def run_hw(code, notes=False):
+    """Run code against the fakes; the firmware's boot notes ("earshot: ...") are dropped
+    unless `notes`."""
+    out = run_mpy(PRELUDE + code, extra_path=[FAKES])
+    if notes:
+        return out
+    return "".join(line for line in out.splitlines(True) if not line.startswith("earshot: "))
 
 
 def test_board_boots_with_mic_unpowered_and_mute_led_on():
@@ -246,18 +251,32 @@ print(M.UART.bauds[0], 0 in M.Timer.running)
     assert out.split() == ["921600", "1", "True", "115200", "False"]
 
 
+def test_the_console_message_says_the_rate_really_in_force():
+    # Upstream machine.UART(0, baudrate=...) on the REPL UART sets the rate, then raises
+    # (uart_set_rx_full_threshold needs the driver installed). The firmware used to print that
+    # the console "stays at its boot rate" while it was already at 921600.
+    out = run_hw("""
+hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
+print("rate", M.UART.bauds[0])
+""", notes=True)
+    lines = out.splitlines()
+    assert lines[-1] == "rate 921600"
+    note = [line for line in lines if line.startswith("earshot: console")]
+    assert note and "921600 baud" in note[0] and "boot rate" not in note[0], out
+
+
 def test_a_brownout_is_told_apart_from_a_clean_power_on():
     # Upstream reports ESP_RST_BROWNOUT as PWRON_RESET; the chip's RTC_CNTL reset state says.
     out = run_hw("""
 hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
 M.RESET_CAUSE[0] = M.PWRON_RESET
-for chip in (1, 15):
+for chip in (1, 3, 15, 0):  # power-on; brown-out interrupt (IDF 5 default); detector; ?
     M._Mem32.regs[0x60008038] = 0x3000 | chip  # vector-select bits above the cause field
     print(hw.reset_cause())
 M.RESET_CAUSE[0] = M.WDT_RESET
 print(hw.reset_cause())
 """)
-    assert out.split() == ["1", "6", "3"]
+    assert out.split() == ["1", "6", "6", "6", "3"]
 
 
 def test_dma_backlog_is_estimated_from_read_timing():
@@ -393,3 +412,25 @@ def test_the_host_opens_ports_at_the_console_rate_every_board_file_asks_for(boar
 
     assert board["console"]["uart_baud"] == BAUD
     assert 1 <= board["console"]["wake_ms"] <= 5
+
+
+def test_a_serial_write_that_blocks_into_the_usb_timeout_reports_nothing_taken():
+    # Upstream's write returns the whole length even when USB took part of it (the UART
+    # mirror's count); only the time tells: 450 ms or more is the 500 ms CDC timeout.
+    out = run_hw("""
+import time
+from earshot.hw import host_took
+class SlowOut:
+    def write(self, data):
+        time.sleep_ms(460)
+        return len(data)
+hw = hw_esp32.Hardware(board("esp32-s3-devkitc-1-inmp441"))
+print(host_took(3251, 60_000), host_took(3251, 500_000), host_took(None, 0))
+class Std:
+    buffer = SlowOut()
+class Sys:
+    stdout = Std()
+hw_esp32.sys = Sys  # the HAL's stdout: a host that stopped reading
+print(hw.serial_write(b"x" * 100))
+""")
+    assert out.split() == ["3251", "0", "0", "0"]

@@ -130,3 +130,24 @@ def test_ticks_start_again_when_the_chip_starts(firmware_image, tmp_path):
             assert up < 10_000, up  # the boot itself, not the 30 s before it
             assert board.time_s > 30.0  # while board time (the world's clock) ran on
         client.close()
+
+
+def test_a_boot_gesture_held_across_the_wrap_arms_test_mode(tmp_path):
+    # ticks_ms() runs on through a soft reset (esp_timer counts from the chip's start), so a
+    # boot gesture can straddle the wrap. earshot/access.py measured the hold as a raw
+    # subtraction: after the wrap it was hugely negative, never reached HOLD_MS, and the gesture
+    # was lost (test mode not armed) however long the button was held.
+    from host_tools.board.build import build
+    from host_tools.board.files import load as load_board
+
+    image = build(load_board("virtual"), test_mode=True, out=tmp_path / "image")
+    with boot_board(image, tmp_path, clock_start_ms=TICKS_PERIOD - 1000) as board:
+        board.hold("action")  # held from power-on, 1 s before ticks_ms() wraps
+        board.wait_booted()
+        assert board.world.wait_board_time(board.time_s + 3.5, wall_timeout=60)  # across it
+        board.release("action")
+        client = connect(board.port)
+        status = client.command("status")
+        client.close()
+    assert status["uptime_ms"] < 10_000  # the board's clock wrapped during the gesture
+    assert status["test_mode"] is True

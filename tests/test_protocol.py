@@ -100,3 +100,15 @@ def test_frames_that_arrive_with_a_reply_are_kept_in_order():
     board._serial = FakeSerial(stream)
     assert board.command("status")["re"] == 1
     assert [f.payload for f in board.backlog] == [b"a", b"b"]
+
+
+def test_a_frame_cut_short_does_not_swallow_the_whole_frames_after_it():
+    # A board whose host stopped reading mid-frame writes nothing more until the host talks;
+    # what the host then gets is the head of a long frame, then whole frames.
+    from host_tools.link.protocol import FrameParser, encode_frame
+
+    cut = encode_frame(0x11, 7, bytes(3000))[:300]
+    whole = encode_frame(1, 8, b'{"ev": "note", "text": "back"}')
+    p = FrameParser()
+    frames = p.feed(cut + whole)
+    assert [(f.type, f.seq) for f in frames] == [(1, 8)] and p.bad_frames == 1

@@ -72,7 +72,9 @@ def test_a_ten_second_session_arrives_whole_on_the_esp32_serial_line(listening):
     # The session opened at the button's release, a frame or two before the audio started.
     start = len(audio) - len(audio.lstrip(b"\0")) & ~1
     audio = audio[start:]
-    assert 9.9 <= (start + len(audio)) / 32000 <= 10.1, "%d ms of audio in a 10 s session" % (
+    # Less the frames read while the opening's flash writes drain from the DMA buffer (they
+    # come in pieces: app.step), about 140 ms, left out before the first chunk.
+    assert 9.8 <= (start + len(audio)) / 32000 <= 10.1, "%d ms of audio in a 10 s session" % (
         (start + len(audio)) // 32)
     # Every byte sent is the room's audio, in order, with nothing cut out of the middle.
     assert played.find(audio) >= 0, "the session's audio is not one stretch of what was played"
@@ -113,3 +115,17 @@ def test_audio_the_board_loses_mid_session_is_a_visible_gap(listening):
     ends = [e for e in event_dicts(frames) if e["ev"] == "session"]
     assert ends[0]["gaps"] == 1
     assert client.command("status")["audio_lost_ms"] == board.world.lost_samples // 16
+
+
+def test_the_virtual_board_tells_the_console_rate_it_really_runs_at(firmware_image, tmp_path):
+    # Upstream machine.UART(0, baudrate=921600) sets the rate, then raises (the REPL UART has no
+    # driver for uart_set_rx_full_threshold): the virtual board raises the same, the serial cost
+    # model runs at the rate in force, and the firmware's note says so.
+    board = boot_board(firmware_image, tmp_path)
+    out = board.tap()  # from power-on
+    with board:
+        board.wait_booted()
+        wait_for(lambda: b"earshot: console UART0" in out)
+        assert board.world.serial.baud == 921600
+        line = bytes(out).split(b"earshot: console UART0", 1)[1].split(b"\n", 1)[0]
+        assert line.startswith(b" runs at 921600 baud"), line

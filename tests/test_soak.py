@@ -7,11 +7,14 @@ from host_tools.sim import soak
 
 def test_three_minutes_of_a_household_lose_nothing_and_grow_nothing(tmp_path):
     lines = []
-    ok, report = soak.run(0.05, tmp_path / "soak", say=lines.append)
+    ok, report = soak.run(0.05, tmp_path / "soak", say=lines.append, slow_every=5, flash_every=4)
     assert ok, "\n".join(lines[-30:])
     t = report["totals"]
     assert t["ptt_sessions"] == t["ptt_expected"] > 5 and t["sessions"] >= t["ptt_sessions"]
-    assert report["samples"][-1]["lost_ms"] == 0
+    # the host stopped reading, and the flash was written mid-session: no silent splice
+    assert t["host_stalls"] == t["host_slow_cuts"] >= 1 and t["flash_mid_session"] >= 1
+    assert t["silent_splices"] == 0 and t["pilot_s"] > 10
+    assert report["samples"][-1]["lost_ms"] == t["stall_lost_ms"]
     # the log was nearly full at the start; each session added an entry, so it compacted
     first, last = report["samples"][0], report["samples"][-1]
     assert first["log_entries"] + t["sessions"] > 256 >= last["log_entries"]

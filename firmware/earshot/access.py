@@ -52,7 +52,10 @@ def boot_gesture(hw, frame):
         return 0
     hw.set_status_led(_WHITE[0], _WHITE[1], _WHITE[2])  # "keep holding"
     start = hw.ticks_ms()
-    while hw.ticks_ms() - start < HOLD_MS:
+    # ticks_diff, not a subtraction: ticks_ms() wraps at 2**30 ms (py/mpconfig.h
+    # MICROPY_PY_TIME_TICKS_PERIOD) and runs on through a soft reset (esp_timer counts from the
+    # chip's start, ports/esp32/mphalport.c mp_hal_ticks_ms), so a gesture can straddle the wrap.
+    while hw.ticks_diff(hw.ticks_ms(), start) < HOLD_MS:
         hw.read_frame(frame)
         if hw.buttons() != first:
             hw.set_status_led(0, 0, 0)

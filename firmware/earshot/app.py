@@ -30,6 +30,9 @@ _MAX_ERROR = const(200)  # characters of an error message (JSON-escaped, still <
 _PWRON_RESET = const(1)
 _TEST_MODE_BLINK_MS = const(500)
 _MEM_EVERY = const(63)  # sample the heap every 64 frames
+# Frames after a flash write in a session that may still hold pieces of audio: the I2S DMA
+# buffer (ibuf 32768, 256 ms) is read empty within 13 frames even by a loop that never waits.
+_SPLICE_FRAMES = const(16)
 _UNLOCKED_BLINK_MS = const(500)
 _WHITE = (255, 255, 255)
 _DARK = (0, 0, 0)
@@ -64,6 +67,8 @@ class App:
         self._switch_engaged = hw.hardware_muted()  # a latched mute switch's last state
         self._fault_logged = None
         self.lost_samples = 0  # audio the I2S DMA dropped because the loop was late
+        self._saves = 0  # state files written (with log.writes: flash writes, see step)
+        self._spliced = 0  # frames left that may hold pieces of audio (see step)
         self._steps = 0
         self.mem_peak = 0  # most heap in use, sampled every 64 frames
         self._led = None
@@ -185,6 +190,7 @@ class App:
             self.hw.set_status_led(colour[0], colour[1], colour[2])
 
     def _save(self):
+        self._saves += 1
         store.save(self._state_path,
                    {"muted": self.mute.muted, "consent": self.consent.state_dict()})
 
@@ -262,6 +268,7 @@ class App:
         self._confirmation_outcome(done, "applied")
 
     def provision(self, dev, key, seq):
+        self._saves += 1
         store.save(self._identity_path,
                    {"device_id": dev, "key": binascii.hexlify(key).decode()})
         self._load_identity()
@@ -289,6 +296,8 @@ class App:
         hw = self.hw
         frame = self.frame
         lost = hw.read_frame(frame)
+        writes = self.log.writes + self._saves
+        spliced = self._spliced  # this frame was read after the writes that spliced it
         if self.feed is not None:
             # Test mode: the host's audio replaces the microphone entirely (silence when none
             # is queued), so a session a host provoked never carries the room.
@@ -305,6 +314,8 @@ class App:
                 self._on_button(kind, bit, now)
         n = hw.serial_read(self._rx)
         if n:
+            if self.writer.stalled:
+                self._host_back(now)
             for cmd in self.reader.feed(memoryview(self._rx)[:n]):
                 commands.handle(self, cmd, now)
         if self.confirmation.state == WAITING:
@@ -323,8 +334,30 @@ class App:
             on_time = self._hear(frame, now, on_time)
         if self.log_sender.step(on_time):
             on_time = False
-        if on_time and self.log_sender.seq is None:  # a transfer reads a stable log
-            self.log.compact_step()
+        # Quirk: upstream builds leave CONFIG_I2S_ISR_IRAM_SAFE off (esp-idf esp_driver_i2s/
+        # Kconfig; no sdkconfig in micropython ports/esp32 sets it), so while a flash sector
+        # erases (~45 ms, cache off) the I2S DMA interrupt cannot run: its end-of-buffer events
+        # collapse into one (i2s_common.c i2s_dma_rx_callback queues only the last finished
+        # descriptor) and the buffers before it are skipped with no overflow to see, so
+        # read_frame() cannot report them. So while a session streams, the log's compaction
+        # waits, and any other write (a consent confirmed mid-session, the session's own opening
+        # after its pre-roll) marks a gap in the signed stream after this frame: a receiver
+        # sees where audio may be missing, never a silent splice (tests/test_flash_under_audio).
+        if on_time and self.log_sender.seq is None and self.gate.state != gate.OPEN:
+            self.log.compact_step()  # a transfer reads a stable log
+        # Several erases in one frame leave several pieces, each one DMA buffer long, queued
+        # one after the other: the frames read until the DMA buffer is empty again are left
+        # out of the session (_hear), inside the marked gap.
+        wrote = self.log.writes + self._saves != writes
+        if wrote and self.gate.state == gate.OPEN and not self._spliced:
+            self.forwarder.flash_written()
+            self._spliced = _SPLICE_FRAMES
+        elif spliced and not wrote:
+            # This read emptied the DMA buffer (or the buffer has been read through since):
+            # the next frame is new audio.
+            self._spliced = 0 if hw.backlog() == 0 else self._spliced - 1
+        if self.writer.stalled and self.gate.state == gate.OPEN:
+            self.close_session("host_slow")  # logged; the receiver sees the session cut
         self._steps = (self._steps + 1) & _MEM_EVERY  # stays a small int: no allocation
         if not self._steps:
             used = gc.mem_alloc()
@@ -341,7 +374,7 @@ class App:
                 self.event("wake", word=word, score=self.detector.last_score, t=now)
                 self._open_session(word, now)
         elif self.gate.state == gate.OPEN:
-            if self.forwarder.add(frame):
+            if not self._spliced and self.forwarder.add(frame):
                 on_time = False  # a full FIFO already went out this frame
             if self.forwarder.pump(on_time):
                 on_time = False
@@ -349,6 +382,12 @@ class App:
             if reason:
                 self.close_session(reason)
         return on_time
+
+    def _host_back(self, now):
+        # A host that stopped reading (proto.FrameWriter.stalled) talks again: write again,
+        # and say what it missed.
+        missed = self.writer.resume()
+        self._note("the host stopped reading: %d frames were not sent" % missed)
 
     def _audio_lost(self, samples):
         # The loop fell further behind than the DMA buffer holds: that audio is gone. Inside a
@@ -395,11 +434,16 @@ class App:
             self.event("refused", why="transparency log not writable (%s)" % e, wake=wake)
             return
         self.gate.open(now, wake)
+        # Opening wrote the counter and the log (see step): audio queued before (a pre-roll)
+        # and audio after are not contiguous.
+        self.forwarder.flash_written()
+        self._spliced = _SPLICE_FRAMES
 
     def close_session(self, reason):
         if self.gate.state != gate.OPEN:
             return
         self.gate.set_state(gate.CLOSING, reason)
+        self._spliced = 0
         summary = self.forwarder.close(reason, self.hw.ticks_ms())
         self.event("session", **summary)
         if self.detector is not None:

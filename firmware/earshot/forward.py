@@ -112,10 +112,14 @@ class Forwarder:
         self.lost_samples += lost_samples
         self.streamer.gap()
 
+    def flash_written(self):
+        """A flash write happened while this session streams: mark where (see app.step)."""
+        self.streamer.splice()
+
     def close(self, reason, now_ms):
         """End the open session; log it; return its summary for the host."""
         s = self.streamer
-        if reason == "mute":
+        if reason == "mute" or reason == "host_slow":
             s.discard()  # what was not yet sent stays unsent
         digest = s.close(reason)
         nbytes = s.signer.nbytes

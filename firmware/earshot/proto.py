@@ -29,6 +29,8 @@ class FrameWriter:
         self._buf = bytearray(_HDR + MAX_PAYLOAD + 4)
         self._mv = memoryview(self._buf)
         self._seq = 0
+        self.stalled = False  # the host stopped reading: nothing is written until resume()
+        self.unsent = 0  # frames not written (or cut) since it stopped
         self._buf[0] = 0xE5
         self._buf[1] = 0x5E
         self._buf[2] = VERSION
@@ -43,7 +45,20 @@ class FrameWriter:
         self._mv[_HDR : _HDR + n] = payload
         crc = binascii.crc32(self._mv[2 : _HDR + n])
         struct.pack_into("<I", b, _HDR + n, crc)
-        self._write(self._mv[: _HDR + n + 4])
+        if self.stalled:
+            self.unsent += 1  # every write would block 0.5-1 s (hw.host_took): none is made
+            return
+        took = self._write(self._mv[: _HDR + n + 4])
+        if took is not None and took < _HDR + n + 4:
+            self.stalled = True  # this frame reached the host cut, or not at all
+            self.unsent += 1
+
+    def resume(self):
+        """The host talks again: write again; returns how many frames it missed."""
+        missed = self.unsent
+        self.stalled = False
+        self.unsent = 0
+        return missed
 
     def event(self, ev, **fields):
         fields["ev"] = ev

@@ -37,6 +37,7 @@ REASONS = {
     "host_stop": 4,
     "consent": 5,
     "error": 6,
+    "host_slow": 7,  # the host stopped reading: the rest never left (the receiver sees it cut)
 }
 
 

@@ -72,6 +72,12 @@ class Streamer:
         if not self._gap_at:
             self._skip()
 
+    def splice(self):
+        """Audio may be missing before the frame about to be added, by an unknown amount (a
+        flash write masked the I2S interrupt): mark it, unless nothing came before it."""
+        if self.sent_bytes or self._fifo.filled:
+            self.gap()
+
     def _skip(self):
         self.signer.index += 1  # a chunk index nobody signed: the receiver sees the gap
         self._gap_at = -1

@@ -119,6 +119,7 @@ class TransparencyLog:
         self.quarantine = Quarantine(path + ".quarantine")
         self.compact_later = False  # True: the owner calls compact_step() every frame
         self._job = None  # compaction in progress: [tmp file, source offset, drop, anchor]
+        self.writes = 0  # flash writes so far (each may erase a sector: app.py, step)
         self._open()
 
     def _scan(self):
@@ -310,6 +311,7 @@ class TransparencyLog:
         digest = h.digest()
         with open(self._path, "ab") as f:
             f.write(binascii.hexlify(digest) + b" " + body + b"\n")
+        self.writes += 1
         self._seq = seq
         self._hash = digest
         self._count += 1
@@ -326,7 +328,9 @@ class TransparencyLog:
             if self._count <= self._max:
                 return False
             self._job = self._start_compaction(self._count - (self._max - self._max // 8))
+            self.writes += 1
             return True
+        self.writes += 1
         copied = 0
         done = False
         with open(self._path, "rb") as src:

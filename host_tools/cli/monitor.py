@@ -46,7 +46,16 @@ def run(args):
     from ..link.target import resolve
     from ..vocabulary import consent_text
 
+    from ..errors import PortError
+    from ..link.again import Whereabouts, reconnect
+
     port = resolve(args.port).port
+    where = Whereabouts.of(args.port)  # to find the same board again after a reset
+
+    def say(text):
+        print(json.dumps({"ev": "port", "text": text}) if args.json else "port     " + text,
+              flush=True)
+
     with Client(port) as board:
         status = board.hello()
         c = status["consent"]
@@ -56,7 +65,12 @@ def run(args):
                 consent_text(c["flags"], c["guest"], c["preset"])), flush=True)
         end = time.monotonic() + args.seconds if args.seconds else None
         while end is None or time.monotonic() < end:
-            for frame in board.frames(0.2):
+            try:
+                frames = board.frames(0.2)
+            except PortError:
+                reconnect(board, where, say)  # the board reset: its port came back, maybe renamed
+                continue
+            for frame in frames:
                 if frame.type == T_EVENT:
                     ev = frame.event()
                     line = json.dumps(ev) if args.json else describe(ev)

@@ -39,10 +39,19 @@ def run(args):
     from ..records.history import History
     from ..records.recorder import Recorder, prepare_out
 
+    from ..errors import PortError
+    from ..link.again import Whereabouts, reconnect
+
     key = read_key(args.key_file)
     out = prepare_out(args.out)
     port = resolve(args.port).port
+    where = Whereabouts.of(args.port)  # to find the same board again after a reset
     recorder = Recorder(out, key, History.load(args.history))
+
+    def say(text):
+        if not args.json:
+            print(text, flush=True)
+
     with Client(port) as board, _sigterm_as_stop():
         recorder.start(board.hello())
         if not args.json:
@@ -62,7 +71,16 @@ def run(args):
                         show(recorder.flush("the recording ended (--seconds) a minute before "
                                             "the session did"), args.json)
                         break
-                for frame in board.frames(0.2):
+                try:
+                    frames = board.frames(0.2)
+                except PortError:
+                    # The board reset (its port goes with it): a session it was sending is kept
+                    # as cut, and recording carries on once the same board is back.
+                    show(recorder.flush("the board reset (its port went away) mid-session"),
+                         args.json)
+                    reconnect(board, where, say)
+                    continue
+                for frame in frames:
                     late = recorder.joined_late
                     show(recorder.feed(frame), args.json)
                     if not late and recorder.joined_late and not args.json:

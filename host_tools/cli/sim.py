@@ -41,6 +41,10 @@ def setup(p):
                    help="also serve its buttons, power, reset line and pin probe over HTTP, as a "
                         "network relay box next to a real board (for a labgrid exporter, "
                         "docs/hil-rig.md); port 0 picks a free one")
+    p.add_argument("--renumerate", action="store_true",
+                   help="after a hard reset or a power cycle the serial port comes back under a "
+                        "new name, as a board on native USB may on Linux; --port sim:NAME and "
+                        "--link follow it")
     p.add_argument("--clock-start", metavar="MS", default=0,
                    type=Number(int, 0, (1 << 62) - 1, of="milliseconds"),
                    help="board time at power-on in ms; ticks_ms() wraps at 1073741824 (2**30), "
@@ -82,7 +86,7 @@ def run(args):
         fs = runs.prepare_flash(flash_root)
         with VirtualBoard(flash_dir=fs, erase=args.erase, heap=args.heap, board=args.board,
                           link=args.link, download_mode=args.download_mode,
-                          clock_start_ms=args.clock_start,
+                          clock_start_ms=args.clock_start, renumerate=args.renumerate,
                           serial_cost=not args.ideal_serial) as board:
             serial_log = board.tap()
             print("serial: %s" % board.port, flush=True)
@@ -94,9 +98,15 @@ def run(args):
             rig = RigServer(control, *rig_addr) if rig_addr else None
             if rig:
                 say("rig: %s (buttons, power, reset line and pin probe over HTTP)" % rig.url)
-            registration.publish(port=board.port, control=control.path, board=args.board,
-                                 flash=str(flash_root), download_mode=args.download_mode,
-                                 rig=rig.url if rig else None)
+            published = dict(control=control.path, board=args.board, flash=str(flash_root),
+                             download_mode=args.download_mode, rig=rig.url if rig else None)
+            registration.publish(port=board.port, **published)
+
+            def renumerated(port):
+                registration.publish(port=port, **published)  # --port sim:NAME finds it
+                say("serial: %s (the port came back under a new name)" % port)
+
+            board.on_port = renumerated
             if args.download_mode:
                 say("download mode: esptool --chip esp32s3 --port %s --before no-reset ..."
                     % board.port)

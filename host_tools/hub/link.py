@@ -52,6 +52,7 @@ class BoardLink(threading.Thread):
         self.live = LiveSession(key, history=history,
                                 source="live on %s (run %s)" % (port, secrets.token_hex(4)))
         self.client = None
+        self.where = None  # which board this is, to find it again (link/again.py)
         self._requests = queue.Queue()
         self._stopping = threading.Event()
         self._log_due = None
@@ -67,6 +68,14 @@ class BoardLink(threading.Thread):
         """Open the port and greet the board; PortError/ProtocolError if that fails.
 
         Called once before the thread starts, so a wrong --port is a one-line error at once."""
+        from ..link.again import Whereabouts
+
+        # A board on native USB may come back from a reset under another node: it is looked
+        # for by its USB serial number (link/again.py), remembered at the first connect.
+        if self.where is None:
+            self.where = Whereabouts.of(self.port)
+        else:
+            self.port = self.where.locate() or self.port
         client = Client(self.port, timeout=3.0)
         try:
             status = client.hello()

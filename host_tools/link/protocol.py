@@ -88,7 +88,16 @@ class FrameParser:
                 del buf[:1]
                 continue
             if len(buf) < _HDR + n + 4:
-                break
+                j = self._whole_frame_after(buf)
+                if j is None:
+                    break
+                # A frame the board cut short (it stops writing when the host stops reading,
+                # firmware/earshot/proto.py), followed by whole ones: without this its declared
+                # length would swallow them.
+                self.bad_frames += 1
+                self._noise(buf[:j])
+                del buf[:j]
+                continue
             (crc,) = struct.unpack_from("<I", buf, _HDR + n)
             if zlib.crc32(bytes(buf[2 : _HDR + n])) != crc:
                 self.bad_frames += 1
@@ -106,6 +115,20 @@ class FrameParser:
                 frames.append(Frame(ftype, seq, payload))
             del buf[: _HDR + n + 4]
         return frames
+
+    @staticmethod
+    def _whole_frame_after(buf):
+        """Where, after the incomplete frame at buf[0], a complete frame that checks out
+        starts; None if nowhere."""
+        j = buf.find(MAGIC, 2)
+        while j >= 0 and len(buf) - j >= _HDR + 4:
+            n = struct.unpack_from("<H", buf, j + 6)[0]
+            end = j + _HDR + n
+            if n <= MAX_PAYLOAD and len(buf) >= end + 4 and \
+                    zlib.crc32(bytes(buf[j + 2 : end])) == struct.unpack_from("<I", buf, end)[0]:
+                return j
+            j = buf.find(MAGIC, j + 1)
+        return None
 
     def flush_partial(self):
         """Give up on a half-received frame (after a timeout): treat it as noise."""

@@ -39,7 +39,8 @@ TEST_FLAG = 0x80  # flags bit 7: sent in test mode, the audio may be the host's 
 _CHUNK_PREFIX = struct.Struct(">BIH")  # type, index, pcm length
 _CLOSE_BODY = struct.Struct(">BIIB")  # type, chunk count, pcm bytes, reason
 
-REASONS = {1: "speech_end", 2: "max_length", 3: "mute", 4: "host_stop", 5: "consent", 6: "error"}
+REASONS = {1: "speech_end", 2: "max_length", 3: "mute", 4: "host_stop", 5: "consent", 6: "error",
+           7: "host_slow"}
 
 SAMPLE_RATE = 16000  # Hz, int16 mono: 32 bytes per ms
 BYTES_PER_MS = SAMPLE_RATE * 2 // 1000

@@ -30,8 +30,8 @@ from .flash_cost import FlashCost
 from .runs import lock_flash
 from .serial_line import BOOT_BAUD, SerialLine
 from .unix_port import micropython_binary, parse_heap
-from .wire import (CHIP_BROWN_OUT, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD, EXIT_SOFT_FRIENDLY,
-                   EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
+from .wire import (CHIP_BROWN_OUT, CHIP_CORE_SW, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD,
+                   EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
 from .world import DMA_BUFFER_SAMPLES, World, WorldServer, read_pcm
 
 RUNTIME = Path(__file__).resolve().parent / "rt" / "vboard.py"
@@ -62,13 +62,16 @@ class VirtualBoard:
     flash_cost    filesystem writes cost board time like LittleFS on SPI NOR (flash_cost.py)
     clock_start_ms  board time at power-on; ticks_ms() wraps at 2**30 ms, so start near it
                   to cross the wrap (the watchdog bites at its timeout in board time)
+    renumerate    a hard reset or a power cycle gives the serial port a new name, as Linux may
+                  give a board on native USB another /dev/ttyACMn after it re-enumerates
+                  (`on_port` is called with the new one); False: the port keeps its name
     The I2S DMA buffer is the board file's mic "ibuf" (default 10240 bytes = 80 ms).
     """
 
     def __init__(self, flash_dir=None, erase=False, heap="256K", board="virtual", link=None,
                  mac="02:e5:00:00:00:01", download_mode=False, serial_cost=True,
                  uart_baud=BOOT_BAUD, tick_hz=100, usb_cdc=True, flash_cost=True,
-                 clock_start_ms=0):
+                 clock_start_ms=0, renumerate=False):
         self.heap = "%dK" % (parse_heap(heap) >> 10)
         self.board_id = board
         self.board = files.load(board)
@@ -108,6 +111,8 @@ class VirtualBoard:
         self.watchdog_resets = 0
         self.world.on_boot = self._on_booted
         self._server = WorldServer(self.world, Path(self._tmp) / "world.sock")
+        self.renumerate = renumerate
+        self.on_port = None  # called with the new port name after a renumeration
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         os.set_blocking(self._master, False)
@@ -188,6 +193,8 @@ class VirtualBoard:
                 return
             self._drain_stdin()  # bytes sent to a dead board are lost
             self._powered = True
+            if self.renumerate and self.boots:
+                self._new_port()
             self.world.power_on()
             if self._in_reset:
                 return  # EN held low: the chip starts when it is released
@@ -196,12 +203,23 @@ class VirtualBoard:
             else:
                 self._spawn("friendly", reset_cause, chip_reset)
 
-    def brownout(self):
+    def brownout(self, hardware_reset=False):
         """The supply sags below the brown-out threshold: the chip resets. Upstream MicroPython
         reports it as a power-on (ports/esp32/modmachine.c, mp_machine_reset_cause maps
-        ESP_RST_BROWNOUT to MP_PWRON_RESET); the chip's own reset reason says brown-out."""
+        ESP_RST_BROWNOUT to MP_PWRON_RESET). With IDF 5.x defaults the brown-out interrupt
+        resets through esp_rom_software_reset_system(), so the chip's own reason is 3
+        (RESET_REASON_CORE_SW, wire.py has the lines); `hardware_reset` is the detector's own
+        reset (15, RESET_REASON_SYS_BROWN_OUT)."""
         self.power_cut()
-        self.power_on(PWRON_RESET, chip_reset=CHIP_BROWN_OUT)
+        self.power_on(PWRON_RESET, chip_reset=CHIP_BROWN_OUT if hardware_reset else CHIP_CORE_SW)
+
+    def host_stops_reading(self, ms, at=None):
+        """The host holds the port open (DTR set) but reads nothing for `ms` of board time,
+        from now or from board time `at` (seconds): upstream's USB CDC writes then block up to
+        0.5-1 s each and the host gets only what fits in the FIFO (serial_line.py)."""
+        if not 0 < ms <= 3_600_000:
+            raise EarshotError("host stops reading for %r ms: give 1 to 3600000" % (ms,))
+        self.world.host_stops_reading(ms, at)
 
     def switch(self, engaged):
         """Slide the board's latched mute switch: True is "mute" (a board file whose
@@ -241,9 +259,30 @@ class VirtualBoard:
                 self._spawn("friendly", WDT_RESET if reason == "watchdog" else HARD_RESET)
 
     def hard_reset(self):
-        """Press the reset button (EN): like a power cycle but the USB port stays."""
+        """Press the reset button (EN): like a power cycle; the USB port stays unless the board
+        renumerates (`renumerate`)."""
         self.power_cut()
         self.power_on(HARD_RESET)
+
+    def _new_port(self):
+        """The USB device went away with the chip and enumerates again under a new name: a
+        host holding the old one sees it gone (its reads fail), the new one appears."""
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        old = (self._master, self._slave)
+        self._master, self._slave = master, slave
+        self.port = os.ttyname(slave)
+        self._pending_out = bytearray()  # what the old port held is gone with it
+        for fd in old:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.link:
+            _relink(self.link, self.port)
+        if self.on_port:
+            self.on_port(self.port)
 
     def hold_in_reset(self, held):
         """The EN (reset) line, as a rig drives it: held low the chip stops and its outputs
@@ -429,17 +468,23 @@ class VirtualBoard:
         import select
 
         poller = select.poll()
-        poller.register(self._master, select.POLLIN)
+        master = self._master
+        poller.register(master, select.POLLIN)
         poller.register(self._out_r, select.POLLIN)
         while not self._closed:
+            if master != self._master:  # renumerated: poll the new port
+                poller = select.poll()
+                master = self._master
+                poller.register(master, select.POLLIN)
+                poller.register(self._out_r, select.POLLIN)
             if self._rom is not None:
                 # Download mode: the ROM loader owns the port until it resets the chip.
                 self._serve_rom()
                 continue
             if self._pending_out:
-                poller.modify(self._master, select.POLLIN | select.POLLOUT)
+                poller.modify(master, select.POLLIN | select.POLLOUT)
             else:
-                poller.modify(self._master, select.POLLIN)
+                poller.modify(master, select.POLLIN)
             try:
                 events = poller.poll(100)
             except (OSError, ValueError):
@@ -447,7 +492,7 @@ class VirtualBoard:
             for fd, ev in events:
                 if fd == self._out_r and ev & select.POLLIN:
                     self._from_board()
-                elif fd == self._master:
+                elif fd == master == self._master:
                     if ev & select.POLLIN:
                         self._from_host()
                     if ev & select.POLLOUT:

@@ -13,6 +13,8 @@ the Unix socket the simulator published in its registration (sim/runs.py):
                                                        -> the button held while it starts
     {"op": "hold" | "release", "button": "mute"}       -> {"ok": true, "buttons": {...}}
     {"op": "reset", "held": true | false}              -> the EN line: held, or released (boots)
+    {"op": "host_stall", "ms": 2000}                   -> the host stops reading for 2 s (its
+                                                          port held open): {"ok": true, ...}
     {"op": "edges", "since": 12.5}                     -> {"ok": true, "edges": [[t, name, v]],
                                                            "sim_time_s": 14.2}
     anything wrong                                     -> {"ok": false, "error": "one line"}
@@ -114,6 +116,9 @@ class ControlServer:
         if op == "reset":
             b.hold_in_reset(bool(req["held"]))
             return {"in_reset": b.in_reset, "powered": b.powered}
+        if op == "host_stall":
+            b.host_stops_reading(float(req["ms"]))
+            return {"sim_time_s": b.time_s, "ms": float(req["ms"])}
         if op == "edges":
             since = float(req.get("since", 0.0))
             return {"edges": [[t, name, list(v) if isinstance(v, tuple) else v]

@@ -17,6 +17,12 @@ The model (stated assumptions, not a measurement on a board; docs/protocol.md ha
   commit also compacts the pair: one more erase.
 - Bytes are charged as they are written (a file kept open across frames spreads its cost), a
   block's erase when the write first reaches it.
+
+While a sector erases, the I2S DMA interrupt is masked too: upstream builds do not set
+CONFIG_I2S_ISR_IRAM_SAFE (no sdkconfig under micropython ports/esp32 names it; esp-idf's
+esp_driver_i2s/Kconfig: "Ensure the I2S interrupt is IRAM-Safe by allowing the interrupt handler
+to be executable when the cache is disabled (e.g. SPI Flash write)", default n). `last_erase_us`
+is the erase part of the last write, for the world's I2S model (world.py, _advance_masked).
 """
 
 BLOCK = 4096
@@ -36,6 +42,7 @@ class FlashCost:
         self.erases = 0
         self.busy_us = 0
         self.longest_us = 0
+        self.last_erase_us = 0  # the erase part of the last write (the I2S interrupt masked)
 
     def _commit(self):
         self._commits += 1
@@ -43,13 +50,15 @@ class FlashCost:
         if self._commits % COMMITS_PER_COMPACTION == 0:
             self.erases += 1
             us += self.erase_us
-        return us
+            return us, self.erase_us
+        return us, 0
 
     def program(self, nbytes, erases):
         """Data written to a file: `erases` fresh blocks, `nbytes` bytes programmed."""
         self.bytes += nbytes
         self.erases += erases
-        return self._cost(erases * self.erase_us + nbytes * self.page_us // PAGE)
+        return self._cost(erases * self.erase_us + nbytes * self.page_us // PAGE,
+                          erases * self.erase_us)
 
     def write(self, nbytes, tail=0):
         """A whole write and close: nbytes appended after `tail` bytes in the file's last block
@@ -59,11 +68,13 @@ class FlashCost:
 
     def metadata(self):
         """A rename or remove."""
-        return self._cost(self._commit())
+        return self._cost(*self._commit())
 
-    def _cost(self, us):
+    def _cost(self, us, erase_us=0):
         if self.cost_free:
+            self.last_erase_us = 0
             return 0
+        self.last_erase_us = erase_us
         self.busy_us += us
         self.longest_us = max(self.longest_us, us)
         return us

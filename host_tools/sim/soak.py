@@ -9,9 +9,20 @@ to leave). The host talks to it between episodes (status every time, a mute from
 the button's unmute, a full `log` transfer). The serial path, I2S DMA, flash and watchdog models
 are on (VirtualBoard defaults), and the log starts nearly full so it compacts within minutes.
 
-Every session must verify (signed, counters rising across the whole soak, no gap) and carry
-the audio its utterance had; every push-to-talk while consent allows streaming must give one;
-no audio may be lost. Sampled per window of board time: heap (live after a collection, and the
+Two knobs make the board's day harder, as a real one would be (issue 21):
+- `slow_every`: every Nth episode the host holds the port but stops reading for `slow_ms` in the
+  middle of the push-to-talk session (serial_line.py): the board must cut that session cleanly
+  (`host_slow`, logged; the receiver sees it truncated) and carry on when the host talks again;
+- `flash_every`: every Nth episode the household confirms a wider consent while the wake-word
+  session streams, so the state file and the log are written under audio (flash_cost.py: the
+  erase masks the I2S interrupt and audio is skipped).
+The utterances are a pilot tone (pilot.py), so a silent splice in any session shows: there may
+be none. A gap the board marked (a skipped chunk index) is counted, not failed: the audio was
+really lost and the receiver is told where.
+
+Every other session must verify (signed, counters rising across the whole soak) and carry the
+audio its utterance had; every push-to-talk while consent allows streaming must give one;
+no audio may be lost to a late loop. Sampled per window of board time: heap (live after a collection, and the
 peak between), per-frame processing time in board time (what serial and flash writes cost the
 loop) and on the PC, sessions and chunks, lost audio, log size and entries, serial and flash
 traffic. A figure that grows window after window is a leak; the report says which did.
@@ -34,11 +45,14 @@ from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION
 from ..records import sessions
 from ..records.translog import verify_log
 from ..resources import audio, firmware_dir
+from .pilot import check as pilot_check
+from .pilot import pilot
 from .unix_port import micropython_binary
 from .world import read_pcm
 
 SESSION_TYPES = (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE)
 PRESETS_STREAMING = {"assistant", "history", "contribute"}
+WIDER = {"assistant": "history", "history": "contribute"}  # a consent a household may widen to
 WINDOW_S = 300.0  # board seconds per sample
 LOG_PREFILL = 250
 
@@ -71,16 +85,22 @@ def drain(client, quiet=0.15):
 
 
 class Soak:
-    def __init__(self, board, client, seed=0):
+    def __init__(self, board, client, seed=0, slow_every=0, slow_ms=1500, flash_every=0):
         self.board = board
         self.c = client
         self.seed = seed
+        self.slow_every = slow_every
+        self.slow_ms = slow_ms
+        self.flash_every = flash_every
         self.wake_clip = read_pcm(audio("alexa_en-us.wav"))
         self.counters = {}  # verify_stream's replay memory across the whole soak
         self.totals = {"episodes": 0, "ptt_expected": 0, "ptt_sessions": 0, "wake_events": 0,
                        "wake_sessions": 0, "sessions": 0, "sessions_failed": 0, "chunks": 0,
                        "audio_ms": 0, "gaps": 0, "refused": 0, "log_transfers": 0,
-                       "log_transfer_failures": 0, "consent_changes": 0, "short_sessions": 0}
+                       "log_transfer_failures": 0, "consent_changes": 0, "short_sessions": 0,
+                       "host_stalls": 0, "host_slow_cuts": 0, "flash_mid_session": 0,
+                       "marked_gaps": 0, "silent_splices": 0, "pilot_s": 0.0,
+                       "stall_lost_ms": 0, "stall_longest_ms": 0}
         self.failures = []  # the first few things that went wrong, in words
         self.samples = []
         self._records = []
@@ -91,6 +111,9 @@ class Soak:
         b, w = self.board, self.board.world
         preset = self.c.command("status")["consent"]["preset"]
         streaming = preset in PRESETS_STREAMING
+        slow = self.slow_every and k % self.slow_every == self.slow_every - 1 and streaming
+        wider = WIDER.get(preset) if self.flash_every and \
+            k % self.flash_every == self.flash_every - 1 and not slow else None
         t = b.time_s + 0.05
         parts = []
 
@@ -101,28 +124,57 @@ class Soak:
             t += len(pcm) / 32000
             return start
 
+        def play():
+            nonlocal t
+            b.play(b"".join(parts))
+            b.wait_audio_done(timeout=600)
+            parts.clear()
+            t = b.time_s + 0.05
+
         add(speech_like(6.0, seed=self.seed + 3 * k))  # a conversation nobody addressed to it
         add(silence(1.0))
         ptt_at = add(silence(0.2))
         w.hold("action", 0.1, at=ptt_at)  # push-to-talk
-        add(speech_like(2.5, seed=self.seed + 3 * k + 1))
+        add(pilot(2.5, start=k * 40000))
         add(silence(1.6))
+        if slow:  # the host stops reading a second into the push-to-talk session
+            w.host_stops_reading(self.slow_ms, at=ptt_at + 1.0)
+            self.totals["host_stalls"] += 1
+            # What the stall costs is counted apart: the one write that finds the host gone
+            # blocks 0.5-1 s (upstream's CDC timeout, twice), longer than the DMA buffer.
+            lost0, busy_max0 = w.lost_samples, w.frame_stats.busy.max
+            w.frame_stats.busy.max = 0
+        if wider:
+            # The household is asked for a wider consent, and confirms it while the wake-word
+            # session streams: the state file and the log are written under audio.
+            play()
+            self.c.send("consent", preset=wider)
+            self.totals["flash_mid_session"] += 1
+            self.totals["consent_changes"] += 1
         add(self.wake_clip)
-        add(speech_like(1.5, seed=self.seed + 3 * k + 2))
+        utter = add(pilot(1.5 if not wider else 2.5, start=k * 40000 + 50000))
+        if wider:
+            w.hold("mute+action", 0.7, at=utter + 0.6)
         add(silence(1.6))
         if k % 13 == 12:  # the household moves consent on: a long press
             w.hold("action", 1.7, at=add(silence(2.5)))
             self.totals["consent_changes"] += 1
-        b.play(b"".join(parts))
-        b.wait_audio_done(timeout=600)
+        play()
         frames = drain(self.c)
+        if slow:
+            self.c.command("status")  # the host talks again: the board writes again
+            frames += drain(self.c)
+            self.totals["stall_lost_ms"] += (w.lost_samples - lost0) // 16
+            self.totals["stall_longest_ms"] = max(self.totals["stall_longest_ms"],
+                                                  w.frame_stats.busy.max // 1000)
+            w.frame_stats.busy.max = busy_max0
         self.totals["episodes"] += 1
-        if streaming:
+        if streaming and not slow:
             self.totals["ptt_expected"] += 1
-        self._check(frames, streaming)
+        self._check(frames, streaming, slow)
         self._chatter(k)
 
-    def _check(self, frames, streaming):
+    def _check(self, frames, streaming, slow=False):
         evs = [f.event() for f in frames if f.type == T_EVENT]
         wakes = [e for e in evs if e.get("ev") == "wake"]
         self.totals["wake_events"] += len(wakes)
@@ -133,30 +185,46 @@ class Soak:
             records = []
         else:
             records, self._records = self._records, []
+        marked = sum(e.get("gaps", 0) for e in ends)
+        if slow:
+            # The board stopped writing when the host stopped reading and said so when it
+            # talked again; the session it cut ends as host_slow in its log (its end event never
+            # left), and the receiver sees it truncated (tests/test_host_stops_reading.py).
+            if any("stopped reading" in e.get("text", "") for e in evs if e.get("ev") == "note"):
+                self.totals["host_slow_cuts"] += 1
+            else:
+                self._fail("the host stopped reading and the board did not say so")
+            records, self._records = [], []
         if records:
-            result = sessions.verify_stream(records, KEY, self.counters)
-            if not result.ok:
-                self.totals["sessions_failed"] += 1
-                self._fail("session did not verify: %s" % result.failure)
-            for info in result.sessions:
+            pc = pilot_check(records)
+            self.totals["silent_splices"] += pc.splices
+            self.totals["marked_gaps"] += pc.gaps
+            self.totals["pilot_s"] += pc.pilot_samples / 16000
+            if pc.splices:
+                self._fail("%d silent splices in a session" % pc.splices)
+            if pc.gaps != marked:
+                self._fail("%d gaps in the stream, %d reported" % (pc.gaps, marked))
+        if not records:
+            return
+        result = sessions.verify_stream(records, KEY, self.counters)
+        if not result.ok and not (marked and result.failure.reason == "dropped"):
+            self.totals["sessions_failed"] += 1
+            self._fail("session did not verify: %s" % result.failure)
+        # A session with a marked gap verifies up to the gap ("dropped"): count it by header.
+        for data in records:
+            if data[0] == sessions.HEADER:
                 self.totals["sessions"] += 1
-                self.totals["audio_ms"] += info.duration_ms
-                self.totals["chunks"] += info.chunks
-                if info.chunks != math.ceil(info.nbytes / 3200):
-                    self._fail("session %d: %d chunks for %d bytes" % (
-                        info.counter, info.chunks, info.nbytes))
-                if info.wake_word == "ptt":
-                    self.totals["ptt_sessions"] += 1
-                    if not 2300 <= info.duration_ms <= 4500:
-                        self.totals["short_sessions"] += 1
-                        self._fail("push-to-talk session %d carried %d ms for 2.5 s of speech"
-                                   % (info.counter, info.duration_ms))
-                else:
-                    self.totals["wake_sessions"] += 1
-        gaps = sum(e.get("gaps", 0) for e in ends)
-        self.totals["gaps"] += gaps
-        if gaps:
-            self._fail("%d chunk gaps (lost audio) in a session" % gaps)
+                wake = sessions.parse_record(data).wake_word
+                self.totals["ptt_sessions" if wake == "ptt" else "wake_sessions"] += 1
+        for info in result.sessions:
+            if info.nbytes and info.chunks != math.ceil(info.nbytes / 3200):
+                continue  # cut at a marked gap: not a whole session
+            self.totals["audio_ms"] += info.duration_ms
+            self.totals["chunks"] += info.chunks
+            if info.wake_word == "ptt" and not 2300 <= info.duration_ms <= 4500:
+                self.totals["short_sessions"] += 1
+                self._fail("push-to-talk session %d carried %d ms for 2.5 s of speech"
+                           % (info.counter, info.duration_ms))
 
     def _chatter(self, k):
         b, c = self.board, self.c
@@ -217,10 +285,25 @@ def verdict(soak):
 
     ok = True
     last = rows[-1]
-    ok &= check(last["lost_ms"] == 0, "audio lost: %d ms" % last["lost_ms"])
-    ok &= check(t["sessions_failed"] == 0 and t["gaps"] == 0,
-                "sessions verified: %d, failed %d, gaps %d" % (t["sessions"],
-                                                                t["sessions_failed"], t["gaps"]))
+    stall_lost = t.get("stall_lost_ms", 0)
+    ok &= check(last["lost_ms"] - stall_lost == 0,
+                "audio lost: %d ms, all of it while the host had stopped reading (%d ms over "
+                "%d stalls; longest write then %d ms)" % (
+                    last["lost_ms"], stall_lost, t.get("host_stalls", 0),
+                    t.get("stall_longest_ms", 0))
+                if stall_lost else "audio lost: %d ms" % last["lost_ms"])
+    ok &= check(t["sessions_failed"] == 0,
+                "sessions verified: %d, failed %d (%d with gaps the board marked, %d cut when "
+                "the host stopped reading, not verified whole)" % (
+                    t["sessions"], t["sessions_failed"], t.get("marked_gaps", 0),
+                    t.get("host_slow_cuts", 0)))
+    ok &= check(t.get("silent_splices", 0) == 0,
+                "silent splices: %d in %.0f s of pilot tone (flash writes mid-session: %d, host "
+                "stalls: %d)" % (t.get("silent_splices", 0), t.get("pilot_s", 0),
+                                 t.get("flash_mid_session", 0), t.get("host_stalls", 0)))
+    ok &= check(t.get("host_slow_cuts", 0) == t.get("host_stalls", 0),
+                "host stalls: %d, sessions cut for them: %d" % (
+                    t.get("host_stalls", 0), t.get("host_slow_cuts", 0)))
     ok &= check(t["ptt_sessions"] == t["ptt_expected"] and not t["short_sessions"],
                 "push-to-talk sessions: %d of %d expected, %d short" % (
                     t["ptt_sessions"], t["ptt_expected"], t["short_sessions"]))
@@ -269,7 +352,7 @@ def render(soak, ok, lines, hours):
     return "\n".join(out)
 
 
-def run(hours, out_dir=None, seed=0, say=print):
+def run(hours, out_dir=None, seed=0, say=print, slow_every=0, slow_ms=1500, flash_every=0):
     """Soak for `hours` of board time; returns (ok, report dict)."""
     tmp = Path(tempfile.mkdtemp(prefix="earshot-soak-"))
     try:
@@ -284,7 +367,8 @@ def run(hours, out_dir=None, seed=0, say=print):
             c.command("consent", preset="assistant")
             confirm(board)
             board.press("mute")
-            soak = Soak(board, c, seed)
+            soak = Soak(board, c, seed, slow_every=slow_every, slow_ms=slow_ms,
+                        flash_every=flash_every)
             t0 = board.time_s
             soak.sample(t0)
             next_sample = WINDOW_S
@@ -346,6 +430,13 @@ def main(argv=None):
     p.add_argument("--hours", type=float, default=1.0, help="board time to soak (default 1)")
     p.add_argument("--out", default="out/soak", help="report directory (default out/soak)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--slow-every", type=int, default=0, metavar="N",
+                   help="every Nth episode the host stops reading mid-session (default: never)")
+    p.add_argument("--slow-ms", type=float, default=1500, metavar="MS",
+                   help="for how long (board ms, default 1500)")
+    p.add_argument("--flash-every", type=int, default=0, metavar="N",
+                   help="every Nth episode a consent is confirmed mid-session: flash written "
+                        "under audio (default: never)")
     p.add_argument("--judge", metavar="REPORT_JSON",
                    help="judge a saved report.json again with the current checks (no soak)")
     args = p.parse_args(argv)
@@ -354,7 +445,8 @@ def main(argv=None):
     if args.hours <= 0:
         print("soak: --hours must be more than 0", file=sys.stderr)
         return 1
-    ok, _ = run(args.hours, args.out, args.seed)
+    ok, _ = run(args.hours, args.out, args.seed, slow_every=args.slow_every,
+                slow_ms=args.slow_ms, flash_every=args.flash_every)
     return 0 if ok else 1
 
 

@@ -27,8 +27,11 @@ OP_WDT_STOP = b"D"  # after Ctrl-C only
 OP_BOOTED = b"B"  # mode u8 (BOOT_FRIENDLY / BOOT_RAW); reply BOOT_OK
 OP_KBD_INTR = b"K"  # char u8 (KBD_INTR_OFF = -1): mp_interrupt_char changed; reply ACK for -1
 KBD_INTR_OFF = 0xFF
-OP_SERIAL = b"S"  # nbytes u32: the firmware wrote nbytes to its serial port (costs board time)
-OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake timer (0: off)
+OP_SERIAL = b"S"  # nbytes u32: the firmware writes nbytes to its serial port (costs board time);
+# reply: delivered u32 (how many the host gets; the firmware writes only those), blocked_us u32
+OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake timer (0: off);
+# reply i32 LE: 0, or the esp_err_t machine.UART raises after setting the rate (on the REPL
+# UART upstream always raises ESP_ERR_INVALID_STATE: serial_line.REPL_UART_ERROR)
 OP_FLASH = b"C"  # kind u8 (FLASH_*), erases u32, nbytes u32: a filesystem write; reply ACK
 FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes programmed
 FLASH_META = b"m"  # a close, rename or remove: one metadata commit
@@ -60,9 +63,15 @@ WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
 
-# ROM reset reason the chip itself records (esp-idf components/soc/esp32s3/include/soc/
-# reset_reasons.h: RESET_REASON_SYS_BROWN_OUT 0x0F); upstream reports it as PWRON_RESET.
+# The reset reason the chip itself records (esp-idf components/soc/esp32s3/include/soc/
+# reset_reasons.h). A brown-out with IDF 5.x defaults (CONFIG_ESP_BROWNOUT_USE_INTR) is handled
+# by rtc_brownout_isr_handler (components/esp_hw_support/power_supply/brownout.c), which sets the
+# hint ESP_RST_BROWNOUT and calls esp_rom_software_reset_system(): the chip records
+# RESET_REASON_CORE_SW (0x03), and esp_reset_reason() returns the hint (components/esp_system/
+# port/soc/esp32s3/reset_reason.c); only a brown-out the detector resets in hardware records
+# RESET_REASON_SYS_BROWN_OUT (0x0F). machine.reset_cause() reports both as PWRON_RESET.
 CHIP_POWERON = 1
+CHIP_CORE_SW = 3
 CHIP_BROWN_OUT = 15
 
 # ticks_ms() wraps here on the board (py/mpconfig.h MICROPY_PY_TIME_TICKS_PERIOD =

@@ -21,7 +21,7 @@ def reset_cause():
 
 
 class _Mem32:
-    regs = {}  # address -> value
+    regs = {0x60008038: 1}  # address -> value: RTC_CNTL_RESET_STATE of a clean power-on
 
     def __getitem__(self, addr):
         return _Mem32.regs.get(addr, 0)
@@ -38,6 +38,11 @@ class UART:
         if baudrate:
             UART.bauds[id] = baudrate
             LOG.append(("uart", id, baudrate))
+        if id == 0:
+            # As upstream on the REPL UART (ports/esp32/machine_uart.c, init_helper): the rate is
+            # set (uart_set_baudrate), then uart_set_rx_full_threshold finds no driver installed
+            # and check_esp_err raises OSError(-0x103, "ESP_ERR_INVALID_STATE").
+            raise OSError(-259, "ESP_ERR_INVALID_STATE")
 
 
 class Timer:

@@ -30,8 +30,9 @@
 #   reset_cause()            1 power-on, 2 hard reset, 3 watchdog, 4 deep sleep, 5 soft reset,
 #                            6 brown-out (see reset_cause_from)
 #   serial_read(buf) -> n    non-blocking: copy bytes waiting from the host into buf
-#   serial_write(data)       write bytes to the host (the USB serial the REPL also uses);
-#                            blocks as long as the console driver does
+#   serial_write(data) -> n  write bytes to the host (the USB serial the REPL also uses);
+#                            blocks as long as the console driver does; n < len(data): the host
+#                            is not reading (see host_took), what it got of data is unknown
 #   urandom(n) -> bytes      n random bytes
 #   fail_safe()              mic off and mute LED on, from any state; never raises
 #
@@ -56,9 +57,9 @@ BROWNOUT_RESET = 6
 # ticks_ms() wraps here on the ESP32-S3: py/mpconfig.h defines MICROPY_PY_TIME_TICKS_PERIOD as
 # MP_SMALL_INT_POSITIVE_MASK + 1, i.e. 2**30 ms (12.4 days) with 31-bit small ints.
 TICKS_PERIOD = 1 << 30
-# The chip's own reset reason for a brown-out (esp-idf components/soc/esp32s3/include/soc/
-# reset_reasons.h RESET_REASON_SYS_BROWN_OUT, the RTC_CNTL_RESET_CAUSE_PROCPU field).
-_CHIP_BROWN_OUT = 15
+# The chip's own reset reason for a clean power-on: esp-idf components/soc/esp32s3/include/soc/
+# reset_reasons.h RESET_REASON_CHIP_POWER_ON (0x01), the RTC_CNTL_RESET_CAUSE_PROCPU field.
+_CHIP_POWER_ON = 1
 
 # Board files name their hardware implementation; differences between boards are data.
 _HALS = {"esp32": "earshot.hw.esp32", "virtual": "earshot.hw.virtual"}
@@ -68,10 +69,15 @@ def reset_cause_from(cause, chip_reason):
     """The hw reset cause from machine.reset_cause() (in hw numbering) and the chip's reason.
 
     Upstream reports a brown-out as a power-on (ports/esp32/modmachine.c, mp_machine_reset_cause
-    maps ESP_RST_BROWNOUT to MP_PWRON_RESET); only the chip's own record tells them apart, and
-    a brown-out must not count as the clean power-on that may restore "unmuted".
+    maps ESP_RST_BROWNOUT to MP_PWRON_RESET), and with IDF 5.x defaults the brown-out interrupt
+    resets through esp_rom_software_reset_system() (components/esp_hw_support/power_supply/
+    brownout.c, rtc_brownout_isr_handler), so the chip records 3 (RESET_REASON_CORE_SW), not 15
+    (RESET_REASON_SYS_BROWN_OUT, the detector's own reset). esp_reset_reason() maps only chip
+    reason 1 to ESP_RST_POWERON (components/esp_system/port/soc/esp32s3/reset_reason.c), so a
+    "power-on" whose chip reason is anything else was a brown-out (or an unreadable reason):
+    it fails closed and must not count as the clean power-on that may restore "unmuted".
     """
-    if cause == PWRON_RESET and chip_reason == _CHIP_BROWN_OUT:
+    if cause == PWRON_RESET and chip_reason != _CHIP_POWER_ON:
         return BROWNOUT_RESET
     return cause
 
@@ -80,6 +86,44 @@ def console_settings(board):
     """(UART0 baud rate, wake timer period in ms) the board file asks for; (0, 0) for none."""
     c = board.get("console") or {}
     return c.get("uart_baud", 0), c.get("wake_ms", 0)
+
+
+# check_esp_err (ports/esp32/mphalport.c) raises OSError(-code, name) for an esp_err_t.
+ESP_ERR_INVALID_STATE = -0x103
+
+
+def console_rate_note(baud, error):
+    """(rate in force, the line to print) after machine.UART(0, baudrate=baud) raised `error`.
+
+    Quirk: on the REPL UART upstream's init_helper (ports/esp32/machine_uart.c) skips the driver
+    install, calls uart_set_baudrate (the rate changes here), then uart_set_rx_full_threshold,
+    which returns ESP_ERR_INVALID_STATE without an installed driver (esp-idf
+    components/esp_driver_uart/src/uart.c: "call uart_driver_install API first"). So that
+    error means the new rate IS in force; any other means the rate is not known.
+    """
+    if getattr(error, "errno", None) == ESP_ERR_INVALID_STATE:
+        return baud, ("earshot: console UART0 runs at %d baud (machine.UART set it, then "
+                      "raised ESP_ERR_INVALID_STATE: the REPL UART has no driver)" % baud)
+    return 0, "earshot: console UART0 rate unknown: machine.UART raised %r" % (error,)
+
+
+# A serial write that blocked this long ran into the USB CDC timeout: the host holds the port
+# open and reads nothing. A healthy write of the largest frame takes well under it (docs/
+# protocol.md, serial budget); MICROPY_HW_USB_CDC_TX_TIMEOUT is 500 ms.
+HOST_STALL_US = 450_000
+
+
+def host_took(n, blocked_us):
+    """What serial_write reports: the count the write returned, or 0 when it blocked into the
+    USB CDC timeout. Quirk: upstream's count cannot say it. mp_usbd_cdc_tx_strn (shared/
+    tinyusb/mp_usbd_cdc.c) returns short after MICROPY_HW_USB_CDC_TX_TIMEOUT (500 ms) without
+    room, but mp_hal_stdout_tx_strn (ports/esp32/mphalport.c) returns the UART mirror's full
+    count when USB took nothing (`if (cdc_res > 0)`), and sys.stdout.buffer.write loops on a
+    short count (py/stream.c mp_stream_rw) until then: the write returns len(data) after
+    0.5-1 s while the host got only what fitted in the 256-byte CDC FIFO."""
+    if n is None or blocked_us >= HOST_STALL_US:
+        return 0
+    return n
 
 
 def mute_is_switch(board):

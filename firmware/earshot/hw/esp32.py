@@ -14,7 +14,8 @@ from machine import I2S, WDT, Pin
 from micropython import const
 
 from earshot.hw import (BUTTON_ACTION, BUTTON_MUTE, NO_PDM, NotSupportedError,
-                        console_settings, mute_is_switch, reset_cause_from)
+                        console_rate_note, console_settings, host_took, mute_is_switch,
+                        reset_cause_from)
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 _FRAME_MS = const(20)
@@ -23,9 +24,13 @@ _WDT_LONGEST_MS = const(86_400_000)  # what wdt_stop() settles for: 24 h
 # machine.reset_cause() constants -> the hw package numbering (1 power-on .. 5 soft reset)
 _RESET_CAUSES = {getattr(machine, name, -1): n + 1 for n, name in enumerate(
     ("PWRON_RESET", "HARD_RESET", "WDT_RESET", "DEEPSLEEP_RESET", "SOFT_RESET"))}
-# The chip's own reset reason: RTC_CNTL_RESET_STATE_REG (DR_REG_RTCCNTL_BASE 0x60008000 + 0x38),
-# field RTC_CNTL_RESET_CAUSE_PROCPU, bits 5:0 (esp-idf components/soc/esp32s3/include/soc/
-# rtc_cntl_reg.h); esp_reset_reason() reads the same field.
+# The chip's own reset reason: RTC_CNTL_RESET_STATE_REG, field RTC_CNTL_RESET_CAUSE_PROCPU, bits
+# 5:0 (read-only). Address: the RTC_CNTL (low-power management) block at 0x6000_8000 in the
+# ESP32-S3 Technical Reference Manual's peripheral address map, register offset 0x0038 in its
+# "Low-power Management" register summary; esp-idf's generated headers agree
+# (components/soc/esp32s3/register/soc/reg_base.h DR_REG_RTCCNTL_BASE 0x60008000,
+# register/soc/rtc_cntl_reg.h RTC_CNTL_RESET_STATE_REG = base + 0x38, RESET_CAUSE_PROCPU
+# mask 0x3F). esp_reset_reason() reads the same field (esp_rom_get_reset_reason(0)).
 _RTC_CNTL_RESET_STATE = const(0x60008038)
 _REPL_BAUD = const(115200)  # MICROPY_HW_UART_REPL_BAUD (ports/esp32/uart.h)
 # machine.I2S RX DMA: ibuf // (256 frames * 8 bytes) buffers of 256 samples each
@@ -198,12 +203,16 @@ class Hardware:
         # - a periodic machine.Timer: its ISR wakes the main task (machine_timer.c calls
         #   mp_hal_wake_main_task_from_isr), so those driver waits end after wake_ms, not 10 ms.
         # docs/protocol.md states the resulting budget.
+        # - machine.UART(0, ...) sets the rate and then raises on the REPL UART (see
+        #   console_rate_note for the upstream lines): the message says the rate in force.
         baud, wake_ms = console_settings(board)
         if baud:
             try:
                 machine.UART(0, baudrate=baud)
-            except (OSError, ValueError) as e:
-                print("earshot: console stays at its boot rate:", e)
+            except OSError as e:
+                print(console_rate_note(baud, e)[1])
+            except ValueError as e:
+                print("earshot: console UART0 stays at its boot rate:", e)
         if wake_ms:
             try:
                 self._pump = machine.Timer(0, mode=machine.Timer.PERIODIC, period=wake_ms,
@@ -366,7 +375,11 @@ class Hardware:
         return n
 
     def serial_write(self, data):
-        sys.stdout.buffer.write(data)
+        # The count alone cannot tell a host that stopped reading; the time it took can
+        # (earshot.hw.host_took has the upstream lines).
+        t0 = time.ticks_us()
+        n = sys.stdout.buffer.write(data)
+        return host_took(n, time.ticks_diff(time.ticks_us(), t0))
 
     def fail_safe(self):
         # Mic off and mute LED on from any state, even half-initialised; never raises.

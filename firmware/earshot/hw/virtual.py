@@ -13,8 +13,8 @@ import sys
 
 from micropython import const
 
-from earshot.hw import (BUTTON_MUTE, NO_PDM, NotSupportedError, console_settings,
-                        mute_is_switch, reset_cause_from)
+from earshot.hw import (BUTTON_MUTE, NO_PDM, NotSupportedError, console_rate_note,
+                        console_settings, host_took, mute_is_switch, reset_cause_from)
 
 _FRAME = const(320)
 _HEADER = const(9)  # wire.FRAME_HEADER: buttons u8, lost u16, backlog u16, ticks u32
@@ -47,6 +47,7 @@ class Hardware:
         self._wdt[0] = ord("W")
         self._ser = bytearray(5)
         self._ser[0] = ord("S")
+        self._ser_reply = bytearray(8)  # delivered u32, blocked_us u32
         self._ticks = 0
         self._backlog = 0
         self._buttons = 0
@@ -60,11 +61,17 @@ class Hardware:
         self._poll.register(sys.stdin, select.POLLIN)
         baud, wake_ms = console_settings(board)
         if baud:
-            # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model.
+            # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model,
+            # which answers what upstream's machine.UART raises after setting the rate.
             msg = bytearray(6)
             msg[0] = ord("U")
             struct.pack_into("<IB", msg, 1, baud, wake_ms)
             s.write(msg)
+            err = bytearray(4)
+            self._read_exact(err)
+            code = struct.unpack("<i", err)[0]
+            if code:
+                print(console_rate_note(baud, OSError(code, "ESP_ERR_INVALID_STATE"))[1])
 
     # -- microphone -----------------------------------------------------------------------
 
@@ -185,10 +192,20 @@ class Hardware:
         return n
 
     def serial_write(self, data):
-        self._out.write(data)
-        # The world charges the board time the real driver would block for.
-        struct.pack_into("<I", self._ser, 1, len(data))
+        # The world charges the board time the real driver would block for, and says how much
+        # of it a host that stopped reading still gets (host_tools/sim/serial_line.py).
+        n = len(data)
+        struct.pack_into("<I", self._ser, 1, n)
         self._sock.write(self._ser)
+        r = self._ser_reply
+        self._read_exact(r)
+        delivered = r[0] | (r[1] << 8) | (r[2] << 16) | (r[3] << 24)
+        if delivered >= n:
+            self._out.write(data)
+        elif delivered:
+            self._out.write(memoryview(data)[:delivered])  # rare: only the host's stall
+        # What sys.stdout.buffer.write returns on the board (all of it), and how long it blocked.
+        return host_took(n, r[4] | (r[5] << 8) | (r[6] << 16) | (r[7] << 24))
 
     def urandom(self, n):
         return os.urandom(n)

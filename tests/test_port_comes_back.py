@@ -1,0 +1,115 @@
+"""The port comes back: after a reset the board is found again and the tools carry on.
+
+Every reset of an ESP32-S3 on native USB re-enumerates it, and on Linux the node can change
+(/dev/ttyACM0 -> /dev/ttyACM1). `earshot sim --renumerate` does the same to the virtual board's
+pseudo-terminal. `earshot monitor` and `earshot record` find the same board again
+(host_tools/link/again.py: by USB serial number, or the virtual board's name) and say so.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from host_tools.link.again import Whereabouts
+
+EARSHOT = str(Path(sys.executable).with_name("earshot"))
+pytestmark = pytest.mark.xdist_group("renumerating-sim")
+
+
+def earshot(*args, cwd, timeout=180):
+    return subprocess.run([EARSHOT, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd)
+
+
+def ok(r):
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory):
+    """`earshot sim --name hall --renumerate`, deployed and provisioned."""
+    home = tmp_path_factory.mktemp("home")
+    work = tmp_path_factory.mktemp("work")
+    env_home = os.environ.get("EARSHOT_HOME")
+    os.environ["EARSHOT_HOME"] = str(home)
+    sim = subprocess.Popen([EARSHOT, "sim", "--name", "hall", "--renumerate"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work)
+    try:
+        port = sim.stdout.readline().split()[1]
+        ok(earshot("deploy", "--board", "virtual", "--port", "sim:hall", cwd=work))
+        ok(earshot("provision", "--port", "sim:hall", "--device-id", "hall", cwd=work))
+        yield SimpleNamespace(port=port, work=work, key=work / "keys" / "hall.key")
+    finally:
+        sim.terminate()
+        sim.wait(30)
+        if env_home is None:
+            os.environ.pop("EARSHOT_HOME", None)
+        else:
+            os.environ["EARSHOT_HOME"] = env_home
+
+
+@pytest.fixture(autouse=True)
+def earshot_home():
+    """This module's board lives in the hall fixture's home, not one per test."""
+
+
+def current_port(hall):
+    from host_tools.link.target import resolve
+
+    return resolve("sim:hall").port
+
+
+def follow(hall, *args, seconds=25):
+    """Start `earshot <args> --port sim:hall --seconds N`; cycle the power once it listens."""
+    proc = subprocess.Popen([EARSHOT, *args, "--port", "sim:hall", "--seconds", str(seconds)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=hall.work)
+    first = proc.stdout.readline()
+    before = current_port(hall)
+    ok(earshot("power", "cycle", "--port", "sim:hall", cwd=hall.work))
+    deadline = time.monotonic() + 30
+    while current_port(hall) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = current_port(hall)
+    assert after != before and not os.path.exists(before) or after != before  # a new name
+    time.sleep(3)  # the tool finds it and greets it
+    ok(earshot("press", "mute", "--port", "sim:hall", cwd=hall.work))  # something to report
+    out, err = proc.communicate(timeout=seconds + 60)
+    return proc.returncode, first + out, err, before, after
+
+
+def test_monitor_finds_the_board_again_under_its_new_port_and_carries_on(hall):
+    code, out, err, before, after = follow(hall, "monitor")
+    assert code == 0, err
+    assert "%s went away" % before in out and "found it again at %s" % after in out, out
+    tail = out.split("found it again", 1)[1]
+    assert "mute" in tail and "muted -> unmuted" in tail  # events after the reset still shown
+
+
+def test_record_finds_the_board_again_and_keeps_recording(hall, tmp_path):
+    code, out, err, before, after = follow(hall, "record", "--out", str(tmp_path / "rec"),
+                                           "--key-file", str(hall.key))
+    assert code == 0, err
+    assert "%s went away" % before in out and "found it again at %s" % after in out, out
+
+
+def test_a_board_on_usb_is_found_by_its_serial_number_under_another_node(tmp_path):
+    # The ROM's USB-Serial/JTAG and MicroPython's CDC spell the chip's MAC differently.
+    node0, node1 = tmp_path / "ttyACM0", tmp_path / "ttyACM1"
+    node0.touch()
+
+    def port(device, serial, vid=0x303A):
+        return SimpleNamespace(device=str(device), serial_number=serial, vid=vid)
+
+    where = Whereabouts.of(str(node0), ports=[port(node0, "F4:12:FA:01:02:03")])
+    assert where.serial == "f412fa010203"
+    node0.unlink()
+    assert where.locate([port(tmp_path / "ttyACM7", "deadbeef0000")]) is None  # another board
+    assert where.find(1, ports=[port(node1, "f412fa010203")]) == str(node1)
+    assert where.port == str(node1)
