@@ -173,7 +173,12 @@ class BoardLink(threading.Thread):
                 return
             if not future.set_running_or_notify_cancel():
                 continue
+            wait = args.pop("_wait", True)
             try:
+                if not wait:
+                    # Pipelined (the speaker's audio): the number now, the reply as an event.
+                    future.set_result(self.client.send(name, **args))
+                    continue
                 reply = self.client.command(name, **args)
             except ProtocolError as e:
                 future.set_exception(e)
