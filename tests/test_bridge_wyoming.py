@@ -600,3 +600,34 @@ def test_zeroconf_announces_the_satellite_as_wyoming_satellite_does(firmware_ima
     finally:
         assert proc.stop() == 0, proc.output
         board.close()
+
+
+def test_a_gone_board_is_not_offered_to_home_assistant_until_it_answers_again(firmware_image,
+                                                                              tmp_path):
+    # Before, the bridge went on answering Home Assistant for a board that was off: HA saw a
+    # live satellite that would never hear anything. Now its endpoint stops listening (HA's
+    # connection closes and cannot reconnect) until the board answers again.
+    board = provisioned_board(firmware_image, tmp_path / "b")
+    port = free_port()
+    proc = Earshot("bridge", "--port", board.port, "--wyoming", "tcp://127.0.0.1:%d" % port,
+                   "--key-file", str(key_file(tmp_path)),
+                   env={"EARSHOT_STATE_DIR": str(tmp_path)})
+    home = None
+    try:
+        proc.wait_line(r"wyoming: pipeline")
+        home = Peer(port)
+        board.power_cut()
+        proc.wait_line(r"REFUSED the board is gone", timeout=30)
+        wait_for(lambda: home.client._reader.at_eof(), timeout=10)  # HA's connection closed
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        board.power_on()
+        proc.wait_line(r"the board answers again: Home Assistant may connect", timeout=60)
+        again = Peer(port)
+        assert again.info.satellite is not None
+        again.close()
+    finally:
+        if home is not None:
+            home.close()
+        assert proc.stop() == 0, proc.output
+        board.close()
