@@ -49,8 +49,9 @@ PRESETS = [("assistant", BLUE), ("history", (0, 255, 255)), ("contribute", (255,
 
 pytestmark = [
     pytest.mark.xdist_group("ha-e2e"),
-    pytest.mark.skipif(not HA_PY.exists(), reason="no Home Assistant venv at %s: make ha-venv "
-                       "builds it (Python 3.13 from pyenv, pinned homeassistant)" % HA_VENV),
+    pytest.mark.skipif(not list(HA_VENV.glob(".installed-*")),
+                       reason="no Home Assistant venv at %s: make ha-venv builds it (Python "
+                              "3.13 from pyenv, homeassistant as mk/ha.mk pins it)" % HA_VENV),
     pytest.mark.skipif(shutil.which("ffmpeg") is None,
                        reason="Home Assistant's announce and TTS paths run ffmpeg: "
                               "apt-get install ffmpeg"),

@@ -164,6 +164,7 @@ class App:
         #   request waiting          the requested preset's colour (a key replacement: white)
         #                            250 ms, dark 250 ms
         #   test mode                the status colour alternating with white every 500 ms
+        #   speaking                 the status colour at a quarter brightness, steady
         #   otherwise                the applied preset's colour, steady
         c = self.confirmation
         if self.access.mode == UNLOCKED:
