@@ -75,6 +75,7 @@ class SttServer:
         from wyoming.server import AsyncEventHandler, AsyncServer
 
         self.requests = []  # [{"bytes": bytearray, "first_at": monotonic, "done": bool}]
+        self.answer = QUESTION  # what it "heard": a test may ask something else
         attr = Attribution(name="earshot-e2e", url="https://pypi.org/project/earshot/")
         info = Info(asr=[AsrProgram(
             name="earshot-e2e-stt", attribution=attr, installed=True, version="1",
@@ -98,7 +99,7 @@ class SttServer:
                         outer.requests.append(self.req)
                     self.req["bytes"] += AudioChunk.from_event(event).audio
                 elif AudioStop.is_type(event.type):
-                    await self.write_event(Transcript(text=QUESTION).event())
+                    await self.write_event(Transcript(text=outer.answer).event())
                     if self.req is not None:
                         self.req["done"] = True
                     return False
@@ -171,6 +172,8 @@ homeassistant:
   country: NL
   currency: EUR
   language: en
+  # Announcements: Home Assistant hands ffmpeg a URL of its own; it listens on loopback only.
+  internal_url: "http://127.0.0.1:%(http)d"
 http:
   server_host: 127.0.0.1
   server_port: %(http)d
@@ -240,10 +243,7 @@ def house(firmware_image, tmp_path_factory):
         wait_for(lambda: _listening(ports["tts"]), timeout=120)
         t0 = time.monotonic()
         ha.start()
-        wait_for(lambda: _listening(ports["probe"]), timeout=300)
-        wait_for(lambda: probe.entity("stt") and probe.entity("tts") and
-                 probe.entity("assist_satellite") and probe.entity("switch", "mute"),
-                 timeout=180)
+        _ready(probe, ports)
         FIGURES["ha_start_s"] = round(time.monotonic() - t0, 1)
         probe("pipeline", stt=probe.entity("stt"), tts=probe.entity("tts"),
               voice="en_US-joe-medium")
@@ -260,7 +260,20 @@ def house(firmware_image, tmp_path_factory):
         tts.wait(10)
         stt.close()
         board.close()
+        (ROOT / "out").mkdir(exist_ok=True)
+        for name in ("ha.log", "tts.log"):  # for whoever reads a failure
+            if (tmp / name).exists():
+                shutil.copy(tmp / name, ROOT / "out" / ("ha-e2e-" + name))
+        (ROOT / "out" / "ha-e2e-bridge.log").write_text(bridge.output + "\n")
         _report()
+
+
+def _ready(probe, ports):
+    """Home Assistant is up, with the three Wyoming entries' entities."""
+    wait_for(lambda: _listening(ports["probe"]), timeout=300)
+    wait_for(lambda: probe.entity("stt") and probe.entity("tts") and
+             probe.entity("assist_satellite") and probe.entity("switch", "mute"),
+             timeout=180)
 
 
 def _listening(port):
@@ -291,7 +304,7 @@ def _ha_version():
         return "?"
 
 
-def _ask(house, timeout=120):
+def _ask(house, timeout=120, played=True):
     """Say the wake word and a question; (STT request or None, session pcm, latency s)."""
     board, stt, bridge = house["board"], house["stt"], house["bridge"]
     before, mark = len(stt.requests), len(bridge.lines)
@@ -304,7 +317,7 @@ def _ask(house, timeout=120):
             break
         time.sleep(0.1)
     req = stt.requests[before] if len(stt.requests) > before else None
-    if req is not None:  # Home Assistant answers: let the board finish saying it
+    if req is not None and played:  # Home Assistant answers: let the board finish saying it
         _wait_line_after(bridge, mark, r"played [\d.]+ s on the board's speaker", 90)
     time.sleep(1.0)
     done = board_sessions(tap)
@@ -411,3 +424,53 @@ def test_home_assistants_mute_switch_and_the_bridge_agree_and_a_restart_mutes_no
     time.sleep(1.0)
     assert board.pins()["mic_power"] == 1 and board.pins()["mute_led"] == 0
     FIGURES["ha_stop_lines"] = [x for x in bridge.lines[mark:] if "Home Assistant" in x][:4]
+
+
+def test_an_announcement_and_a_timer_set_by_voice_play_on_the_board(house):
+    board, bridge, probe, stt = house["board"], house["bridge"], house["probe"], house["stt"]
+    if house["ha"].proc.poll() is not None:
+        mark = len(bridge.lines)
+        house["ha"].start()
+        _ready(probe, house["ports"])
+        _wait_line_after(bridge, mark, r"connected to pipeline", 120)
+    sat = probe.entity("assist_satellite")
+    wait_for(lambda: probe.states()[sat]["state"] == "idle", timeout=120)
+    mark, since = len(bridge.lines), board.time_s
+    probe("call", domain="assist_satellite", service="announce",
+          data={"entity_id": sat, "message": "Dinner is ready"})
+    m = _wait_line_after(bridge, mark, r"played ([\d.]+) s on the board's speaker", 60)
+    FIGURES["announcement_played_s"] = float(m.group(1))
+    assert sum(len(p) for _, p in board.speaker_played(since)) / 32000 > 0.5
+    # A timer set by voice: Home Assistant keeps it and tells the satellite; its end chimes.
+    consent_by_the_button(board, BLUE)
+    unmute(board)
+    stt.answer = "set a timer for 3 seconds"
+    try:
+        mark = len(bridge.lines)
+        req, _, _ = _ask(house)
+        assert req is not None
+        _wait_line_after(bridge, mark, r"timer \S+ finished: announced on the board", 60)
+    finally:
+        stt.answer = QUESTION
+
+
+def test_a_gone_board_shows_as_unavailable_in_home_assistant_and_comes_back(house):
+    board, bridge, probe, ha = house["board"], house["bridge"], house["probe"], house["ha"]
+    sat = probe.entity("assist_satellite")
+    ha.stop()
+    board.power_cut()
+    bridge.wait_line(r"REFUSED the board is gone", timeout=30)
+    t0 = time.monotonic()
+    ha.start()
+    wait_for(lambda: _listening(house["ports"]["probe"]), timeout=300)
+    wait_for(lambda: probe.entity("assist_satellite"), timeout=120)
+    # Home Assistant cannot reach the satellite, so its config entry is not ready and the
+    # satellite's entities are unavailable: what the household sees for a board that is off.
+    wait_for(lambda: probe.states().get(sat, {}).get("state") == "unavailable", timeout=120)
+    FIGURES["ha_sees_unavailable_after_start_s"] = round(time.monotonic() - t0, 1)
+    board.power_on()
+    bridge.wait_line(r"the board answers again", timeout=60)
+    t0 = time.monotonic()
+    wait_for(lambda: probe.states().get(sat, {}).get("state") not in (None, "unavailable"),
+             timeout=180)
+    FIGURES["ha_sees_it_back_s"] = round(time.monotonic() - t0, 1)

@@ -68,7 +68,12 @@ class Speaker:
         return True
 
     def end(self):
-        """The host sent the utterance's last chunk: play out what is queued."""
+        """The host sent the utterance's last chunk: play out what is queued (an utterance
+        with no audio at all is reported played at once)."""
+        if self.state == IDLE:
+            self.played = 0
+            self.underruns = 0
+            self.set_state(FILLING, "end")
         self._ending = True
 
     def cancel(self, why):
