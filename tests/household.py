@@ -38,6 +38,7 @@ class Earshot:
 
     def __init__(self, *args, env=None):
         self.lines = []
+        self.times = []  # time.monotonic() when each line arrived
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "host_tools.cli", *args], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, env=dict(os.environ, **(env or {})),
@@ -47,6 +48,7 @@ class Earshot:
 
     def _read(self):
         for line in self.proc.stdout:
+            self.times.append(time.monotonic())
             self.lines.append(line.rstrip("\n"))
 
     def wait_line(self, pattern, timeout=30):

@@ -24,6 +24,7 @@ class FakeHardware:
         self.x = x
         return 0
     def set_mute_led(self, on): self.pins["mute_led"] = on
+    def speaker(self): return None
     def set_status_led(self, r, g, b): pass
     def buttons(self): return 0
     def hardware_muted(self): return False

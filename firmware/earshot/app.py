@@ -18,13 +18,16 @@ from earshot.logsend import LogSender
 from earshot.mute import MuteInterlock
 from earshot.ring import Ring
 from earshot.session import SessionSigner
+from earshot.speaker import PLAYING, Speaker
 from earshot.testfeed import TestFeed
 from earshot.translog import TransparencyLog
 from earshot.vad import Vad
 
 DATA = "/data"  # state, identity, counter and log; never touched by deploy
 _PREROLL_BYTES = const(16000)  # 0.5 s of pre-wake audio, sent only with `preroll` consent
-_RX_BYTES = const(1024)  # host bytes taken per frame: one command line, feed lines included
+# Host bytes taken per frame: two command lines, so `play` (20 ms of audio a line) can fill the
+# speaker's buffer faster than it plays.
+_RX_BYTES = const(2048)
 _WDT_MS = const(5000)
 _MAX_ERROR = const(200)  # characters of an error message (JSON-escaped, still < 4096 bytes)
 _PWRON_RESET = const(1)
@@ -64,6 +67,10 @@ class App:
         self.feed = TestFeed() if self.test_mode else None
         buffers = (self.frame, self.ring, self.feed) if self.feed else (self.frame, self.ring)
         self.mute = MuteInterlock(hw, buffers, self._mute_changed, hw.ticks_diff)
+        out = hw.speaker()
+        self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff) \
+            if out is not None else None
+        self._deaf = False  # the detector was kept from hearing the board's own voice
         self._switch_engaged = hw.hardware_muted()  # a latched mute switch's last state
         self._fault_logged = None
         self.lost_samples = 0  # audio the I2S DMA dropped because the loop was late
@@ -168,6 +175,7 @@ class App:
         #                            showed, so it outranks everything else)
         #   unlocked (maintenance)   white 500 ms, dark 500 ms
         #   test mode                the status colour alternating with white every 500 ms
+        #   speaking                 the status colour at a quarter brightness, steady
         #   otherwise                the applied preset's colour, steady
         c = self.confirmation
         if c.state == WAITING:
@@ -185,6 +193,9 @@ class App:
             colour = self.consent.led_colour()
             if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:
                 colour = _WHITE  # test mode: the status colour alternates with white
+            elif self.speaker is not None and self.speaker.state == PLAYING:
+                # Speaking: the status colour at a quarter brightness, steady.
+                colour = (colour[0] >> 2, colour[1] >> 2, colour[2] >> 2)
         if colour != self._led:
             self._led = colour
             self.hw.set_status_led(colour[0], colour[1], colour[2])
@@ -318,6 +329,10 @@ class App:
                 self._host_back(now)
             for cmd in self.reader.feed(memoryview(self._rx)[:n]):
                 commands.handle(self, cmd, now)
+        if self.speaker is not None:
+            played = self.speaker.step(now)
+            if played is not None:
+                self.event("played", ms=played[0], underruns=played[1], t=now)
         if self.confirmation.state == WAITING:
             c = self.confirmation
             kind, target, by = c.kind, c.target, c.by
@@ -369,6 +384,8 @@ class App:
         speech = self.vad.is_speech(frame, self.hw.FRAME_SAMPLES)
         if self.gate.state == gate.LISTENING:
             self.ring.push(frame)
+            if self._own_voice(now):
+                return on_time  # the board is speaking: its own voice never wakes it
             if self.detector is not None and self.detector.feed(frame):
                 word = self.detector.word
                 self.event("wake", word=word, score=self.detector.last_score, t=now)
@@ -388,6 +405,18 @@ class App:
         # and say what it missed.
         missed = self.writer.resume()
         self._note("the host stopped reading: %d frames were not sent" % missed)
+
+    def _own_voice(self, now):
+        # While the speaker plays and for its tail (earshot/speaker.py) the detector hears
+        # nothing; after, it starts afresh, with no feature of the board's own voice left in it.
+        if self.speaker is not None and self.speaker.busy(now):
+            self._deaf = True
+            return True
+        if self._deaf:
+            self._deaf = False
+            if self.detector is not None:
+                self.detector.reset()
+        return False
 
     def _audio_lost(self, samples):
         # The loop fell further behind than the DMA buffer holds: that audio is gone. Inside a
@@ -542,6 +571,8 @@ class App:
                              "tag": binascii.hexlify(self.log.last_tag() or bytes(32)).decode()},
             "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
             "audio_lost_ms": self.lost_samples // 16,
+            "speaker": self.speaker.describe(self.hw.board["speaker"].get("rate", 16000))
+            if self.speaker is not None else None,
             "mem": _mem(self.mem_peak),
         }
 

@@ -6,6 +6,7 @@ import binascii
 from micropython import const
 
 from earshot import gate
+from earshot.playcmd import play
 from earshot.consent import NEEDS_CONFIRMATION, UNCHANGED, preset_name
 
 _KEY_BYTES = const(32)
@@ -166,4 +167,5 @@ COMMANDS = {
     "log": log,
     "provision": provision,
     "feed": feed,
+    "play": play,  # earshot/playcmd.py: the speaker
 }

@@ -28,5 +28,5 @@ def run(args):
         raise EarshotError("earshot bridge serves one board: give one --port")
     with open_targets(ports) as opened:
         return serve.run(opened, key=key, pipelines=pipelines, allow=args.allow,
-                         zeroconf=args.zeroconf, history=args.history,
+                         zeroconf=args.zeroconf, history=args.history, area=args.area,
                          test_sessions=args.forward_test_sessions)

@@ -47,6 +47,7 @@ def run(args):
         with open_targets(ports) as opened:
             return serve.run(opened, key=key, sock=sock, lan=args.lan, pipelines=pipelines,
                              allow=args.allow, zeroconf=args.zeroconf, history=args.history,
+                             area=args.area,
                              test_sessions=args.forward_test_sessions)
     finally:
         sock.close()

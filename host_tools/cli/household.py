@@ -37,6 +37,9 @@ def add_bridge_arguments(p, required):
                    help="a test rig only: forward sessions a board sent in test mode (their "
                         "audio may be the host's own), each event marked \"earshot\": "
                         "{\"test\": true}; without it they are refused")
+    p.add_argument("--area", metavar="NAME", default=None,
+                   help="the room the board is in, told to Home Assistant with the satellite "
+                        "(e.g. --area Kitchen)")
     p.add_argument("--zeroconf", metavar="NAME", nargs="?", const="earshot", default=None,
                    help="announce the Wyoming endpoints on the network (mDNS), as "
                         "wyoming-satellite does")

@@ -85,6 +85,11 @@ class Board:
         """Run a command on the board; its reply, or the EarshotError it raised."""
         return await asyncio.wrap_future(self.link.request(name, **args))
 
+    async def send(self, name, **args):
+        """Send a command without waiting for its reply (pipelined: the speaker's audio); its
+        command number. The reply comes later as an ("event", {"ev": "reply", "re": n}) fact."""
+        return await asyncio.wrap_future(self.link.request(name, _wait=False, **args))
+
 
 def _slug(text):
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("_") or "board"

@@ -61,6 +61,11 @@ class BoardLink(threading.Thread):
         self._ping = None  # (command number, sent at) of the status asked for liveness
         self._silent = False
         self._pins = []  # (seq, hash) of the head verified last: a rewritten log fails
+        # Where the same board is now when its port is gone: a real ESP32-S3 re-enumerates its
+        # USB port at every reset. locate(old port) -> its new port (found by USB serial number
+        # or device id) or None; None here: the same port is tried again. The hook for the
+        # shared "find the same board again" helper in host_tools/link.
+        self.locate = None
 
     # -- called from other threads ---------------------------------------------------------
 
@@ -129,6 +134,10 @@ class BoardLink(threading.Thread):
         try:
             self._greeted(self.connect())
         except EarshotError as e:
+            moved = self.locate(self.port) if self.locate is not None else None
+            if moved and moved != self.port:
+                self.port = moved  # the same board, elsewhere: greeted there at once
+                return
             self._fail_requests(str(e))
             self._stopping.wait(RETRY_S)
 
@@ -182,7 +191,12 @@ class BoardLink(threading.Thread):
                 return
             if not future.set_running_or_notify_cancel():
                 continue
+            wait = args.pop("_wait", True)
             try:
+                if not wait:
+                    # Pipelined (the speaker's audio): the number now, the reply as an event.
+                    future.set_result(self.client.send(name, **args))
+                    continue
                 reply = self.client.command(name, **args)
             except ProtocolError as e:
                 future.set_exception(e)

@@ -15,7 +15,7 @@ from ..errors import EarshotError
 
 
 def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=None,
-        out=print, history=None, test_sessions=False):
+        out=print, history=None, test_sessions=False, area=None):
     """Blocks until Ctrl-C or SIGTERM; EarshotError for anything the user can fix.
 
     `sock`: the dashboard's listening socket (listen()), or None for no page. `history`: the
@@ -29,7 +29,7 @@ def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=
         history = None  # nothing is verified, so nothing is remembered
     try:
         asyncio.run(_serve(ports, key, sock, lan, list(pipelines), list(allow), zeroconf, out,
-                           history, test_sessions))
+                           history, test_sessions, area))
     except KeyboardInterrupt:
         pass
     finally:
@@ -39,7 +39,7 @@ def run(ports, key=None, sock=None, lan=False, pipelines=(), allow=(), zeroconf=
 
 
 async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out, history,
-                 test_sessions):
+                 test_sessions, area=None):
     from .board import Board
 
     loop = asyncio.get_running_loop()
@@ -61,7 +61,7 @@ async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out, history
             from ..bridge.satellite import Bridge
 
             bridge = Bridge(boards["1"], pipelines, allow=allow,
-                            test_sessions=test_sessions)
+                            test_sessions=test_sessions, area=area)
             await bridge.start()
             closers.append(bridge.stop)
             for p in pipelines:

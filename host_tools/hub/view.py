@@ -46,6 +46,7 @@ class BoardView:
         self.last_session = None
         self.refusals = []
         self.pipelines = []
+        self.timers = []  # Home Assistant's timers on this satellite (bridge/timers.py)
         self.log = {"state": "unread", "error": None}
         self.timeline = []
         self.version = 0  # bumped on every change: listeners compare
@@ -75,7 +76,7 @@ class BoardView:
         return {"state"}
 
     def _on_status(self, s):
-        self.board = {k: s.get(k) for k in ("device_id", "board", "version", "wake_word",
+        self.board = {k: s.get(k) for k in ("device_id", "board", "version", "wake_word", "speaker",
                                             "test_mode", "provisioned", "access")}
         self.muted = bool(s.get("muted"))
         self.gate = s.get("gate")
@@ -172,6 +173,10 @@ class BoardView:
         self.streaming["to"] = list(data.get("to") or [])
         return {"state"}
 
+    def _on_timers(self, data):
+        self.timers = list(data)
+        return {"state"}
+
     def _refusal(self, who, text):
         self.refusals.insert(0, {"who": who, "text": text, "at": time.time()})
         del self.refusals[MAX_REFUSALS:]
@@ -224,7 +229,7 @@ class BoardView:
             "light": self.light() if up else None,
             "pending": pending, "outcome": self.outcome, "gate": self.gate,
             "streaming": self.streaming, "last_session": self.last_session,
-            "refusals": self.refusals, "pipelines": self.pipelines,
+            "refusals": self.refusals, "pipelines": self.pipelines, "timers": self.timers,
             "log": self.log, "choices": self.choices(),
         }
 

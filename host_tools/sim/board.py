@@ -587,6 +587,10 @@ class VirtualBoard:
     def pins(self):
         return self.world.pins()
 
+    def speaker_played(self, since=0.0):
+        """What the board's speaker played from board time `since`: [(board s, PCM)]."""
+        return self.world.speaker_played(since)
+
     @property
     def time_s(self):
         return self.world.samples / 16000

@@ -17,6 +17,9 @@ the Unix socket the simulator published in its registration (sim/runs.py):
                                                           port held open): {"ok": true, ...}
     {"op": "edges", "since": 12.5}                     -> {"ok": true, "edges": [[t, name, v]],
                                                            "sim_time_s": 14.2}
+    {"op": "speaker", "since": 12.5}                   -> {"ok": true, "frames": [[t, n]],
+                                                           "pcm": <base64>, "seconds": 1.2}
+                                                           what the speaker played since then
     anything wrong                                     -> {"ok": false, "error": "one line"}
 
 Times are the simulator's audio clock (seconds since it started), not the firmware's uptime.
@@ -123,6 +126,11 @@ class ControlServer:
             since = float(req.get("since", 0.0))
             return {"edges": [[t, name, list(v) if isinstance(v, tuple) else v]
                               for t, name, v in b.edges(since)], "sim_time_s": b.time_s}
+        if op == "speaker":
+            played = b.speaker_played(float(req.get("since", 0.0)))
+            pcm = b"".join(p for _, p in played)
+            return {"frames": [[t, len(p)] for t, p in played], "seconds": len(pcm) / 32000,
+                    "pcm": base64.b64encode(pcm).decode(), "sim_time_s": b.time_s}
         raise EarshotError("unknown control request %r" % op)
 
 

@@ -35,6 +35,7 @@ OP_CONSOLE = b"U"  # baud u32, wake_ms u8: UART0's baud rate and the serial wake
 OP_FLASH = b"C"  # kind u8 (FLASH_*), erases u32, nbytes u32: a filesystem write; reply ACK
 FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes programmed
 FLASH_META = b"m"  # a close, rename or remove: one metadata commit
+OP_SPEAKER = b"O"  # FRAME_BYTES of PCM: one frame the firmware played on its speaker
 ACK = b"A"  # the pin change (or the interrupt char -1) is applied
 # The interrupt char -1 is applied, but a Ctrl-C landed while it was being turned off: it is
 # pending in the VM (rt/vboard.py raises it at the firmware's next pending-exception check).
@@ -47,6 +48,7 @@ BOOT_OK = b"O"
 PIN_MUTE_LED = 0
 PIN_MIC_POWER = 1
 PIN_STATUS_LED = 2
+PIN_SPEAKER_AMP = 3  # the speaker amplifier's enable line (boards with a speaker)
 BUTTON_MUTE = 1  # = earshot.hw.BUTTON_MUTE
 BUTTON_ACTION = 2  # = earshot.hw.BUTTON_ACTION
 

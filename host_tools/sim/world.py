@@ -35,7 +35,10 @@ DMA_BUFFER_SAMPLES = 256
 
 BUTTON_BITS = {"mute": wire.BUTTON_MUTE, "action": wire.BUTTON_ACTION}
 PIN_IDS = {wire.PIN_MUTE_LED: "mute_led", wire.PIN_MIC_POWER: "mic_power",
-           wire.PIN_STATUS_LED: "status_led"}
+           wire.PIN_STATUS_LED: "status_led", wire.PIN_SPEAKER_AMP: "speaker_amp"}
+# How loud the board's own speaker is in its microphone: the speaker sits a few centimetres
+# from the mics in every enclosure, so the room hears it about as loud as it was played.
+ECHO_GAIN = 1.0
 _SILENCE = bytes(FRAME_BYTES)
 _HISTORY = 20000  # edges kept per kind: hours of a blinking LED
 
@@ -138,6 +141,10 @@ class World:
         # saw 0x03 while mp_interrupt_char was still 3 (mp_sched_keyboard_interrupt), after the
         # interpreter's last pending-exception check. Set by a test (VirtualBoard.ctrl_c_in_window).
         self.ctrl_c_as_kbd_intr_off = False
+        # The speaker: every frame the firmware played, with the board time it was written,
+        # and what of it the microphone has still to hear (the acoustic path back).
+        self.speaker_log = deque(maxlen=_HISTORY)  # (board seconds, PCM bytes)
+        self._echo = bytearray()
 
     # -- board time -------------------------------------------------------------------------
 
@@ -176,6 +183,8 @@ class World:
         hearing = self.pin_state.get("mic_power") and self._codec_ready and \
             not self.switch_engaged
         pcm = self._take(2 * n)
+        if self._echo:
+            pcm = self._mix_echo(pcm)
         if not hearing:
             # A powered-down microphone (or one the mute switch cut off) hears nothing,
             # whatever the firmware believes.
@@ -202,6 +211,29 @@ class World:
             if hearing:
                 self.lost_samples += drop // 2
                 self._lost_pending += drop // 2
+
+    def _mix_echo(self, pcm):
+        import numpy as np
+
+        n = min(len(pcm), len(self._echo))
+        room = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
+        echo = np.frombuffer(bytes(self._echo[:n]), dtype="<i2").astype(np.int32)
+        del self._echo[:n]
+        room[:n // 2] += (echo * ECHO_GAIN).astype(np.int32)
+        return np.clip(room, -32768, 32767).astype("<i2").tobytes()
+
+    def speaker_write(self, pcm):
+        """The firmware played one frame on its speaker: recorded, and heard by the mic."""
+        with self._cond:
+            self._last_op = time.monotonic()
+            self.speaker_log.append((self.samples / RATE, bytes(pcm)))
+            self._echo += pcm
+            del self._echo[:-4 * RATE]  # a speaker nobody listens to holds no more than 2 s
+
+    def speaker_played(self, since=0.0):
+        """[(board seconds, PCM)] the speaker played from `since` on."""
+        with self._cond:
+            return [(t, pcm) for t, pcm in self.speaker_log if t >= since]
 
     def _take(self, n):
         out = bytearray()
@@ -329,8 +361,11 @@ class World:
             self._wdt_timeout_us = None
             self._wdt_bitten = False
             self._dma = bytearray()
+            self._echo = bytearray()
             for name in ("mute_led", "mic_power", "status_led"):
                 self.set_pin(name, (0, 0, 0) if name == "status_led" else 0)
+            if "speaker_amp" in self.pin_state:  # a board with a speaker: its amp goes off
+                self.set_pin("speaker_amp", 0)
 
     def power_on(self):
         # What the hardware shows before firmware drives anything (board file: reset_state).
@@ -507,6 +542,8 @@ class WorldServer:
                 if op == wire.OP_FRAME:
                     mask, lost, backlog, ticks, pcm = w.next_frame()
                     conn.sendall(struct.pack("<BHHI", mask, lost, backlog, ticks) + pcm)
+                elif op == wire.OP_SPEAKER:
+                    w.speaker_write(_read_exact(f, FRAME_BYTES))
                 elif op == wire.OP_SERIAL:
                     (n,) = struct.unpack("<I", _read_exact(f, 4))
                     conn.sendall(struct.pack("<II", *w.serial_write(n)))

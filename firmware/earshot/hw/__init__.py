@@ -35,6 +35,10 @@
 #                            is not reading (see host_took), what it got of data is unknown
 #   urandom(n) -> bytes      n random bytes
 #   fail_safe()              mic off and mute LED on, from any state; never raises
+#   speaker()                the speaker driver (start(), write(frame of FRAME_SAMPLES int16
+#                            mono at 16 kHz), stop(); start() raises OSError such as
+#                            NotSupportedError), or None: board file "speaker", absent or
+#                            "fitted": false
 #
 # and one module-level function: reset_board() resets the chip (machine.reset()), for the
 # locked main.py, which must never fall through to the REPL.

@@ -188,6 +188,12 @@ class Hardware:
         self._last_read = time.ticks_us()
         self._console(board)
 
+    def speaker(self):
+        # The speaker driver (hw/speaker_esp32.py), or None: board file "speaker".
+        from earshot.hw.speaker_esp32 import open_speaker
+
+        return open_speaker(self.board)
+
     def _console(self, board):
         # Quirk: on ESP32_GENERIC_S3 builds (MICROPY_HW_ENABLE_UART_REPL 1) every byte of stdout
         # is also written to UART0, and uart_stdout_tx_strn (ports/esp32/uart.c) blocks until it

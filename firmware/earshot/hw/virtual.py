@@ -21,6 +21,7 @@ _HEADER = const(9)  # wire.FRAME_HEADER: buttons u8, lost u16, backlog u16, tick
 _PIN_MUTE_LED = const(0)
 _PIN_MIC_POWER = const(1)
 _PIN_STATUS_LED = const(2)
+_PIN_SPEAKER_AMP = const(3)
 # ticks_ms() wraps at 2**30 on the board (py/mpconfig.h MICROPY_PY_TIME_TICKS_PERIOD); the Unix
 # port's own ticks wrap at 2**62, so the virtual board does the board's arithmetic itself.
 _PERIOD = const(0x40000000)
@@ -135,6 +136,14 @@ class Hardware:
         # so nothing the firmware says afterwards can overtake the pin change.
         self._read_exact(self._ack)
 
+    def speaker(self):
+        # The board file's "speaker" (a virtual one): its frames go to the world, which
+        # records them in board time and lets the microphone hear them (host_tools/sim/world.py).
+        spec = self.board.get("speaker")
+        if not spec or not spec.get("fitted", True):
+            return None
+        return _Speaker(self)
+
     def set_mute_led(self, on):
         self._set_pin(_PIN_MUTE_LED, 1 if on else 0, 0, 0)
 
@@ -219,3 +228,20 @@ class Hardware:
             except OSError:
                 pass
 
+
+
+class _Speaker:
+    # start(), write(frame), stop(): the interface of hw/speaker_esp32.py's drivers.
+    def __init__(self, hw):
+        self._hw = hw
+
+    def start(self):
+        self._hw._set_pin(_PIN_SPEAKER_AMP, 1, 0, 0)
+
+    def write(self, frame):
+        s = self._hw._sock
+        s.write(b"O")
+        s.write(frame)
+
+    def stop(self):
+        self._hw._set_pin(_PIN_SPEAKER_AMP, 0, 0, 0)
