@@ -19,7 +19,7 @@ import time
 
 from ..errors import EarshotError, PortError, ProtocolError
 from . import files
-from .build import build
+from .build import DEFAULT_WAKE_WORD, build, wake_word_model
 
 UNLOCK_HINT = ("hold both buttons on the board while it starts (plug it in, or press its reset "
                "button) until the status LED blinks white, then run earshot deploy again")
@@ -36,16 +36,18 @@ def mpremote(port, *args, timeout=120):
 
 
 def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None,
-           file_progress=None, locked=False):
+           file_progress=None, locked=False, wake_word=DEFAULT_WAKE_WORD):
     """Build, copy, reset, and read the version back. Returns the board's hello reply.
+    `wake_word` names the one model the board loads (build.wake_word_model).
 
     progress(message) hears each step; file_progress(total) is a context manager yielding
     advance(name), called as each file lands on the board (cli.common.Progress.files).
     """
     say = progress or (lambda msg: None)
     board = files.load(board_id)
+    wake_word_model(wake_word)  # an unknown name fails before anything is built or copied
     say("compiling firmware for %s (mpy-cross)%s" % (board_id, ", locked" if locked else ""))
-    out = build(board, test_mode, locked=locked)
+    out = build(board, test_mode, locked=locked, wake_word=wake_word)
     try:
         refuse_if_locked(port, say)
         copy(port, out, say, file_progress)

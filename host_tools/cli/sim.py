@@ -20,6 +20,8 @@ def setup(p):
                    help="start with an empty flash (only a flash directory earshot sim created "
                         "is ever erased)")
     p.add_argument("--deploy", action="store_true", help="deploy the firmware once it is up")
+    p.add_argument("--wake-word", metavar="NAME",
+                   help="with --deploy: the one wake-word model the board loads (default: alexa)")
     p.add_argument("--test-mode", action="store_true",
                    help="with --deploy: enable the audio-feed command (for earshot hil)")
     p.add_argument("--board", default="virtual",
@@ -58,7 +60,8 @@ def _ms(text):
 
 def run(args):
     from ..board import files
-    from ..errors import EarshotError
+    from ..board.build import DEFAULT_WAKE_WORD, wake_word_model
+    from ..errors import EarshotError, UsageError
     from ..sim import VirtualBoard
     from ..sim import runs
     from ..sim.unix_port import parse_heap
@@ -67,6 +70,9 @@ def run(args):
     from .common import Progress
 
     parse_heap(args.heap)  # wrong input fails before anything is created or started
+    if args.wake_word is not None and not args.deploy:
+        raise UsageError("--wake-word needs --deploy (it chooses the model deployed)")
+    wake_word = wake_word_model(args.wake_word or DEFAULT_WAKE_WORD)[0]
     rig_addr = _host_port(args.rig) if args.rig else None
     files.load(args.board)
     flash_root = args.flash or runs.default_flash(args.name)
@@ -104,7 +110,7 @@ def run(args):
                 try:
                     shown = Progress(prefix="deploy: ")
                     board.deploy(test_mode=args.test_mode, progress=shown,
-                                 file_progress=shown.files)
+                                 file_progress=shown.files, wake_word=wake_word)
                 except EarshotError as e:
                     raise EarshotError("%s%s" % (e, _board_said(serial_log))) from None
             board.untap(serial_log)
