@@ -47,7 +47,7 @@ def _train(args):
         if rc:
             return rc
     T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed,
-            log=lambda m: print(m, file=sys.stderr), exclude_speakers=args.exclude_speakers)
+            log=lambda m: print(m, flush=True), exclude_speakers=args.exclude_speakers)
     return 0
 
 
@@ -118,7 +118,7 @@ def setup(parser):
                            help="where the model goes (default: firmware/models, the shipped "
                                 "models of the checkout you run it in)")
             p.add_argument("--steps", type=int, default=3000,
-                           help="training steps (default: 3000; make train-wakeword uses 8000)")
+                           help="training steps (default: 3000, as make train-wakeword)")
             p.add_argument("--exclude-speakers", nargs="*", default=[],
                            help="whole speakers to leave out of training")
             p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

