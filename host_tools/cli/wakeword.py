@@ -75,6 +75,7 @@ def _dataset(args):
     root = args.out or D.default_root(args.word)
     meta = D.build(args.word, root, seed=args.seed, scale=args.scale, workers=args.workers,
                    dev_neg_hours=args.dev_neg_hours, train_neg_hours=args.train_neg_hours,
+                   dev_scale=args.dev_scale,
                    force=args.force, log=lambda m: print(m, file=sys.stderr),
                    neural=not args.no_neural, negatives_from=args.negatives_from)
     print(json.dumps({"root": root, "splits": meta["splits"], "seconds": meta.get("seconds")},
@@ -133,6 +134,8 @@ def setup(parser):
             p.add_argument("--scale", type=float, default=1.0,
                            help="size factor: 1 = the full dataset of docs/wakeword-data.md; "
                                 "0.1 is a quick first version (default: 1)")
+            p.add_argument("--dev-scale", type=float, metavar="S",
+                           help="size factor of the held and dev clips (default: --scale)")
             p.add_argument("--dev-neg-hours", type=float, metavar="H",
                            help="override the hours of dev negatives")
             p.add_argument("--train-neg-hours", type=float, metavar="H",

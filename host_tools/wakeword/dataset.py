@@ -56,7 +56,7 @@ def _nice():
 
 
 def plan(word, seed, scale, split_voices, root, dev_neg_hours=None, train_neg_hours=None,
-         neural=True):
+         neural=True, dev_scale=None):
     """Every job of the dataset, per split, as plain dicts (picklable, independent)."""
     jobs = {}
     texts_pos, texts_nm = T.spellings(word), T.near_misses(word)
@@ -71,10 +71,11 @@ def plan(word, seed, scale, split_voices, root, dev_neg_hours=None, train_neg_ho
             pos = [None] * max(1, int(TRAIN_POS * scale))
             nm = [None] * max(1, int(TRAIN_NEARMISS * scale))
         else:
-            per = max(1, int(DEV_POS_PER_CONDITION * scale))
+            dscale = scale if dev_scale is None else dev_scale  # held and dev clips
+            per = max(1, int(DEV_POS_PER_CONDITION * dscale))
             pos = [c for c in R.DEV_CONDITIONS for _ in range(per)]
             nm = [R.DEV_CONDITIONS[i % len(R.DEV_CONDITIONS)]
-                  for i in range(max(1, int(DEV_NEARMISS * scale)))]
+                  for i in range(max(1, int(DEV_NEARMISS * dscale)))]
         for label, conds, texts in (("pos", pos, texts_pos), ("nearmiss", nm, texts_nm)):
             for i, c in enumerate(conds):
                 out["clip"].append(dict(base, kind_id=_KIND_IDS[label], index=i, label=label,
@@ -139,7 +140,8 @@ def _map(fn, jobs, workers, what, pool=None):
 
 
 def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_hours=None,
-          train_neg_hours=None, force=False, log=print, neural=True, negatives_from=None):
+          train_neg_hours=None, force=False, log=print, neural=True, negatives_from=None,
+          dev_scale=None):
     """Build (or reuse) the dataset for `word` under `root` (data/wakeword/<slug>).
     `neural=False` leaves out Piper, Kokoro and WORLD re-voicing (the [voices] extra).
     `negatives_from`: the root of another word's finished dataset whose long negatives (same
@@ -147,7 +149,7 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
     the CPU time, and speech that avoids one wake word avoids another (see the doc's caveat)."""
     params = {"format": FORMAT_VERSION, "word": word, "seed": seed, "scale": scale,
               "dev_fraction": dev_fraction, "dev_neg_hours": dev_neg_hours,
-              "train_neg_hours": train_neg_hours, "neural": neural}
+              "train_neg_hours": train_neg_hours, "neural": neural, "dev_scale": dev_scale}
     donor = None
     if negatives_from:
         donor = _negatives_donor(negatives_from, params)
@@ -164,7 +166,8 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
         raise EarshotError("not enough TTS voices to hold some out; is espeak-ng installed?")
     tmp = root.rstrip("/") + ".building"
     shutil.rmtree(tmp, ignore_errors=True)
-    jobs = plan(word, seed, scale, by_split, tmp, dev_neg_hours, train_neg_hours, neural)
+    jobs = plan(word, seed, scale, by_split, tmp, dev_neg_hours, train_neg_hours, neural,
+                dev_scale)
     t_start = time.time()
     meta = {"params": params, "splits": {},
             "voices": {s: [v.id for v in vs] for s, vs in by_split.items()},
@@ -207,7 +210,8 @@ def _negatives_donor(other_root, params):
         raise EarshotError("--negatives-from %s: no finished dataset there" % other_root)
     with open(path) as f:
         meta = json.load(f)
-    same = ("format", "seed", "scale", "dev_fraction", "dev_neg_hours", "train_neg_hours", "neural")
+    same = ("format", "seed", "scale", "dev_fraction", "dev_neg_hours", "train_neg_hours", "neural",
+            "dev_scale")
     diff = [k for k in same if meta["params"].get(k) != params.get(k)]
     if diff:
         raise EarshotError("--negatives-from %s: built with other %s; use the same options"

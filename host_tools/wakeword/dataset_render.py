@@ -48,6 +48,7 @@ ENGINE_WEIGHT = {"clip": {}, "long": {"kokoro": 0.2}, "babble": {"kokoro": 0.0}}
 # A positive the recogniser does not hear (screen.py) is drawn again (voice, text, speed), at
 # most this many times in all; the voices of the dropped renders go in the entry's "dropped".
 SCREEN_ATTEMPTS = 6
+HELD_OUT_NATURAL_SHARE = 0.8  # held and dev clips: ten natural/neural speakers, one pool of espeak
 PERTURB_SHARE = 0.5  # train: natural/neural speech re-voiced by WORLD (a new speaker)
 
 
@@ -58,6 +59,14 @@ def _voice(job, rng, use="clip"):
     vs = job["voices"]
     weights = ENGINE_WEIGHT[use]
     engines = sorted({v[0] for v in vs if v[0] in tts.NATURAL_ENGINES and weights.get(v[0], 1.0) > 0})
+    if use == "clip" and job.get("split_name", "train") != "train":
+        # held and dev clips measure each held-out speaker: every natural/neural speaker gets
+        # the same share (espeak, pooled in the reports, the rest)
+        natural = [v for v in vs if v[0] in tts.NATURAL_ENGINES]
+        if natural and rng.random() < HELD_OUT_NATURAL_SHARE:
+            return tts.Voice(*natural[int(rng.integers(len(natural)))])
+        vs = [v for v in vs if v[0] not in tts.NATURAL_ENGINES] or vs
+        return tts.Voice(*vs[int(rng.integers(len(vs)))])
     if engines and rng.random() < NATURAL_SHARE:
         w = np.array([weights.get(e, 1.0) for e in engines])
         e = engines[int(rng.choice(len(engines), p=w / w.sum()))]
