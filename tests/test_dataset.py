@@ -383,3 +383,35 @@ def test_kokoro_styles_come_from_the_npm_package_and_are_checked(tmp_path, monke
     assert tts.kokoro_lang("bm_george") == "en-gb" and tts.kokoro_lang("hf_alpha") == "en-us"
     assert tts.kokoro_blends(["af_bella", "am_adam", "bf_alice"]) == [
         "af_bella*0.5+am_adam*0.5", "bf_alice*0.5+am_adam*0.5"]
+
+
+def test_a_build_cut_short_resumes_with_the_splits_it_finished(tmp_path, monkeypatch):
+    kw = dict(seed=3, scale=0.002, workers=1, dev_neg_hours=0.003, train_neg_hours=0.003,
+              log=lambda m: None, neural=False)
+    real_map, rendered = D._map, []
+
+    def cut_after_held(fn, jobs, workers, what, pool=None):
+        if what.startswith("train"):
+            raise KeyboardInterrupt  # stopped while the second split renders
+        rendered.append(what)
+        return real_map(fn, jobs, workers, what, pool)
+
+    monkeypatch.setattr(D, "_map", cut_after_held)
+    with pytest.raises(KeyboardInterrupt):
+        D.build("alexa", str(tmp_path / "a"), **kw)
+    held = (tmp_path / "a.building" / "held" / "manifest.jsonl").read_bytes()
+    monkeypatch.setattr(D, "_map", lambda *a, **k: (rendered.append(a[3]), real_map(*a, **k))[1])
+    rendered.clear()
+    meta = D.build("alexa", str(tmp_path / "a"), **kw)
+    assert not any(w.startswith("held") for w in rendered) and any(w.startswith("dev") for w in rendered)
+    assert (tmp_path / "a" / "held" / "manifest.jsonl").read_bytes() == held
+    assert set(meta["splits"]) == {"train", "held", "dev"}
+    assert meta["splits"]["held"]["pos"]["files"] > 0
+    # other parameters start over
+    with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(D, "_map", cut_after_held)
+        D.build("alexa", str(tmp_path / "b"), **kw)
+    rendered.clear()
+    monkeypatch.setattr(D, "_map", lambda *a, **k: (rendered.append(a[3]), real_map(*a, **k))[1])
+    D.build("alexa", str(tmp_path / "b"), **dict(kw, seed=4))
+    assert any(w.startswith("held") for w in rendered)

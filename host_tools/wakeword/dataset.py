@@ -33,6 +33,8 @@ FORMAT_VERSION = 7  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 
                     # 6: Pico en-US says "alexa" as people do (dataset_tts.RESPELL);
                     # 7: Kokoro's 54 speakers (8 held, 8 dev), positives screened by a recogniser
 SPLITS = tts.SPLITS  # train; held (model selection, never trained on); dev (measured once)
+BUILD_ORDER = ("held", "train", "dev")  # held first: candidates (and the shipped model) are
+                                        # compared there; the order changes no file
 _KIND_IDS = {"pos": 1, "nearmiss": 2, "neg": 3, "babble": 4}
 
 # Sizes at --scale 1 (the benchmark needs >= 5 h of dev negatives to resolve 0.2 FA/h).
@@ -165,7 +167,18 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
     if not all(by_split.values()):
         raise EarshotError("not enough TTS voices to hold some out; is espeak-ng installed?")
     tmp = root.rstrip("/") + ".building"
-    shutil.rmtree(tmp, ignore_errors=True)
+    # A build cut short (stopped to free the CPU for training, say) resumes: the splits it
+    # finished, with the same parameters, are kept.
+    started = os.path.join(tmp, "params.json")
+    resume = False
+    if not force and os.path.exists(started):
+        with open(started) as f:
+            resume = json.load(f) == params
+    if not resume:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        with open(started, "w") as f:
+            json.dump(params, f)
     jobs = plan(word, seed, scale, by_split, tmp, dev_neg_hours, train_neg_hours, neural,
                 dev_scale)
     t_start = time.time()
@@ -174,8 +187,14 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
             "speakers": {s: sorted(v.id for v in vs if v.engine in tts.NATURAL_ENGINES)
                          for s, vs in by_split.items()},
             "tts": _tts_versions()}
-    for split in SPLITS:
+    for split in BUILD_ORDER:
         t0 = time.time()
+        done = os.path.join(tmp, split, "summary.json")
+        if resume and os.path.exists(done):
+            with open(done) as f:
+                meta["splits"][split] = json.load(f)
+            log("%s: finished by an earlier run, kept" % split)
+            continue
         log("%s: %d voices" % (split, len(jobs[split]["clip"][0]["voices"])))
         parts = _map(_babble, jobs[split]["babble"], workers, "%s babble pool" % split)
         pool = np.concatenate(parts).astype(np.float32)
@@ -191,7 +210,9 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
                 f.write(json.dumps(e, sort_keys=True) + "\n")
         meta["splits"][split] = summarize(entries, time.time() - t0)
         meta["splits"][split]["screen"] = screened
-    meta["seconds"] = round(time.time() - t_start, 1)
+        with open(done, "w") as f:  # after the manifest: the split is complete
+            json.dump(meta["splits"][split], f)
+    meta["seconds"] = round(time.time() - t_start, 1)  # this run's; splits keep their build_s
     with open(os.path.join(tmp, "dataset.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
     # The previous build stays in <slug>.old until the next one: a trainer that loaded the
