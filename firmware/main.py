@@ -41,19 +41,14 @@ while True:
 
 def _detector():
     # The on-device wake word, when a model is deployed (/models/<word>.json + .bin).
+    # Exactly the model deploy chose: /models/wake_word.txt names it.
     try:
-        import os
-
-        from earshot.wakeword import Detector
+        from earshot.wakeword import Detector, chosen
     except ImportError:
         return None
-    try:
-        names = sorted(n for n in os.listdir("/models") if n.endswith(".json"))
-    except OSError:
+    base = chosen("/models")
+    if base is None:
         return None
-    if not names:
-        return None
-    base = "/models/" + names[0][:-5]
     try:
         return Detector(base + ".bin", base + ".json")
     except (OSError, ValueError, KeyError) as e:

@@ -1,5 +1,5 @@
 # Wake-word training (docs/wakeword.md).
-#   make train-wakeword WORD="alexa" [STEPS=6000] [SEED=0]
+#   make train-wakeword WORD="alexa" [STEPS=3000] [SEED=0]
 #                                       train on data/wakeword/<slug>/train, write firmware/models/<slug>.*
 #   make models                         both shipped models again (replaces them): alexa 3000 steps
 #                                       seed 1 (session 4), hey jarvis 6000 steps seed 0 (session 3)
@@ -7,7 +7,7 @@
 #   make loso-wakeword WORD="alexa"     leave each train speaker out in turn (out/loso/<slug>/)
 # Training needs the optional [train] extra (torch); scoring and the board do not.
 TRAIN_STAMP := $(VENV)/.installed-train
-STEPS ?= 6000
+STEPS ?= 3000  # the default of `earshot wakeword train --steps`
 SEED ?= 0
 
 .PHONY: train-wakeword models eval-wakeword loso-wakeword

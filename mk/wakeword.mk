@@ -1,5 +1,6 @@
 # Wake-word data and benchmark (docs/wakeword-data.md).
-#   make dataset WORD="alexa" [SCALE=1] [SEED=0]   synthetic dataset in data/wakeword/<slug>/
+#   make dataset WORD="alexa" [SCALE=1] [SEED=0] [DATASET_ARGS="--dev-scale 0.1 ..."]
+#                                                   synthetic dataset in data/wakeword/<slug>/
 #   make voice-check                                intelligibility of each natural/neural voice
 #   make bench-wakeword [WORDS="alexa hey_jarvis"] [BENCH_ARGS="--neg-hours 1"]
 #                                                   Earshot vs the anchors on the dev split
@@ -12,6 +13,7 @@ ANCHOR_ENGINES ?= earshot microwakeword openwakeword porcupine pocketsphinx
 ANCHOR_VENV := .cache/venv-anchors
 OWW_VENV := .cache/venv-oww
 BENCH_ARGS ?=
+DATASET_ARGS ?=
 
 VOICES_STAMP := $(VENV)/.installed-voices
 
@@ -23,7 +25,7 @@ $(VOICES_STAMP): pyproject.toml $(STAMP)
 	touch $@
 
 dataset: $(VOICES_STAMP)
-	nice -n 10 $(BIN)/python -m host_tools.wakeword.dataset --word "$(WORD)" --scale $(SCALE) --seed $(SEED)
+	nice -n 10 $(BIN)/python -m host_tools.wakeword.dataset --word "$(WORD)" --scale $(SCALE) --seed $(SEED) $(DATASET_ARGS)
 
 # Which natural/neural voices a recogniser can follow (docs/wakeword-data.md)
 voice-check: $(VOICES_STAMP)

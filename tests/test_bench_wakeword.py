@@ -131,3 +131,21 @@ def test_false_rejects_per_held_out_speaker_pool_espeak_and_split_easy_audio():
     r = st.at(0.5)["frr_by_speaker"]
     assert r["flite:rms"] == {"clips": 3, "frr": round(2 / 3, 4), "frr_easy": 0.5}
     assert r["espeak (pooled)"] == {"clips": 2, "frr": 0.5, "frr_easy": 0.5}
+
+
+def _seed_result(label, frr, easy, nm, spk):
+    at = {"reachable": True, "frr": frr, "frr_by_condition": {B.EASY: easy}, "nearmiss_rate": nm,
+          "frr_by_speaker": {k: {"clips": 10, "frr": v[1], "frr_easy": v[0]} for k, v in spk.items()},
+          "latency_median_s": 0.1, "latency_p95_s": 0.2}
+    return {"engine": "earshot-seed", "label": label, "word": "alexa", "status": "ok", "note": "",
+            "positives": 20, "nearmisses": 5, "neg_hours": 1.0, "at_budget": {"0.5": at, "0.2": at}}
+
+
+def test_the_report_gives_the_spread_over_seeds_not_the_best_seed():
+    rs = [_seed_result("s1", 0.10, 0.02, 0.05, {"kokoro:af_sarah": (0.0, 0.1)}),
+          _seed_result("s2", 0.30, 0.06, 0.15, {"kokoro:af_sarah": (0.1, 0.3)})]
+    md = B.markdown(rs, "")
+    assert "Spread over 2 Earshot seeds" in md
+    assert "| all positives | 4.0 +- 2.8% (2.0-6.0) | 20.0 +- 14.1% (10.0-30.0) |" in md
+    assert "| kokoro:af_sarah | 5.0 +- 7.1% (0.0-10.0) | 20.0 +- 14.1% (10.0-30.0) |" in md
+    assert "Spread over" not in B.markdown(rs[:1], "")  # one seed has no spread to report

@@ -103,3 +103,32 @@ def test_eval_of_an_unknown_split_is_a_one_line_error(capsys):
     assert main(["wakeword", "eval", "--model", "alexa", "--split", "held-back"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("earshot: unknown split") and err.count("\n") == 1
+
+
+def test_train_help_and_the_make_target_agree_on_the_step_count(capsys):
+    import re
+    from pathlib import Path
+
+    import pytest
+
+    from host_tools.cli import main
+    mk = (Path(__file__).resolve().parent.parent / "mk" / "wakeword-train.mk").read_text()
+    steps = int(re.search(r"^STEPS \?= (\d+)", mk, re.M).group(1))
+    with pytest.raises(SystemExit):
+        main(["wakeword", "train", "--help"])
+    helptext = " ".join(capsys.readouterr().out.split())
+    assert "training steps (default: %d, as make train-wakeword)" % steps in helptext
+    assert "train-wakeword WORD=\"alexa\" [STEPS=%d]" % steps in mk
+
+
+def test_training_progress_goes_to_stdout(monkeypatch, capsys):
+    from host_tools.cli import main
+    seen = {}
+
+    def fake_train(word, data, out, steps, seed=0, log=print, exclude_speakers=()):
+        seen["steps"] = steps
+        log("step 0/%d loss 0.7" % steps)
+    monkeypatch.setattr(T, "train", fake_train)
+    assert main(["wakeword", "train", "hey computer"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "step 0/3000 loss 0.7\n" and out.err == "" and seen["steps"] == 3000

@@ -16,6 +16,18 @@ from earshot.ww_model import Model
 
 MODEL_TYPE = "earshot-tcn"
 MODEL_VERSION = 1
+CHOICE = "wake_word.txt"  # in the models folder: the one model to load (earshot deploy --wake-word)
+
+
+def chosen(folder):
+    # folder + "/<name>" of the model `earshot deploy --wake-word` chose, or None when no model
+    # is chosen (no choice file, or an empty one): the board loads exactly the chosen model.
+    try:
+        with open(folder + "/" + CHOICE) as f:
+            name = f.read().strip()
+    except OSError:
+        return None
+    return folder + "/" + name if name else None
 
 
 def _read(path, size):

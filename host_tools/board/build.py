@@ -45,11 +45,47 @@ def mpy_cross(src, dst, march):
 
 
 _UNLOCKED_LINE = "LOCKED = False\n"
+DEFAULT_WAKE_WORD = "alexa"
+CHOICE_FILE = "wake_word.txt"  # /models/wake_word.txt on the board: the model's name, one line
 
 
-def build(board, test_mode=False, out=None, locked=False):
+def model_dirs():
+    """Where wake-word models are found: the shipped ones, then the folder `earshot wakeword
+    train` writes to by default (firmware/models under the current directory)."""
+    from ..resources import models_dir
+
+    out = [models_dir()]
+    trained = (Path.cwd() / "firmware" / "models").resolve()
+    if trained.is_dir() and trained != out[0].resolve():
+        out.append(trained)
+    return out
+
+
+def wake_word_models():
+    """{name: (bin, json)} of every model a deploy can choose (the first folder wins)."""
+    out = {}
+    for d in model_dirs():
+        for j in sorted(d.glob("*.json")):
+            if j.with_suffix(".bin").exists():
+                out.setdefault(j.stem, (j.with_suffix(".bin"), j))
+    return out
+
+
+def wake_word_model(name):
+    """(name, bin, json) of the model called `name` ("hey jarvis" is hey_jarvis), or an
+    EarshotError naming the models there are."""
+    slug = "_".join(str(name).lower().split()).replace("-", "_")
+    models = wake_word_models()
+    if slug not in models:
+        raise EarshotError("no wake-word model %r; there are: %s (train one with `earshot "
+                           "wakeword train WORD`)" % (name, ", ".join(sorted(models)) or "none"))
+    return (slug,) + models[slug]
+
+
+def build(board, test_mode=False, out=None, locked=False, wake_word=DEFAULT_WAKE_WORD):
     """Build the image for `board` (a loaded board file) into `out` (default: a new temporary
-    directory the caller removes); returns the directory."""
+    directory the caller removes), with the wake-word model `wake_word` (wake_word_model);
+    returns the directory."""
     if locked and test_mode:
         raise EarshotError("test mode lets the host play audio into the board: it is never "
                            "built locked (deploy either --locked or --test-mode)")
@@ -71,12 +107,17 @@ def build(board, test_mode=False, out=None, locked=False):
     else:
         shutil.copy(firmware / "boot.py", out / "boot.py")
     (out / "main.py").write_text(main)
+    # The one wake-word model the board loads, and the file that names it (read at boot by
+    # main.py through earshot.wakeword.chosen): a trained word is never shadowed by another.
+    # The shipped models go along (earshot bench --model measures any of them).
+    name, model_bin, model_json = wake_word_model(wake_word)
+    (out / "models").mkdir()
     models = firmware / "models"
-    if models.is_dir() and any(models.glob("*.json")):
-        (out / "models").mkdir()
-        for p in sorted(models.iterdir()):
-            if p.suffix in (".bin", ".json"):
-                shutil.copy(p, out / "models" / p.name)
+    for p in sorted(models.glob("*.bin")) + sorted(models.glob("*.json")):
+        shutil.copy(p, out / "models" / p.name)
+    shutil.copy(model_bin, out / "models" / (name + ".bin"))
+    shutil.copy(model_json, out / "models" / (name + ".json"))
+    (out / "models" / CHOICE_FILE).write_text(name + "\n")
     cfg = dict(board)
     if test_mode:
         cfg["test_mode"] = True

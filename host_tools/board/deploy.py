@@ -20,7 +20,7 @@ import time
 
 from ..errors import EarshotError, PortError, ProtocolError
 from . import files
-from .build import build
+from .build import DEFAULT_WAKE_WORD, build, wake_word_model
 
 UNLOCK_HINT = ("hold both buttons on the board while it starts (plug it in, or press its reset "
                "button) until the status LED blinks white, then run earshot deploy again")
@@ -37,8 +37,9 @@ def mpremote(port, *args, timeout=120):
 
 
 def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None,
-           file_progress=None, locked=False, named=None):
+           file_progress=None, locked=False, named=None, wake_word=DEFAULT_WAKE_WORD):
     """Build, copy, reset, and read the version back. Returns the board's hello reply.
+    `wake_word` names the one model the board loads (build.wake_word_model).
 
     progress(message) hears each step; file_progress(total) is a context manager yielding
     advance(name), called as each file lands on the board (cli.common.Progress.files).
@@ -48,12 +49,14 @@ def deploy(port, board_id="virtual", test_mode=False, verify=True, progress=None
     say = progress or (lambda msg: None)
     board = files.load(board_id)
     shown = named or port
-    again = "earshot deploy --port %s --board %s%s" % (
-        shown, board_id, " --locked" if locked else " --test-mode" if test_mode else "")
+    again = "earshot deploy --port %s --board %s%s%s" % (
+        shown, board_id, " --locked" if locked else " --test-mode" if test_mode else "",
+        "" if wake_word == DEFAULT_WAKE_WORD else " --wake-word %s" % wake_word)
+    wake_word_model(wake_word)  # an unknown name fails before anything is built or copied
     with interrupted("nothing on %s was changed" % shown):
         check_target(port, board_id, say)  # before anything is built or copied
         say("compiling firmware for %s (mpy-cross)%s" % (board_id, ", locked" if locked else ""))
-        out = build(board, test_mode, locked=locked)
+        out = build(board, test_mode, locked=locked, wake_word=wake_word)
     try:
         with interrupted("copying was cut short, so %s may have no Earshot firmware now (main.py "
                          "is copied last: it starts the MicroPython REPL, never half-new code); "

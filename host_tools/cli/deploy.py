@@ -15,7 +15,14 @@ def setup(p):
     p.add_argument("--locked", action="store_true",
                    help="what a household gets: no REPL, no mpremote, no test mode; updating it "
                         "again needs both buttons held while it starts (docs/threat-model.md)")
+    add_wake_word_argument(p)
     add_json_argument(p, "the firmware version the board reports")
+
+
+def add_wake_word_argument(p):
+    p.add_argument("--wake-word", default="alexa", metavar="NAME",
+                   help="the one wake-word model the board loads: a shipped one (alexa, "
+                        "hey_jarvis) or one `earshot wakeword train` made (default: alexa)")
 
 
 def run(args):
@@ -23,8 +30,10 @@ def run(args):
     from ..board.deploy import deploy
     from ..errors import EarshotError
     from ..link.target import resolve
+    from ..board.build import wake_word_model
     from .common import Progress, print_json
 
+    wake_word = wake_word_model(args.wake_word)[0]  # before the port is touched
     if args.locked and args.test_mode:
         raise EarshotError("--locked and --test-mode exclude each other: a household's board has "
                            "no test mode")
@@ -39,14 +48,15 @@ def run(args):
                            "earshot ports shows what is connected)" % args.port)
     shown = Progress(quiet=args.json, prefix="deploy: ")
     reply = deploy(target.port, board_id=board, test_mode=args.test_mode, locked=args.locked,
-                   progress=shown, file_progress=shown.files, named=args.port)
+                   progress=shown, file_progress=shown.files, named=args.port,
+                   wake_word=wake_word)
     if args.json:
         print_json({"port": target.port, "board": reply.get("board"),
                     "version": reply.get("version"), "test_mode": bool(reply.get("test_mode")),
-                    "access": reply.get("access", "developer")})
+                    "access": reply.get("access", "developer"), "wake_word": wake_word})
         return 0
-    print("ok: firmware %s on %s, board %s%s" % (reply["version"], target.port, reply["board"],
-                                                 ", locked" if args.locked else ""))
+    print("ok: firmware %s on %s, board %s, wake word %s%s" % (
+        reply["version"], target.port, reply["board"], wake_word, ", locked" if args.locked else ""))
     if args.locked:
         print("locked: to update it again, hold both buttons while it starts until the status "
               "LED blinks white, then earshot deploy")

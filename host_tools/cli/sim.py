@@ -24,6 +24,8 @@ def setup(p):
                    help="start with an empty flash (only a flash directory earshot sim created "
                         "is ever erased)")
     p.add_argument("--deploy", action="store_true", help="deploy the firmware once it is up")
+    p.add_argument("--wake-word", metavar="NAME",
+                   help="with --deploy: the one wake-word model the board loads (default: alexa)")
     p.add_argument("--test-mode", action="store_true",
                    help="with --deploy: enable the audio-feed command (for earshot hil)")
     p.add_argument("--board", default="virtual",
@@ -56,7 +58,8 @@ def setup(p):
 
 def run(args):
     from ..board import files
-    from ..errors import EarshotError
+    from ..board.build import DEFAULT_WAKE_WORD, wake_word_model
+    from ..errors import EarshotError, UsageError
     from ..sim import VirtualBoard
     from ..sim import runs
     from ..sim.unix_port import parse_heap
@@ -71,6 +74,9 @@ def run(args):
     if args.link and not os.path.isdir(os.path.dirname(os.path.abspath(args.link))):
         raise EarshotError("cannot make --link %s: there is no folder %s"
                            % (args.link, os.path.dirname(os.path.abspath(args.link))))
+    if args.wake_word is not None and not args.deploy:
+        raise UsageError("--wake-word needs --deploy (it chooses the model deployed)")
+    wake_word = wake_word_model(args.wake_word or DEFAULT_WAKE_WORD)[0]
     rig_addr = _host_port(args.rig) if args.rig else None
     files.load(args.board)
     flash_root = args.flash or runs.default_flash(args.name)
@@ -116,7 +122,7 @@ def run(args):
                 try:
                     shown = Progress(prefix="deploy: ")
                     board.deploy(test_mode=args.test_mode, progress=shown,
-                                 file_progress=shown.files)
+                                 file_progress=shown.files, wake_word=wake_word)
                 except EarshotError as e:
                     raise EarshotError("%s%s" % (e, _board_said(serial_log))) from None
             board.untap(serial_log)

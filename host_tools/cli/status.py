@@ -37,6 +37,8 @@ def format_status(s):
         "consent   %s%s" % (consent_text(flags, c.get("guest"), c.get("preset")),
                             ": " + may if may else ": nothing leaves the board"),
         "gate      %s" % gate,
+        "wake word %s" % (s.get("wake_word") or "none (push-to-talk only; earshot deploy "
+                                                "--wake-word NAME)"),
         "access    %s" % ACCESS.get(s.get("access"), s.get("access") or "?"),
         "LED       %s" % led_text(c.get("preset"), waiting, s.get("test_mode"),
                                   s.get("access"), c.get("guest")),

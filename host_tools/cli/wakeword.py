@@ -80,6 +80,7 @@ def _dataset(args):
     root = args.out or D.default_root(args.word)
     meta = D.build(args.word, root, seed=args.seed, scale=args.scale, workers=args.workers,
                    dev_neg_hours=args.dev_neg_hours, train_neg_hours=args.train_neg_hours,
+                   dev_scale=args.dev_scale,
                    force=args.force, log=Progress(quiet=args.json),
                    neural=not args.no_neural, negatives_from=args.negatives_from)
     if args.json:
@@ -127,7 +128,7 @@ def setup(parser):
                            help="where the model goes (default: firmware/models, the shipped "
                                 "models of the checkout you run it in)")
             p.add_argument("--steps", type=COUNT, default=3000,
-                           help="training steps (default: 3000; make train-wakeword uses 8000)")
+                           help="training steps (default: 3000, as make train-wakeword)")
             p.add_argument("--exclude-speakers", nargs="*", default=[],
                            help="whole speakers to leave out of training")
             p.add_argument("--seed", type=SEED, default=0, help="random seed (default: 0)")
@@ -142,6 +143,8 @@ def setup(parser):
             p.add_argument("--scale", type=Number(float, low=0, above=True), default=1.0,
                            help="size factor: 1 = the full dataset of docs/wakeword-data.md; "
                                 "0.1 is a quick first version (default: 1)")
+            p.add_argument("--dev-scale", type=Number(float, low=0, above=True), metavar="S",
+                           help="size factor of the held and dev clips (default: --scale)")
             p.add_argument("--dev-neg-hours", type=HOURS, metavar="H",
                            help="override the hours of dev negatives")
             p.add_argument("--train-neg-hours", type=HOURS, metavar="H",

@@ -153,8 +153,8 @@ def sweep(st, targets=TARGETS):
 
 # --- running engines ---------------------------------------------------------------------
 
-def dev_files(word, data_root=None, neg_hours=None, per_condition=None):
-    split = os.path.join(data_root or os.path.join("data", "wakeword", word), "dev")
+def dev_files(word, data_root=None, neg_hours=None, per_condition=None, split="dev"):
+    split = os.path.join(data_root or os.path.join("data", "wakeword", word), split)
     entries = D.load_manifest(split)
     if per_condition:
         seen, keep = {}, []
@@ -204,7 +204,7 @@ def _cache_key(engine, word, entries):
 def run_engine(engine, word, entries, use_cache=True, log=print):
     """Score streams (dicts) for every entry, from the cache when the inputs are unchanged."""
     paths = [e["path"] for e in entries]
-    cacheable = engine.name != "earshot"  # Earshot's model changes while it is being trained
+    cacheable = not engine.name.startswith("earshot")  # its models change while being trained
     path = None
     if cacheable:
         key = _cache_key(engine, word, entries)
@@ -285,7 +285,7 @@ def _cell(r, target, key):
 
 def markdown(results, meta):
     lines = ["# Wake-word benchmark", "",
-             "Dev split of the synthetic dataset (held-out voices). %s" % meta, ""]
+             "A held-out split of the synthetic dataset (speakers Earshot never trains on). %s" % meta, ""]
     by_word = {}
     for r in results:
         by_word.setdefault(r["word"], []).append(r)
@@ -344,6 +344,7 @@ def markdown(results, meta):
                     else:
                         row.append("n/a")
                 lines.append("| %s | %s | %s |" % (k, clips, " | ".join(row)))
+        lines += seed_spread(rs)
         lines.append("")
     lines += ["Engines:", ""]
     seen = set()
@@ -352,6 +353,64 @@ def markdown(results, meta):
             seen.add(r["engine"])
             lines.append("- %s: %s" % (r["label"], r["note"]))
     return "\n".join(lines) + "\n"
+
+
+def _spread(vals):
+    """'mean +- sd (min-max)' of FRRs over seeds, in percent."""
+    v = 100.0 * np.asarray(vals, dtype=np.float64)
+    return "%.1f +- %.1f%% (%.1f-%.1f)" % (v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0,
+                                          v.min(), v.max())
+
+
+def seed_spread(rs):
+    """Markdown lines: the spread over the Earshot seed candidates (engine 'earshot-seed'),
+    overall and per held-out speaker, at each model's own <= 0.5 FA/h threshold."""
+    seeds = [r for r in rs if r["engine"] == "earshot-seed" and r["status"] == "ok"
+             and r["at_budget"]["0.5"].get("reachable")]
+    if len(seeds) < 2:
+        return []
+    pts = [r["at_budget"]["0.5"] for r in seeds]
+    out = ["", "Spread over %d Earshot seeds (same recipe and data; mean +- sd (min-max) at "
+           "each model's own <= 0.5 FA/h threshold):" % len(seeds), "",
+           "| | clean + 20 dB | all conditions |", "|---|---|---|",
+           "| all positives | %s | %s |" % (_spread([p["frr_by_condition"].get(EASY, np.nan)
+                                                   for p in pts]),
+                                            _spread([p["frr"] for p in pts])),
+           "| near-miss triggers | | %s |" % _spread([p["nearmiss_rate"] for p in pts])]
+    for k in sorted({k for p in pts for k in p.get("frr_by_speaker", {})}):
+        vs = [p["frr_by_speaker"].get(k) for p in pts]
+        if all(vs):
+            out.append("| %s | %s | %s |" % (k, _spread([v["frr_easy"] if v["frr_easy"] is not None
+                                                           else np.nan for v in vs]),
+                                             _spread([v["frr"] for v in vs])))
+    return out
+
+
+def seed_engines(models):
+    """One Earshot engine per seed candidate (a model name or .bin path), for every word."""
+    out = []
+    for i, m in enumerate(models):
+        out.append(anchors.Earshot(name="earshot-seed", label="Earshot seed candidate %d (%s)"
+                                   % (i + 1, os.path.basename(str(m))),
+                                   venv="", models=_AnyWord(m), default_threshold={}))
+    return out
+
+
+class _AnyWord(dict):
+    """models for an engine that scores every word with one model file."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = str(model)
+
+    def __contains__(self, word):
+        return True
+
+    def __getitem__(self, word):
+        return self.model
+
+    def __hash__(self):
+        return hash(self.model)
 
 
 def main(argv=None):
@@ -364,6 +423,12 @@ def main(argv=None):
     p.add_argument("--neg-hours", type=float, help="use only this many hours of negatives")
     p.add_argument("--per-condition", type=int, help="at most this many clips per condition")
     p.add_argument("--no-cache", action="store_true", help="re-score the anchors")
+    p.add_argument("--split", default="dev",
+                   help="which held-out split: dev (default; measured once per shipped model) "
+                        "or held (where candidates are compared)")
+    p.add_argument("--seed-models", nargs="*", default=[], metavar="MODEL",
+                   help="Earshot candidates of one recipe trained with different seeds (names "
+                        "or .bin paths): each is scored and the spread over them reported")
     p.add_argument("--out", default=OUT)
     args = p.parse_args(argv)
 
@@ -372,9 +437,9 @@ def main(argv=None):
 
     results = []
     try:
-        engines = [anchors.get(n) for n in args.engines]
+        engines = [anchors.get(n) for n in args.engines] + seed_engines(args.seed_models)
         for word in args.words:
-            entries = dev_files(word, args.data, args.neg_hours, args.per_condition)
+            entries = dev_files(word, args.data, args.neg_hours, args.per_condition, args.split)
             log("%s: %d files, %.2f h of audio" % (word, len(entries),
                                                    sum(e["duration_s"] for e in entries) / 3600))
             for eng in engines:
@@ -383,7 +448,8 @@ def main(argv=None):
     except EarshotError as e:
         print("bench: %s" % e, file=sys.stderr)
         return 1
-    meta = "Thresholds swept per engine; FA counted with each engine's refractory period."
+    meta = ("Split: %s. Thresholds swept per engine; FA counted with each engine's refractory "
+            "period." % args.split)
     md = markdown(results, meta)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "wakeword.json"), "w") as f:

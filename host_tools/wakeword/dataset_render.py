@@ -13,6 +13,7 @@ import numpy as np
 from . import augment as A
 from . import dataset_text as T
 from . import dataset_tts as tts
+from . import screen
 
 RATE = 16000
 NOISE_FLOOR_DBFS = -70.0  # microphone self-noise under every clip; nothing is digital silence
@@ -43,7 +44,11 @@ NATURAL_SHARE = 0.6  # of clips spoken by a natural/neural speaker (flite, Pico,
                      # uniform picking among ~650 espeak voices would drown them
 # engine weights among the natural/neural speakers: for long negatives Kokoro (about real time
 # on one core) speaks a small share, and never in the babble pool
-ENGINE_WEIGHT = {"clip": {}, "long": {"kokoro": 0.15}, "babble": {"kokoro": 0.0}}
+ENGINE_WEIGHT = {"clip": {}, "long": {"kokoro": 0.2}, "babble": {"kokoro": 0.0}}
+# A positive the recogniser does not hear (screen.py) is drawn again (voice, text, speed), at
+# most this many times in all; the voices of the dropped renders go in the entry's "dropped".
+SCREEN_ATTEMPTS = 6
+HELD_OUT_NATURAL_SHARE = 0.8  # held and dev clips: ten natural/neural speakers, one pool of espeak
 PERTURB_SHARE = 0.5  # train: natural/neural speech re-voiced by WORLD (a new speaker)
 
 
@@ -54,6 +59,14 @@ def _voice(job, rng, use="clip"):
     vs = job["voices"]
     weights = ENGINE_WEIGHT[use]
     engines = sorted({v[0] for v in vs if v[0] in tts.NATURAL_ENGINES and weights.get(v[0], 1.0) > 0})
+    if use == "clip" and job.get("split_name", "train") != "train":
+        # held and dev clips measure each held-out speaker: every natural/neural speaker gets
+        # the same share (espeak, pooled in the reports, the rest)
+        natural = [v for v in vs if v[0] in tts.NATURAL_ENGINES]
+        if natural and rng.random() < HELD_OUT_NATURAL_SHARE:
+            return tts.Voice(*natural[int(rng.integers(len(natural)))])
+        vs = [v for v in vs if v[0] not in tts.NATURAL_ENGINES] or vs
+        return tts.Voice(*vs[int(rng.integers(len(vs)))])
     if engines and rng.random() < NATURAL_SHARE:
         w = np.array([weights.get(e, 1.0) for e in engines])
         e = engines[int(rng.choice(len(engines), p=w / w.sum()))]
@@ -151,11 +164,21 @@ def dev_condition(name, rng):
 def render_clip(job, pool):
     """A positive or near-miss clip, 1.5-2.5 s, the phrase after 0.2 s or more of lead-in."""
     rng = rng_for(job)
-    voice = _voice(job, rng)
-    texts = job["texts"]
-    text = texts[int(rng.integers(len(texts)))]
-    perturb = _perturbation(job, voice, rng)
-    word, speed, pitch = _synth_word(voice, text, rng, perturb)
+    dropped, heard_text = [], None
+    for _ in range(SCREEN_ATTEMPTS):
+        voice = _voice(job, rng)
+        texts = job["texts"]
+        text = texts[int(rng.integers(len(texts)))]
+        perturb = _perturbation(job, voice, rng)
+        word, speed, pitch = _synth_word(voice, text, rng, perturb)
+        if job["label"] != "pos" or not job.get("screen"):
+            break
+        ok, heard_text = screen.heard(word, job["word"])
+        if ok:
+            break
+        dropped.append(voice.id)  # the recogniser did not hear the word: draw again
+    else:
+        return {"skipped": True, "label": job["label"], "dropped": dropped}
     cond = dev_condition(job["condition"], rng) if job["condition"] else train_condition(rng)
     before = after = np.zeros(0, np.float32)
     if cond.get("carrier"):
@@ -204,6 +227,10 @@ def render_clip(job, pool):
     spoken = tts.respell(voice, text)
     if spoken != text:
         entry["spoken"] = spoken  # what the engine was given (dataset_tts.RESPELL)
+    if heard_text is not None:
+        entry["heard"] = heard_text  # what the recogniser understood
+    if dropped:
+        entry["dropped"] = dropped
     if job["label"] == "pos":
         entry["word_start_s"] = round((lead + n_before) / RATE, 4)
         entry["word_end_s"] = round((lead + n_end) / RATE, 4)

