@@ -54,6 +54,12 @@ class App:
         self.frame = bytearray(hw.FRAME_SAMPLES * 2)
         self._rx = bytearray(_RX_BYTES)
         self.ring = Ring(_PREROLL_BYTES)
+        # The speaker's 16 KB buffer is made here, beside the ring, while the heap still has a
+        # free run that long: made after the state machines, it failed on a 256 KB heap with
+        # 64 KB free in pieces.
+        out = hw.speaker()
+        self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff) \
+            if out is not None else None
         self.writer = proto.FrameWriter(hw.serial_write)
         self.reader = proto.CommandReader()
         self.gate = gate.Gate(self._transition, hw.ticks_diff)
@@ -67,9 +73,6 @@ class App:
         self.feed = TestFeed() if self.test_mode else None
         buffers = (self.frame, self.ring, self.feed) if self.feed else (self.frame, self.ring)
         self.mute = MuteInterlock(hw, buffers, self._mute_changed, hw.ticks_diff)
-        out = hw.speaker()
-        self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff) \
-            if out is not None else None
         self._deaf = False  # the detector was kept from hearing the board's own voice
         self._switch_engaged = hw.hardware_muted()  # a latched mute switch's last state
         self._fault_logged = None

@@ -29,7 +29,7 @@ from .console import ConsoleInput
 from .flash_cost import FlashCost
 from .runs import lock_flash
 from .serial_line import BOOT_BAUD, SerialLine
-from .unix_port import micropython_binary, parse_heap
+from .unix_port import VIRTUAL_HEAP, micropython_binary, parse_heap
 from .wire import (CHIP_BROWN_OUT, CHIP_CORE_SW, CHIP_POWERON, EXIT_BOOTLOADER, EXIT_HARD,
                    EXIT_SOFT_FRIENDLY, EXIT_SOFT_RAW, HARD_RESET, PWRON_RESET, SOFT_RESET, WDT_RESET)
 from .world import DMA_BUFFER_SAMPLES, World, WorldServer, read_pcm
@@ -68,7 +68,7 @@ class VirtualBoard:
     The I2S DMA buffer is the board file's mic "ibuf" (default 10240 bytes = 80 ms).
     """
 
-    def __init__(self, flash_dir=None, erase=False, heap="256K", board="virtual", link=None,
+    def __init__(self, flash_dir=None, erase=False, heap=VIRTUAL_HEAP, board="virtual", link=None,
                  mac="02:e5:00:00:00:01", download_mode=False, serial_cost=True,
                  uart_baud=BOOT_BAUD, tick_hz=100, usb_cdc=True, flash_cost=True,
                  clock_start_ms=0, renumerate=False):
