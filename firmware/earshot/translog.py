@@ -283,7 +283,7 @@ class TransparencyLog:
             cuts.append((start, end, None))
         for off, seq, h in gaps:
             cuts.append((off, off, b"G %d " % seq + binascii.hexlify(h) + b"\n"))
-        cuts.sort()
+        cuts.sort(key=lambda c: (c[0], c[1]))  # never compares an insert with None
         with open(self._path, "rb") as src, open(tmp, "wb") as dst:
             pos = 0
             for start, end, insert in cuts + [(nbytes, nbytes, None)]:

@@ -248,7 +248,8 @@ class BoardView:
 
     @property
     def name(self):
-        return self.board.get("device_id") or self.port
+        # Never a device path or URL: the household reads this name.
+        return self.board.get("device_id") or "board %s (not given a name yet)" % self.id
 
     def choices(self):
         """The consent choices the page offers, each marked: applies now, or needs the board."""
