@@ -89,7 +89,8 @@ def test_a_log_compaction_due_mid_session_waits_for_its_end(firmware_image, tmp_
     from tests.test_log_compaction import FULL, fill_log
 
     shutil.copytree(firmware_image, tmp_path / "flash")
-    fill_log(tmp_path / "flash", FULL - 4)  # boot, provision, consent, unmute: 256; open: 257
+    # boot, provision, the consent request, consent, unmute: 256; open: 257
+    fill_log(tmp_path / "flash", FULL - 5)
     with boot_board(firmware_image, tmp_path) as board:
         client = unmuted(board, "assistant")
         assert client.command("status")["log"]["entries"] == FULL

@@ -95,12 +95,18 @@ def test_audio_the_board_loses_mid_session_is_a_visible_gap(listening):
     frames = events(client, 1.0)
     records = session_records(frames)
     result = sessions.verify_stream(records, KEY)
-    # The receiver is told exactly where audio is missing: a chunk index nobody signed.
-    assert not result.ok and result.failure.reason == "dropped", result.failure
+    # The receiver is told exactly where audio is missing: a chunk index nobody signed, which
+    # the next chunk's tag, chained to the one before the gap, vouches for.
+    assert result.ok, result.failure
     chunks = chunks_of(records)
     indices = [c.index for c in chunks]
     missing = sorted(set(range(indices[-1] + 1)) - set(indices))
-    assert len(missing) == 1 and result.failure.where == "chunk %d" % missing[0]
+    assert len(missing) == 1 and result.sessions[0].gaps == missing
+    # The same stream with a chunk a relay dropped is still a dropped chunk, not a gap.
+    at = next(i for i, r in enumerate(records) if sessions.parse_record(r).__class__.__name__
+              == "Chunk" and sessions.parse_record(r).index == missing[0] + 2)
+    cut = sessions.verify_stream(records[:at] + records[at + 1:], KEY)
+    assert not cut.ok and cut.failure.reason == "dropped", cut.failure
     close = sessions.parse_record(records[-1])
     assert close.count == indices[-1] + 1  # the close record counts the gap too
     # Each side of the gap is one unbroken stretch of the room's audio.

@@ -128,6 +128,9 @@ def _check(file, key, history_path):
             _TEST if s.test else ""))
         if s.reason in _CUT_AT_BOARD:
             lines[-1] += " (%s)" % _CUT_AT_BOARD[s.reason]
+        if s.gaps:
+            lines[-1] += " (audio missing before chunk%s %s: the board lost it and signed the " \
+                "gap)" % ("" if len(s.gaps) == 1 else "s", ", ".join(str(g) for g in s.gaps))
     return {"lines": lines,
             "json": {"ok": True, "file": str(path), "audio_kept": True,
                      "sessions": [_session_json(s) for s in result.sessions]}}
@@ -338,4 +341,4 @@ def _session_json(s):
     return {"device_id": s.device_id, "session_id": s.session_id, "counter": s.counter,
             "wake_word": s.wake_word, "start_ms": s.start_ms, "ms": s.duration_ms,
             "bytes": s.nbytes, "chunks": s.chunks, "consent": s.consent, "end": s.reason,
-            "digest": s.digest, "test": s.test}
+            "digest": s.digest, "test": s.test, "gaps": s.gaps}

@@ -211,6 +211,11 @@ class SessionInfo:
     start_ms: int
     chunks: int = 0
     nbytes: int = 0
+    # Chunk indices the board itself skipped: audio it lost (the I2S DMA buffer overran, or a
+    # flash erase masked its interrupt: firmware stream.py gap()). The chunk after such a gap
+    # is signed chained to the one before it, so nothing signed is missing; a chunk a relay
+    # dropped would leave the next one chained to a tag this receiver never saw.
+    gaps: list = field(default_factory=list)
     reason: str = ""
     digest: str = ""  # hex of the close tag: what the transparency log records
     tag: str = ""  # hex of the header tag: the next session's `prev`
@@ -385,11 +390,15 @@ def verify_stream(records, key, last_counters=None, history=None, source=None,
             what = "chunk %d" % rec.index if isinstance(rec, Chunk) else "close"
             return fail("dropped", what, "no header before it")
 
-        expected = cur.chunks
+        expected = cur.chunks + len(cur.gaps)
         if isinstance(rec, Chunk):
             if rec.index == expected:
                 if not _tag_ok(key, rec.tag, prev_tag, rec.prefix, rec.pcm):
                     return fail("modified", "chunk %d" % expected, "tag does not verify")
+            elif rec.index > expected and _tag_ok(key, rec.tag, prev_tag, rec.prefix, rec.pcm):
+                # The board skipped these indices and says so in what it signed: a gap where
+                # it lost audio (reported, e.g. `earshot verify` names it), not a dropped chunk.
+                cur.gaps.extend(range(expected, rec.index))
             else:
                 # An index field changed in place still verifies at the expected position.
                 fixed = _CHUNK_PREFIX.pack(CHUNK, expected, len(rec.pcm))
