@@ -33,9 +33,6 @@ OP_FLASH = b"C"  # kind u8 (FLASH_*), erases u32, nbytes u32: a filesystem write
 FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes programmed
 FLASH_META = b"m"  # a close, rename or remove: one metadata commit
 ACK = b"A"  # the pin change (or the interrupt char -1) is applied
-# The interrupt char -1 is applied, but a Ctrl-C landed while it was being turned off: it is
-# pending in the VM (rt/vboard.py raises it at the firmware's next pending-exception check).
-ACK_PENDING = b"I"
 BOOT_FRIENDLY = b"F"
 BOOT_RAW = b"R"
 BOOT_OK = b"O"
@@ -76,3 +73,5 @@ ENV_SOCK = "EARSHOT_SIM_SOCK"  # the world's Unix socket
 ENV_RESET_CAUSE = "EARSHOT_RESET_CAUSE"
 ENV_MAC = "EARSHOT_MAC"
 ENV_CHIP_RESET = "EARSHOT_CHIP_RESET"  # the chip's own reset reason (CHIP_*)
+# Set for one start: a Ctrl-C lands as the firmware first turns Ctrl-C off (rt/pending_ctrl_c.py)
+ENV_CTRL_C_PENDING = "EARSHOT_CTRL_C_PENDING"
