@@ -355,4 +355,4 @@ def test_a_ctrl_c_pending_as_main_py_turns_ctrl_c_off_never_stops_a_locked_board
     assert [e.kind for e in res.entries if e.kind == "crash"] == [], [
         (e.kind, e.fields) for e in res.entries]
     assert [e.fields["cause"] for e in res.entries if e.kind == "boot"] == ["power-on"]
-    assert board.world.ctrl_c_as_kbd_intr_off is False  # it was delivered
+    assert board._ctrl_c_in_window is False  # that start had it

@@ -235,9 +235,12 @@ class App:
                 self._log_request("refused", kind, target, by, "cooldown")
             return ("a request was just withdrawn: the board takes a new one in %d s"
                     % ((wait + 999) // 1000))
-        if not c.ask(kind, target, data, seq, now, by):
+        if c.state == WAITING:
             return "another request is waiting for the button on the board"
-        self._log_request("asked", kind, target, by)
+        if not self._log_request("asked", kind, target, by):
+            # As for a session: nothing the household is asked about goes unrecorded.
+            return "the transparency log is not writable"
+        c.ask(kind, target, data, seq, now, by)
         self.event("confirm", what=kind, target=target, state="waiting",
                    seconds=c.seconds_left(now), by=by, re=seq)
         return None
@@ -262,7 +265,11 @@ class App:
             fields["by"] = by
         if why:
             fields["why"] = why
-        self.log.append("request", fields, self.hw.ticks_ms())
+        try:
+            self.log.append("request", fields, self.hw.ticks_ms())
+        except OSError:  # a full or failing flash: the host still gets the event
+            return False
+        return True
 
     def _confirmation_outcome(self, done, outcome):
         kind, target, _, seq = done

@@ -136,6 +136,7 @@ class VirtualBoard:
         self.failure = None  # why MicroPython cannot start, once it has died at boot repeatedly
         self._early_deaths = 0
         self._recent_out = b""  # the last serial output, to tell why a start-up failed
+        self._ctrl_c_in_window = False  # ctrl_c_in_window(): for the next start only
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -352,7 +353,9 @@ class VirtualBoard:
             wire.ENV_RESET_CAUSE: str(cause),
             wire.ENV_CHIP_RESET: str(chip_reset),
             wire.ENV_MAC: self.mac,
+            wire.ENV_CTRL_C_PENDING: "1" if self._ctrl_c_in_window else "",
         })
+        self._ctrl_c_in_window = False
         self.console.reset(keep_usb=cause == SOFT_RESET)
         if cause != SOFT_RESET:
             self.world.chip_started()
@@ -565,10 +568,10 @@ class VirtualBoard:
         self.world.hold(button)
 
     def ctrl_c_in_window(self):
-        """A Ctrl-C byte arrives exactly while the firmware turns Ctrl-C off (main.py's first
-        line after the next start): on the board it is then pending, raised at the VM's next
-        pending-exception check (rt/vboard.py models where that is)."""
-        self.world.ctrl_c_as_kbd_intr_off = True
+        """At the next start, a Ctrl-C byte arrives exactly while the firmware turns Ctrl-C off
+        (main.py's first line): on the board it is then pending, raised at the VM's next
+        pending-exception check (rt/pending_ctrl_c.py models where that is)."""
+        self._ctrl_c_in_window = True
 
     def release(self, button):
         self.world.release(button)

@@ -37,9 +37,6 @@ FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes pro
 FLASH_META = b"m"  # a close, rename or remove: one metadata commit
 OP_SPEAKER = b"O"  # FRAME_BYTES of PCM: one frame the firmware played on its speaker
 ACK = b"A"  # the pin change (or the interrupt char -1) is applied
-# The interrupt char -1 is applied, but a Ctrl-C landed while it was being turned off: it is
-# pending in the VM (rt/vboard.py raises it at the firmware's next pending-exception check).
-ACK_PENDING = b"I"
 BOOT_FRIENDLY = b"F"
 BOOT_RAW = b"R"
 BOOT_OK = b"O"
@@ -87,3 +84,5 @@ ENV_SOCK = "EARSHOT_SIM_SOCK"  # the world's Unix socket
 ENV_RESET_CAUSE = "EARSHOT_RESET_CAUSE"
 ENV_MAC = "EARSHOT_MAC"
 ENV_CHIP_RESET = "EARSHOT_CHIP_RESET"  # the chip's own reset reason (CHIP_*)
+# Set for one start: a Ctrl-C lands as the firmware first turns Ctrl-C off (rt/pending_ctrl_c.py)
+ENV_CTRL_C_PENDING = "EARSHOT_CTRL_C_PENDING"

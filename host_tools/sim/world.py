@@ -137,10 +137,6 @@ class World:
         self._last_op = time.monotonic()
         self.on_boot = None  # set by the supervisor: the runtime announced itself
         self.on_kbd_intr = None  # set by the supervisor: the interrupt character changed
-        # A Ctrl-C lands as the firmware next turns the interrupt char off: the receive ISR
-        # saw 0x03 while mp_interrupt_char was still 3 (mp_sched_keyboard_interrupt), after the
-        # interpreter's last pending-exception check. Set by a test (VirtualBoard.ctrl_c_in_window).
-        self.ctrl_c_as_kbd_intr_off = False
         # The speaker: every frame the firmware played, with the board time it was written,
         # and what of it the microphone has still to hear (the acoustic path back).
         self.speaker_log = deque(maxlen=_HISTORY)  # (board seconds, PCM bytes)
@@ -580,11 +576,7 @@ class WorldServer:
                     if w.on_kbd_intr:
                         w.on_kbd_intr(-1 if char == wire.KBD_INTR_OFF else char)
                     if char == wire.KBD_INTR_OFF:
-                        # applied: no later byte interrupts; one that came just before is
-                        # pending (ctrl_c_as_kbd_intr_off)
-                        pending = w.ctrl_c_as_kbd_intr_off
-                        w.ctrl_c_as_kbd_intr_off = False
-                        conn.sendall(wire.ACK_PENDING if pending else wire.ACK)
+                        conn.sendall(wire.ACK)  # applied: no later byte interrupts
                 else:
                     return  # not our protocol: drop the connection
         except (OSError, EOFError):
