@@ -284,3 +284,44 @@ print(json.dumps(out))
     assert rows[2][:2] == [0, [white, dark]]  # pressed another one
     assert rows[3][:2] == [0, [white, dark]]  # let go 10 ms early
     assert rows[4][:2] == [0, []]
+
+
+def test_test_mode_is_armed_at_the_board_and_never_survives_a_power_on(tmp_path):
+    """Test mode (the host's audio replaces the microphone) starts only with action held while
+    the board starts, lasts across other resets, and is gone after any power-on."""
+    out = run_mpy(r"""
+import json
+from earshot import access
+class Hw:
+    def __init__(self, mask):
+        self.board = {"id": "fake", "test_mode": True}
+        self.mask = mask
+        self.t = 0
+    def read_frame(self, buf): self.t += 20
+    def buttons(self): return self.mask
+    def ticks_ms(self): return self.t
+    def set_status_led(self, r, g, b): pass
+d = %r
+out = []
+for mask, cause in ((0, 1), (2, 1), (0, 5), (0, 3), (0, 1), (0, 5)):   # 1 power-on, 5 soft, 3 wdt
+    a = access.decide(Hw(mask), bytearray(640), cause, d)
+    out.append(a.test_mode)
+access.console(True)
+print(json.dumps(out))
+""" % str(tmp_path))
+    assert json.loads(out) == [False, True, True, True, False, False]
+
+
+def test_consent_flags_are_named_and_restored_exactly():
+    out = run_mpy(r"""
+import json
+from earshot.consent import Consent, flag_names, FLAG_NAMES
+print(json.dumps([[flag_names(1 << i) for i in range(5)], flag_names(31), flag_names(0),
+                  [Consent.from_state(s).state_dict() for s in
+                   ({"flags": 5}, {"flags": 3, "guest": True}, {"flags": "x"}, None)]]))
+""")
+    names, every, none, states = json.loads(out)
+    assert names == [["cloud"], ["human_review"], ["retain"], ["training"], ["preroll"]]
+    assert every == ["cloud", "human_review", "retain", "training", "preroll"] and none == []
+    assert states == [{"flags": 5, "guest": False}, {"flags": 3, "guest": True},
+                      {"flags": 0, "guest": False}, {"flags": 0, "guest": False}]
