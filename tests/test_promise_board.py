@@ -263,3 +263,38 @@ def test_the_status_led_shows_the_applied_preset_steadily_outside_test_mode(boar
     colours = {v for _, name, v in board.edges(since) if name == "status_led"}
     assert colours <= {(0, 255, 0)}, colours
     assert board.pins()["status_led"] == (0, 255, 0)
+
+
+# -- point 7 and the host's word: stop, guest, the bad provision, the waiting request -----------
+
+def test_a_host_stop_ends_the_open_session_and_says_whether_one_was_open(ready):
+    board, client = ready
+    assert client.command("stop")["stopped"] is False
+    board.press("action")
+    board.play(speech_like(3.0))
+    board.advance(0.5)
+    assert client.command("stop")["stopped"] is True
+    board.wait_audio_done()
+    ends = [e for e in event_dicts(events(client, 0.5)) if e["ev"] == "session"]
+    assert [e["end"] for e in ends] == ["host_stop"]
+    assert client.command("status")["gate"] == "listening"
+
+
+def test_the_host_is_told_exactly_what_the_board_did_with_its_request(board, client):
+    from host_tools.errors import ProtocolError
+    import pytest
+
+    with pytest.raises(ProtocolError, match="key must be 64 hex digits"):
+        client.command("provision", device_id="x", key="ab" * 16)
+    # Guest mode by preset name is more private: applied at once, everything off.
+    reply = client.command("consent", preset="guest")
+    assert reply["result"] == "applied" and reply["consent"]["guest"] is True
+    assert reply["consent"]["flags"] == []
+    client.command("consent", guest=False)
+    # A waiting request says how long it still waits.
+    client.command("consent", preset="assistant")
+    waiting = client.command("status")["confirm"]
+    assert waiting["what"] == "consent" and waiting["target"] == "assistant"
+    assert 8 <= waiting["seconds"] <= 10
+    with pytest.raises(ProtocolError, match="consent flags must be an int"):
+        client.command("consent", preset=True)

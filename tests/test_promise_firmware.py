@@ -284,3 +284,87 @@ print(json.dumps(out))
     assert rows[2][:2] == [0, [white, dark]]  # pressed another one
     assert rows[3][:2] == [0, [white, dark]]  # let go 10 ms early
     assert rows[4][:2] == [0, []]
+
+
+def test_test_mode_is_armed_at_the_board_and_never_survives_a_power_on(tmp_path):
+    """Test mode (the host's audio replaces the microphone) starts only with action held while
+    the board starts, lasts across other resets, and is gone after any power-on."""
+    out = run_mpy(r"""
+import json
+from earshot import access
+class Hw:
+    def __init__(self, mask):
+        self.board = {"id": "fake", "test_mode": True}
+        self.mask = mask
+        self.t = 0
+    def read_frame(self, buf): self.t += 20
+    def buttons(self): return self.mask
+    def ticks_ms(self): return self.t
+    def set_status_led(self, r, g, b): pass
+d = %r
+out = []
+for mask, cause in ((0, 1), (2, 1), (0, 5), (0, 3), (0, 1), (0, 5)):   # 1 power-on, 5 soft, 3 wdt
+    a = access.decide(Hw(mask), bytearray(640), cause, d)
+    out.append(a.test_mode)
+access.console(True)
+print(json.dumps(out))
+""" % str(tmp_path))
+    assert json.loads(out) == [False, True, True, True, False, False]
+
+
+def test_consent_flags_are_named_and_restored_exactly():
+    out = run_mpy(r"""
+import json
+from earshot.consent import Consent, flag_names, FLAG_NAMES
+print(json.dumps([[flag_names(1 << i) for i in range(5)], flag_names(31), flag_names(0),
+                  [Consent.from_state(s).state_dict() for s in
+                   ({"flags": 5}, {"flags": 3, "guest": True}, {"flags": "x"}, None)]]))
+""")
+    names, every, none, states = json.loads(out)
+    assert names == [["cloud"], ["human_review"], ["retain"], ["training"], ["preroll"]]
+    assert every == ["cloud", "human_review", "retain", "training", "preroll"] and none == []
+    assert states == [{"flags": 5, "guest": False}, {"flags": 3, "guest": True},
+                      {"flags": 0, "guest": False}, {"flags": 0, "guest": False}]
+
+
+def test_a_log_anchored_in_the_older_format_reopens_and_keeps_chaining(tmp_path):
+    """Logs compacted before anchors carried a counter ("A <seq> <hash>") still open: the chain
+    continues from the anchor and the host verifies it."""
+    import hashlib
+
+    prev = hashlib.sha256(b"old anchor").digest()
+    text = b"A 7 " + prev.hex().encode() + b"\n"
+    for seq in (8, 9):
+        body = json.dumps({"seq": seq, "t": seq, "k": "mute",
+                           "f": {"muted": True, "source": "button"}}).encode()
+        prev = hashlib.sha256(prev + body).digest()
+        text += prev.hex().encode() + b" " + body + b"\n"
+    (tmp_path / "log.txt").write_bytes(text)
+    out = run_mpy("""
+from earshot.translog import TransparencyLog
+log = TransparencyLog(%r, 64)
+print(len(log), log.head()[0], log.max_counter())
+log.mute(100, False, 'button')
+print(len(log), log.head()[0])
+""" % str(tmp_path / "log.txt"))
+    assert out.split() == ["2", "9", "0", "3", "10"]
+    res = read_log(tmp_path / "log.txt")
+    assert res.ok and res.anchor[0] == 7 and [e.seq for e in res.entries] == [8, 9, 10]
+
+
+def test_the_board_signs_only_the_end_reasons_it_knows():
+    out = run_mpy(r"""
+import binascii
+from earshot.session import SessionSigner
+out = []
+for reason in ("nonsense", 0, 256, -1, "mute", 255):
+    s = SessionSigner(bytes(range(32)), "dev")
+    s.open(bytes(8), 1, "ptt", 1, 0)
+    try:
+        s.close(reason)
+        out.append("signed")
+    except ValueError:
+        out.append("refused")
+print(out)
+""")
+    assert out.strip() == str(["refused", "refused", "refused", "refused", "signed", "signed"])

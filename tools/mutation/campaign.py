@@ -297,12 +297,17 @@ def recheck(root, report_dir, out_dir, timeout=240, log=print):
             if not todo:
                 continue
             text = (Path(root) / path).read_text()
-            current = {(m.before, m.after): m for m in generate(path, text)}
+            generated = generate(path, text)
+            # The same line text can occur twice in a module: the line number decides; only if
+            # the code moved is the text alone used.
+            by_line = {(m.line, m.before, m.after): m for m in generated}
+            by_text = {(m.before, m.after): m for m in generated}
             for entry in todo:
                 if entry["operator"] == "semantic":
                     m = semantic(path, text, specs[entry["id"]]) if entry["id"] in specs else None
                 else:
-                    m = current.get((entry["before"], entry["after"]))
+                    m = by_line.get((entry["line"], entry["before"], entry["after"])) or \
+                        by_text.get((entry["before"], entry["after"]))
                 if m is None:
                     entry["verdict"] = "not applicable"
                     row["survived"] -= 1
