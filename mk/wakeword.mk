@@ -2,7 +2,7 @@
 #   make dataset WORD="alexa" [SCALE=1] [SEED=0] [DATASET_ARGS="--dev-scale 0.1 ..."]
 #                                                   synthetic dataset in data/wakeword/<slug>/
 #   make voice-check                                intelligibility of each natural/neural voice
-#   make bench-wakeword [WORDS="alexa hey_jarvis"] [BENCH_ARGS="--neg-hours 1"]
+#   make bench-wakeword [WORDS="alexa hey_jarvis"] [BENCH_ARGS="--split held --seed-models A.bin B.bin"]
 #                                                   Earshot vs the anchors on the dev split
 # Needs apt packages espeak-ng, flite (and sox for the anchors' checks): see the doc.
 WORD ?= alexa

@@ -52,6 +52,8 @@ def test_the_board_listens_for_exactly_the_word_deployed_and_status_names_it(tmp
         _unmuted(port)
         wakes, seen = _wakes_heard(port, "hey_jarvis_en-gb-quiet.wav")
         assert any("'hey jarvis'" in w for w in wakes), seen
+        # earshot bench times the model the board listens for, not the alphabetically first
+        assert json.loads(earshot("bench", "--port", port, "--json"))["model"] == "hey jarvis"
 
         # The same board, redeployed with alexa: the hey jarvis clip no longer wakes it
         # (the old model is still on the board, beside the chosen one: bench can measure it).

@@ -17,12 +17,12 @@ FRAMES = 250  # 5 s of audio
 
 _ON_BOARD = """
 import os, time, gc, sys, json
-from earshot.wakeword import Detector
+from earshot.wakeword import Detector, chosen
 try:
     names = sorted(n[:-5] for n in os.listdir('/models') if n.endswith('.json'))
 except OSError:
     names = []
-want = %(model)r
+want = %(model)r or (chosen('/models') or '/').split('/')[-1]
 if not names or (want and want not in names):
     print('BENCH_ERR', json.dumps(names))
 else:

@@ -7,7 +7,7 @@ def setup(p):
     add_port_argument(p)
     p.add_argument("--model", default=None, metavar="NAME", type=nonempty,
                    help="a model deployed in /models on the board: alexa or hey_jarvis "
-                        "(default: the first)")
+                        "(default: the one it listens for, earshot deploy --wake-word)")
     add_json_argument(p, "the measurement (microseconds per second of audio, core share, "
                          "bytes allocated)")
 
