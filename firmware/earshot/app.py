@@ -65,8 +65,16 @@ class App:
         buffers = (self.frame, self.ring, self.feed) if self.feed else (self.frame, self.ring)
         self.mute = MuteInterlock(hw, buffers, self._mute_changed, hw.ticks_diff)
         out = hw.speaker()
-        self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff) \
-            if out is not None else None
+        self.speaker = None
+        self.speaker_fault = None
+        if out is not None:
+            gc.collect()  # the speaker's buffer is one block: give it an unfragmented heap
+            try:
+                self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff)
+            except MemoryError:
+                # A board without PSRAM in test mode (its feed buffer too): no room. It boots
+                # and says so; the host tells Home Assistant there is no speaker.
+                self.speaker_fault = "no RAM left for the speaker's buffer"
         self._deaf = False  # the detector was kept from hearing the board's own voice
         self._switch_engaged = hw.hardware_muted()  # a latched mute switch's last state
         self._fault_logged = None
@@ -451,7 +459,8 @@ class App:
             "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
             "audio_lost_ms": self.lost_samples // 16,
             "speaker": self.speaker.describe(self.hw.board["speaker"].get("rate", 16000))
-            if self.speaker is not None else None,
+            if self.speaker is not None else self.speaker_fault and {
+                "ok": False, "fault": self.speaker_fault},
             "mem": _mem(self.mem_peak),
         }
 

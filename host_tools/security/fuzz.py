@@ -23,8 +23,9 @@ from ..records import translog
 from . import judge
 
 NAMES = ("hello", "status", "mute", "unmute", "stop", "consent", "log", "provision", "feed",
-         "bootloader", "exec", "reset", "", "CONSENT", "status\x00")
-FIELDS = ("preset", "guest", "device_id", "key", "pcm", "cmd", "flags", "seconds", "x")
+         "play", "bootloader", "exec", "reset", "", "CONSENT", "status\x00")
+FIELDS = ("preset", "guest", "device_id", "key", "pcm", "cmd", "flags", "seconds", "end",
+          "cancel", "x")
 PRESETS = ("private", "assistant", "history", "contribute", "guest", "custom", "", 31, -1)
 ALLOWED_LOG_KINDS = {"consent", "mute"}  # what a host may cause: only more privacy
 
