@@ -134,7 +134,12 @@ class Probe:
         return reply
 
     def states(self):
-        return self("states")["states"]
+        """Every entity's state; {} while Home Assistant is not (or no longer) answering (it
+        restarts itself once in recovery mode when a start goes wrong)."""
+        try:
+            return self("states")["states"]
+        except OSError:
+            return {}
 
     def entity(self, domain, pattern=""):
         found = [e for e in self.states() if e.startswith(domain + ".") and pattern in e]

@@ -18,7 +18,6 @@ from earshot.logsend import LogSender
 from earshot.mute import MuteInterlock
 from earshot.ring import Ring
 from earshot.session import SessionSigner
-from earshot.speaker import PLAYING, Speaker
 from earshot.testfeed import TestFeed
 from earshot.translog import TransparencyLog
 from earshot.vad import Vad
@@ -67,13 +66,17 @@ class App:
         out = hw.speaker()
         self.speaker = None
         self.speaker_fault = None
-        if out is not None:
+        if out is not None and self.test_mode:
+            # Test mode holds the host's audio in RAM (TestFeed); a board without PSRAM has no
+            # room for the speaker's code and buffer beside it, so it has no speaker then.
+            self.speaker_fault = "off in test mode (its RAM holds the fed audio)"
+        elif out is not None:
+            from earshot.speaker import Speaker
+
             gc.collect()  # the speaker's buffer is one block: give it an unfragmented heap
             try:
                 self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff)
             except MemoryError:
-                # A board without PSRAM in test mode (its feed buffer too): no room. It boots
-                # and says so; the host tells Home Assistant there is no speaker.
                 self.speaker_fault = "no RAM left for the speaker's buffer"
         self._deaf = False  # the detector was kept from hearing the board's own voice
         self._switch_engaged = hw.hardware_muted()  # a latched mute switch's last state
@@ -189,7 +192,7 @@ class App:
             colour = self.consent.led_colour()
             if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:
                 colour = _WHITE  # test mode: the status colour alternates with white
-            elif self.speaker is not None and self.speaker.state == PLAYING:
+            elif self.speaker is not None and self.speaker.playing():
                 # Speaking: the status colour at a quarter brightness, steady.
                 colour = (colour[0] >> 2, colour[1] >> 2, colour[2] >> 2)
         if colour != self._led:

@@ -83,6 +83,9 @@ class Speaker:
             self.out.stop()
         self.set_state(IDLE, why)
 
+    def playing(self):
+        return self.state == PLAYING
+
     def busy(self, now):
         """True while the board speaks, and for the tail after: the detector must not hear."""
         if self.state == PLAYING:
