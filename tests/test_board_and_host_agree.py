@@ -45,12 +45,13 @@ def test_the_virtual_hardware_layer_speaks_the_simulators_wire():
     consts = {m[0]: int(m[1], 0)
               for m in re.findall(r"^(_\w+) = const\((0x[0-9A-Fa-f]+|\d+)\)", src, re.M)}
     assert consts["_FRAME"] == wire.FRAME_SAMPLES
-    assert (consts["_PIN_MUTE_LED"], consts["_PIN_MIC_POWER"], consts["_PIN_STATUS_LED"]) == (
-        wire.PIN_MUTE_LED, wire.PIN_MIC_POWER, wire.PIN_STATUS_LED)
+    assert (consts["_PIN_MUTE_LED"], consts["_PIN_MIC_POWER"], consts["_PIN_STATUS_LED"],
+            consts["_PIN_SPEAKER_AMP"]) == (wire.PIN_MUTE_LED, wire.PIN_MIC_POWER,
+                                            wire.PIN_STATUS_LED, wire.PIN_SPEAKER_AMP)
     # Every opcode the firmware writes is one the world understands, and the reverse.
     sent = set(re.findall(r'write\(b"(\w)"\)', src)) | set(re.findall(r'ord\("(\w)"\)', src))
     ops = {wire.OP_FRAME, wire.OP_PIN, wire.OP_WDT_START, wire.OP_WDT_FEED, wire.OP_WDT_STOP,
-           wire.OP_SERIAL, wire.OP_CONSOLE}
+           wire.OP_SERIAL, wire.OP_CONSOLE, wire.OP_SPEAKER}
     assert {s.encode() for s in sent} == ops
     assert consts["_HEADER"] == wire.FRAME_HEADER
     assert consts["_PERIOD"] == wire.TICKS_PERIOD == 1 << 30

@@ -160,7 +160,11 @@ def test_a_test_mode_session_is_refused_unless_a_test_rig_asks_for_it_marked(tmp
                     start = peer.wait_for("audio-start", timeout=30)
                     run = peer.wait_for("run-pipeline")
                     assert start.data["earshot"]["test"] is True
-                    assert run.data["earshot"] == {"test": True}
+                    detection = peer.wait_for("detection")
+                    for e in (run, detection):  # every event of the session says so
+                        assert e.data["earshot"]["test"] is True
+                        assert e.data["earshot"]["session_id"] == \
+                            start.data["earshot"]["session_id"]
                     peer.wait_for("audio-stop", timeout=30)
                 peer.close()
             finally:

@@ -18,7 +18,6 @@ from earshot.logsend import LogSender
 from earshot.mute import MuteInterlock
 from earshot.ring import Ring
 from earshot.session import SessionSigner
-from earshot.speaker import PLAYING, Speaker
 from earshot.testfeed import TestFeed
 from earshot.translog import TransparencyLog
 from earshot.vad import Vad
@@ -54,12 +53,6 @@ class App:
         self.frame = bytearray(hw.FRAME_SAMPLES * 2)
         self._rx = bytearray(_RX_BYTES)
         self.ring = Ring(_PREROLL_BYTES)
-        # The speaker's 16 KB buffer is made here, beside the ring, while the heap still has a
-        # free run that long: made after the state machines, it failed on a 256 KB heap with
-        # 64 KB free in pieces.
-        out = hw.speaker()
-        self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff) \
-            if out is not None else None
         self.writer = proto.FrameWriter(hw.serial_write)
         self.reader = proto.CommandReader()
         self.gate = gate.Gate(self._transition, hw.ticks_diff)
@@ -73,6 +66,21 @@ class App:
         self.feed = TestFeed() if self.test_mode else None
         buffers = (self.frame, self.ring, self.feed) if self.feed else (self.frame, self.ring)
         self.mute = MuteInterlock(hw, buffers, self._mute_changed, hw.ticks_diff)
+        out = hw.speaker()
+        self.speaker = None
+        self.speaker_fault = None
+        if out is not None and self.test_mode:
+            # Test mode holds the host's audio in RAM (TestFeed); a board without PSRAM has no
+            # room for the speaker's code and buffer beside it, so it has no speaker then.
+            self.speaker_fault = "off in test mode (its RAM holds the fed audio)"
+        elif out is not None:
+            from earshot.speaker import Speaker
+
+            gc.collect()  # the speaker's buffer is one block: give it an unfragmented heap
+            try:
+                self.speaker = Speaker(out, len(self.frame), self._transition, hw.ticks_diff)
+            except MemoryError:
+                self.speaker_fault = "no RAM left for the speaker's buffer"
         self._deaf = False  # the detector was kept from hearing the board's own voice
         self._switch_engaged = hw.hardware_muted()  # a latched mute switch's last state
         self._fault_logged = None
@@ -196,7 +204,7 @@ class App:
             colour = self.consent.led_colour()
             if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:
                 colour = _WHITE  # test mode: the status colour alternates with white
-            elif self.speaker is not None and self.speaker.state == PLAYING:
+            elif self.speaker is not None and self.speaker.playing():
                 # Speaking: the status colour at a quarter brightness, steady.
                 colour = (colour[0] >> 2, colour[1] >> 2, colour[2] >> 2)
         if colour != self._led:
@@ -582,7 +590,8 @@ class App:
             "mic_fault": self.mute.fault, "hardware_muted": self._switch_engaged,
             "audio_lost_ms": self.lost_samples // 16,
             "speaker": self.speaker.describe(self.hw.board["speaker"].get("rate", 16000))
-            if self.speaker is not None else None,
+            if self.speaker is not None else self.speaker_fault and {
+                "ok": False, "fault": self.speaker_fault},
             "mem": _mem(self.mem_peak),
         }
 

@@ -12,7 +12,9 @@ import binascii
 def play(app, seq, cmd, now):
     spk = app.speaker
     if spk is None:
-        app.reply_error(seq, "this board has no speaker (its board file names none)")
+        app.reply_error(seq, "the speaker cannot start: %s" % app.speaker_fault
+                        if app.speaker_fault else
+                        "this board has no speaker (its board file names none)")
         return
     if spk.fault is not None:
         app.reply_error(seq, "the speaker cannot start: %s" % spk.fault)

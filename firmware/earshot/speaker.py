@@ -10,8 +10,8 @@
 # pressed it). Mute is unaffected: it cuts the microphone whatever the speaker does.
 from micropython import const
 
-_BYTES = const(16000)  # 0.5 s at 16 kHz: what one command line per frame can keep full
-_START_BYTES = const(6400)  # start playing with 0.2 s queued (or at `end`): no stutter
+_BYTES = const(8000)  # 0.25 s at 16 kHz: two command lines a frame keep it full (2x real time)
+_START_BYTES = const(3200)  # start playing with 0.1 s queued (or at `end`): no stutter
 _TAIL_MS = const(300)
 IDLE = const(0)
 FILLING = const(1)
@@ -82,6 +82,9 @@ class Speaker:
         if self.state == PLAYING:
             self.out.stop()
         self.set_state(IDLE, why)
+
+    def playing(self):
+        return self.state == PLAYING
 
     def busy(self, now):
         """True while the board speaks, and for the tail after: the detector must not hear."""

@@ -23,8 +23,9 @@ from ..records import translog
 from . import judge
 
 NAMES = ("hello", "status", "mute", "unmute", "stop", "consent", "cancel", "log", "provision",
-         "feed", "bootloader", "exec", "reset", "", "CONSENT", "status\x00")
-FIELDS = ("preset", "guest", "device_id", "key", "pcm", "cmd", "flags", "seconds", "x", "re", "by")
+         "feed", "play", "bootloader", "exec", "reset", "", "CONSENT", "status\x00")
+FIELDS = ("preset", "guest", "device_id", "key", "pcm", "cmd", "flags", "seconds", "end",
+          "cancel", "x", "re", "by")
 PRESETS = ("private", "assistant", "history", "contribute", "guest", "custom", "", 31, -1)
 ALLOWED_LOG_KINDS = {"consent", "mute"}  # what a host may cause: only more privacy
 # ... and the life of a request it made (asked, cancelled, expired, refused): changes nothing
