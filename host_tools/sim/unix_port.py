@@ -31,11 +31,10 @@ def micropython_binary():
 
 
 # MicroPython's `-X heapsize=` takes a byte count with an optional K or M suffix. Below ~32K
-# the Unix port cannot even start. The virtual board's default: the firmware holds about 198 KB
-# live on a 64-bit PC (objects and bytecode with 8-byte words) before the speaker's 16 KB
-# buffer, and a 256 KB heap then had no free run of 16 KB left; 320 KB leaves the margin a
-# 32-bit board has (docs/boards.md gives the ESP32-S3's own heap figures).
-VIRTUAL_HEAP = "320K"
+# the Unix port cannot even start. The virtual board's default is an ESP32-S3 without PSRAM:
+# the firmware holds about 206 KB live on a 64-bit PC (8-byte words), the speaker's buffer
+# included, leaving ~52 KB free (docs/boards.md gives the ESP32-S3's own heap figures).
+VIRTUAL_HEAP = "256K"
 
 
 def run_mpy(code, *, heap=VIRTUAL_HEAP, cwd=None, timeout=60, check=True, extra_path=()):
@@ -93,6 +92,6 @@ def parse_heap(text):
     size = int(m.group(1)) << {"": 0, "K": 10, "M": 20}[m.group(2).upper()]
     if not MIN_HEAP <= size <= MAX_HEAP:
         raise EarshotError("--heap %s: MicroPython needs between 32K and 1024M (the virtual "
-                           "board has %s by default; the firmware needs about 215K here)"
+                           "board has %s by default; the firmware needs about 206K here)"
                            % (text, VIRTUAL_HEAP))
     return size
