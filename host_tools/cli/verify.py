@@ -82,9 +82,10 @@ def run(args):
         path, len(result.sessions), "" if len(result.sessions) == 1 else "s",
         sum(s.chunks for s in result.sessions), total_ms / 1000))
     for s in result.sessions:
-        print("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s" % (
+        print("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s%s" % (
             s.counter, s.device_id, s.session_id, s.wake_word or "-", s.start_ms,
             s.duration_ms, s.nbytes, consent_text(s.flags), s.reason, s.digest[:16],
+            " gaps=%d (audio the board lost there, and said so)" % s.gaps if s.gaps else "",
             _TEST if s.test else ""))
     return 0
 
@@ -240,4 +241,4 @@ def _session_json(s):
     return {"device_id": s.device_id, "session_id": s.session_id, "counter": s.counter,
             "wake_word": s.wake_word, "start_ms": s.start_ms, "ms": s.duration_ms,
             "bytes": s.nbytes, "chunks": s.chunks, "consent": s.consent, "end": s.reason,
-            "digest": s.digest, "test": s.test}
+            "digest": s.digest, "test": s.test, "gaps": s.gaps}
