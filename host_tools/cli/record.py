@@ -41,7 +41,6 @@ def run(args):
     from ..link.again import Whereabouts, reconnect
 
     port = resolve(args.port).port
-    where = Whereabouts.of(args.port)  # to find the same board again after a reset
     recorder = Recorder(out, key, History.load(args.history))
 
     def say(text):
@@ -50,6 +49,7 @@ def run(args):
 
     with Client(port) as board:
         board.hello()
+        where = Whereabouts.of(args.port)  # to find the same board again after a reset
         if not args.json:
             print("recording sessions from %s into %s%s" % (
                 port, out, " for %g s" % args.seconds if args.seconds else " (Ctrl-C stops)"),
