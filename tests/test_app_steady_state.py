@@ -79,7 +79,7 @@ class Counting(FakeHardware):
         self.chunks = 0
         self.press = False
     def serial_write(self, data):
-        if bytes(data[:4]) == b"\xe5\x5e\x01\x11":  # a session chunk frame
+        if bytes(data[:4]) == b"\xe5\x5e\x01\x11" and data[8] == 0x43:  # a chunk of audio (a 37-byte gap record is none)
             self.chunks += 1
     def buttons(self):
         return 2 if self.press else 0

@@ -11,6 +11,7 @@ index) is allowed, a silent one never.
 from host_tools.hil.fixtures import (KEY, boot_board, confirm, connect, event_dicts, events,
                                     silence, wait_for)
 from host_tools.link.protocol import T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
+from host_tools.records import sessions
 from host_tools.resources import audio
 from host_tools.sim.pilot import check, pilot
 from host_tools.sim.world import read_pcm
@@ -56,6 +57,8 @@ def test_the_pre_roll_and_the_live_audio_are_never_silently_spliced(firmware_ima
         assert result.sessions == 1 and result.pilot_samples > 16000
         assert result.splices == 0, result
         assert result.gaps >= 1 and end["gaps"] == result.gaps  # marked, and said so
+        verified = sessions.verify_stream(records, KEY)  # a declared gap verifies
+        assert verified.ok and verified.sessions[0].gaps == result.gaps, verified.failure
         client.close()
 
 
@@ -78,6 +81,8 @@ def test_a_consent_confirmed_mid_session_is_no_silent_splice(firmware_image, tmp
         assert result.sessions == 1 and result.pilot_samples > 32000
         assert result.splices == 0, result
         assert end["gaps"] == result.gaps >= 1
+        verified = sessions.verify_stream(records, KEY)
+        assert verified.ok and verified.sessions[0].gaps == result.gaps, verified.failure
         client.close()
 
 

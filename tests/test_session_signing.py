@@ -267,3 +267,34 @@ def test_a_bad_key_file_or_foreign_capture_is_a_one_line_error(signed, tmp_path,
     assert cli.main(["verify", str(cap), "--key-file", str(key)]) == 1
     assert capsys.readouterr().err.strip() == \
         "earshot: %s is not an Earshot capture (no 'EARSHOT-CAPTURE-1' header)" % cap
+
+
+def test_a_gap_the_board_declares_verifies_and_the_board_and_host_sign_it_alike():
+    # The board's gap record (firmware SessionSigner.gap) takes a chunk index in the chain: the
+    # session verifies with one gap; dropping the gap record, or a forged one, does not.
+    from host_tools.records.sessions import Signer, verify_stream
+
+    out = run_mpy("""
+import binascii
+from earshot.session import SessionSigner
+s = SessionSigner(bytes(range(32)), "dev")
+recs = [s.open(bytes(8), 1, "ptt", 1, 0)]
+i, tag = s.chunk(b"ab")
+recs.append(bytes(s.prefix) + b"ab" + tag)
+recs.append(s.gap())
+i, tag = s.chunk(b"cd")
+recs.append(bytes(s.prefix) + b"cd" + tag)
+recs.append(s.close("speech_end"))
+print(" ".join(binascii.hexlify(r).decode() for r in recs))
+""")
+    board = [bytes.fromhex(h) for h in out.split()]
+    host = Signer(KEY, "dev")
+    mine = [host.open(bytes(8), 1, "ptt", 1, 0), host.chunk_record(b"ab"), host.gap_record(),
+            host.chunk_record(b"cd"), host.close("speech_end")]
+    assert board == mine
+    result = verify_stream(board, KEY)
+    assert result.ok and result.sessions[0].gaps == 1 and result.sessions[0].nbytes == 4
+    dropped = verify_stream(board[:2] + board[3:], KEY)
+    assert not dropped.ok and dropped.failure.reason == "dropped"
+    forged = board[2][:5] + bytes(32)
+    assert not verify_stream(board[:2] + [forged] + board[3:], KEY).ok

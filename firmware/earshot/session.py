@@ -10,6 +10,10 @@
 #           a receiver sees a whole session missing; flags bit 7 (TEST_FLAG) marks test mode
 #   chunk   'C' index:u32 len:u16 pcm[len] tag[32]
 #           tag_i = HMAC(K, tag_{i-1} | 'C' index len | pcm), tag_{-1} = header tag
+#   gap     'G' index:u32 tag[32]
+#           tag = HMAC(K, tag_{i-1} | 'G' index): audio the board lost (or left out) here, in
+#           the chain like a chunk and numbered like one, so a receiver tells a gap the board
+#           declared from a chunk dropped on the way (which leaves its index missing)
 #   close   'E' count:u32 nbytes:u32 reason:u8 tag[32]
 #           tag = HMAC(K, last tag | 'E' count nbytes reason)
 # All integers big-endian. The header tag covers device id, session id and counter, and every
@@ -122,6 +126,17 @@ class SessionSigner:
         self.index = index + 1
         self.nbytes += n
         return index, tag
+
+    def gap(self):
+        """Declare audio missing before the next chunk; return the gap record (it takes one
+        chunk index; close's count includes it, nbytes does not)."""
+        if self._tag is None:
+            raise ValueError("no open session")
+        head = struct.pack(">BI", 0x47, self.index)  # 'G'
+        tag = self._mac.mac(self._tag, head)
+        self._tag = tag
+        self.index += 1
+        return head + tag
 
     def close(self, reason):
         """End the session; return the close record. reason: a REASONS name or code."""

@@ -6,9 +6,10 @@
 # FIFO (the pre-roll ring: the pre-roll itself, when consent allows it, is its first content)
 # and pump() sends one whole chunk only while the loop is on time; a FIFO that fills up is sent
 # at once, whatever it costs. Audio the board lost anyway (the DMA overflowed) is never spliced
-# over: gap() marks the FIFO position, the chunk before it ends there, and one chunk index is
-# skipped, so the receiver sees exactly where audio is missing (verification reports that chunk
-# as dropped). Marking costs nothing at once: a late loop is not made later.
+# over: gap() marks the FIFO position, the chunk before it ends there, and a signed gap record
+# takes the next chunk index (earshot.session), so the receiver sees exactly where audio is
+# missing and that the board declared it. Marking costs nothing at once: a late loop is not
+# made later.
 from micropython import const
 
 from earshot import proto
@@ -79,7 +80,9 @@ class Streamer:
             self.gap()
 
     def _skip(self):
-        self.signer.index += 1  # a chunk index nobody signed: the receiver sees the gap
+        # A signed gap record takes the next chunk index: the receiver sees where audio is
+        # missing, and that the board said so (a chunk lost on the way leaves a hole instead).
+        self._writer.send(proto.T_SESSION_CHUNK, self.signer.gap())
         self._gap_at = -1
 
     def _send(self):

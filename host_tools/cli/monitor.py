@@ -50,7 +50,6 @@ def run(args):
     from ..link.again import Whereabouts, reconnect
 
     port = resolve(args.port).port
-    where = Whereabouts.of(args.port)  # to find the same board again after a reset
 
     def say(text):
         print(json.dumps({"ev": "port", "text": text}) if args.json else "port     " + text,
@@ -58,6 +57,7 @@ def run(args):
 
     with Client(port) as board:
         status = board.hello()
+        where = Whereabouts.of(args.port)  # to find the same board again after a reset
         c = status["consent"]
         if not args.json:
             print("monitoring %s: firmware %s, %s, consent %s" % (

@@ -45,7 +45,6 @@ def run(args):
     key = read_key(args.key_file)
     out = prepare_out(args.out)
     port = resolve(args.port).port
-    where = Whereabouts.of(args.port)  # to find the same board again after a reset
     recorder = Recorder(out, key, History.load(args.history))
 
     def say(text):
@@ -54,6 +53,7 @@ def run(args):
 
     with Client(port) as board, _sigterm_as_stop():
         recorder.start(board.hello())
+        where = Whereabouts.of(args.port)  # to find the same board again after a reset
         if not args.json:
             print("recording sessions from %s into %s%s" % (
                 port, out, " for %g s" % args.seconds if args.seconds else " (Ctrl-C stops)"),

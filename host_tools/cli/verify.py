@@ -122,15 +122,13 @@ def _check(file, key, history_path):
         file, len(result.sessions), "" if len(result.sessions) == 1 else "s",
         sum(s.chunks for s in result.sessions), total_ms / 1000)]
     for s in result.sessions:
-        lines.append("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s" % (
+        lines.append("  #%d %s %s wake=%s start=%dms %dms %dB consent %s end=%s digest=%s%s%s" % (
             s.counter, s.device_id, s.session_id, s.wake_word or "-", s.start_ms,
             s.duration_ms, s.nbytes, consent_text(s.flags), s.reason, s.digest[:16],
+            " gaps=%d (audio the board lost there, and said so)" % s.gaps if s.gaps else "",
             _TEST if s.test else ""))
         if s.reason in _CUT_AT_BOARD:
             lines[-1] += " (%s)" % _CUT_AT_BOARD[s.reason]
-        if s.gaps:
-            lines[-1] += " (audio missing before chunk%s %s: the board lost it and signed the " \
-                "gap)" % ("" if len(s.gaps) == 1 else "s", ", ".join(str(g) for g in s.gaps))
     return {"lines": lines,
             "json": {"ok": True, "file": str(path), "audio_kept": True,
                      "sessions": [_session_json(s) for s in result.sessions]}}

@@ -50,6 +50,8 @@ class Whereabouts:
         if is_sim(spec) or "://" in port:
             return cls(spec, port)
         real = os.path.realpath(port)
+        if real.startswith("/dev/pts/"):
+            return cls(spec, port)  # a pseudo-terminal is no USB device: nothing to scan
         for p in ports if ports is not None else _usb_ports():
             if os.path.realpath(p.device) == real and p.serial_number:
                 return cls(spec, port, _hex(p.serial_number), p.vid)

@@ -32,6 +32,7 @@ TAG_SIZE = 32
 SESSION_ID_SIZE = 8
 VERSION = 2  # 2: headers carry `prev`, the tag of the device's previous header
 HEADER, CHUNK, CLOSE = 0x48, 0x43, 0x45  # 'H', 'C', 'E'
+GAP = 0x47  # 'G': a gap the board declared, parsed as a Chunk with no audio
 # type, version, session id, counter, start, flags, prev, n (device id length)
 _HEADER_FIXED = struct.Struct(">BB8sIQB32sB")
 ZERO_TAG = bytes(TAG_SIZE)  # `prev` of a device's first session
@@ -122,6 +123,11 @@ def parse_record(data):
             raise RecordError("chunk length does not match its length field")
         p = _CHUNK_PREFIX.size
         return Chunk(index, data[p : p + n], data[p + n :], data[:p])
+    if kind == GAP:
+        if len(data) != 5 + TAG_SIZE:
+            raise RecordError("gap record has the wrong length")
+        (index,) = struct.unpack_from(">I", data, 1)
+        return Chunk(index, b"", data[5:], data[:5])  # signed as 'G' index, in the chain
     if kind == CLOSE:
         if len(data) != _CLOSE_BODY.size + TAG_SIZE:
             raise RecordError("close record has the wrong length")
@@ -180,6 +186,13 @@ class Signer:
         self.nbytes += len(pcm)
         return prefix + bytes(pcm) + self._tag
 
+    def gap_record(self):
+        """A gap the board declares: it takes one chunk index (firmware SessionSigner.gap)."""
+        head = struct.pack(">BI", GAP, self.index)
+        self._tag = _mac(self.key, self._tag, head)
+        self.index += 1
+        return head + self._tag
+
     def close(self, reason):
         code = {v: k for k, v in REASONS.items()}.get(reason, reason)
         body = _CLOSE_BODY.pack(CLOSE, self.index, self.nbytes, code)
@@ -209,13 +222,9 @@ class SessionInfo:
     wake_word: str
     flags: int
     start_ms: int
-    chunks: int = 0
+    chunks: int = 0  # chunk indices, gap records included
     nbytes: int = 0
-    # Chunk indices the board itself skipped: audio it lost (the I2S DMA buffer overran, or a
-    # flash erase masked its interrupt: firmware stream.py gap()). The chunk after such a gap
-    # is signed chained to the one before it, so nothing signed is missing; a chunk a relay
-    # dropped would leave the next one chained to a tag this receiver never saw.
-    gaps: list = field(default_factory=list)
+    gaps: int = 0  # gaps the board declared (signed gap records): audio it lost there
     reason: str = ""
     digest: str = ""  # hex of the close tag: what the transparency log records
     tag: str = ""  # hex of the header tag: the next session's `prev`
@@ -390,15 +399,11 @@ def verify_stream(records, key, last_counters=None, history=None, source=None,
             what = "chunk %d" % rec.index if isinstance(rec, Chunk) else "close"
             return fail("dropped", what, "no header before it")
 
-        expected = cur.chunks + len(cur.gaps)
+        expected = cur.chunks
         if isinstance(rec, Chunk):
             if rec.index == expected:
                 if not _tag_ok(key, rec.tag, prev_tag, rec.prefix, rec.pcm):
                     return fail("modified", "chunk %d" % expected, "tag does not verify")
-            elif rec.index > expected and _tag_ok(key, rec.tag, prev_tag, rec.prefix, rec.pcm):
-                # The board skipped these indices and says so in what it signed: a gap where
-                # it lost audio (reported, e.g. `earshot verify` names it), not a dropped chunk.
-                cur.gaps.extend(range(expected, rec.index))
             else:
                 # An index field changed in place still verifies at the expected position.
                 fixed = _CHUNK_PREFIX.pack(CHUNK, expected, len(rec.pcm))
@@ -415,6 +420,7 @@ def verify_stream(records, key, last_counters=None, history=None, source=None,
             prev_tag = rec.tag
             cur.chunks += 1
             cur.nbytes += len(rec.pcm)
+            cur.gaps += rec.prefix[:1] == bytes([GAP])
             seen.add(ident)
             continue
 
