@@ -26,8 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = str(Path(sys.executable).parent)
 STAMPS = [".venv/.installed", ".venv/.installed-voices", ".venv/.installed-train",
           ".venv/.installed-docs"]
-# make test's own dose: one process per worker (xdist groups this file on one worker).
-pytestmark = pytest.mark.xdist_group("make-targets")
 
 # Targets that cannot run in CI, and why: their wiring is checked instead.
 WIRED_ONLY = {
