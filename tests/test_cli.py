@@ -131,10 +131,14 @@ def test_consent_set_waits_for_the_button_then_reports_applied_or_expired(board)
 
 def record(board, tmp_path, out, key, speech=1.5):
     """Run earshot record while the household talks (push-to-talk); returns the result."""
+    tap = board.tap()
     proc = subprocess.Popen([EARSHOT, "record", "--port", board.port, "--out", str(out),
                              "--key-file", str(key), "--seconds", "4", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)  # the recorder has the port
+    # The recorder has the port once the board answered its hello (before: 1 s of host time,
+    # which a loaded PC spent starting Python, and the session went by unrecorded).
+    wait_for(lambda: b'"protocol"' in tap or proc.poll() is not None, timeout=120)
+    board.untap(tap)
     board.press("action")
     board.play(speech_like(speech) + silence(1.2))
     board.wait_audio_done()

@@ -89,3 +89,38 @@ def test_usb_kind_table():
     assert port_listing.usb_kind(0x303A, 0x4001) == "Espressif native USB"
     assert port_listing.usb_kind(0x1A86, 0x7523) == "CH340 USB-UART bridge"
     assert port_listing.usb_kind(0x1234, 0x5678) is None and port_listing.usb_kind(None, None) is None
+
+
+def test_a_raw_tcp_port_says_how_many_bytes_wait_so_the_client_reads_them_at_once():
+    # pyserial's socket:// said 1 whenever anything waited, and the client read what waited:
+    # a session's audio through a raw ser2net export was read one byte per call.
+    import socket
+    import threading
+
+    from host_tools.link.serial_port import open_port
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    sent = threading.Event()
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.recv(1)  # once the port is open (opening discards what came before it)
+        conn.sendall(b"x" * 5000)
+        sent.set()
+        conn.recv(1)  # until the port is closed
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = open_port("socket://127.0.0.1:%d" % srv.getsockname()[1])
+    try:
+        port.write(b"?")
+        assert sent.wait(10)
+        deadline = time.monotonic() + 10
+        while port.in_waiting < 5000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert port.in_waiting == 5000
+        assert len(port.read(port.in_waiting)) == 5000
+    finally:
+        port.close()
+        srv.close()

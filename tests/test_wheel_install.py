@@ -82,6 +82,10 @@ def test_the_installed_wheel_runs_the_demo_the_virtual_board_deploy_and_hil(tmp_
         assert lines[0].startswith("serial: ")
         r = run([earshot, "deploy", "--port", "sim", "--test-mode"], cwd=elsewhere, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
+        # A person arms test mode (earshot hil never resets a board to arm it: docs/hil-rig.md).
+        r = run([earshot, "power", "cycle", "--hold", "action", "--port", "sim"], cwd=elsewhere,
+                env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
         r = run([earshot, "hil", "--port", "sim", "-k", "bad_input"], cwd=elsewhere, env=env)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "1 passed   0 failed" in r.stdout

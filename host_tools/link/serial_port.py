@@ -24,9 +24,37 @@ def open_port(port, baud=BAUD, timeout=0.05):
     import serial
 
     try:
+        if port.startswith("socket://"):
+            ser = _socket_serial()(None, baudrate=baud, timeout=timeout, exclusive=True)
+            ser.port = port
+            ser.open()
+            return ser
         return serial.serial_for_url(port, baudrate=baud, timeout=timeout, exclusive=True)
     except (serial.SerialException, OSError, ValueError) as e:
         raise translate(port, e) from None
+
+
+def _socket_serial():
+    """pyserial's socket:// port, with `in_waiting` the bytes the socket holds. pyserial's own
+    says 1 whenever any byte is there (serial/urlhandler/protocol_socket.py in_waiting: a
+    select), so a reader that asks for what is waiting took a session's audio one byte per
+    read: a raw TCP serial port (ser2net) cost more CPU than RFC 2217."""
+    import array
+    import fcntl
+    import termios
+
+    from serial.urlhandler.protocol_socket import Serial
+
+    class SocketSerial(Serial):
+        @property
+        def in_waiting(self):
+            if not self.is_open:
+                return super().in_waiting  # PortNotOpenError
+            n = array.array("i", [0])
+            fcntl.ioctl(self._socket.fileno(), termios.FIONREAD, n)  # Linux: SIOCINQ
+            return n[0]
+
+    return SocketSerial
 
 
 def translate(port, e):
