@@ -56,7 +56,7 @@ def run(args):
         print(json.dumps({"ev": "port", "text": text}) if args.json else "port     " + text,
               flush=True)
 
-    with Client(port) as board:
+    with Client(port, share="monitor") as board:
         status = board.hello()
         c = status["consent"]
         if not args.json:

@@ -52,7 +52,7 @@ def run(args):
         if not args.json:
             print(text, flush=True)
 
-    with Client(port) as board, _sigterm_as_stop():
+    with Client(port, share="record") as board, _sigterm_as_stop():
         recorder.start(board.hello())
         if not args.json:
             print("recording sessions from %s into %s%s" % (
