@@ -127,6 +127,34 @@ def test_a_stale_share_registration_is_ignored_and_a_busy_port_stays_one_line(bo
     assert not reg.exists() and not dead.exists()
 
 
+def test_the_household_makes_the_board_more_private_while_home_assistant_is_connected(board):
+    """The bridge (Home Assistant's connection) holds the port; a terminal still reaches the
+    board through it, less private only with the buttons, more private at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    bridge = subprocess.Popen([EARSHOT, "bridge", "--port", "sim:den", "--wyoming",
+                               "tcp://127.0.0.1:%d" % free, "--key-file", str(board.key)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              cwd=board.work)
+    try:
+        for _ in range(10):
+            if bridge.stdout.readline().startswith("wyoming: "):
+                break
+        if "MUTED" in ok(earshot("status", "--port", "sim:den", cwd=board.work)):
+            ok(earshot("press", "mute", "--port", "sim:den", cwd=board.work))
+        less_private(board, "assistant")
+        r = earshot("consent", "set", "private", "--port", "sim:den", cwd=board.work)
+        assert "private" in ok(r)
+        assert r.stderr.strip() == "earshot: reaching %s through the earshot bridge (pid %d) " \
+                                   "that has it open" % (board.port, bridge.pid)
+        assert "consent   private" in ok(earshot("status", "--port", "sim:den", cwd=board.work))
+        assert bridge.poll() is None
+    finally:
+        bridge.send_signal(signal.SIGINT)
+        bridge.wait(60)
+
+
 def test_status_works_while_the_dashboard_holds_the_port(board, dashboard):
     r = earshot("status", "--port", "sim:den", cwd=board.work)
     out = ok(r)
