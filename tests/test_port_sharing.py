@@ -90,6 +90,12 @@ def page_state(dashboard):
     raise AssertionError("no state from the dashboard")
 
 
+def press_mute_until(board, muted):
+    """The board's mute button, pressed if the board is not yet `muted` (it boots muted)."""
+    if ("MUTED" in ok(earshot("status", "--port", "sim:den", cwd=board.work))) != muted:
+        ok(earshot("press", "mute", "--port", "sim:den", cwd=board.work))
+
+
 def less_private(board, preset):
     asking = subprocess.Popen([EARSHOT, "consent", "set", preset, "--port", "sim:den"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -141,8 +147,7 @@ def test_the_household_makes_the_board_more_private_while_home_assistant_is_conn
         for _ in range(10):
             if bridge.stdout.readline().startswith("wyoming: "):
                 break
-        if "MUTED" in ok(earshot("status", "--port", "sim:den", cwd=board.work)):
-            ok(earshot("press", "mute", "--port", "sim:den", cwd=board.work))
+        press_mute_until(board, muted=False)
         less_private(board, "assistant")
         r = earshot("consent", "set", "private", "--port", "sim:den", cwd=board.work)
         assert "private" in ok(r)
@@ -165,7 +170,7 @@ def test_status_works_while_the_dashboard_holds_the_port(board, dashboard):
 def test_the_household_makes_the_board_more_private_while_the_dashboard_holds_it(board,
                                                                                   dashboard):
     # Less private, confirmed at the board with both buttons (through the dashboard too).
-    ok(earshot("press", "mute", "--port", "sim:den", cwd=board.work))  # it boots muted
+    press_mute_until(board, muted=False)
     less_private(board, "assistant")
     assert "consent   assistant" in ok(earshot("status", "--port", "sim:den", cwd=board.work))
     ok(earshot("consent", "set", "private", "--port", "sim:den", cwd=board.work))
@@ -193,20 +198,19 @@ def test_unmute_is_refused_through_the_dashboard_as_on_the_cable(board, dashboar
     from host_tools.errors import ProtocolError
     from host_tools.link.client import Client
 
-    ok(earshot("press", "mute", "--port", "sim:den", cwd=board.work))  # the board's own button
+    press_mute_until(board, muted=True)  # the board's own button
     with Client(board.port) as c:
         assert c.command("status")["muted"] is True
         with pytest.raises(ProtocolError, match="board refused unmute: only the mute button on "
                                                 "the board unmutes"):
             c.command("unmute")
         assert c.command("status")["muted"] is True
-    ok(earshot("press", "mute", "--port", "sim:den", cwd=board.work))
+    press_mute_until(board, muted=False)
 
 
 def test_a_session_recorded_through_the_dashboard_verifies_and_the_page_shows_it(board,
                                                                                  dashboard):
-    if "MUTED" in ok(earshot("status", "--port", "sim:den", cwd=board.work)):
-        ok(earshot("press", "mute", "--port", "sim:den", cwd=board.work))  # it boots muted
+    press_mute_until(board, muted=False)
     less_private(board, "assistant")
     out = board.work / "rec"
     rec = subprocess.Popen([EARSHOT, "record", "--port", "sim:den", "--key-file", str(board.key),
