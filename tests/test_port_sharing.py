@@ -268,3 +268,47 @@ def test_a_client_killed_mid_command_leaves_the_dashboard_and_the_board_working(
     state = page_state(dashboard)
     assert state["link"]["state"] == "up" and state["consent"]["preset"] == "private"
     assert "consent   private" in ok(earshot("status", "--port", "sim:den", cwd=board.work))
+
+
+def test_a_client_that_stops_reading_is_dropped_and_never_stalls_the_owner(tmp_path,
+                                                                            monkeypatch):
+    """The owner's reading thread hands frames to the share and never waits for a client: one
+    that reads nothing is dropped once its queue (share.MAX_QUEUE) is full, and the others
+    still get every frame."""
+    from host_tools.link import share
+    from host_tools.link.protocol import T_SESSION_CHUNK, Frame
+
+    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "h"))
+    owner = SimpleNamespace(port=str(tmp_path / "ttyFAKE"), taps=[],
+                            send_shared=lambda name, args: 1)
+    s = share.Share(owner, "monitor")
+    assert s.start()
+    try:
+        slow = socket.socket(socket.AF_UNIX)
+        slow.connect(str(s.sock_path))
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        deadline = time.monotonic() + 30
+        while len(s._conns) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        chunk = Frame(T_SESSION_CHUNK, 1, b"\0" * 4000)
+        frames = (2 * share.MAX_QUEUE) // 4000
+        start = time.monotonic()
+        for _ in range(frames // 100):
+            owner.taps[0](b"", [chunk] * 100)  # what the owner's thread does for each read
+        handed = time.monotonic() - start
+        deadline = time.monotonic() + 30
+        while s._conns:
+            assert time.monotonic() < deadline, "the client that reads nothing was never dropped"
+            time.sleep(0.05)
+        slow.settimeout(30)
+        got = 0
+        while True:
+            data = slow.recv(65536)
+            if not data:
+                break  # closed by the owner: the command says why (share.SharedPort.read)
+            got += len(data)
+        assert got < share.MAX_QUEUE + 65536 * 4  # it never got more than its bound
+        assert handed < 30  # generous: the owner's thread was never held up by it
+    finally:
+        s.close()
