@@ -55,7 +55,7 @@ def run(args):
         print(json.dumps({"ev": "port", "text": text}) if args.json else "port     " + text,
               flush=True)
 
-    with Client(port) as board:
+    with Client(port, share="monitor") as board:
         status = board.hello()
         where = Whereabouts.of(args.port)  # to find the same board again after a reset
         c = status["consent"]

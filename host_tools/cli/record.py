@@ -51,7 +51,7 @@ def run(args):
         if not args.json:
             print(text, flush=True)
 
-    with Client(port) as board, _sigterm_as_stop():
+    with Client(port, share="record") as board, _sigterm_as_stop():
         recorder.start(board.hello())
         where = Whereabouts.of(args.port)  # to find the same board again after a reset
         if not args.json:

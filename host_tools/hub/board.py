@@ -17,11 +17,11 @@ from .view import BoardView
 
 
 class Board:
-    def __init__(self, ident, port, key=None, history=None):
+    def __init__(self, ident, port, key=None, history=None, owner="dashboard"):
         self.id = ident
         self.port = port
         self.view = BoardView(ident, port)
-        self.link = BoardLink(port, key, self._from_thread, history)
+        self.link = BoardLink(port, key, self._from_thread, history, owner)
         self._listeners = set()
         self._watchers = set()
         self._loop = None

@@ -41,7 +41,7 @@ _LOG_EVENTS = {"session", "consent", "boot", "log_repair"}
 
 
 class BoardLink(threading.Thread):
-    def __init__(self, port, key, publish, history=None):
+    def __init__(self, port, key, publish, history=None, owner="dashboard"):
         super().__init__(daemon=True, name="board-link %s" % port)
         self.port = port
         self.publish = publish  # publish(kind, data): must be safe to call from this thread
@@ -66,6 +66,7 @@ class BoardLink(threading.Thread):
         # or device id) or None; None here: the same port is tried again. The hook for the
         # shared "find the same board again" helper in host_tools/link.
         self.locate = None
+        self.owner = owner  # who shares the port with other earshot commands (link/share.py)
 
     # -- called from other threads ---------------------------------------------------------
 
@@ -81,7 +82,7 @@ class BoardLink(threading.Thread):
             self.where = Whereabouts.of(self.port)
         else:
             self.port = self.where.locate() or self.port
-        client = Client(self.port, timeout=3.0)
+        client = Client(self.port, timeout=3.0, share=self.owner)
         try:
             status = client.hello()
         except EarshotError:

@@ -46,7 +46,9 @@ async def _serve(ports, key, sock, lan, pipelines, allow, zeroconf, out, history
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    boards = {str(i): Board(str(i), port, key, history) for i, port in enumerate(ports, 1)}
+    owner = "dashboard" if sock is not None else "bridge"  # named to a command it shares with
+    boards = {str(i): Board(str(i), port, key, history, owner)
+              for i, port in enumerate(ports, 1)}
     started, closers = [], []
     try:
         for board in boards.values():

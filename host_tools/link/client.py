@@ -4,6 +4,7 @@ The port is opened lazily (`serial_port.open_port`: exclusive, one-line errors),
 Client never touches the hardware.
 """
 
+import threading
 import time
 
 from ..errors import PortError, ProtocolError
@@ -14,22 +15,46 @@ from .serial_port import open_port
 class Client:
     """client = Client(port); client.command("status") -> reply dict."""
 
-    def __init__(self, port, timeout=3.0):
+    def __init__(self, port, timeout=3.0, share=None):
         self.port = port
         self.timeout = timeout
         self._serial = None
         self._seq = 0
+        # `share`: who this process is ("dashboard", "bridge", "monitor", "record"); while it
+        # holds the port, other earshot commands reach the board through it (link/share.py).
+        self.share_as = share
+        self._share = None
+        self._write_lock = threading.Lock()  # the owner's thread and its share both send
         self.parser = FrameParser()
         self.backlog = []  # frames received while waiting for a reply
         self.taps = []  # callables(data, frames): every byte read from the line, as it came
 
     def ensure_connected(self):
         if self._serial is None:
-            self._serial = open_port(self.port)
+            try:
+                self._serial = open_port(self.port)
+            except PortError as e:
+                if e.kind != "busy":
+                    raise
+                from .share import reach
+
+                # Another earshot (the dashboard, the bridge...) has it open: through it.
+                self._serial = reach(self.port)
+                if self._serial is None:
+                    raise
+            else:
+                if self.share_as:
+                    from .share import Share
+
+                    share = Share(self, self.share_as)
+                    self._share = share if share.start() else None
             self._serial.reset_input_buffer()
         return self._serial
 
     def close(self):
+        if self._share is not None:
+            self._share.close()
+            self._share = None
         if self._serial is not None:
             self._serial.close()
             self._serial = None
@@ -42,13 +67,27 @@ class Client:
 
     def send(self, name, **args):
         ser = self.ensure_connected()
-        self._seq = self._seq % 999999 + 1
-        args["cmd"] = name
-        try:
-            ser.write(encode_command(self._seq, args))
-        except OSError as e:
-            raise PortError("%s went away while writing: %s" % (self.port, e)) from None
-        return self._seq
+        seq = self._write(ser, name, args)
+        if self._share is not None:
+            self._share.sent(seq, name)
+        return seq
+
+    def send_shared(self, name, args):
+        """Send a command for a process this one shares the port with; its number here."""
+        ser = self._serial
+        if ser is None:
+            raise PortError("%s is not open" % self.port)
+        return self._write(ser, name, args)
+
+    def _write(self, ser, name, args):
+        with self._write_lock:
+            self._seq = self._seq % 999999 + 1
+            args["cmd"] = name
+            try:
+                ser.write(encode_command(self._seq, args))
+            except OSError as e:
+                raise PortError("%s went away while writing: %s" % (self.port, e)) from None
+            return self._seq
 
     def read_frames(self, wait=0.05):
         """Frames that arrived within `wait` seconds (possibly none)."""
@@ -191,11 +230,17 @@ class Client:
             raise ProtocolError("board firmware %s speaks protocol v%s; this earshot speaks v%d: "
                                 "run earshot deploy" % (reply.get("version"), reply.get("protocol"),
                                                         VERSION))
+        if self._share is not None:
+            self._share.identify(reply.get("device_id"))
         return reply
 
     def read_log(self, quiet=None):
         """The transparency log's bytes as stored on the board, and the board's reply (its head).
         `quiet`: give up after that many seconds in which the board sent nothing."""
+        turn = time.monotonic() + 20
+        while self._share is not None and self._share.client_log_running() \
+                and time.monotonic() < turn:
+            self.backlog += self.read_frames(0.05)  # a command sharing the port reads it now
         reply = self.command("log", timeout=15.0, quiet=quiet)
         lines, others = [], []
         for f in self.frames(0):
