@@ -390,11 +390,11 @@ def test_a_build_cut_short_resumes_with_the_splits_it_finished(tmp_path, monkeyp
               log=lambda m: None, neural=False)
     real_map, rendered = D._map, []
 
-    def cut_after_held(fn, jobs, workers, what, pool=None):
+    def cut_after_held(fn, jobs, workers, what, pool=None, log=None):
         if what.startswith(D.BUILD_ORDER[1]):
             raise KeyboardInterrupt  # stopped while the second split renders
         rendered.append(what)
-        return real_map(fn, jobs, workers, what, pool)
+        return real_map(fn, jobs, workers, what, pool, log)
 
     monkeypatch.setattr(D, "_map", cut_after_held)
     with pytest.raises(KeyboardInterrupt):

@@ -144,6 +144,7 @@ class Hw:
         self.t += 20
     def buttons(self): return self.mask
     def ticks_ms(self): return self.t
+    def ticks_diff(self, a, b): return a - b
     def set_status_led(self, r, g, b): pass
 out = []
 for locked in (True, False):
@@ -268,6 +269,7 @@ class Hw:
                 m = mask
         return m
     def ticks_ms(self): return self.t
+    def ticks_diff(self, a, b): return a - b
     def set_status_led(self, r, g, b): self.leds.append((r, g, b))
 out = []
 for masks in ([(0, 3)], [(0, 3), (1500, 1)], [(0, 1), (600, 3)], [(0, 3), (1990, 0)], [(0, 0)]):
@@ -300,6 +302,7 @@ class Hw:
     def read_frame(self, buf): self.t += 20
     def buttons(self): return self.mask
     def ticks_ms(self): return self.t
+    def ticks_diff(self, a, b): return a - b
     def set_status_led(self, r, g, b): pass
 d = %r
 out = []

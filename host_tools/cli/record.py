@@ -39,7 +39,7 @@ def run(args):
     from ..records.history import History
     from ..records.recorder import Recorder, prepare_out
 
-    from ..errors import PortError
+    from ..errors import EarshotError, PortError
     from ..link.again import Whereabouts, reconnect
 
     key = read_key(args.key_file)
