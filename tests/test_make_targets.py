@@ -151,7 +151,8 @@ def test_privacy_report_runs_every_named_file_and_prints_its_figures(tmp_path):
                "PRIVACY_K=scenarios or power_cuts or boots_muted or frame_bytes or flipped_pcm")
     assert "tests run: 6 (test_privacy_scenarios.py 1, test_privacy_contract.py 2, " \
         "test_store_powercut.py 1, test_session_signing.py 1, test_protocol.py 1)" in out, out
-    assert "household scenarios (hypothesis, virtual board): 1, steps" in out
+    # one drawn scenario and the explicit household evening (tests/test_privacy_scenarios.py)
+    assert "household scenarios (hypothesis, virtual board): 2, steps" in out
     assert "power-cut trials: 12 (" in out and "violations found: 0" in out
     cases = ET.parse(tmp_path / "p" / "junit.xml").getroot().iter("testcase")
     assert any(c.get("file") == "host_tools/hil/suite/test_privacy_contract.py" for c in cases)
