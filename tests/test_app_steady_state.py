@@ -58,7 +58,7 @@ before = gc.mem_alloc()
 for i in range(250):   # 5 s of listening
     app.step()
 print("ALLOC", gc.mem_alloc() - before, app.gate.state, hw.pins["mic_power"])
-""" % (str(models_dir() / "alexa"), str(tmp_path)), heap="256K")
+""" % (str(models_dir() / "alexa"), str(tmp_path)), heap="320K")
     alloc, gate, mic = out.split("ALLOC")[1].split()
     assert gate == "0" and mic == "1"  # listening, mic on, nothing fired on noise
     assert int(alloc) == 0, "%s bytes allocated in 250 frames of listening" % alloc
@@ -95,7 +95,7 @@ for i in range(60):
     app.step()
     per_frame.append(hw.chunks - before)
 print("MAX", max(per_frame), "SENT", sum(per_frame), app.gate.state)
-""" % str(tmp_path), heap="256K")
+""" % str(tmp_path), heap="320K")
     line = out.split("MAX")[1].split()
     assert int(line[0]) == 1, out
     assert int(line[2]) >= 10  # the pre-roll (5 chunks) and live audio went out meanwhile

@@ -30,9 +30,9 @@ def setup(p):
                    help="with --deploy: enable the audio-feed command (for earshot hil)")
     p.add_argument("--board", default="virtual",
                    help="board file the virtual board pretends to be (default: virtual)")
-    p.add_argument("--heap", default="256K", metavar="SIZE",
-                   help="MicroPython heap, like the board's RAM: 256K, 2M ... (default: 256K, an "
-                        "ESP32-S3 without PSRAM; the firmware holds about 206K here)")
+    p.add_argument("--heap", default="320K", metavar="SIZE",
+                   help="MicroPython heap, like the board's RAM: 320K, 2M ... (default: 320K: "
+                        "the firmware holds about 222K on a 64-bit PC in test mode, docs/boards.md)")
     p.add_argument("--link", metavar="PATH", help="also keep a symlink to the serial device here")
     p.add_argument("--download-mode", action="store_true",
                    help="start in the ESP32-S3 ROM serial bootloader (BOOT held), for esptool")
