@@ -208,7 +208,7 @@ def test_wakeword_dataset_says_it_is_up_to_date_on_stdout(tmp_path):
     root.mkdir()
     params = {"format": FORMAT_VERSION, "word": "alexa", "seed": 0, "scale": 1.0,
               "dev_fraction": 0.2, "dev_neg_hours": None, "train_neg_hours": None,
-              "neural": False}
+              "neural": False, "dev_scale": None}
     (root / "dataset.json").write_text(json.dumps({"params": params, "seconds": 1.0,
                                                    "splits": {"train": {"files": 3}}}))
     r = earshot("wakeword", "dataset", "--word", "alexa", "--out", str(root), "--no-neural")

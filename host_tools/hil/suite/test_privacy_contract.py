@@ -221,5 +221,9 @@ def test_pre_roll_leaves_only_with_the_preroll_consent(ready, key):
     wait_for(lambda: client.command("status")["consent"]["preset"] == "contribute")
     with_preroll = session_after_wake()
     assert "preroll" in with_preroll.consent and "preroll" not in without.consent
-    # The RAM ring (0.5 s) went out first, so the session starts earlier and carries more.
-    assert with_preroll.nbytes >= without.nbytes + 12000
+    # The RAM ring (0.5 s) went out first, so the session starts earlier and carries more; the
+    # flash writes that open a session then cost the live audio a few frames, which the board
+    # marks as a signed gap after the pre-roll (firmware app.py, the I2S-under-flash quirk), so
+    # the surplus is at least a quarter second rather than the ring's whole half second.
+    assert with_preroll.nbytes >= without.nbytes + 8000
+    assert with_preroll.gaps >= 1 and without.gaps == 0
