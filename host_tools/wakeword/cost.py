@@ -414,7 +414,7 @@ def main(argv=None):
     return 0
 
 
-def glue(model_path, manifest_path, seconds=0.5):
+def glue(model_path, manifest_path, seconds=0.2):
     """(bytecode ops, viper calls) per hop of the interpreted glue, counted on silence."""
     import numpy as np
 
