@@ -352,6 +352,7 @@ class VirtualBoard:
             wire.ENV_RESET_CAUSE: str(cause),
             wire.ENV_CHIP_RESET: str(chip_reset),
             wire.ENV_MAC: self.mac,
+            wire.ENV_CPU_HZ: str(self.world.cpu_hz if cause == SOFT_RESET else wire.BOOT_CPU_HZ),
         })
         self.console.reset(keep_usb=cause == SOFT_RESET)
         if cause != SOFT_RESET:
