@@ -10,7 +10,7 @@ import pytest
 from host_tools.wakeword import cost, looptrace
 from host_tools.wakeword import model as M
 from host_tools.wakeword import score as S
-from host_tools.xtensa import decode, loops, mpyfile
+from host_tools.xtensa import cycles, decode, loops, mpyfile
 from host_tools.resources import audio, models_dir
 from tests.mpy import ROOT
 
@@ -222,7 +222,91 @@ def test_the_instrumented_run_computes_the_boards_scores(shipped):
     assert len(set(got)) > 3
 
 
-def test_bench_cost_command_prints_the_share_of_a_core_and_writes_json(tmp_path):
+def _seq(*words):
+    """Hand-made machine code: (encoding, size) pairs -> decoded instructions in order."""
+    code = b"".join(w.to_bytes(n, "little") for w, n in words)
+    out, addr = [], 0
+    while addr < len(code):
+        ins = decode.decode(code, addr)
+        out.append(ins)
+        addr += ins.size
+    return out
+
+
+L32I_A10 = (_rri8(2, 2, 1, 10, 11), 3)       # l32i a10, a1, 44
+ADD_A11_A10 = (_rrr(0, 0, 8, 11, 10, 12), 3)  # add a11, a10, a12: uses a10
+ADD_A11_A12 = (_rrr(0, 0, 8, 11, 13, 12), 3)  # add a11, a13, a12: does not
+MULL_A10 = (_rrr(0, 2, 8, 10, 11, 12), 3)     # mull a10, a11, a12
+L32R_A10 = (((-3 & 0xFFFF) << 8) | (10 << 4) | 1, 3)  # l32r a10, [...]
+S32I_A10 = (_rri8(2, 6, 1, 10, 21), 3)        # s32i a10, a1, 84: reads a10
+
+
+@pytest.mark.parametrize("costs", cycles.ALL, ids=[c.name for c in cycles.ALL])
+def test_a_load_whose_result_the_next_instruction_uses_costs_the_load_use_stall(costs):
+    assert cycles.sequence(_seq(L32I_A10, ADD_A11_A12), costs) == 2
+    assert cycles.sequence(_seq(L32I_A10, ADD_A11_A10), costs) == 2 + costs.load_use
+    assert cycles.sequence(_seq(L32I_A10, S32I_A10), costs) == 2 + costs.load_use  # store data
+    # one instruction in between hides it
+    assert cycles.sequence(_seq(L32I_A10, ADD_A11_A12, ADD_A11_A10), costs) == 3
+
+
+@pytest.mark.parametrize("costs", cycles.ALL, ids=[c.name for c in cycles.ALL])
+def test_mull_and_l32r_cost_their_latency(costs):
+    assert cycles.sequence(_seq(MULL_A10, ADD_A11_A10), costs) == 2 + costs.mull
+    assert cycles.sequence(_seq(MULL_A10, ADD_A11_A12), costs) == 2
+    assert cycles.sequence(_seq(L32R_A10, ADD_A11_A12), costs) == 2 + costs.l32r
+    assert cycles.sequence(_seq(L32R_A10, ADD_A11_A10), costs) == \
+        2 + costs.l32r + costs.load_use
+
+
+def test_the_pipeline_costs_are_the_cited_ones():
+    # Xtensa LX 5-stage pipeline (low, central): load-use 1, taken branch 2; 7-stage: 2 and 3
+    assert (cycles.LOW.load_use, cycles.LOW.taken) == (1, 2)
+    assert (cycles.CENTRAL.load_use, cycles.CENTRAL.taken) == (1, 2)
+    assert (cycles.HIGH.load_use, cycles.HIGH.taken) == (2, 3)
+
+
+def test_a_taken_branch_costs_its_penalty_and_a_fall_through_does_not(tmp_path):
+    src = tmp_path / "br.py"
+    src.write_text("""
+import micropython
+
+@micropython.viper
+def f(n: int) -> int:
+    s = 0
+    i = 0
+    while i < n:
+        s += i
+        i += 1
+    return s
+""")
+    rc = mpyfile.compile_xtensawin(src, tmp_path)["f"]
+    bl = loops.blocks(decode.disassemble(rc.code))
+    (lp,) = loops.find_loops(bl)
+    c = cycles.CENTRAL
+    taken = [(a, b) for a in bl.values() for b in a.succs
+             if cycles.taken(a.insns[-1], b)]
+    assert taken, "a loop has taken branches"
+    for a, b in ((x, bl[y]) for x, y in taken):
+        assert cycles.edge(a, b, c) == c.taken
+    # one trip: every instruction, its stalls, and at least the one taken branch per trip
+    it_cycles = lp.cycles["central"][0]
+    body = sum(cycles.sequence(bl[n].insns, c) for n in lp.blocks)
+    assert it_cycles >= lp.iteration[0] + c.taken
+    assert it_cycles <= body + 2 * c.taken
+    assert lp.cycles["high"][0] > it_cycles
+
+
+def test_the_dense_loop_costs_more_cycles_than_instructions(detector_code):
+    lp = detector_code["ww_model.dense"].loops[2]
+    ins = lp.iteration[0]
+    low, central, high = (lp.cycles[n][0] for n in ("low", "central", "high"))
+    assert ins < low <= central < high
+    # 66 loads in 178 instructions, most used at once: well above the floor
+    assert central >= ins * 1.2
+
+
+def test_bench_cost_command_ends_with_the_cycle_estimate_and_writes_json(tmp_path):
     out = tmp_path / "cost.json"
     proc = subprocess.run([sys.executable, "-m", "host_tools.wakeword.cost", "--no-timing",
                            "--json", str(out)], capture_output=True, text=True, cwd=ROOT)
@@ -232,6 +316,19 @@ def test_bench_cost_command_prints_the_share_of_a_core_and_writes_json(tmp_path)
     t = s["total"]
     assert t["instructions_per_hop"] == sum(r["instructions_per_hop"] for r in s["functions"])
     assert t["core_share"] == pytest.approx(t["instructions_per_hop"] * 50 / 240e6)
+    c = t["cycles_per_hop"]
+    assert c["low"] <= c["central"] <= c["high"]
+    assert c["central"] == sum(p["central"] for p in s["cycle_parts"].values())
+    assert t["cycles_per_hop"]["central"] > t["instructions_per_hop"]
+    assert s["glue"]["counted"] and s["glue"]["viper_calls_per_hop"] == 16
+    assert s["glue"]["ops_per_hop"] > 100
+    assert s["weights"]["bytes"] > 30000 and s["cycle_parts"]["PSRAM misses"]["central"] > 0
+    assert s["total"]["runtime_calls_per_hop"] == 113
+    lines = proc.stdout.rstrip("\n").splitlines()
+    pct = round(100 * t["cycle_share"]["central"])
+    assert lines[-1] == "detector: %d%% of a 240 MHz core (cycle estimate)" % pct
+    assert lines[-2].startswith("cycle estimate range: %.1f%% .. %.1f%%" % (
+        100 * t["cycle_share"]["low"], 100 * t["cycle_share"]["high"]))
 
 
 def test_bench_cost_refuses_an_unknown_model_in_one_line():
@@ -242,7 +339,10 @@ def test_bench_cost_refuses_an_unknown_model_in_one_line():
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in models_dir().glob("*.json")))
-def test_detector_fits_a_quarter_of_a_240_mhz_core(detector_code, name):
+def test_detector_fits_a_quarter_of_a_240_mhz_core_at_one_instruction_per_cycle(
+        detector_code, name):
+    # the floor; the cycle estimate's share against the same budget is reported, not asserted
+    # (docs/wakeword.md "Cost")
     man = json.loads(S.resolve(name)[1].read_text())
     share = cost.summary(man, cost.assign(man, detector_code))["total"]["core_share"]
     assert share <= cost.BUDGET, "%.1f%% of a core" % (100 * share)

@@ -232,6 +232,7 @@ def test_bench_leaves_the_firmware_running(board):
     result = json.loads(r.stdout)
     assert result["platform"] == "linux" and result["model"] in ("alexa", "hey jarvis")
     assert 0 < result["core_share"] < 1  # the Unix port on this PC: far below real time
+    assert result["cpu_mhz"] == 240  # read on the board: what hw set at boot, not the build's 160
     assert result["bytes_allocated"] == 0  # feed() allocates nothing in the steady state
     r = earshot("status", "--port", board.port, "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["version"] == "0.1.0"

@@ -195,7 +195,12 @@ def test_bench_cost_counts_the_shipped_model(tmp_path):
     out = made("bench-cost", "BENCH_COST_DIR=%s" % tmp_path)
     figures = json.loads((tmp_path / "alexa.json").read_text())
     assert figures["model"] and figures["functions"] and figures["total"]
-    assert "budget 25% of a core: within" in out, out[-2000:]
+    # ends with the cycle estimate (the range on the line before); whether it is within the
+    # budget is the bench's verdict, reported (docs/wakeword.md "Cost"), not a test's
+    last = out.rstrip("\n").splitlines()[-2:]
+    share = figures["total"]["cycle_share"]["central"]
+    assert last[0].startswith("cycle estimate range: "), out[-2000:]
+    assert last[1] == "detector: %d%% of a 240 MHz core (cycle estimate)" % round(100 * share)
 
 
 def test_led_card_writes_the_card_the_docs_ship(tmp_path):

@@ -119,7 +119,8 @@ class App:
                 self._unmute_refused("restore", hw.ticks_ms())
         self.event("boot", version=VERSION, board=hw.board.get("id"), muted=self.mute.muted,
                    reset_cause=reset_cause, provisioned=self.forwarder.signer is not None,
-                   test_mode=self.test_mode, access=self.access.mode)
+                   test_mode=self.test_mode, access=self.access.mode,
+                   cpu_mhz=getattr(hw, "cpu_hz", 0) // 1_000_000)
 
     def _log_boot(self, reset_cause):
         # Every start is in the log with its cause, and so is a session the last run left open
@@ -128,7 +129,8 @@ class App:
         log = self.log
         now = self.hw.ticks_ms()
         cause = _CAUSES[reset_cause] if 0 < reset_cause < len(_CAUSES) else "?"
-        log.append("boot", {"cause": cause, "access": self.access.mode, "version": VERSION}, now)
+        log.append("boot", {"cause": cause, "access": self.access.mode, "version": VERSION,
+                            "mhz": getattr(self.hw, "cpu_hz", 0) // 1_000_000}, now)
         left = log.open_session
         if left is not None:
             log.append("interrupted", {"id": left.get("id"), "counter": left.get("counter"),
@@ -593,6 +595,7 @@ class App:
             if self.speaker is not None else self.speaker_fault and {
                 "ok": False, "fault": self.speaker_fault},
             "mem": _mem(self.mem_peak),
+            "cpu_mhz": getattr(self.hw, "cpu_hz", 0) // 1_000_000,
         }
 
     def _waiting(self):

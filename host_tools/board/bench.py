@@ -2,7 +2,8 @@
 
 Interrupts the firmware (as mpremote does), feeds the deployed detector a fixed pseudo-random
 signal on the board itself, times it with time.ticks_us, then resets the board so the firmware
-runs again. A reset, not a soft reset: after mpremote's raw REPL a soft reset runs boot.py
+runs again. The share is of the clock the board runs at, read there (machine.freq(): what the
+firmware's hw layer set at boot, 240 MHz, unless the port refused it). A reset, not a soft reset: after mpremote's raw REPL a soft reset runs boot.py
 only, because MicroPython runs main.py only in the friendly REPL (ports/esp32/main.c,
 mp_task: `if (pyexec_mode_kind == PYEXEC_MODE_FRIENDLY_REPL) pyexec_file_if_exists("main.py")`).
 """
@@ -18,6 +19,11 @@ FRAMES = 250  # 5 s of audio
 _ON_BOARD = """
 import os, time, gc, sys, json
 from earshot.wakeword import Detector, chosen
+try:
+    import machine
+    hz = machine.freq()
+except (ImportError, AttributeError):
+    hz = 0
 try:
     names = sorted(n[:-5] for n in os.listdir('/models') if n.endswith('.json'))
 except OSError:
@@ -44,7 +50,7 @@ else:
     dt = time.ticks_diff(time.ticks_us(), t)
     alloc = free - gc.mem_free()
     print('BENCH', json.dumps({'us': dt, 'frames': %(frames)d, 'alloc': alloc,
-                               'platform': sys.platform, 'model': d.word}))
+                               'platform': sys.platform, 'model': d.word, 'hz': hz}))
 """
 
 
@@ -74,4 +80,4 @@ def bench(port, model=None, frames=FRAMES, progress=None):
     audio_us = r["frames"] * 20000
     return {"port": port, "platform": r["platform"], "model": r["model"], "frames": r["frames"],
             "us_per_audio_s": r["us"] * 1e6 / audio_us, "core_share": r["us"] / audio_us,
-            "bytes_allocated": r["alloc"]}
+            "bytes_allocated": r["alloc"], "cpu_mhz": r.get("hz", 0) // 1_000_000}

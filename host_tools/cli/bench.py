@@ -8,8 +8,8 @@ def setup(p):
     p.add_argument("--model", default=None, metavar="NAME", type=nonempty,
                    help="a model deployed in /models on the board: alexa or hey_jarvis "
                         "(default: the one it listens for, earshot deploy --wake-word)")
-    add_json_argument(p, "the measurement (microseconds per second of audio, core share, "
-                         "bytes allocated)")
+    add_json_argument(p, "the measurement (microseconds per second of audio, core share at "
+                         "the board's clock, cpu_mhz, bytes allocated)")
 
 
 def run(args):
@@ -22,8 +22,9 @@ def run(args):
     if args.json:
         print_json(r)
     else:
-        print("%s on %s (%s): %.2f ms per second of audio = %.1f%% of one core; %d bytes "
-              "allocated while running; the firmware runs again"
-              % (r["model"], r["port"], r["platform"], r["us_per_audio_s"] / 1000,
+        clock = "%d MHz" % r["cpu_mhz"] if r["cpu_mhz"] else "clock unknown"
+        print("%s on %s (%s, %s): %.2f ms per second of audio = %.1f%% of one core at that "
+              "clock; %d bytes allocated while running; the firmware runs again"
+              % (r["model"], r["port"], r["platform"], clock, r["us_per_audio_s"] / 1000,
                  100 * r["core_share"], r["bytes_allocated"]))
     return 0

@@ -354,6 +354,7 @@ class VirtualBoard:
             wire.ENV_CHIP_RESET: str(chip_reset),
             wire.ENV_MAC: self.mac,
             wire.ENV_CTRL_C_PENDING: "1" if self._ctrl_c_in_window else "",
+            wire.ENV_CPU_HZ: str(self.world.cpu_hz if cause == SOFT_RESET else wire.BOOT_CPU_HZ),
         })
         self._ctrl_c_in_window = False
         self.console.reset(keep_usb=cause == SOFT_RESET)

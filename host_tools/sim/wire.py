@@ -36,6 +36,9 @@ OP_FLASH = b"C"  # kind u8 (FLASH_*), erases u32, nbytes u32: a filesystem write
 FLASH_PROGRAM = b"p"  # a file write: `erases` blocks erased, `nbytes` bytes programmed
 FLASH_META = b"m"  # a close, rename or remove: one metadata commit
 OP_SPEAKER = b"O"  # FRAME_BYTES of PCM: one frame the firmware played on its speaker
+OP_CLOCK = b"Z"  # hz u32: machine.freq(hz) set the CPU clock; reply ACK. A chip reset goes back
+# to BOOT_CPU_HZ, a soft reset keeps it (ENV_CPU_HZ): the clock is the chip's, not the VM's
+BOOT_CPU_HZ = 160_000_000  # ESP-IDF's default: upstream's plain ESP32_GENERIC_S3 build
 ACK = b"A"  # the pin change (or the interrupt char -1) is applied
 BOOT_FRIENDLY = b"F"
 BOOT_RAW = b"R"
@@ -86,3 +89,4 @@ ENV_MAC = "EARSHOT_MAC"
 ENV_CHIP_RESET = "EARSHOT_CHIP_RESET"  # the chip's own reset reason (CHIP_*)
 # Set for one start: a Ctrl-C lands as the firmware first turns Ctrl-C off (rt/pending_ctrl_c.py)
 ENV_CTRL_C_PENDING = "EARSHOT_CTRL_C_PENDING"
+ENV_CPU_HZ = "EARSHOT_CPU_HZ"  # the CPU clock the process starts at (OP_CLOCK)

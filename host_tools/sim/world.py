@@ -131,6 +131,7 @@ class World:
         self._frame_out = None  # (board us, wall s) when the last frame was handed over
         self.power_off()
         self.booted = threading.Event()
+        self.cpu_hz = wire.BOOT_CPU_HZ  # what machine.freq() reports (wire.OP_CLOCK)
         self._wdt_timeout_us = None
         self._wdt_fed_us = 0
         self._wdt_bitten = False
@@ -162,6 +163,7 @@ class World:
         """The chip (not only MicroPython) starts: ticks_ms() starts again."""
         with self._cond:
             self._chip_start_us = self.clock_us
+            self.cpu_hz = wire.BOOT_CPU_HZ
 
     def _advance(self, us, masked=False):
         """Let `us` of board time pass (lock held): the microphone fills the DMA buffer.
@@ -565,6 +567,9 @@ class WorldServer:
                     w.watchdog(feed=True)
                 elif op == wire.OP_WDT_STOP:
                     w.watchdog(timeout_ms=0)
+                elif op == wire.OP_CLOCK:
+                    (w.cpu_hz,) = struct.unpack("<I", _read_exact(f, 4))
+                    conn.sendall(wire.ACK)
                 elif op == wire.OP_BOOTED:
                     _read_exact(f, 1)
                     if w.on_boot:

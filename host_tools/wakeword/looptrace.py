@@ -206,3 +206,55 @@ def trips_per_hop(model_path, manifest_path, pcm, hops_skip=3):
         det.feed(frame)
     hops = n - hops_skip
     return {k: (v[0] / hops, v[1] / hops) for k, v in counts.items()}
+
+
+def glue_per_hop(model_path, manifest_path, pcm, hops_skip=3):
+    """The interpreted glue of one hop: (bytecode operations, calls into viper functions).
+
+    Every function of the detector's modules that is not viper/native (Detector.feed,
+    Frontend.step, Model.step, ...) is traced opcode by opcode (CPython's f_trace_opcodes);
+    CPython's bytecode stands in for MicroPython's, which is of the same kind (a stack machine
+    compiled from the same source) but not the same count: the caller states the ratio's range.
+    """
+    counts = defaultdict(lambda: [0, 0])
+    ww = load(counts)
+    native = set()
+    for name in ("ww_bounds",) + VIPER_MODULES + ("wakeword",):
+        path = FIRMWARE / (name + ".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and _is_native(node):
+                native.add((str(path), node.name))
+    root = str(FIRMWARE)
+    ops = [0]
+
+    def local(frame, event, arg):
+        if event == "opcode":
+            ops[0] += 1
+        return local
+
+    def tracer(frame, event, arg):
+        code = frame.f_code
+        if not code.co_filename.startswith(root) or (code.co_filename, code.co_name) in native:
+            return None
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        return local
+
+    det = ww.Detector(str(model_path), str(manifest_path))
+    frame = bytearray(640)
+    n = len(pcm) // 320
+    viper_calls = 0
+    for h in range(n):
+        frame[:] = pcm[h * 320:(h + 1) * 320].astype("<i2").tobytes()
+        if h == hops_skip:
+            ops[0] = 0
+            counts.clear()
+        if h >= hops_skip:
+            sys.settrace(tracer)
+        try:
+            det.feed(frame)
+        finally:
+            sys.settrace(None)
+    hops = n - hops_skip
+    viper_calls = sum(v[0] for k, v in counts.items() if "#" not in k)
+    return ops[0] / hops, viper_calls / hops

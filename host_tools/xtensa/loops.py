@@ -14,6 +14,7 @@ an upper bound: every `if` taken, the longer arm of every `if/else`.
 
 from dataclasses import dataclass, field
 
+from . import cycles as C
 from .decode import BRANCH, INDIRECT, JUMP, RETURN
 
 
@@ -41,6 +42,7 @@ class Loop:
     children: list = field(default_factory=list)
     iteration: tuple = (0, 0)   # (instructions, stack loads/stores) of one trip
     exit: tuple = (0, 0)        # (instructions, stack loads/stores) of the last, false test
+    cycles: dict = field(default_factory=dict)  # Costs.name -> (iteration, exit) in cycles
 
     @property
     def start(self):
@@ -128,27 +130,28 @@ def find_loops(bl):
     return loops
 
 
-def _longest(bl, nodes, start, ends, skip_edge, weight):
-    """Longest (instructions, stack accesses) path from `start` to a block in `ends` over the
-    DAG of `nodes` (edges for which skip_edge(a, b) is true removed), blocks weighing
-    weight(start) each."""
+def _longest(bl, nodes, start, ends, skip_edge, weight, edge=None, end=None):
+    """Longest path from `start` to a block in `ends` over the DAG of `nodes` (edges for which
+    skip_edge(a, b) is true removed), by the first field of the tuples weight(block) gives;
+    edge(a, b) is added for each edge taken and end(n) where the path stops."""
     memo = {}
 
     def go(n):
         if n in memo:
             return memo[n]
         memo[n] = None  # a cycle here would mean a loop was missed
-        best = (0, 0) if n in ends else None
+        best = end(n) if end is not None and n in ends else ((0, 0) if n in ends else None)
         for s in bl[n].succs:
             if s in nodes and not skip_edge(n, s):
                 sub = go(s)
                 if sub is None:
                     continue
+                if edge is not None:
+                    sub = tuple(x + y for x, y in zip(sub, edge(n, s)))
                 if best is None or sub[0] > best[0]:
                     best = sub
         if best is not None:
-            w = weight(n)
-            best = (best[0] + w[0], best[1] + w[1])
+            best = tuple(x + y for x, y in zip(best, weight(n)))
         memo[n] = best
         return best
 
@@ -176,6 +179,28 @@ def _paths(lp, bl):
     exits = {n for n in lp.blocks if any(s not in lp.blocks for s in bl[n].succs)}
     ex = _longest(bl, lp.blocks - inner | {lp.header}, lp.header, exits, skip_iter, w)
     lp.exit = ex if ex is not None else (0, 0)
+    for costs in C.ALL:
+        lp.cycles[costs.name] = _loop_cycles(lp, bl, own, exits, skip_iter, inner, costs)
+
+
+def _loop_cycles(lp, bl, own, exits, skip_iter, inner, costs):
+    # The same two paths in cycles (cycles.py): each edge is charged to the loop that owns
+    # the branch or the instruction it leaves from.
+    def w(n):
+        return (C.sequence(bl[n].insns, costs),) if n in own else (0,)
+
+    def e(a, b):
+        return (C.edge(bl[a], bl[b], costs),) if a in own else (0,)
+
+    def back(n):  # latch -> header: the branch back, taken unless the body falls into it
+        return (C.edge(bl[n], bl[lp.header], costs),) if n in own else (0,)
+
+    def out(n):
+        return (max(C.edge(bl[n], bl[s], costs) for s in bl[n].succs if s not in lp.blocks),)
+
+    it = _longest(bl, lp.blocks, lp.header, lp.latches, skip_iter, w, e, back)
+    ex = _longest(bl, lp.blocks - inner | {lp.header}, lp.header, exits, skip_iter, w, e, out)
+    return (it[0] if it else 0, ex[0] if ex else 0)
 
 
 def _all(loops):
@@ -198,3 +223,22 @@ def straight_line(bl, loops):
 
     res = _longest(bl, set(bl), entry, ends, lambda a, b: (a, b) in back, w)
     return res if res is not None else (0, 0)
+
+
+def straight_cycles(bl, loops, costs):
+    """straight_line's longest path in cycles (cycles.py) for one set of pipeline costs."""
+    inloop = set()
+    for lp in loops:
+        inloop |= lp.blocks
+    entry = min(bl)
+    ends = {s for s, b in bl.items() if not b.succs}
+    back = {(b, lp.header) for lp in loops for b in lp.latches}
+
+    def w(n):
+        return (C.sequence(bl[n].insns, costs),) if n not in inloop else (0,)
+
+    def e(a, b):
+        return (C.edge(bl[a], bl[b], costs),) if a not in inloop else (0,)
+
+    res = _longest(bl, set(bl), entry, ends, lambda a, b: (a, b) in back, w, e)
+    return res[0] if res is not None else 0

@@ -20,6 +20,22 @@ def reset_cause():
     return RESET_CAUSE[0]
 
 
+# The CPU clock: 160 MHz at boot, ESP-IDF's default, which upstream's plain ESP32_GENERIC_S3
+# build keeps (no boards/sdkconfig.240mhz); freq(hz) as ports/esp32/modmachine.c
+# mp_machine_set_freq: 20/40/80/160/240 MHz, anything else ValueError.
+FREQ = [160_000_000]
+
+
+def freq(hz=None):
+    if hz is None:
+        return FREQ[0]
+    mhz = hz // 1_000_000
+    if mhz not in (20, 40, 80, 160, 240):
+        raise ValueError("frequency must be 20MHz, 40MHz, 80Mhz, 160MHz or 240MHz")
+    FREQ[0] = mhz * 1_000_000
+    LOG.append(("freq", FREQ[0]))
+
+
 class _Mem32:
     regs = {0x60008038: 1}  # address -> value: RTC_CNTL_RESET_STATE of a clean power-on
 

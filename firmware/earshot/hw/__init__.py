@@ -34,6 +34,8 @@
 #                            blocks as long as the console driver does; n < len(data): the host
 #                            is not reading (see host_took), what it got of data is unknown
 #   urandom(n) -> bytes      n random bytes
+#   cpu_hz                   the CPU clock the board runs at, read back after boot set it
+#                            (set_clock); 0 when the build cannot tell
 #   fail_safe()              mic off and mute LED on, from any state; never raises
 #   speaker()                the speaker driver (start(), write(frame of FRAME_SAMPLES int16
 #                            mono at 16 kHz), stop(); start() raises OSError such as
@@ -109,6 +111,26 @@ def console_rate_note(baud, error):
         return baud, ("earshot: console UART0 runs at %d baud (machine.UART set it, then "
                       "raised ESP_ERR_INVALID_STATE: the REPL UART has no driver)" % baud)
     return 0, "earshot: console UART0 rate unknown: machine.UART raised %r" % (error,)
+
+
+# The detector's cost is budgeted at 240 MHz (docs/wakeword.md "Cost"). Quirk: upstream's plain
+# ESP32_GENERIC_S3 build boots at ESP-IDF's default of 160 MHz: only its SPIRAM_OCT variant adds
+# boards/sdkconfig.240mhz (ports/esp32/boards/ESP32_GENERIC_S3/mpconfigboard.cmake,
+# mpconfigvariant_SPIRAM_OCT.cmake). machine.freq(hz) accepts 20/40/80/160/240 MHz, else
+# ValueError (ports/esp32/modmachine.c mp_machine_set_freq: esp_pm_configure, then waits until
+# esp_rom_get_cpu_ticks_per_us() reports the new clock).
+CPU_HZ = 240_000_000
+
+
+def set_clock(machine, hz=CPU_HZ):
+    """Set the CPU clock at boot; (the clock now in force, a line to print or None)."""
+    try:
+        machine.freq(hz)
+    except (ValueError, OSError) as e:
+        now = machine.freq()
+        return now, "earshot: CPU stays at %d MHz: machine.freq raised %r" % (now // 1_000_000,
+                                                                             e)
+    return machine.freq(), None
 
 
 # A serial write that blocked this long ran into the USB CDC timeout: the host holds the port

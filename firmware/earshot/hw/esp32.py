@@ -15,7 +15,7 @@ from micropython import const
 
 from earshot.hw import (BUTTON_ACTION, BUTTON_MUTE, NO_PDM, NotSupportedError,
                         console_rate_note, console_settings, host_took, mute_is_switch,
-                        reset_cause_from)
+                        reset_cause_from, set_clock)
 
 FRAME_SAMPLES = 320  # 20 ms at 16 kHz
 _FRAME_MS = const(20)
@@ -186,6 +186,10 @@ class Hardware:
         self._dma_samples = max(2, ibuf // _DMA_FRAME_BYTES) * _DMA_BUF_SAMPLES
         self._backlog = 0
         self._last_read = time.ticks_us()
+        # 240 MHz, not the plain build's 160 (earshot.hw.set_clock has the upstream lines)
+        self.cpu_hz, note = set_clock(machine)
+        if note:
+            print(note)
         self._console(board)
 
     def speaker(self):

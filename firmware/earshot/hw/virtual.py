@@ -14,7 +14,7 @@ import sys
 from micropython import const
 
 from earshot.hw import (BUTTON_MUTE, NO_PDM, NotSupportedError, console_rate_note,
-                        console_settings, host_took, mute_is_switch, reset_cause_from)
+                        console_settings, host_took, mute_is_switch, reset_cause_from, set_clock)
 
 _FRAME = const(320)
 _HEADER = const(9)  # wire.FRAME_HEADER: buttons u8, lost u16, backlog u16, ticks u32
@@ -60,6 +60,13 @@ class Hardware:
         self._out = sys.stdout.buffer
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
+        # As hw.esp32: 240 MHz at boot, on the virtual board's machine.freq (host_tools/sim/rt/
+        # vboard.py), which starts at the plain build's 160 MHz.
+        import machine
+
+        self.cpu_hz, note = set_clock(machine)
+        if note:
+            print(note)
         baud, wake_ms = console_settings(board)
         if baud:
             # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model,

@@ -81,8 +81,24 @@ class _MachineShim:
     def reset_cause(self):
         return int(os.getenv(wire.ENV_RESET_CAUSE) or wire.PWRON_RESET)
 
+    # The CPU clock: 160 MHz after a chip reset, ESP-IDF's default, as upstream's plain
+    # ESP32_GENERIC_S3 build runs (it does not include boards/sdkconfig.240mhz); freq(hz) takes
+    # what ports/esp32/modmachine.c mp_machine_set_freq takes (20/40/80/160/240 MHz, else
+    # ValueError) and freq() reports it from then on, through a soft reset too (the world keeps
+    # it: wire.OP_CLOCK).
     def freq(self, *args):
-        return 240000000
+        _handle_pending()
+        if not args:
+            return int(os.getenv(wire.ENV_CPU_HZ) or wire.BOOT_CPU_HZ)
+        mhz = int(args[0]) // 1_000_000
+        if mhz not in (20, 40, 80, 160, 240):
+            raise ValueError("frequency must be 20MHz, 40MHz, 80Mhz, 160MHz or 240MHz")
+        os.putenv(wire.ENV_CPU_HZ, str(mhz * 1_000_000))
+        if _link is not None:
+            import struct
+
+            _link.write(wire.OP_CLOCK + struct.pack("<I", mhz * 1_000_000))
+            _link.read(1)
 
     def unique_id(self):
         mac = os.getenv(wire.ENV_MAC) or "02:00:00:00:00:01"
