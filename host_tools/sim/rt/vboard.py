@@ -87,7 +87,6 @@ class _MachineShim:
     # ValueError) and freq() reports it from then on, through a soft reset too (the world keeps
     # it: wire.OP_CLOCK).
     def freq(self, *args):
-        _handle_pending()
         if not args:
             return int(os.getenv(wire.ENV_CPU_HZ) or wire.BOOT_CPU_HZ)
         mhz = int(args[0]) // 1_000_000
