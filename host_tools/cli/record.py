@@ -11,8 +11,6 @@ session off (kept as <id>.truncated.*, its sidecar says why). With --seconds, Ct
 interrupts (130), keeping what arrived the same way.
 """
 
-import contextlib
-import signal
 import time
 
 from .common import SECONDS, add_history_argument, add_json_argument, add_port_argument
@@ -41,6 +39,7 @@ def run(args):
 
     from ..errors import EarshotError, PortError
     from ..link.again import Whereabouts, reconnect
+    from .stopping import terminate_as_interrupt
 
     key = read_key(args.key_file)
     out = prepare_out(args.out)
@@ -51,7 +50,7 @@ def run(args):
         if not args.json:
             print(text, flush=True)
 
-    with Client(port, share="record") as board, _sigterm_as_stop():
+    with Client(port, share="record") as board, terminate_as_interrupt(Stopped):
         recorder.start(board.hello())
         where = Whereabouts.of(args.port)  # to find the same board again after a reset
         if not args.json:
@@ -101,22 +100,6 @@ def run(args):
 
 class Stopped(Exception):
     """SIGTERM: stop recording as Ctrl-C does."""
-
-
-@contextlib.contextmanager
-def _sigterm_as_stop():
-    def stop(signum, frame):
-        raise Stopped()
-
-    try:
-        old = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (a test calling run()): Ctrl-C only
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def show(stored, as_json):

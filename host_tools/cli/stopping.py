@@ -12,9 +12,10 @@ import signal
 
 
 @contextlib.contextmanager
-def terminate_as_interrupt():
+def terminate_as_interrupt(exc=KeyboardInterrupt):
+    """SIGTERM raises `exc` (KeyboardInterrupt: as Ctrl-C) inside the block."""
     def _raise(signum, frame):
-        raise KeyboardInterrupt
+        raise exc
 
     try:
         old = signal.signal(signal.SIGTERM, _raise)
