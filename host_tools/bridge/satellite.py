@@ -387,6 +387,13 @@ class Bridge:
         elif what == "open":
             await self._open(data)
         elif what == "audio" and self.session is not None:
+            if not data:
+                # A gap the board declared (records/sessions.py GAP) carries no audio. An empty
+                # chunk must never reach Home Assistant: homeassistant/components/wyoming/
+                # assist_satellite.py _stt_stream reads `while chunk := await queue.get()`, so
+                # b"" ends the speech-to-text stream; it cut every pre-roll session (which
+                # has a gap after its pre-roll) to the pre-roll alone.
+                return
             ms = self.session["sent"] // (SAMPLE_RATE * 2 // 1000)
             self.session["sent"] += len(data)
             chunk = AudioChunk(rate=SAMPLE_RATE, width=2, channels=1, audio=data,
