@@ -113,3 +113,65 @@ def test_a_board_on_usb_is_found_by_its_serial_number_under_another_node(tmp_pat
     assert where.locate([port(tmp_path / "ttyACM7", "deadbeef0000")]) is None  # another board
     assert where.find(1, ports=[port(node1, "f412fa010203")]) == str(node1)
     assert where.port == str(node1)
+
+
+def _cycle_power_and_wait_for_a_new_name(hall):
+    before = current_port(hall)
+    ok(earshot("power", "cycle", "--port", "sim:hall", cwd=hall.work))
+    deadline = time.monotonic() + 30
+    while current_port(hall) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = current_port(hall)
+    assert after != before, "the board came back under the same name"
+    return before, after
+
+
+def test_the_bridge_finds_the_board_again_and_home_assistant_may_connect_to_it(hall):
+    # Home Assistant's satellite must come back by itself after the board resets on a new
+    # port: the bridge looks for the same board (host_tools/link/again.py) and offers it again.
+    from tests.household import Earshot
+    from tests.test_bridge_wyoming import Peer, free_port
+
+    wyoming = free_port()
+    bridge = Earshot("bridge", "--port", "sim:hall", "--wyoming", "tcp://127.0.0.1:%d" % wyoming,
+                     "--key-file", str(hall.key), env={"EARSHOT_STATE_DIR": str(hall.work)})
+    peer = None
+    try:
+        bridge.wait_line(r"wyoming: pipeline")
+        before, after = _cycle_power_and_wait_for_a_new_name(hall)
+        bridge.wait_line(r"REFUSED the board is gone", timeout=30)
+        bridge.wait_line(r"the board answers again: Home Assistant may connect", timeout=60)
+        peer = Peer(wyoming)
+        assert peer.info.satellite is not None
+        # The bridge holds the board at its new node: another command reaches the board
+        # through it (link/share.py), and what it reports is the board after its reset.
+        status = ok(earshot("status", "--port", "sim:hall", "--json", cwd=hall.work))
+        assert '"device_id": "hall"' in status, status
+    finally:
+        if peer is not None:
+            peer.close()
+        assert bridge.stop() == 0, bridge.output
+
+
+def test_the_dashboard_finds_the_board_again_and_shows_it_connected(hall):
+    from tests.household import Earshot, wait_event
+
+    page = Earshot("dashboard", "--port", "sim:hall", "--bind", "127.0.0.1:0",
+                   "--key-file", str(hall.key), env={"EARSHOT_STATE_DIR": str(hall.work)})
+    try:
+        url = page.wait_line(r"dashboard: (http://\S+)").group(1)
+        wait_event(url, lambda k, d: k == "state" and d["link"]["state"] == "up",
+                   "the board connected")
+        _cycle_power_and_wait_for_a_new_name(hall)
+        # The page shows the board gone, then connected again, with no one restarting anything.
+        seen = []
+
+        def down_then_up(kind, data):
+            if kind != "state":
+                return False
+            seen.append(data["link"]["state"])
+            return seen[-1] == "up" and any(s != "up" for s in seen)
+
+        wait_event(url, down_then_up, "the board again after its reset", timeout=60)
+    finally:
+        assert page.stop() == 0, page.output

@@ -103,8 +103,12 @@ def ports_from(args):
 
 @contextlib.contextmanager
 def open_targets(ports):
-    """Each --port resolved to a device (link.target.resolve: `sim`, `sim:NAME` are running
-    virtual boards)."""
+    """Each --port as the user named it, once it is known to resolve to a device
+    (link.target.resolve: `sim`, `sim:NAME` are running virtual boards; a wrong one is a one-line
+    error now). The names, not today's nodes, go on: the link follows a board that comes back
+    from a reset under another node by what it was called (link/again.py)."""
     from ..link.target import resolve
 
-    yield [resolve(p).port for p in ports]
+    for p in ports:
+        resolve(p)
+    yield list(ports)

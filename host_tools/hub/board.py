@@ -31,6 +31,7 @@ class Board:
         """Open the port and greet the board (EarshotError if that fails), then listen."""
         self._loop = asyncio.get_running_loop()
         status = await self._loop.run_in_executor(None, self.link.connect)
+        self.port = self.link.port  # the node the name resolved to
         self._dates = EntryDates(state_dir() / "log-dates" / (_slug(
             status.get("device_id") or self.port) + ".json"))
         self.link.start()

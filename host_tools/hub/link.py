@@ -52,6 +52,7 @@ class BoardLink(threading.Thread):
         self.live = LiveSession(key, history=history,
                                 source="live on %s (run %s)" % (port, secrets.token_hex(4)))
         self.client = None
+        self.spec = port  # what the user named (--port): a node, a URL or sim:NAME
         self.where = None  # which board this is, to find it again (link/again.py)
         self._requests = queue.Queue()
         self._stopping = threading.Event()
@@ -79,7 +80,10 @@ class BoardLink(threading.Thread):
         # A board on native USB may come back from a reset under another node: it is looked
         # for by its USB serial number (link/again.py), remembered at the first connect.
         if self.where is None:
-            self.where = Whereabouts.of(self.port)
+            # The user's --port (`sim:NAME` too), not the node it names now: a virtual board's
+            # registration is how it is found after `earshot sim --renumerate` moved it.
+            self.where = Whereabouts.of(self.spec)
+            self.port = self.where.port
         else:
             self.port = self.where.locate() or self.port
         client = Client(self.port, timeout=3.0, share=self.owner)
