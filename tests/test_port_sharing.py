@@ -167,6 +167,21 @@ def test_status_works_while_the_dashboard_holds_the_port(board, dashboard):
     assert r.stderr.strip() == "earshot: " + dashboard.note  # said once, on stderr
 
 
+def test_ports_lists_a_board_the_dashboard_holds_as_an_earshot_board_and_who_has_it(board,
+                                                                                  dashboard):
+    # Before, `earshot ports` called such a port "busy (in use)", as if no earshot command
+    # could reach it, while every one can (through the dashboard).
+    listed = json.loads(ok(earshot("ports", "--json", cwd=board.work)))
+    den = [p for p in listed if p.get("sim") == "sim:den"]
+    assert den and den[0]["earshot"]["state"] == "earshot", listed
+    assert den[0]["earshot"]["shared_by"] == {"owner": "dashboard", "pid": dashboard.proc.pid}
+    assert den[0]["earshot"]["info"]["board"] == "virtual"
+    table = ok(earshot("ports", cwd=board.work))
+    row = [line for line in table.splitlines() if line.startswith(board.port)]
+    assert row and "EARSHOT" in row[0] and "open in earshot dashboard, pid %d" % (
+        dashboard.proc.pid) in row[0], table
+
+
 def test_the_household_makes_the_board_more_private_while_the_dashboard_holds_it(board,
                                                                                   dashboard):
     # Less private, confirmed at the board with both buttons (through the dashboard too).

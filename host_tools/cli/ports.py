@@ -11,10 +11,16 @@ def setup(parser):
 
 def _earshot_column(result):
     state = result["state"]
+    held = result.get("shared_by")
+    # Open in another earshot process: every earshot command still reaches it (link/share.py).
+    via = (" (open in earshot %s, pid %s: commands reach it through it)"
+           % (held.get("owner"), held.get("pid"))) if held else ""
     if state == "earshot":
         info = result.get("info") or {}
         details = " ".join(str(info[k]) for k in ("board", "version") if info.get(k))
-        return "EARSHOT " + details if details else "EARSHOT"
+        return ("EARSHOT " + details if details else "EARSHOT") + via
+    if state == "shared":
+        return "in use" + via
     return {"no": "-", "busy": "busy (in use)", "denied": "permission denied",
             "unknown": "? (no probe in this build)"}.get(state, "error: %s" % result.get("error"))
 

@@ -40,7 +40,9 @@ def probe_port(device, probe):
         # Exclusive open fails at once if someone else holds the port.
         open_port(device, timeout=PROBE_TIMEOUT).close()
     except PortError as e:
-        if e.kind in ("denied", "busy"):
+        if e.kind == "busy":
+            return _shared(device, probe) or {"state": "busy"}
+        if e.kind == "denied":
             return {"state": e.kind}
         return {"state": "error", "error": str(e)[:80]}
     if probe is None:
@@ -50,6 +52,28 @@ def probe_port(device, probe):
     except Exception as e:  # a probe must not take the listing down with it
         return {"state": "error", "error": str(e).splitlines()[0][:80] if str(e) else type(e).__name__}
     return {"state": "earshot", "info": info} if info else {"state": "no"}
+
+
+def _shared(device, probe):
+    """A busy port that an earshot process holds and shares (link/share.py): the board,
+    asked through that process, and who has it; None if no earshot process shares it."""
+    from . import share
+
+    _, real = share._slug(device)
+    for info in share.owners():
+        if real in (info.get("real"), info.get("port")):
+            held = {"owner": info.get("owner"), "pid": info.get("pid")}
+            if probe is None:
+                return {"state": "shared", "shared_by": held}
+            share._noted.add(device)  # the listing says it; no extra stderr line
+            try:
+                answer = probe(device, timeout=2.0)  # a round trip through the owner
+            except Exception:  # a probe must not take the listing down with it
+                answer = None
+            if answer:
+                return {"state": "earshot", "info": answer, "shared_by": held}
+            return {"state": "shared", "shared_by": held}
+    return None
 
 
 def list_ports(probe=True):
