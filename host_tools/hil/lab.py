@@ -16,7 +16,9 @@ labgrid environment (--lg-env) may bind any drivers to those names; without one,
 driver for each resource is bound here (DRIVERS). What a place lacks skips the tests that need
 it, with that reason.
 
-Acquiring and releasing go through `labgrid-client`, labgrid's own command.
+`earshot hil --place ...` acquires and releases its places through one gRPC session to the
+coordinator (labgrid's own ClientSession, as `labgrid-client` uses it); a suite's pytest run
+on its own (pytest --lg-env) goes through `labgrid-client`, labgrid's own command.
 """
 
 import os
@@ -24,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import EarshotError, NotSupportedError
@@ -125,6 +126,90 @@ def env_yaml(place, coordinator):
             "imports:\n  - host_tools.hil.lgdrivers\n" % (place, place, coordinator))
 
 
+class Coordinator:
+    """One gRPC session to labgrid's coordinator for a whole `earshot hil` run: N places are
+    acquired and released over it, not by N `labgrid-client` processes (each of which imports
+    labgrid and gRPC: seconds of CPU per place, which a loaded 2-core farm host felt as most of
+    labgrid's overhead, docs/hil-rig.md). The rules are labgrid-client's own: the same
+    ClientSession methods (labgrid/remote/client.py _acquire_place, _release_place)."""
+
+    TIMEOUT_S = 60  # as `client()` gives labgrid-client
+
+    def __init__(self, address):
+        import argparse
+        import asyncio
+
+        from labgrid.remote.client import ClientSession
+        from labgrid.util.proxy import proxymanager
+
+        self.address = address
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)  # gRPC's aio channel binds to the current loop
+        self.session = ClientSession(
+            proxymanager.get_grpc_address(address, default_port=20408), self.loop,
+            args=argparse.Namespace(allow_unmatched=False, kick=False, place=None))
+        try:
+            self._run(self.session.start())
+        except EarshotError:
+            self.close()
+            raise
+
+    def _run(self, coro):
+        import asyncio
+
+        from labgrid.remote.client import Error
+
+        try:
+            return self.loop.run_until_complete(asyncio.wait_for(coro, self.TIMEOUT_S))
+        except asyncio.TimeoutError:
+            raise EarshotError("labgrid coordinator %s: no answer within %d s"
+                               % (self.address, self.TIMEOUT_S)) from None
+        except Error as e:
+            raise EarshotError(str(e)) from None
+        except Exception as e:  # gRPC's errors: the coordinator is not there, or failed
+            details = getattr(e, "details", None)
+            raise EarshotError("labgrid coordinator %s: %s" % (
+                self.address, (details() if callable(details) else None) or e)) from None
+
+    def acquire(self, place):
+        """True if acquired here; False if this user on this host held it already (then it is
+        not ours to release); EarshotError otherwise (the place's own words)."""
+        try:
+            self._run(_quiet(self.session._acquire_place(place)))
+        except EarshotError as e:
+            if str(e) == "You have already acquired place %s." % place:
+                return False
+            raise EarshotError("place %s: %s" % (place, e)) from None
+        return True
+
+    def release(self, place):
+        try:
+            self._run(_quiet(self.session._release_place(place)))
+        except EarshotError as e:
+            raise EarshotError("place %s was not released: %s" % (place, e)) from None
+
+    def close(self):
+        import asyncio
+
+        try:
+            self.loop.run_until_complete(self.session.stop())
+            self.loop.run_until_complete(self.session.close())
+        except Exception:  # the coordinator went away first: nothing left to close
+            pass
+        finally:
+            self.loop.close()
+            asyncio.set_event_loop(None)
+
+
+async def _quiet(coro):
+    """labgrid's methods print "acquired place X"; earshot hil says what it did itself."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return await coro
+
+
 class Places:
     """`earshot hil --place A --place B`: acquire every place (or none), hand the runner one
     Board per place, release them all at the end, even on Ctrl-C."""
@@ -140,15 +225,20 @@ class Places:
             raise EarshotError("--lg-env %s: no such file" % lg_env)
         self.common = list(common)
         self.ours = []
+        self.session = None
         self.tmp = Path(tempfile.mkdtemp(prefix="earshot-places-"))
 
     def __enter__(self):
-        with ThreadPoolExecutor(max_workers=min(8, len(self.names))) as pool:
-            results = list(pool.map(self._acquire, self.names))
-        errors = [r for r in results if isinstance(r, EarshotError)]
-        if errors:
-            self._release_ours()
-            raise errors[0]
+        # The session is closed before the suites start (and opened again to release): no
+        # gRPC thread may run in this process while it forks their pytest processes.
+        self.session = Coordinator(self.coordinator)
+        try:
+            errors = [e for e in map(self._acquire, self.names) if e]
+            if errors:
+                self._release_ours()
+                raise errors[0]
+        finally:
+            self._close()
         boards = []
         for name in self.names:
             env = self.lg_env
@@ -162,7 +252,7 @@ class Places:
 
     def _acquire(self, name):
         try:
-            if acquire(self.coordinator, name):
+            if self.session.acquire(name):
                 self.ours.append(name)
         except EarshotError as e:
             return e
@@ -170,19 +260,33 @@ class Places:
 
     def __exit__(self, *exc):
         self._release_ours()
+        self._close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         return False
 
+    def _close(self):
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
     def _release_ours(self):
         ours, self.ours = self.ours, []
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(ours)))) as pool:
-            errors = [e for e in pool.map(self._release, ours) if e]
+        if not ours:
+            return
+        if self.session is None:
+            try:
+                self.session = Coordinator(self.coordinator)
+            except EarshotError as e:
+                print("earshot: places %s were not released: %s" % (", ".join(ours), e),
+                      file=sys.stderr)
+                return
+        errors = [e for e in map(self._release, ours) if e]
         if errors:
             print("earshot: %s" % errors[0], file=sys.stderr)
 
     def _release(self, name):
         try:
-            release(self.coordinator, name)
+            self.session.release(name)
         except EarshotError as e:
             return e
         return None
