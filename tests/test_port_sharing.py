@@ -327,3 +327,50 @@ def test_a_client_that_stops_reading_is_dropped_and_never_stalls_the_owner(tmp_p
         assert handed < 30  # generous: the owner's thread was never held up by it
     finally:
         s.close()
+
+
+def test_the_owners_thread_is_never_held_up_by_a_busy_share(tmp_path, monkeypatch):
+    """The owner's reading thread wakes the share's thread for every frame it hands over. While
+    the share's thread is busy (here: waiting for the lock the owner's thread holds, as it does
+    when a burst of frames arrives), those wake-ups pile up; they must never block the owner.
+    Before, a few hundred of them filled the wake socket and the two threads waited on each
+    other for good (the suite hung here on a loaded CI machine)."""
+    import threading
+
+    from host_tools.link import share
+    from host_tools.link.protocol import T_SESSION_CHUNK, Frame
+
+    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "h"))
+    owner = SimpleNamespace(port=str(tmp_path / "ttyFAKE"), taps=[],
+                            send_shared=lambda name, args: 1)
+    s = share.Share(owner, "monitor")
+    assert s.start()
+    reader = socket.socket(socket.AF_UNIX)
+    try:
+        reader.connect(str(s.sock_path))
+        deadline = time.monotonic() + 30
+        while len(s._conns) < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        chunk = Frame(T_SESSION_CHUNK, 1, b"\0" * 16)
+
+        def burst():
+            with s._lock:  # the share's thread waits for it meanwhile
+                for _ in range(5000):
+                    owner.taps[0](b"", [chunk])
+
+        t = threading.Thread(target=burst, daemon=True)
+        t.start()
+        t.join(60)
+        stuck = t.is_alive()
+        while t.is_alive():  # free it, so that the share can close
+            s._wake_r.setblocking(False)
+            try:
+                s._wake_r.recv(65536)
+            except OSError:
+                time.sleep(0.01)
+        assert not stuck, "the owner's thread blocked on waking the share"
+    finally:
+        reader.close()
+        s.close()
+

@@ -83,6 +83,11 @@ class Share:
         self._info = {}
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
+        # Never blocking: the owner's reading thread wakes the share while it holds the lock
+        # that the share's thread may be waiting on; a blocking send into a full wake socket
+        # (a few hundred one-byte sends fill it) would stop both for good. A full socket
+        # already means "wake up", so a send that would block is simply dropped.
+        self._wake_w.setblocking(False)
         self._thread = None
 
     def start(self):
@@ -228,7 +233,7 @@ class Share:
     def _wake(self):
         try:
             self._wake_w.send(b"x")
-        except OSError:
+        except OSError:  # BlockingIOError: a wake-up is already waiting
             pass
 
     # -- the clients (this share's own thread) ----------------------------------------------
