@@ -323,7 +323,7 @@ def test_bench_cost_command_ends_with_the_cycle_estimate_and_writes_json(tmp_pat
     assert s["glue"]["counted"] and s["glue"]["viper_calls_per_hop"] == 16
     assert s["glue"]["ops_per_hop"] > 100
     assert s["weights"]["bytes"] > 30000 and s["cycle_parts"]["PSRAM misses"]["central"] > 0
-    assert s["total"]["runtime_calls_per_hop"] == 113
+    assert s["total"]["runtime_calls_per_hop"] == 115  # 16 calls; _ingest and _window take the peaks
     lines = proc.stdout.rstrip("\n").splitlines()
     pct = round(100 * t["cycle_share"]["central"])
     assert lines[-1] == "detector: %d%% of a 240 MHz core (cycle estimate)" % pct
@@ -339,10 +339,14 @@ def test_bench_cost_refuses_an_unknown_model_in_one_line():
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in models_dir().glob("*.json")))
-def test_detector_fits_a_quarter_of_a_240_mhz_core_at_one_instruction_per_cycle(
-        detector_code, name):
-    # the floor; the cycle estimate's share against the same budget is reported, not asserted
-    # (docs/wakeword.md "Cost")
-    man = json.loads(S.resolve(name)[1].read_text())
-    share = cost.summary(man, cost.assign(man, detector_code))["total"]["core_share"]
-    assert share <= cost.BUDGET, "%.1f%% of a core" % (100 * share)
+def test_detector_fits_a_quarter_of_a_240_mhz_core_by_the_cycle_estimate(detector_code, name):
+    # The budget (issue 21) is the central cycle estimate, the instruction count its floor
+    # (docs/wakeword.md "Cost"). The glue's bytecode count is measured with CPython's tracing.
+    model_path, manifest_path = S.resolve(name)
+    man = json.loads(manifest_path.read_text())
+    total = cost.summary(man, cost.assign(man, detector_code),
+                         glue=cost.glue(model_path, manifest_path),
+                         weights_bytes=model_path.stat().st_size)["total"]
+    assert total["core_share"] <= cost.BUDGET, "%.1f%% of a core" % (100 * total["core_share"])
+    share = total["cycle_share"]["central"]
+    assert share <= cost.BUDGET, "%.1f%% of a core by the cycle estimate" % (100 * share)

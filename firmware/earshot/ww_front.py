@@ -27,42 +27,66 @@ _LOG_CORR = b"\x01\x02\x03\x04\x05\x05\x05\x05\x05\x05\x05\x04\x03\x02\x02\x01"
 
 
 @micropython.viper
-def _ingest(ring: ptr16, pcm: ptr16, pos: int) -> int:
+def _ingest(pcm: ptr16, ring: ptr16, pos: int, peak: ptr32) -> int:
     # copy one hop of samples into the 512-sample ring; return the new write position, which is
-    # also where the current frame's oldest sample sits
-    i = 0
-    while i < _HOP:
-        ring[(pos + i) & 511] = pcm[i]
-        i += 1
-    return (pos + _HOP) & 511
+    # also where the current frame's oldest sample sits. On the way, max|x| of the hop's first
+    # 128 samples and of its last 192, the part the next frame still holds (512 = 320 + 192):
+    # peak[0] the previous hop's last 192 (what the frame keeps of it), peak[1] this whole hop,
+    # so the frame's max|x| is max(peak[0], peak[1]) without reading the ring again (_window).
+    # pcm walks the hop (a register); |x| of a stored int16 v is v, or 65536 - v when negative.
+    end = int(pcm) + 2 * (_HOP - (_WIN - _HOP))
+    m = 0
+    while int(pcm) < end:
+        v = pcm[0]
+        ring[pos] = v
+        pos = (pos + 1) & 511
+        if v >= 0x8000:
+            v = 0x10000 - v
+        if v > m:
+            m = v
+        pcm = ptr16(int(pcm) + 2)
+    end = end + 2 * (_WIN - _HOP)
+    t = 0
+    while int(pcm) < end:
+        v = pcm[0]
+        ring[pos] = v
+        pos = (pos + 1) & 511
+        if v >= 0x8000:
+            v = 0x10000 - v
+        if v > t:
+            t = v
+        pcm = ptr16(int(pcm) + 2)
+    if t > m:
+        m = t
+    peak[0] = peak[2]
+    peak[1] = m
+    peak[2] = t
+    return pos
 
 
 @micropython.viper
-def _window(ring: ptr16, start: int, win: ptr16, rev: ptr16, z: ptr16) -> int:
-    # block floating point: the largest left shift s <= 14 with max|x| << s <= 16383
-    m = 0
-    n = 0
-    while n < _WIN:
-        v = ring[n]
-        v = (v ^ 0x8000) - 0x8000
-        if v < 0:
-            v = 0 - v
-        if v > m:
-            m = v
-        n += 1
+def _window(win: ptr16, rev: ptr16, ring: ptr16, start: int, z: ptr16, peak: ptr32) -> int:
+    # block floating point: the largest left shift s <= 14 with max|x| << s <= 16383; max|x|
+    # over the frame comes from _ingest (the same value a pass over the ring would find).
+    # win and rev walk their tables (registers); rev holds each sample's bit-reversed slot in z
+    # as an index of z's uint16 cells (2 per complex value).
+    m = peak[0]
+    if peak[1] > m:
+        m = peak[1]
     s = 0
     while s < 14 and (m << (s + 1)) <= 16383:
         s += 1
-    n = 0
-    while n < _WIN:
-        v = ring[(start + n) & 511]
+    end = int(win) + 2 * _WIN
+    while int(win) < end:
+        v = ring[start]
         v = (v ^ 0x8000) - 0x8000
-        w = win[n]
+        w = win[0]
         w = (w ^ 0x8000) - 0x8000
-        k = rev[n]
-        z[2 * k] = (((v << s) * w) >> 15) + _BIAS
-        z[2 * k + 1] = _BIAS
-        n += 1
+        # the real part; the input has no imaginary part, which _fft's first stage knows
+        z[rev[0]] = (((v << s) * w) >> 15) + _BIAS
+        start = (start + 1) & 511
+        win = ptr16(int(win) + 2)
+        rev = ptr16(int(rev) + 2)
     return s
 
 
@@ -74,8 +98,25 @@ def _fft(p: ptr16, q: ptr16, twr: ptr16, twi: ptr16):
     # (adding 65536 commutes with the floor shift), so a never needs its offset removed.
     z0 = int(p)
     zend = z0 + _WIN * 4
-    h = 1
-    step = 256
+    # Stage 1 (h = 1, twiddle 0 only) on real input: _window stored no imaginary parts, so a
+    # and b have bi = ai = 0, and the general butterfly below reduces to these same values
+    # (wr * 0 and wi * 0 vanish exactly), its imaginary parts written here for the first time.
+    wr = twr[0]
+    wr = (wr ^ 0x8000) - 0x8000
+    wi = twi[0]
+    wi = (wi ^ 0x8000) - 0x8000
+    while int(p) < zend:
+        q = ptr16(int(p) + 4)
+        br = q[0] - _BIAS
+        tr = (wr * br) >> 15
+        ti = (wi * br) >> 15
+        q[0] = (p[0] - tr + _BIAS) >> 1
+        q[1] = (_BIAS - ti + _BIAS) >> 1
+        p[1] = (_BIAS + ti + _BIAS) >> 1
+        p[0] = (p[0] + tr + _BIAS) >> 1
+        p = ptr16(int(q) + 4)
+    h = 2
+    step = 128
     while h < _WIN:
         hb = h * 4
         j = 0
@@ -170,6 +211,7 @@ class Frontend:
         self._ring = bytearray(_WIN * 2)
         self._z = bytearray(_WIN * 4)  # complex values: re, im interleaved, biased uint16
         self._energy = bytearray((_NBANDS + 1) * 4)
+        self._peak = bytearray(3 * 4)  # max|x|: previous hop's tail, this hop, its tail
         self._rev = bytearray(_WIN * 2)
         for i in range(_WIN):
             r = 0
@@ -177,6 +219,7 @@ class Frontend:
             for _ in range(9):
                 r = (r << 1) | (v & 1)
                 v >>= 1
+            r *= 2  # the uint16 cell of the real part of z[r]
             self._rev[2 * i] = r & 255
             self._rev[2 * i + 1] = r >> 8
         self._pos = 0
@@ -184,11 +227,13 @@ class Frontend:
     def reset(self):
         for i in range(_WIN * 2):
             self._ring[i] = 0
+        for i in range(3 * 4):
+            self._peak[i] = 0
         self._pos = 0
 
     def step(self, pcm, out):
-        self._pos = _ingest(self._ring, pcm, self._pos)
-        s = _window(self._ring, self._pos, self._win, self._rev, self._z)
+        self._pos = _ingest(pcm, self._ring, self._pos, self._peak)
+        s = _window(self._win, self._rev, self._ring, self._pos, self._z, self._peak)
         _fft(self._z, self._z, self._twr, self._twi)
         _mel(self._z, self._seg, self._wq, self._energy)
         _log(self._energy, s, _LOG_CORR, out)

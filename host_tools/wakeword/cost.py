@@ -76,14 +76,16 @@ PSRAM_LINES = {"low": 0.0, "central": 1.0, "high": 1.5}  # x the weights' lines
 
 def _trips(fn, man, **shape):
     f = man["features"]
-    if fn == "_ingest":
-        return [(1, f["hop"])]
-    if fn == "_window":  # max|x|, the shift search (worst case: silence, max_shift steps), window
-        return [(1, f["win"]), (1, f["max_shift"]), (1, f["win"])]
-    if fn == "_fft":  # stages; twiddles j < h (sum of h = n - 1); butterflies n/2 per stage
-        n = f["nfft"]
+    if fn == "_ingest":  # the hop's samples the next frame drops, then those it keeps
+        keep = f["win"] - f["hop"]
+        return [(1, f["hop"] - keep), (1, keep)]
+    if fn == "_window":  # the shift search (worst case: silence, max_shift steps), window
+        return [(1, f["max_shift"]), (1, f["win"])]
+    if fn == "_fft":  # stage 1 (real input); stages 2..; twiddles j < h (sum of h = n - 2);
+        n = f["nfft"]  # butterflies n/2 per stage
         stages = int(math.log2(n))
-        return [(1, stages), (stages, n - 1), (n - 1, stages * n // 2)]
+        return [(1, n // 2), (1, stages - 1), (stages - 1, n - 2),
+                (n - 2, (stages - 1) * n // 2)]
     if fn == "_mel":
         return [(1, f["bands"] + 1), (1, f["nfft"] // 2 + 1)]
     if fn == "_log":
