@@ -49,7 +49,7 @@ WIRED_ONLY = {
 }
 # Targets this file runs for real (the test named beside each).
 RUN = {"privacy-report", "security-report", "soak", "bench-cost", "led-card", "demo", "help",
-       "hil-farm-demo", "bench-hil"}
+       "hil-farm-demo", "bench-hil", "test-busy"}
 # `make <word>` in prose that is not a target ("make the board more private").
 PROSE = {"the", "up", "files", "consent", "sure", "it", "a", "them", "this", "that", "target",
          "targets"}
@@ -187,6 +187,19 @@ def test_soak_runs_a_household_in_board_time_and_writes_its_report(tmp_path):
     assert report["ok"] is True and report["hours"] >= 0.01
     assert report["totals"]["sessions"] > 0 and report["totals"]["sessions_failed"] == 0
     assert "RESULT: PASS" in (tmp_path / "report.txt").read_text()
+
+
+def test_test_busy_runs_tests_beside_a_cpu_hog_and_a_board_hearing_speech(tmp_path):
+    import json
+
+    out = made("test-busy", "BUSY_RUNS=1", "BUSY_CPU=1", "BUSY_BOARDS=1",
+               "BUSY_TESTS=tests/test_board_time.py", "BUSY_OUT=%s" % tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["cpu_neighbours"] == 1 and report["boards"] == 1
+    assert report["plays_per_board"][0] > 0, out  # the other board really heard speech
+    [run] = report["runs"]
+    assert run["exit"] == 0 and re.match(r"\d+ passed", run["summary"]), run
+    assert "busy: every run passed" in out
 
 
 def test_bench_cost_counts_the_shipped_model(tmp_path):
