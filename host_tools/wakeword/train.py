@@ -98,6 +98,9 @@ def frame_targets(n, e):
     return y, mask
 
 
+NEAR_MISS_SHARE = 0.15  # of each batch's sequences: near misses ("Alexei", "a lexer", "Alessa")
+
+
 class Batcher:
     """Sequences of CROP frames: clips with negative context before them, and negative crops."""
 
@@ -155,7 +158,7 @@ class Batcher:
         return (np.concatenate([ctx, f]), np.concatenate([np.zeros(k, np.float32), y]),
                 np.concatenate([np.ones(k, np.float32), m]))
 
-    def batch(self, n, frac_pos=0.35, frac_nm=0.15):
+    def batch(self, n, frac_pos=0.35, frac_nm=NEAR_MISS_SHARE):
         X = np.zeros((n, CROP, feat.N_BANDS), np.uint8)
         Y = np.zeros((n, CROP), np.float32)
         W = np.ones((n, CROP), np.float32)
@@ -347,7 +350,8 @@ def frame_loss(logits, y, w):
 
 
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
-          channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None):
+          channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None,
+          near_miss_share=NEAR_MISS_SHARE):
     """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
     the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
     torch = _torch()
@@ -381,7 +385,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
             top, last = bat.mine(net)
             log("step %d: mined %d hard negatives, logits %.2f .. %.2f" % (step, len(bat.hard),
                                                                           top, last))
-        X, Y, W = bat.batch(batch)
+        X, Y, W = bat.batch(batch, frac_nm=near_miss_share)
         logits = net(torch.from_numpy(X.astype(np.float32)))
         loss = frame_loss(logits, torch.from_numpy(Y), torch.from_numpy(W))
         opt.zero_grad()
@@ -412,6 +416,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     manifest["threshold"] = int(thr)
     manifest["training"] = {
         "data": str(root / "train"), "steps": steps, "batch": batch, "seed": seed,
+        "near_miss_share": near_miss_share,
         "hard_negatives": ({"share": HARD_SHARE, "count": HARD_COUNT, "mined_at": list(MINE_AT)}
                            if mine else None),
         "excluded_speakers": sorted(exclude_speakers),
@@ -446,11 +451,14 @@ def main(argv=None):
                    help="whole speakers to leave out of training (e.g. flite:awb kokoro:jm_kumo)")
     p.add_argument("--name", help="model file stem (default: the word's slug)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--near-miss-share", type=float, default=NEAR_MISS_SHARE,
+                   help="share of each batch that is near misses (default %.2f)" % NEAR_MISS_SHARE)
     a = p.parse_args(argv)
     try:
         train(a.word, a.data, a.out, a.steps, a.batch, a.seed, a.channels,
               log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining,
-              exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads)
+              exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads,
+              near_miss_share=a.near_miss_share)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
