@@ -310,19 +310,52 @@ def quantise(net):
 
 # ---------------------------------------------------------------- threshold
 
-def pick_threshold(qmodel, manifest, pos_feats, neg_feats, target_fa_h):
-    """Lowest threshold whose false accepts on held-back negatives stay <= target per hour."""
+def pick_threshold(qmodel, manifest, pos_feats, neg_feats, target_fa_h, nm_feats=(),
+                   max_near_miss=None):
+    """Lowest threshold whose false accepts on held-back negatives stay <= target per hour
+    and, with `max_near_miss`, that fires on at most that share of the near misses."""
     neg_scores = [M.scores(qmodel, manifest, f) for f in neg_feats]
     hours = sum(len(f) for f in neg_feats) * HOP_S / 3600
     pos_max = np.array([M.scores(qmodel, manifest, f).max() for f in pos_feats])
+    nm_max = np.array([M.scores(qmodel, manifest, f).max() for f in nm_feats])
     best = None
     for thr in range(manifest["score_max"], 0, -2):
         man = dict(manifest, threshold=thr)
         fa = sum(len(M.detections(s, man)) for s in neg_scores)
         if fa / hours > target_fa_h:
             break
+        if max_near_miss is not None and len(nm_max) and np.mean(nm_max >= thr) > max_near_miss:
+            break
         best = (thr, fa / hours, float(np.mean(pos_max < thr)))
     return best, hours
+
+
+def threshold_rule(max_near_miss=None):
+    rule = "lowest with <= %.2f false accepts/hour on the held split's negatives" % (
+        TARGET_FA_PER_HOUR)
+    if max_near_miss is not None:
+        rule += " and <= %d%% of its near misses firing" % round(100 * max_near_miss)
+    return rule
+
+
+def rethreshold(model_bin, data_root, max_near_miss=None, log=print):
+    """Set a trained model's threshold again by the rule (its manifest says which), on the
+    held split of `data_root`; returns (threshold, FA/h, false rejects)."""
+    qm, man = M.load(model_bin, Path(model_bin).with_suffix(".json"))
+    entries, feats = split_features(Path(data_root) / "held", log=log)
+    pick = {k: [f for f, e in zip(feats, entries) if e["label"] == k]
+            for k in ("pos", "neg", "nearmiss")}
+    best, hours = pick_threshold(qm, man, pick["pos"], pick["neg"], TARGET_FA_PER_HOUR,
+                                 pick["nearmiss"], max_near_miss)
+    thr, fa_h, frr = best if best else (man["score_max"], 0.0, 1.0)
+    path = Path(model_bin).with_suffix(".json")
+    raw = json.loads(path.read_text())
+    raw["threshold"] = int(thr)
+    raw.setdefault("training", {})["threshold_rule"] = threshold_rule(max_near_miss)
+    raw["training"]["held"] = dict(raw["training"].get("held", {}), neg_hours=round(hours, 2),
+                                   fa_per_hour=round(fa_h, 3), false_reject=round(frr, 4))
+    path.write_text(json.dumps(raw, indent=1) + "\n")
+    return int(thr), fa_h, frr
 
 
 def speaker_of(voice_id):
@@ -351,7 +384,7 @@ def frame_loss(logits, y, w):
 
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
           channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None,
-          near_miss_share=NEAR_MISS_SHARE):
+          near_miss_share=NEAR_MISS_SHARE, max_near_miss=None):
     """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
     the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
     torch = _torch()
@@ -411,7 +444,9 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     h_entries, h_feats = split_features(root / "held", log=log)
     pos_h = [f for f, e in zip(h_feats, h_entries) if e["label"] == "pos"]
     neg_h = [f for f, e in zip(h_feats, h_entries) if e["label"] == "neg"]
-    best, hours = pick_threshold(qm, manifest, pos_h, neg_h, TARGET_FA_PER_HOUR)
+    nm_h = [f for f, e in zip(h_feats, h_entries) if e["label"] == "nearmiss"]
+    best, hours = pick_threshold(qm, manifest, pos_h, neg_h, TARGET_FA_PER_HOUR, nm_h,
+                                 max_near_miss)
     thr, fa_h, frr = best if best else (manifest["score_max"], 0.0, 1.0)
     manifest["threshold"] = int(thr)
     manifest["training"] = {
@@ -423,8 +458,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         "seconds": round(time.time() - t0, 1),
         "held": {"data": str(root / "held"), "neg_hours": round(hours, 2),
                  "fa_per_hour": round(fa_h, 3), "false_reject": round(frr, 4)},
-        "threshold_rule": "lowest with <= %.2f false accepts/hour on the held split's negatives"
-                          % TARGET_FA_PER_HOUR,
+        "threshold_rule": threshold_rule(max_near_miss),
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -453,12 +487,30 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--near-miss-share", type=float, default=NEAR_MISS_SHARE,
                    help="share of each batch that is near misses (default %.2f)" % NEAR_MISS_SHARE)
+    p.add_argument("--max-near-miss", type=float,
+                   help="the threshold also keeps the held near misses that fire at or under "
+                        "this share (e.g. 0.10)")
+    p.add_argument("--rethreshold", metavar="MODEL_BIN",
+                   help="no training: set MODEL_BIN's threshold again by the rule, on --data")
     a = p.parse_args(argv)
+    if a.rethreshold:
+        from . import dataset_text
+
+        root = a.data or str(Path("data/wakeword") / dataset_text.slug(a.word))
+        try:
+            thr, fa_h, frr = rethreshold(a.rethreshold, root, a.max_near_miss,
+                                         log=lambda m: print(m, file=sys.stderr))
+        except (EarshotError, OSError, ValueError) as e:
+            print("train: %s" % e, file=sys.stderr)
+            return 1
+        print("%s: threshold %d (held FA/h %.3f, false rejects %.4f)"
+              % (a.rethreshold, thr, fa_h, frr))
+        return 0
     try:
         train(a.word, a.data, a.out, a.steps, a.batch, a.seed, a.channels,
               log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining,
               exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads,
-              near_miss_share=a.near_miss_share)
+              near_miss_share=a.near_miss_share, max_near_miss=a.max_near_miss)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
