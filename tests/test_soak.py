@@ -19,3 +19,28 @@ def test_three_minutes_of_a_household_lose_nothing_and_grow_nothing(tmp_path):
     first, last = report["samples"][0], report["samples"][-1]
     assert first["log_entries"] + t["sessions"] > 256 >= last["log_entries"]
     assert (tmp_path / "soak" / "report.txt").read_text().strip().endswith("RESULT: PASS")
+
+
+def test_a_soak_stopped_midway_reports_the_hours_it_ran_and_exits_130(tmp_path):
+    # Before, Ctrl-C (or CI's SIGTERM) threw away every hour a long soak had run: the report
+    # was only written at the end.
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.sim.soak", "--hours", "5",
+                             "--out", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    out = []
+    for line in proc.stdout:
+        out.append(line)
+        if line.startswith("soak: ") and " h of 5.00 h board time" in line:
+            # after the first five minutes of board time, and once more while it judges them
+            proc.send_signal(signal.SIGTERM)
+    assert proc.wait(120) == 130, "".join(out)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["stopped_early"] is True and 0 < report["hours"] < 5
+    assert report["totals"]["sessions"] > 0 and report["checks"]
+    text = (tmp_path / "report.txt").read_text()
+    assert "STOPPED EARLY" in text and "RESULT:" in text

@@ -30,6 +30,7 @@ traffic. A figure that grows window after window is a leak; the report says whic
 
 import argparse
 import json
+import signal
 import math
 import shutil
 import subprocess
@@ -376,24 +377,36 @@ def run(hours, out_dir=None, seed=0, say=print, slow_every=0, slow_ms=1500, flas
             next_sample = WINDOW_S
             k = 0
             wall0 = time.monotonic()
-            while board.time_s - t0 < hours * 3600:
-                soak.episode(k)
-                k += 1
-                if board.time_s - t0 >= next_sample:
-                    row = soak.sample(t0)
-                    next_sample += WINDOW_S
-                    say("soak: %.2f h of %.2f h board time, %d sessions, live heap %d B, "
-                        "lost %d ms (wall %.0f s)" % (row["board_s"] / 3600, hours,
-                                                       row["sessions"], row["mem_live"],
-                                                       row["lost_ms"],
-                                                       time.monotonic() - wall0))
+            stopped = False
+            try:
+                while board.time_s - t0 < hours * 3600:
+                    soak.episode(k)
+                    k += 1
+                    if board.time_s - t0 >= next_sample:
+                        row = soak.sample(t0)
+                        next_sample += WINDOW_S
+                        say("soak: %.2f h of %.2f h board time, %d sessions, live heap %d B, "
+                            "lost %d ms (wall %.0f s)" % (row["board_s"] / 3600, hours,
+                                                           row["sessions"], row["mem_live"],
+                                                           row["lost_ms"],
+                                                           time.monotonic() - wall0))
+            except KeyboardInterrupt:
+                # Ctrl-C (or SIGTERM): the hours soaked so far are judged and reported as such,
+                # never thrown away; the run still counts as not done (exit 130).
+                stopped = True
+                say("soak: stopped at %.2f h of %.2f h board time: judging what ran"
+                    % ((board.time_s - t0) / 3600, hours))
             soak.sample(t0)
             c.close()
             ok, lines = verdict(soak)
             report = {"hours": (board.time_s - t0) / 3600, "wall_s": time.monotonic() - wall0,
                       "totals": soak.totals, "samples": soak.samples, "checks": lines,
-                      "failures": soak.failures, "ok": ok}
+                      "failures": soak.failures, "ok": ok,
+                      "stopped_early": stopped, "hours_asked": hours}
             text = render(soak, ok, lines, report["hours"])
+            if stopped:
+                text += "\nSTOPPED EARLY: %.2f h of the %.2f h asked were soaked" % (
+                    report["hours"], hours)
         if out_dir:
             out_dir = Path(out_dir)
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -447,9 +460,20 @@ def main(argv=None):
     if args.hours <= 0:
         print("soak: --hours must be more than 0", file=sys.stderr)
         return 1
-    ok, _ = run(args.hours, args.out, args.seed, slow_every=args.slow_every,
-                slow_ms=args.slow_ms, flash_every=args.flash_every)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    ok, report = run(args.hours, args.out, args.seed, slow_every=args.slow_every,
+                     slow_ms=args.slow_ms, flash_every=args.flash_every)
+    if report.get("stopped_early"):
+        return 130
     return 0 if ok else 1
+
+
+def _interrupt(signum, frame):
+    # once: a second Ctrl-C while the hours soaked are judged and written would lose them
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
