@@ -19,6 +19,7 @@ from .common import Number, Progress, add_json_argument, nonempty, print_json
 COUNT = Number(int, low=1)  # steps, workers
 SEED = Number(int, low=0)
 HOURS = Number(float, low=0, above=True, of="hours")
+SHARE = Number(float, low=0, high=1)
 
 
 def _score(args):
@@ -52,7 +53,7 @@ def _train(args):
         if rc:
             return rc
     T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed, log=Progress(),
-            exclude_speakers=args.exclude_speakers)
+            exclude_speakers=args.exclude_speakers, max_near_miss=args.max_near_miss)
     return 0
 
 
@@ -132,6 +133,9 @@ def setup(parser):
             p.add_argument("--exclude-speakers", nargs="*", default=[],
                            help="whole speakers to leave out of training")
             p.add_argument("--seed", type=SEED, default=0, help="random seed (default: 0)")
+            p.add_argument("--max-near-miss", type=SHARE, metavar="SHARE",
+                           help="the threshold also keeps the held split's near misses that "
+                                "fire at or under this share (e.g. 0.10; default: not bounded)")
             p.add_argument("--build-data", action="store_true",
                            help="build (or reuse) the dataset first")
         if name == "dataset":
