@@ -71,13 +71,7 @@ def follow(hall, *args, seconds=25):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=hall.work)
     first = proc.stdout.readline()
-    before = current_port(hall)
-    ok(earshot("power", "cycle", "--port", "sim:hall", cwd=hall.work))
-    deadline = time.monotonic() + 30
-    while current_port(hall) == before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    after = current_port(hall)
-    assert after != before and not os.path.exists(before) or after != before  # a new name
+    before, after = _cycle_power_and_wait_for_a_new_name(hall)
     time.sleep(3)  # the tool finds it and greets it
     ok(earshot("press", "mute", "--port", "sim:hall", cwd=hall.work))  # something to report
     out, err = proc.communicate(timeout=seconds + 60)
