@@ -125,7 +125,8 @@ def test_training_progress_goes_to_stdout(monkeypatch, capsys):
     from host_tools.cli import main
     seen = {}
 
-    def fake_train(word, data, out, steps, seed=0, log=print, exclude_speakers=()):
+    def fake_train(word, data, out, steps, seed=0, log=print, exclude_speakers=(),
+                   max_near_miss=None):
         seen["steps"] = steps
         log("step 0/%d loss 0.7" % steps)
     monkeypatch.setattr(T, "train", fake_train)
