@@ -474,7 +474,11 @@ def test_a_gone_board_shows_as_unavailable_in_home_assistant_and_comes_back(hous
     wait_for(lambda: probe.entity("assist_satellite"), timeout=120)
     # Home Assistant cannot reach the satellite, so its config entry is not ready and the
     # satellite's entities are unavailable: what the household sees for a board that is off.
-    wait_for(lambda: probe.states().get(sat, {}).get("state") == "unavailable", timeout=120)
+    # 10 s here on an idle machine; once, in a fresh-clone run beside a soak and the suite,
+    # more than 120 s (Home Assistant marks entities it could not set up as unavailable when
+    # its start completes, and a loaded start is slow): the bound is Home Assistant's own
+    # stage-2 start timeout, 300 s.
+    wait_for(lambda: probe.states().get(sat, {}).get("state") == "unavailable", timeout=300)
     FIGURES["ha_sees_unavailable_after_start_s"] = round(time.monotonic() - t0, 1)
     board.power_on()
     bridge.wait_line(r"the board answers again", timeout=60)
