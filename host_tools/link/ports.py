@@ -59,21 +59,20 @@ def _shared(device, probe):
     asked through that process, and who has it; None if no earshot process shares it."""
     from . import share
 
-    _, real = share._slug(device)
-    for info in share.owners():
-        if real in (info.get("real"), info.get("port")):
-            held = {"owner": info.get("owner"), "pid": info.get("pid")}
-            if probe is None:
-                return {"state": "shared", "shared_by": held}
-            share._noted.add(device)  # the listing says it; no extra stderr line
-            try:
-                answer = probe(device, timeout=2.0)  # a round trip through the owner
-            except Exception:  # a probe must not take the listing down with it
-                answer = None
-            if answer:
-                return {"state": "earshot", "info": answer, "shared_by": held}
-            return {"state": "shared", "shared_by": held}
-    return None
+    found = share.owners_of(device)
+    if not found:
+        return None
+    held = {"owner": found[0].get("owner"), "pid": found[0].get("pid")}
+    if probe is None:
+        return {"state": "shared", "shared_by": held}
+    share._noted.add(device)  # the listing says it; no extra stderr line
+    try:
+        answer = probe(device, timeout=2.0)  # a round trip through the owner
+    except Exception:  # a probe must not take the listing down with it
+        answer = None
+    if answer:
+        return {"state": "earshot", "info": answer, "shared_by": held}
+    return {"state": "shared", "shared_by": held}
 
 
 def list_ports(probe=True):

@@ -404,13 +404,17 @@ def owners():
     return found
 
 
+def owners_of(port):
+    """The registrations of the other earshot processes that share `port` now."""
+    _, real = _slug(port)
+    return [info for info in owners()
+            if info.get("pid") != os.getpid() and real in (info.get("real"), info.get("port"))]
+
+
 def reach(port):
     """A connection to the board on `port` through the earshot process that has it open, or
     None when none shares it."""
-    _, real = _slug(port)
-    for info in owners():
-        if info.get("pid") == os.getpid() or real not in (info.get("real"), info.get("port")):
-            continue
+    for info in owners_of(port):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(info["socket"])
