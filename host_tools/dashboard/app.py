@@ -203,7 +203,8 @@ OVERVIEW_BODY = """
 
 BOARD_BODY = """
 <p id="link-state" class="link" role="status">Connecting&hellip;</p>
-<!-- first on the page: a request waits only so long, for someone who may be across the room -->
+<!-- first on the page while a request waits (it waits only so long, for someone who may be
+     across the room); page.js moves the board's answer below the banner -->
 <section aria-labelledby="confirm-h" class="card" id="confirm-card" hidden>
   <h2 id="confirm-h">Waiting for someone at the board</h2>
   <p id="confirm-by" class="confirm-by"></p>

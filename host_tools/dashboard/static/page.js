@@ -145,6 +145,8 @@ function renderConfirm(s) {
   const text = $("confirm-text");
   if (countdown) { clearInterval(countdown); countdown = null; }
   if (s.pending) {
+    // A request waits only so long, for someone who may be across the room: above the banner.
+    $("mute").before(card);
     card.hidden = false;
     card.className = "card confirm waiting";
     $("confirm-h").textContent = "Waiting for someone at the board";
@@ -167,6 +169,9 @@ function renderConfirm(s) {
     tick();
     countdown = setInterval(tick, 250);
   } else if (s.outcome) {
+    // An answer is history: below the banner, which says what the microphone does now (on a
+    // phone, an old answer above it pushed "audio is LEAVING" off the first screen).
+    $("mute").after(card);
     card.hidden = false;
     card.className = "card confirm " + s.outcome.outcome;
     $("confirm-h").textContent = "The board's answer";
