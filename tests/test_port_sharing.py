@@ -199,7 +199,11 @@ def test_the_household_makes_the_board_more_private_while_the_dashboard_holds_it
 
 def test_the_log_read_through_the_dashboard_verifies(board, dashboard):
     out = ok(earshot("log", "--port", "sim:den", cwd=board.work))
-    assert "chain verified" in out and "consent" in out
+    assert "chain verified" in out and "consent" in out, out
+    # The whole log, as the board counts it (a CI run once showed only its first two entries).
+    held = json.loads(ok(earshot("status", "--json", "--port", "sim:den", cwd=board.work)))
+    assert "chain verified: %d entries, " % held["log"]["entries"] in out, (out, held)
+    assert held["log"]["head"][:16] in out.splitlines()[-1], (out, held)
 
 
 def test_a_less_private_request_through_the_dashboard_still_needs_the_buttons(board, dashboard):
@@ -374,3 +378,52 @@ def test_the_owners_thread_is_never_held_up_by_a_busy_share(tmp_path, monkeypatc
         reader.close()
         s.close()
 
+
+
+def test_the_owners_own_log_never_takes_a_clients_transfer_away(tmp_path, monkeypatch):
+    """A client's `log` goes to the board; the owner (the dashboard reads the log a moment after
+    every change) asks for its own at that moment. The board runs one transfer at a time and
+    refuses the second; the client's lines must still all reach the client. Before, the owner
+    marked the transfer as its own after sending, and the client's lines went nowhere."""
+    from host_tools.errors import ProtocolError
+    from host_tools.link import share
+    from host_tools.link.protocol import T_EVENT, Frame, FrameParser, encode_command
+
+    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "h"))
+    wire = []  # what reached the board, in order
+    owner = SimpleNamespace(port=str(tmp_path / "ttyFAKE"), taps=[],
+                            send_shared=lambda name, args: wire.append(name) or len(wire))
+    s = share.Share(owner, "dashboard")
+    assert s.start()
+    client = socket.socket(socket.AF_UNIX)
+    try:
+        client.connect(str(s.sock_path))
+        client.sendall(encode_command(7, {"cmd": "log"}))
+        deadline = time.monotonic() + 30
+        while wire != ["log"]:
+            assert time.monotonic() < deadline, wire
+            time.sleep(0.02)
+        assert s.log_busy()
+        with pytest.raises(ProtocolError, match="already running"):
+            s.owner_log(lambda: owner.send_shared("log", {}))
+        board = [Frame(T_EVENT, 10, json.dumps({"ev": "log", "lines": ["a\n", "b\n"]}).encode()),
+                 Frame(T_EVENT, 11, json.dumps({"ev": "log", "lines": ["c\n"]}).encode()),
+                 Frame(T_EVENT, 12, json.dumps({"ev": "reply", "re": 1, "lines": 3,
+                                                "head": [2, "00"]}).encode())]
+        owner.taps[0](b"", board)
+        parser, got, reply = FrameParser(), [], None
+        client.settimeout(10)
+        while reply is None:
+            for f in parser.feed(client.recv(65536)):
+                ev = f.event()
+                if ev.get("ev") == "log":
+                    got += ev["lines"]
+                elif ev.get("re") == 7:
+                    reply = ev
+        assert got == ["a\n", "b\n", "c\n"] and reply["lines"] == 3, (got, reply)
+        assert not s.log_busy()
+        s.owner_log(lambda: owner.send_shared("log", {}))  # now the owner's turn
+        assert wire == ["log", "log"]
+    finally:
+        client.close()
+        s.close()

@@ -4,6 +4,7 @@ The port is opened lazily (`serial_port.open_port`: exclusive, one-line errors),
 Client never touches the hardware.
 """
 
+import secrets
 import threading
 import time
 
@@ -19,7 +20,10 @@ class Client:
         self.port = port
         self.timeout = timeout
         self._serial = None
-        self._seq = 0
+        # Command numbers start anywhere: a reply still on its way to an earlier host (a
+        # board's USB FIFO, or the virtual board's, holds it for whoever opens the port next)
+        # names that host's number, and every process counting from 1 would take it as its own.
+        self._seq = secrets.randbelow(999999)
         # `share`: who this process is ("dashboard", "bridge", "monitor", "record"); while it
         # holds the port, other earshot commands reach the board through it (link/share.py).
         self.share_as = share
@@ -67,10 +71,11 @@ class Client:
 
     def send(self, name, **args):
         ser = self.ensure_connected()
-        seq = self._write(ser, name, args)
-        if self._share is not None:
-            self._share.sent(seq, name)
-        return seq
+        if self._share is not None and name == "log":
+            # Claimed and sent in one step: a client's log forwarded in between would take
+            # the transfer's lines away from one of the two (link/share.py).
+            return self._share.owner_log(lambda: self._write(ser, name, args))
+        return self._write(ser, name, args)
 
     def send_shared(self, name, args):
         """Send a command for a process this one shares the port with; its number here."""
@@ -238,10 +243,14 @@ class Client:
         """The transparency log's bytes as stored on the board, and the board's reply (its head).
         `quiet`: give up after that many seconds in which the board sent nothing."""
         turn = time.monotonic() + 20
-        while self._share is not None and self._share.client_log_running() \
-                and time.monotonic() < turn:
+        while self._share is not None and self._share.log_busy() and time.monotonic() < turn:
             self.backlog += self.read_frames(0.05)  # a command sharing the port reads it now
-        reply = self.command("log", timeout=15.0, quiet=quiet)
+        try:
+            reply = self.command("log", timeout=15.0, quiet=quiet)
+        except ProtocolError:
+            if self._share is not None:
+                self._share.owner_log_over()
+            raise
         lines, others = [], []
         for f in self.frames(0):
             if f.type == T_EVENT and f.event().get("ev") == "log":

@@ -34,6 +34,7 @@ import threading
 import zlib
 from pathlib import Path
 
+from ..errors import ProtocolError
 from .protocol import T_EVENT, VERSION, encode_frame
 
 MAX_LINE = 1024  # the board's own limit on a command line (firmware/earshot/proto.py)
@@ -163,15 +164,29 @@ class Share:
 
     # -- what the owner itself does (called by its Client) --------------------------------------
 
-    def sent(self, seq, name):
-        """The owner sent command `seq`: its log transfer takes its turn too."""
-        if name == "log":
-            with self._lock:
-                self._log = (None, seq)
-
-    def client_log_running(self):
+    def owner_log(self, write):
+        """The owner's own `log` command: `write()` sends it and returns its number. Checked,
+        sent and claimed under the share's lock, so no client's transfer starts in between;
+        while one runs (or waits its turn) the board would refuse a second, and so does this."""
         with self._lock:
-            return self._log is not None and self._log[0] is not None
+            # (The owner's own earlier one, still marked, lost its reply: it is over.)
+            if self._log is not None and self._log[0] is not None:
+                raise ProtocolError("board refused log: a log transfer is already running")
+            seq = write()
+            self._log = (None, seq)
+            return seq
+
+    def owner_log_over(self):
+        """The owner's own transfer ended without its reply (it gave up): clients may go."""
+        with self._lock:
+            if self._log is not None and self._log[0] is None:
+                self._log = None
+                self._wake()
+
+    def log_busy(self):
+        """A client's log transfer runs or waits its turn (the owner's own waits for it)."""
+        with self._lock:
+            return (self._log is not None and self._log[0] is not None) or bool(self._held)
 
     # -- frames from the board (the owner's reading thread) -------------------------------------
 
@@ -212,8 +227,9 @@ class Share:
             if frame.type != T_EVENT or self._log is None:
                 continue
             ev = frame.event()
-            if ev.get("re") == self._log[1] and ev.get("ev") in ("reply", "error"):
-                self._log = None
+            if ev.get("ev") == "boot" or (ev.get("re") == self._log[1]
+                                          and ev.get("ev") in ("reply", "error")):
+                self._log = None  # over (a board that starts again ends any transfer)
                 self._wake()  # a held log command may go now
 
     def _to_all(self, data):
@@ -375,11 +391,11 @@ class Share:
                 self._log = (conn, ours)
 
     def _release_held(self):
-        with self._lock:
+        with self._lock:  # popped and sent under one hold: the owner's log cannot slip between
             if self._log is not None or not self._held:
                 return
             conn, seq, args = self._held.pop(0)
-        self._forward(conn, seq, args)
+            self._forward(conn, seq, args)
 
     def _answer(self, conn, seq, error):
         payload = json.dumps({"ev": "error", "re": seq, "error": error}, separators=(",", ":"))
