@@ -121,7 +121,7 @@ def test_the_confirmation_countdown_follows_the_board_s_clock_not_the_host_s():
         def send(self, name, **args):
             self._seq += 1
             if name == "consent":
-                self.t0 = host["now"]
+                self.t0, self.asked = host["now"], self._seq
                 self.reply(re=self._seq, ev="reply", result="needs_confirmation", seconds=10)
             elif name == "status":
                 left = max(0, math.ceil(10 - self.board_s()))
@@ -135,7 +135,7 @@ def test_the_confirmation_countdown_follows_the_board_s_clock_not_the_host_s():
             host["now"] += wait
             if self.t0 is not None and self.board_s() >= 10 and not getattr(self, "told", 0):
                 self.told = 1
-                self.reply(re=1, ev="confirm", outcome="expired")
+                self.reply(re=self.asked, ev="confirm", outcome="expired")
             out, self.queue = self.queue, []
             return out
 

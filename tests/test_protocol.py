@@ -95,6 +95,7 @@ def test_frames_that_arrive_with_a_reply_are_kept_in_order():
             return data
 
     board = Client("fake")
+    board._seq = 0  # its next command is number 1
     stream = (encode_frame(T_SESSION_CHUNK, 1, b"a") + encode_frame(T_EVENT, 2, b'{"ev":"reply","re":1}')
               + encode_frame(T_SESSION_CHUNK, 3, b"b"))
     board._serial = FakeSerial(stream)
@@ -112,3 +113,30 @@ def test_a_frame_cut_short_does_not_swallow_the_whole_frames_after_it():
     p = FrameParser()
     frames = p.feed(cut + whole)
     assert [(f.type, f.seq) for f in frames] == [(1, 8)] and p.bad_frames == 1
+
+
+def test_a_reply_left_for_an_earlier_host_is_not_taken_for_this_ones():
+    # A board's USB FIFO (and the virtual board's) keeps what it wrote for whoever opens the port
+    # next. Every process used to number its commands from 1, so an earlier host's reply to its
+    # first command was taken for the new host's first reply.
+    from host_tools.link.client import Client
+
+    class FakeSerial:
+        in_waiting = 0
+
+        def __init__(self):
+            self.data = b""
+
+        def write(self, b):
+            seq = int(b.split(b" ")[1])
+            self.data = (encode_frame(T_EVENT, 1, b'{"ev":"reply","re":1,"from":"earlier"}')
+                         + encode_frame(T_EVENT, 2, b'{"ev":"reply","re":%d}' % seq))
+
+        def read(self, n):
+            data, self.data = self.data, b""
+            return data
+
+    for _ in range(3):
+        board = Client("fake")
+        board._serial = FakeSerial()
+        assert "from" not in board.command("hello")
