@@ -427,3 +427,42 @@ def test_the_owners_own_log_never_takes_a_clients_transfer_away(tmp_path, monkey
     finally:
         client.close()
         s.close()
+
+
+def test_a_log_transfer_whose_reply_never_comes_does_not_hold_the_others_up_for_good(
+        tmp_path, monkeypatch):
+    """A reply with a bad checksum is dropped by the reader: the transfer it ends must not stay
+    marked as running, or every later log command (the page's too) would wait forever."""
+    from host_tools.link import share
+
+    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "h"))
+    monkeypatch.setattr(share, "LOG_SILENCE_S", 0.5)
+    wire = []
+    owner = SimpleNamespace(port=str(tmp_path / "ttyFAKE"), taps=[],
+                            send_shared=lambda name, args: wire.append(name) or len(wire))
+    s = share.Share(owner, "dashboard")
+    assert s.start()
+    client = socket.socket(socket.AF_UNIX)
+    try:
+        client.connect(str(s.sock_path))
+        client.sendall(encode_line(3, "log") + encode_line(4, "log"))  # the second waits
+        deadline = time.monotonic() + 30
+        while wire != ["log"]:
+            assert time.monotonic() < deadline, wire
+            time.sleep(0.02)
+        assert s.log_busy()
+        while wire != ["log", "log"]:  # the board never answers the first: the second goes
+            assert time.monotonic() < deadline, wire
+            time.sleep(0.05)
+        time.sleep(0.7)
+        s.owner_log(lambda: owner.send_shared("log", {}))  # and after it, the owner's
+        assert wire == ["log", "log", "log"]
+    finally:
+        client.close()
+        s.close()
+
+
+def encode_line(seq, cmd):
+    from host_tools.link.protocol import encode_command
+
+    return encode_command(seq, {"cmd": cmd})

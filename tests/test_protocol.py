@@ -140,3 +140,36 @@ def test_a_reply_left_for_an_earlier_host_is_not_taken_for_this_ones():
         board = Client("fake")
         board._serial = FakeSerial()
         assert "from" not in board.command("hello")
+
+
+def test_log_lines_left_from_an_earlier_transfer_are_not_counted_in_the_next():
+    # The owner of a shared port keeps what it reads while it waits for its turn, the lines of a
+    # command's transfer among it; its own transfer must not count them.
+    import json
+
+    from host_tools.link.client import Client
+    from host_tools.link.protocol import Frame
+
+    class FakeSerial:
+        in_waiting = 0
+
+        def __init__(self):
+            self.data = b""
+
+        def write(self, b):
+            seq = int(b.split(b" ")[1])
+            self.data = (encode_frame(T_EVENT, 5, b'{"ev":"log","lines":["mine\\n"]}')
+                         + encode_frame(T_EVENT, 6, b'{"ev":"reply","re":%d,"lines":1,'
+                                                    b'"head":[0,"00"]}' % seq))
+
+        def read(self, n):
+            data, self.data = self.data, b""
+            return data
+
+    board = Client("fake")
+    board._serial = FakeSerial()
+    board.backlog = [Frame(T_EVENT, 1, json.dumps({"ev": "log", "lines": ["theirs\n"]}).encode()),
+                     Frame(T_EVENT, 2, b'{"ev":"state","m":"mute","new":"muted"}')]
+    data, reply = board.read_log()
+    assert data == b"mine\n" and reply["lines"] == 1
+    assert [f.event().get("ev") for f in board.backlog] == ["state"]  # the rest is kept

@@ -188,8 +188,9 @@ class Client:
                 if ev["ev"] == "confirm":
                     if ev.get("outcome") and waiting_until is None:
                         # The outcome of a request this command never made: an earlier
-                        # command (another process numbers from 1 too) whose request this
-                        # one answered, e.g. `consent set private` cancelling it.
+                        # command (of another process, whose numbers may meet this one's)
+                        # whose request this one answered, e.g. `consent set private`
+                        # cancelling it.
                         continue
                     if ev.get("outcome") and (ev["outcome"] != "applied" or reply):
                         return reply, ev["outcome"]
@@ -245,12 +246,11 @@ class Client:
         turn = time.monotonic() + 20
         while self._share is not None and self._share.log_busy() and time.monotonic() < turn:
             self.backlog += self.read_frames(0.05)  # a command sharing the port reads it now
-        try:
-            reply = self.command("log", timeout=15.0, quiet=quiet)
-        except ProtocolError:
-            if self._share is not None:
-                self._share.owner_log_over()
-            raise
+        # Log lines already here belong to an earlier transfer (one this process gave up on,
+        # or, while it waited its turn, a command's that shares the port): never to this one.
+        self.backlog = [f for f in self.backlog
+                        if not (f.type == T_EVENT and f.event().get("ev") == "log")]
+        reply = self.command("log", timeout=15.0, quiet=quiet)
         lines, others = [], []
         for f in self.frames(0):
             if f.type == T_EVENT and f.event().get("ev") == "log":

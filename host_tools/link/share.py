@@ -31,6 +31,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -40,6 +41,9 @@ from .protocol import T_EVENT, VERSION, encode_frame
 MAX_LINE = 1024  # the board's own limit on a command line (firmware/earshot/proto.py)
 MAX_QUEUE = 4 << 20  # bytes queued for one client (about two minutes of session audio)
 MAX_ROUTES = 4096  # command numbers remembered for routing replies and confirmations
+# A log transfer the board has sent nothing of for this long is over: its reply was lost (a
+# frame with a bad checksum is dropped) or its asker gave up; others may then ask for theirs.
+LOG_SILENCE_S = 15.0
 _noted = set()  # ports this process already said it reaches through an owner
 
 
@@ -79,6 +83,7 @@ class Share:
         self._conns = []
         self._routes = collections.OrderedDict()  # owner's number -> (conn, client's number)
         self._log = None  # (conn or None for the owner, owner's number) of the log transfer
+        self._log_heard = 0.0  # when that transfer last sent something (time.monotonic())
         self._held = []  # (conn, client's number, args): log commands waiting their turn
         self._last_seq = 0
         self._info = {}
@@ -167,26 +172,32 @@ class Share:
     def owner_log(self, write):
         """The owner's own `log` command: `write()` sends it and returns its number. Checked,
         sent and claimed under the share's lock, so no client's transfer starts in between;
-        while one runs (or waits its turn) the board would refuse a second, and so does this."""
+        while a client's runs the board would refuse a second, and so does this. (The owner
+        goes before clients' log commands that wait their turn: they wait one transfer more.)"""
         with self._lock:
+            self._log_expired()
             # (The owner's own earlier one, still marked, lost its reply: it is over.)
             if self._log is not None and self._log[0] is not None:
                 raise ProtocolError("board refused log: a log transfer is already running")
             seq = write()
-            self._log = (None, seq)
+            self._claim_log(None, seq)
             return seq
-
-    def owner_log_over(self):
-        """The owner's own transfer ended without its reply (it gave up): clients may go."""
-        with self._lock:
-            if self._log is not None and self._log[0] is None:
-                self._log = None
-                self._wake()
 
     def log_busy(self):
         """A client's log transfer runs or waits its turn (the owner's own waits for it)."""
         with self._lock:
+            self._log_expired()
             return (self._log is not None and self._log[0] is not None) or bool(self._held)
+
+    def _claim_log(self, conn, seq):
+        self._log = (conn, seq)
+        self._log_heard = time.monotonic()
+
+    def _log_expired(self):
+        """Forget a transfer the board has been silent about for LOG_SILENCE_S (lock held)."""
+        if self._log is not None and time.monotonic() - self._log_heard > LOG_SILENCE_S:
+            self._log = None
+            self._wake()
 
     # -- frames from the board (the owner's reading thread) -------------------------------------
 
@@ -204,6 +215,7 @@ class Share:
                 re_ = ev.get("re")
                 kind = ev.get("ev")
                 if kind == "log":
+                    self._log_heard = time.monotonic()
                     if self._log is not None and self._log[0] is not None:
                         self._queue(self._log[0], encode_frame(T_EVENT, frame.seq, frame.payload))
                     continue
@@ -369,6 +381,7 @@ class Share:
             args["re"] = conn.mine.get(args["re"], -1) if isinstance(args["re"], int) \
                 else args["re"]
         with self._lock:
+            self._log_expired()
             if args["cmd"] == "log" and (self._log is not None or self._held):
                 self._held.append((conn, seq, args))  # one transfer at a time: its turn comes
                 return
@@ -388,10 +401,11 @@ class Share:
             if len(conn.mine) > MAX_ROUTES:
                 conn.mine.pop(next(iter(conn.mine)))
             if name == "log":
-                self._log = (conn, ours)
+                self._claim_log(conn, ours)
 
     def _release_held(self):
         with self._lock:  # popped and sent under one hold: the owner's log cannot slip between
+            self._log_expired()
             if self._log is not None or not self._held:
                 return
             conn, seq, args = self._held.pop(0)

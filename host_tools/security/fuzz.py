@@ -31,6 +31,10 @@ ALLOWED_LOG_KINDS = {"consent", "mute"}  # what a host may cause: only more priv
 # ... and the life of a request it made (asked, cancelled, expired, refused): changes nothing
 REQUEST_LOG_KIND = "request"
 
+# The inputs' command numbers: above the 1..999999 a Client numbers its own commands from (a
+# late answer to an input is then never taken for the campaign's own status or log).
+FUZZ_SEQ = 1_000_000
+
 
 def _value(rng, depth=0):
     kind = rng.randrange(10 if depth < 3 else 7)
@@ -124,7 +128,7 @@ def run(h, n, seed=1, progress=None, window=64):
         if board.world.queued_seconds() < 2:
             board.play(bytes(640 * 500))  # board time runs as fast as the firmware reads
         if sent < n and sent - answers < window:
-            batch = b"".join(one_input(rng, 1000 + sent + i) + b"\n"
+            batch = b"".join(one_input(rng, FUZZ_SEQ + sent + i) + b"\n"
                              for i in range(min(16, n - sent)))
             ser.write(batch)
             sent += min(16, n - sent)
