@@ -6,7 +6,8 @@ Python busy loop each, at the suite's own priority) and BOARDS other virtual boa
 deployed, unmuted and hearing speech over and over (`earshot play --wait sample:speech`), in an
 earshot home of their own so that no test can reach them. The figures go to
 <out>/report.{md,json}: each run's exit status, its pytest summary line and its wall time, with
-the load average beside it. The neighbours are stopped at the end, whatever happened.
+the load average beside it; each run's whole output goes to <out>/run-N.log. The neighbours
+are stopped at the end, whatever happened.
 
     python -m host_tools.busy [--runs 2] [--cpu 4] [--boards 4] [--out out/busy] [-- PYTEST ARGS]
 """
@@ -98,21 +99,28 @@ class Neighbours:
             t.join(130)
 
 
-def run_suite(pytest_args, log=print):
-    """One run of the suite as `make test` runs it; (exit status, summary line, seconds)."""
+def run_suite(pytest_args, log=print, keep=None):
+    """One run of the suite as `make test` runs it; (exit status, summary line, seconds).
+    `keep`: a file that gets the run's whole output (a failure's traceback is in it)."""
     env = {k: v for k, v in os.environ.items() if k != "EARSHOT_HOME"}
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist",
                              "loadgroup", "-p", "no:cacheprovider", *pytest_args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     last = ""
+    kept = open(keep, "w") if keep else None
     for line in proc.stdout:
+        if kept:
+            kept.write(line)
+            kept.flush()
         line = line.rstrip("\n")
         if line.strip():
             last = line
         if line.startswith(("FAILED", "ERROR")):
             log("  " + line)
     proc.wait()
+    if kept:
+        kept.close()
     return proc.returncode, last.strip("= "), time.monotonic() - t0
 
 
@@ -135,7 +143,8 @@ def main(argv=None):
     neighbours = Neighbours(a.cpu, a.boards, log=lambda s: print(s, flush=True))
     try:
         for i in range(a.runs):
-            code, summary, secs = run_suite(a.pytest_args, log=lambda s: print(s, flush=True))
+            code, summary, secs = run_suite(a.pytest_args, log=lambda s: print(s, flush=True),
+                                            keep=out / ("run-%d.log" % (i + 1)))
             load = os.getloadavg()[0]
             runs.append({"run": i + 1, "exit": code, "summary": summary,
                          "seconds": round(secs, 1), "load_average_1min": round(load, 1)})

@@ -200,6 +200,7 @@ def test_test_busy_runs_tests_beside_a_cpu_hog_and_a_board_hearing_speech(tmp_pa
     [run] = report["runs"]
     assert run["exit"] == 0 and re.match(r"\d+ passed", run["summary"]), run
     assert "busy: every run passed" in out
+    assert run["summary"] in (tmp_path / "run-1.log").read_text()  # the whole output is kept
 
 
 def test_bench_cost_counts_the_shipped_model(tmp_path):
