@@ -386,19 +386,13 @@ def test_the_owners_own_log_never_takes_a_clients_transfer_away(tmp_path, monkey
     refuses the second; the client's lines must still all reach the client. Before, the owner
     marked the transfer as its own after sending, and the client's lines went nowhere."""
     from host_tools.errors import ProtocolError
-    from host_tools.link import share
-    from host_tools.link.protocol import T_EVENT, Frame, FrameParser, encode_command
+    from host_tools.link.protocol import T_EVENT, Frame, FrameParser
 
-    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "h"))
-    wire = []  # what reached the board, in order
-    owner = SimpleNamespace(port=str(tmp_path / "ttyFAKE"), taps=[],
-                            send_shared=lambda name, args: wire.append(name) or len(wire))
-    s = share.Share(owner, "dashboard")
-    assert s.start()
+    s, owner, wire = dashboard_share(tmp_path, monkeypatch)
     client = socket.socket(socket.AF_UNIX)
     try:
         client.connect(str(s.sock_path))
-        client.sendall(encode_command(7, {"cmd": "log"}))
+        client.sendall(encode_line(7, "log"))
         deadline = time.monotonic() + 30
         while wire != ["log"]:
             assert time.monotonic() < deadline, wire
@@ -435,13 +429,8 @@ def test_a_log_transfer_whose_reply_never_comes_does_not_hold_the_others_up_for_
     marked as running, or every later log command (the page's too) would wait forever."""
     from host_tools.link import share
 
-    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "h"))
     monkeypatch.setattr(share, "LOG_SILENCE_S", 0.5)
-    wire = []
-    owner = SimpleNamespace(port=str(tmp_path / "ttyFAKE"), taps=[],
-                            send_shared=lambda name, args: wire.append(name) or len(wire))
-    s = share.Share(owner, "dashboard")
-    assert s.start()
+    s, owner, wire = dashboard_share(tmp_path, monkeypatch)
     client = socket.socket(socket.AF_UNIX)
     try:
         client.connect(str(s.sock_path))
@@ -466,3 +455,16 @@ def encode_line(seq, cmd):
     from host_tools.link.protocol import encode_command
 
     return encode_command(seq, {"cmd": cmd})
+
+
+def dashboard_share(tmp_path, monkeypatch):
+    """A started Share for a fake owner; `wire` lists the commands that reached the board."""
+    from host_tools.link import share
+
+    monkeypatch.setenv("EARSHOT_HOME", str(tmp_path / "h"))
+    wire = []
+    owner = SimpleNamespace(port=str(tmp_path / "ttyFAKE"), taps=[],
+                            send_shared=lambda name, args: wire.append(name) or len(wire))
+    s = share.Share(owner, "dashboard")
+    assert s.start()
+    return s, owner, wire

@@ -121,24 +121,13 @@ def test_a_reply_left_for_an_earlier_host_is_not_taken_for_this_ones():
     # first command was taken for the new host's first reply.
     from host_tools.link.client import Client
 
-    class FakeSerial:
-        in_waiting = 0
-
-        def __init__(self):
-            self.data = b""
-
-        def write(self, b):
-            seq = int(b.split(b" ")[1])
-            self.data = (encode_frame(T_EVENT, 1, b'{"ev":"reply","re":1,"from":"earlier"}')
-                         + encode_frame(T_EVENT, 2, b'{"ev":"reply","re":%d}' % seq))
-
-        def read(self, n):
-            data, self.data = self.data, b""
-            return data
+    def answer(seq):
+        return (encode_frame(T_EVENT, 1, b'{"ev":"reply","re":1,"from":"earlier"}')
+                + encode_frame(T_EVENT, 2, b'{"ev":"reply","re":%d}' % seq))
 
     for _ in range(3):
         board = Client("fake")
-        board._serial = FakeSerial()
+        board._serial = AnsweringSerial(answer)
         assert "from" not in board.command("hello")
 
 
@@ -150,26 +139,30 @@ def test_log_lines_left_from_an_earlier_transfer_are_not_counted_in_the_next():
     from host_tools.link.client import Client
     from host_tools.link.protocol import Frame
 
-    class FakeSerial:
-        in_waiting = 0
-
-        def __init__(self):
-            self.data = b""
-
-        def write(self, b):
-            seq = int(b.split(b" ")[1])
-            self.data = (encode_frame(T_EVENT, 5, b'{"ev":"log","lines":["mine\\n"]}')
-                         + encode_frame(T_EVENT, 6, b'{"ev":"reply","re":%d,"lines":1,'
-                                                    b'"head":[0,"00"]}' % seq))
-
-        def read(self, n):
-            data, self.data = self.data, b""
-            return data
+    def answer(seq):
+        return (encode_frame(T_EVENT, 5, b'{"ev":"log","lines":["mine\\n"]}')
+                + encode_frame(T_EVENT, 6, b'{"ev":"reply","re":%d,"lines":1,"head":[0,"00"]}'
+                               % seq))
 
     board = Client("fake")
-    board._serial = FakeSerial()
+    board._serial = AnsweringSerial(answer)
     board.backlog = [Frame(T_EVENT, 1, json.dumps({"ev": "log", "lines": ["theirs\n"]}).encode()),
                      Frame(T_EVENT, 2, b'{"ev":"state","m":"mute","new":"muted"}')]
     data, reply = board.read_log()
     assert data == b"mine\n" and reply["lines"] == 1
     assert [f.event().get("ev") for f in board.backlog] == ["state"]  # the rest is kept
+
+
+class AnsweringSerial:
+    """A serial port whose board answers each command line with answer(its number)."""
+    in_waiting = 0
+
+    def __init__(self, answer):
+        self.answer, self.data = answer, b""
+
+    def write(self, b):
+        self.data = self.answer(int(b.split(b" ")[1]))
+
+    def read(self, n):
+        data, self.data = self.data, b""
+        return data
