@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from host_tools.hil.fixtures import connect
@@ -84,8 +85,12 @@ def test_two_named_boards_are_reached_by_name_and_acted_on_from_the_terminal(
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=interruptible)
         assert mon.stdout.readline().startswith("monitoring %s" % kitchen_port)
-        out = earshot("play", str(audio("alexa_en-us.wav")), "--port", "sim:kitchen", "--wait")
-        assert out.startswith("played ") and "s of audio" in out
+        t0 = time.monotonic()
+        out = earshot("play", str(audio("alexa_en-us.wav")), "--port", "sim:kitchen", "--wait",
+                      "--live")
+        # --live: said at the pace of speech (1.49 s), never faster (a lower bound only).
+        assert time.monotonic() - t0 >= 1.4
+        assert out.startswith("played ") and "1.49 s of audio" in out
         # The board's events reach the monitor when they reach it: read until both are shown
         # (a loaded PC delays them in host time; the bound is only for a hang), then stop it.
         shown = read_until(mon, ("wake     'alexa'", "consent does not allow streaming"))

@@ -123,3 +123,32 @@ def test_idle_board_time_passes_at_real_time_pace():
     for _ in range(5):
         w.next_frame()
     assert time.monotonic() - t0 >= 0.08  # 5 silent frames take ~0.1 s of wall time
+
+
+def test_live_audio_is_heard_no_faster_than_spoken_and_unchanged():
+    # A person saying something takes as long as saying it: a host that shows a session while
+    # it streams (the dashboard) must be able to see it. A recording queued without `live` is
+    # heard as fast as the firmware reads (the tests' fast path); a live one, sample for sample
+    # the same, at real-time pace at the fastest. Only a lower bound on the host's clock: a
+    # busy machine makes it slower, never faster.
+    import time
+
+    fast, live = world(), world()
+    fast.play(ramp(8000))
+    t0 = time.monotonic()
+    heard_fast = b"".join(fast.next_frame()[4] for _ in range(25))
+    fast_s = time.monotonic() - t0
+    live.play(ramp(8000), live=True)
+    t0 = time.monotonic()
+    heard_live = b"".join(live.next_frame()[4] for _ in range(25))
+    live_s = time.monotonic() - t0
+    assert heard_live == heard_fast == ramp(8000)
+    assert live_s >= 0.48  # 0.5 s of speech (25 frames of 20 ms; the first is due at 20 ms)
+    assert fast_s < live_s
+    # A second utterance, played after a pause, is paced on its own clock, not the first's.
+    time.sleep(0.3)
+    live.play(ramp(3200), live=True)
+    t0 = time.monotonic()
+    for _ in range(10):
+        live.next_frame()
+    assert time.monotonic() - t0 >= 0.18

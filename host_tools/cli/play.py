@@ -9,6 +9,9 @@ def setup(p):
                         "sample:speech, sample:alexa, sample:hey_jarvis")
     p.add_argument("--wait", action="store_true",
                    help="return once the board has heard all of it (default: once it is queued)")
+    p.add_argument("--live", action="store_true",
+                   help="as a person says it: heard no faster than real time, so a dashboard "
+                        "shows the session while it lasts (default: as fast as the board reads)")
     add_sim_port_argument(p)
     add_json_argument(p, "its length and the sim time it ends")
 
@@ -25,7 +28,7 @@ def run(args):
     pcm = read_pcm(sound(args.wav))  # a bad file fails here, before the board is reached
     info = resolve_sim(args.port)
     r = request(info, "play", pcm=base64.b64encode(pcm).decode(), wait=args.wait,
-                timeout=len(pcm) / 32000 * 4 + 60)
+                live=args.live, timeout=len(pcm) / 32000 * 4 + 60)
     if args.json:
         print_json({"wav": args.wav, "seconds": r["seconds"], "ends_at_s": r["ends_at_s"]})
     else:

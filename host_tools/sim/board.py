@@ -549,9 +549,12 @@ class VirtualBoard:
 
     # -- the physical world ------------------------------------------------------------------
 
-    def play(self, audio):
-        """Queue a WAV path or 16 kHz mono int16 PCM bytes; returns the board time it ends."""
-        return self.world.play(read_pcm(audio))
+    def play(self, audio, live=False):
+        """Queue a WAV path or 16 kHz mono int16 PCM bytes; returns the board time it ends.
+        By default the firmware hears it as fast as it reads (a session is over in a blink of
+        the host's clock); `live=True`: a person says it now, heard no faster than real time,
+        so a page watching the board shows the session for as long as it lasts."""
+        return self.world.play(read_pcm(audio), live=live)
 
     def press(self, button, seconds=0.1, wait=True, after=0.0):
         """Press `button` ('mute' or 'action') for `seconds` of board time, starting `after`

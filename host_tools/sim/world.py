@@ -4,8 +4,11 @@ output pins, serial line, flash and watchdog, on one board clock.
 The firmware's virtual hardware layer (firmware/earshot/hw/virtual.py) talks to this over a
 Unix socket. Board time is the audio clock plus what serial and flash writes cost: a frame read
 waits for the frame's samples, a write blocks the firmware as long as the real driver would
-(serial_line.py, flash_cost.py). Queued audio is delivered as fast as the firmware reads it;
-with nothing queued the microphone hears silence at real-time pace, as a real one would.
+(serial_line.py, flash_cost.py). Queued audio is delivered as fast as the firmware reads it
+(a test need not wait for a recording to play); audio played `live` is a person speaking in the
+room: it reaches the microphone no faster than real time, so what a host shows while it lasts
+(a page's "streaming now") lasts as long as it would beside a real board. With nothing queued
+the microphone hears silence at real-time pace, as a real one would.
 
 The wire format (opcodes, pin ids, frame size) is host_tools/sim/wire.py, the one copy both
 sides use.
@@ -99,8 +102,12 @@ class World:
     def __init__(self, reset_state, dma_samples=1280, serial=None, flash=None,
                  clock_start_ms=0, mute_switch=False):
         self._cond = threading.Condition()
-        self._audio = deque()  # bytes chunks, consumed front first
+        self._audio = deque()  # [bytes, live] chunks, consumed front first
         self._queued = 0  # bytes queued
+        # Live audio (play(live=True)): the wall time its first sample reached the room, and
+        # how many of its samples the microphone has taken since.
+        self._live_t0 = None
+        self._live_taken = 0
         self.clock_us = int(clock_start_ms) * 1000  # board time
         self._clock_start_ms = int(clock_start_ms)
         self._chip_start_us = self.clock_us  # board time when the chip last started
@@ -236,12 +243,16 @@ class World:
     def _take(self, n):
         out = bytearray()
         while len(out) < n and self._audio:
-            chunk = self._audio.popleft()
+            chunk, live = self._audio.popleft()
             need = n - len(out)
             out += chunk[:need]
+            if live:
+                self._live_taken += min(need, len(chunk)) // 2
             if len(chunk) > need:
-                self._audio.appendleft(chunk[need:])
+                self._audio.appendleft((chunk[need:], live))
         self._queued -= len(out)
+        if not self._audio:
+            self._live_t0 = None  # the next live play starts its own clock
         if len(out) < n:
             out += bytes(n - len(out))
         return bytes(out)
@@ -262,6 +273,7 @@ class World:
             need = FRAME_SAMPLES - len(self._dma) // 2
             if need > 0:
                 if self._queued:
+                    self._pace_live(need)
                     self._silence_due = time.monotonic() + FRAME_S
                 else:
                     while not self._queued:
@@ -284,6 +296,21 @@ class World:
             self._frame_out = (self.clock_us, time.monotonic())
             self._cond.notify_all()
             return mask, min(lost, 0xFFFF), min(backlog, 0xFFFF), self.ticks_ms, pcm
+
+    def _pace_live(self, need):
+        """Live audio at the front of the queue: wait (lock released) until a person speaking
+        since `_live_t0` has said the next `need` samples. Nothing is timed by it: the firmware
+        still reads at board time, and one that falls behind real time is never held back."""
+        if not (self._audio and self._audio[0][1]):
+            self._live_t0 = None  # a recording, or silence, comes first
+            return
+        now = time.monotonic()
+        if self._live_t0 is None:
+            self._live_t0, self._live_taken = now, 0
+        due = self._live_t0 + (self._live_taken + need) / RATE
+        while now < due and self._audio and self._audio[0][1]:
+            self._cond.wait(due - now)
+            now = time.monotonic()
 
     def serial_write(self, nbytes):
         """The firmware writes nbytes to its serial port: it is blocked that long. Returns
@@ -379,9 +406,11 @@ class World:
 
     # -- the tester's side ---------------------------------------------------------------------
 
-    def play(self, pcm):
+    def play(self, pcm, live=False):
+        """Queue PCM for the microphone; `live`: spoken in the room now, heard no faster than
+        real time (_pace_live). Returns the board time it ends."""
         with self._cond:
-            self._audio.append(pcm)
+            self._audio.append((pcm, bool(live)))
             self._queued += len(pcm)
             self._cond.notify_all()
             return (self.samples + self._queued // 2) / RATE
