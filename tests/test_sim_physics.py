@@ -152,3 +152,18 @@ def test_live_audio_is_heard_no_faster_than_spoken_and_unchanged():
     for _ in range(10):
         live.next_frame()
     assert time.monotonic() - t0 >= 0.18
+
+
+def test_live_audio_a_write_used_up_still_counts_toward_the_pace():
+    # A serial write that blocks the firmware lets board time (and the room's live speech)
+    # pass outside any frame read: what it used up is part of the same utterance, so the
+    # reads after it wait for the rest of it, not for a new one from their start.
+    import time
+
+    w = world()
+    w.play(ramp(16000), live=True)  # 1 s of speech
+    t0 = time.monotonic()
+    w.serial_write(6000)  # ~0.47 s of board time at the boot line rate
+    while not w.audio_read():
+        w.next_frame()
+    assert time.monotonic() - t0 >= 0.95

@@ -6,7 +6,7 @@ Unix socket. Board time is the audio clock plus what serial and flash writes cos
 waits for the frame's samples, a write blocks the firmware as long as the real driver would
 (serial_line.py, flash_cost.py). Queued audio is delivered as fast as the firmware reads it
 (a test need not wait for a recording to play); audio played `live` is a person speaking in the
-room: it reaches the microphone no faster than real time, so what a host shows while it lasts
+room: frame reads wait for it at real-time pace, so what a host shows while it lasts
 (a page's "streaming now") lasts as long as it would beside a real board. With nothing queued
 the microphone hears silence at real-time pace, as a real one would.
 
@@ -104,10 +104,11 @@ class World:
         self._cond = threading.Condition()
         self._audio = deque()  # [bytes, live] chunks, consumed front first
         self._queued = 0  # bytes queued
-        # Live audio (play(live=True)): the wall time its first sample reached the room, and
-        # how many of its samples the microphone has taken since.
+        # Live audio (play(live=True)): the wall time its first sample reached the microphone,
+        # and how many of its samples the microphone has taken since.
         self._live_t0 = None
         self._live_taken = 0
+        self._power_cuts = 0  # a frame read waiting for live audio gives up at a power cut
         self.clock_us = int(clock_start_ms) * 1000  # board time
         self._clock_start_ms = int(clock_start_ms)
         self._chip_start_us = self.clock_us  # board time when the chip last started
@@ -247,6 +248,10 @@ class World:
             need = n - len(out)
             out += chunk[:need]
             if live:
+                if self._live_t0 is None:
+                    # Live audio first heard outside a paced read (board time a write cost
+                    # passed): its speaker started now.
+                    self._live_t0, self._live_taken = time.monotonic(), 0
                 self._live_taken += min(need, len(chunk)) // 2
             if len(chunk) > need:
                 self._audio.appendleft((chunk[need:], live))
@@ -302,15 +307,17 @@ class World:
         since `_live_t0` has said the next `need` samples. Nothing is timed by it: the firmware
         still reads at board time, and one that falls behind real time is never held back."""
         if not (self._audio and self._audio[0][1]):
-            self._live_t0 = None  # a recording, or silence, comes first
-            return
+            return  # a recording, or silence, comes first
         now = time.monotonic()
         if self._live_t0 is None:
-            self._live_t0, self._live_taken = now, 0
+            self._live_t0, self._live_taken = now, 0  # the person starts speaking now
         due = self._live_t0 + (self._live_taken + need) / RATE
-        while now < due and self._audio and self._audio[0][1]:
+        power = self._power_cuts
+        while now < due and self._audio and self._audio[0][1] and power == self._power_cuts:
             self._cond.wait(due - now)
             now = time.monotonic()
+            # Waiting for the microphone is not a firmware stuck in a loop (check_watchdog).
+            self._last_op = now
 
     def serial_write(self, nbytes):
         """The firmware writes nbytes to its serial port: it is blocked that long. Returns
@@ -382,6 +389,8 @@ class World:
     def power_off(self):
         # No power: every output is dark and the microphone is dead.
         with self._cond:
+            self._power_cuts += 1
+            self._cond.notify_all()
             self._frame_out = None
             self._wdt_timeout_us = None
             self._wdt_bitten = False
