@@ -195,10 +195,10 @@ def test_a_session_shows_while_it_streams_and_then_in_the_timeline_with_its_cons
                + silence(1.5), live=True)
     stall_dashboard(1.0)
     # "Streaming now" while the session streams (read in the page, at the moment it shows).
-    _wait_or_say(page, board, """() => { const p = document.getElementById('streaming');
+    _wait_or_say(page, """() => { const p = document.getElementById('streaming');
         return p.classList.contains('on') &&
                p.textContent.includes('under consent assistant (may leave the home)'); }""",
-                 timeout=15000)
+                 lambda: _what_the_board_did(board, page), timeout=15000)
     shot(page, "5-streaming")
     page.wait_for_function("document.querySelectorAll('.entry.kind-session').length > %d" % before,
                            timeout=20000)
@@ -398,13 +398,13 @@ def _what_the_board_did(board, page):
                page.inner_text("#streaming"), newest))
 
 
-def _wait_or_say(page, board, script, **kw):
-    """page.wait_for_function, and on timeout an error that says what the board did."""
+def _wait_or_say(page, script, why, **kw):
+    """page.wait_for_function, and on timeout an error that says why(): what the board, the
+    page or both showed instead."""
     try:
         return page.wait_for_function(script, **kw)
     except playwright.Error as e:
-        raise AssertionError("%s\n%s" % (str(e).splitlines()[0],
-                                          _what_the_board_did(board, page))) from None
+        raise AssertionError("%s\n%s" % (str(e).splitlines()[0], why())) from None
 
 
 def _above_the_banner(phone):
@@ -420,12 +420,12 @@ def _above_the_banner(phone):
 def _banner_while_leaving(phone, needle, board):
     """The banner's text and box, read in the page at the moment it says `needle` while audio
     leaves (a session can be over a moment later)."""
-    handle = _wait_or_say(phone, board, """(needle) => {
+    handle = _wait_or_say(phone, """(needle) => {
         const m = document.getElementById('mute');
         if (!m.classList.contains('leaving') || !m.innerText.includes(needle)) return false;
         const r = m.getBoundingClientRect();
         return {text: m.innerText, top: r.top, bottom: r.bottom};
-    }""", arg=needle, timeout=15000)
+    }""", lambda: _what_the_board_did(board, phone), arg=needle, timeout=15000)
     return handle.json_value()
 
 
@@ -445,12 +445,9 @@ def test_the_banner_says_audio_is_leaving_and_where_on_a_phone(browser, dashboar
     # time, which passes at real pace while the board is idle). CI's phone once showed the
     # banner 415 px down, as far as a waiting card pushes it: if a card outlives that, the
     # page shows a request the board no longer holds, and this says which.
-    try:
-        phone.wait_for_function("!document.getElementById('confirm-card').classList"
-                                ".contains('waiting')", timeout=(CONFIRM_S + 15) * 1000)
-    except playwright.Error:
-        raise AssertionError("the page still shows a waiting request after %d s: %r"
-                             % (CONFIRM_S + 15, _above_the_banner(phone))) from None
+    _wait_or_say(phone, "!document.getElementById('confirm-card').classList.contains('waiting')",
+                 lambda: "the page still shows a waiting request: %r" % _above_the_banner(phone),
+                 timeout=(CONFIRM_S + 15) * 1000)
 
     # A wake-word session.
     board.play(silence(0.5) + read_pcm(audio("alexa_en-us.wav")) + speech_like(3.0)

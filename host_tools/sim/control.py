@@ -84,7 +84,7 @@ class ControlServer:
             return {"button": req["button"], "seconds": seconds, "sim_time_s": end}
         if op == "play":
             pcm = base64.b64decode(req["pcm"])
-            ends = b.play(pcm, live=bool(req.get("live")))
+            ends = b.play(pcm, live=req.get("live", False))
             if req.get("wait"):
                 b.wait_audio_done(timeout=len(pcm) / 32000 * 4 + 30)
             return {"seconds": len(pcm) / 32000, "ends_at_s": ends}
