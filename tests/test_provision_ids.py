@@ -41,3 +41,41 @@ def test_a_device_id_another_board_signs_with_is_refused_before_the_board_gets_a
     from host_tools.board.provision import _one_board_per_id
 
     _one_board_per_id({"device_id": "hall"}, "hall", History.load(tmp_path / "h.json"))
+
+
+def test_a_second_board_given_an_id_this_computer_gave_another_board_is_refused(
+        board, firmware_image, tmp_path):
+    """No session was ever received: only `earshot provision` has seen the first board. The
+    history remembers which chip (machine.unique_id()) took the id, so a second board asking
+    for it is refused before it gets a key; the first board may have its key replaced, and
+    `earshot record` on a board that took the id elsewhere warns."""
+    from host_tools.hil.fixtures import boot_board
+
+    hist = str(tmp_path / "h.json")
+    first = earshot("provision", "--port", board.port, "--device-id", "kitchen",
+                    "--key-file", str(tmp_path / "k1.key"), "--history", hist, "--json")
+    assert first.returncode == 0, first.stderr
+    chip = History.load(hist).chip("kitchen")
+    assert chip and len(chip) == 12, chip
+
+    with boot_board(firmware_image, tmp_path / "second") as other:
+        other.wait_booted()
+        r = earshot("provision", "--port", other.port, "--device-id", "kitchen",
+                    "--key-file", str(tmp_path / "k2.key"), "--history", hist)
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+        assert "device id kitchen is taken" in r.stderr and chip in r.stderr, r.stderr
+        assert not (tmp_path / "k2.key").exists()
+        assert '"provisioned": false' in earshot("status", "--port", other.port,
+                                                 "--json").stdout
+
+        # That board, given the id by another computer (another history), is then named
+        # by this computer's recorder the moment it greets it.
+        ok = earshot("provision", "--port", other.port, "--device-id", "kitchen",
+                     "--key-file", str(tmp_path / "k2.key"), "--history",
+                     str(tmp_path / "elsewhere.json"))
+        assert ok.returncode == 0, ok.stderr
+        rec = earshot("record", "--port", other.port, "--key-file", str(tmp_path / "k2.key"),
+                      "--out", str(tmp_path / "rec"), "--seconds", "0.5", "--history", hist)
+        assert rec.returncode == 0, rec.stderr
+        assert "earshot: warning:" in rec.stderr and "another board (chip %s)" % chip \
+            in rec.stderr, rec.stderr

@@ -579,6 +579,7 @@ class App:
             "muted": self.mute.muted, "consent": self.describe_consent(),
             "uptime_ms": self.hw.ticks_ms(), "gate": gate.NAMES[self.gate.state],
             "device_id": self.identity.get("device_id"),
+            "chip_id": getattr(self.hw, "chip_id", None),
             "provisioned": self.forwarder.signer is not None,
             "log": {"entries": len(self.log), "head": self.log.head()[1],
                     "repair": self.log.quarantine.summary()},

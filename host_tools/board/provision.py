@@ -22,7 +22,8 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
     meanwhile, the request is withdrawn on the board and no key file is kept.
     Local mistakes (a bad device id, a key file in the way) fail before the board is reached;
     a device id this computer's receiver history (`history`: a path, None for the default)
-    already knows from another board fails before the board gets a key.
+    already gave to another board, or received sessions under from another board, fails
+    before the board gets a key. The history remembers which board (its chip id) took it.
     """
     from ..records.history import History
 
@@ -37,7 +38,8 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
     key = os.urandom(keys.KEY_SIZE)
     history = History.load(history)
     with Client(port, timeout=15.0) as board:
-        _one_board_per_id(board.hello(), device_id, history)  # before anything is written
+        hello = board.hello()
+        _one_board_per_id(hello, device_id, history)  # before anything is written
         with path.staged(key):
             reply, outcome = board.command_confirmed("provision", countdown=countdown,
                                                      device_id=device_id, key=key.hex(),
@@ -46,13 +48,25 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
                 raise EarshotError("%s: nobody confirmed the new key on the board; it keeps its "
                                    "old key and no key file was written" % outcome)
             path.commit()
+        if hello.get("chip_id"):
+            # Which board is this device id, for the next provision and record on this computer.
+            history.set_chip(device_id, hello["chip_id"])
+            history.save()
     return device_id, path.path, outcome
 
 
 def _one_board_per_id(hello, device_id, history):
     """Two boards signing as one device id: the receiver takes the second one's sessions for
     replays of the first's (its counters start again) and refuses them. A board that already
-    is `device_id` (a key replacement) may keep it."""
+    is `device_id` (a key replacement) may keep it, unless this computer gave that id to
+    another chip."""
+    chip, given = hello.get("chip_id"), history.chip(device_id)
+    if chip and given and chip != given:
+        raise EarshotError("device id %s is taken: this computer gave it to another board (chip "
+                           "%s), and this board is chip %s. Two boards with one id look like "
+                           "replays of each other, so the second one's sessions would be "
+                           "refused: give this board another --device-id"
+                           % (device_id, given, chip))
     if hello.get("device_id") == device_id or not history.knows(device_id):
         return
     top = history.max_counter(device_id)

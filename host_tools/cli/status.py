@@ -30,7 +30,8 @@ def format_status(s):
         gate = str(s.get("gate"))
     lines = [
         "firmware  %s (protocol v%s)" % (s.get("version"), s.get("protocol")),
-        "board     %s" % s.get("board"),
+        "board     %s%s" % (s.get("board"),
+                            " (chip %s)" % s["chip_id"] if s.get("chip_id") else ""),
         "device    %s" % (s.get("device_id") or "not provisioned (earshot provision)"),
         "mute      %s" % ("MUTED: microphone off, mute LED lit" if muted
                           else "unmuted: microphone on, mute LED off"),

@@ -9,7 +9,9 @@ went backwards, and a transparency log rolled back or rewritten since it was las
      "devices": {"<device id>": {
          "sessions": {"<counter>": {"tag": hex, "digest": hex or null, "source": str,
                                     "prev": hex (the tag the header chains to)}},
-         "log_head": [seq, "hash hex"] or null}}}
+         "log_head": [seq, "hash hex"] or null,
+         "chip": hex (optional: the chip id of the board `earshot provision` gave this
+                 device id on this computer)}}}
 
 `source` names where a session was first received (a capture's SHA-256, or the directory
 `record` stored it in), so verifying the same capture twice is not a replay of itself. At most
@@ -150,6 +152,19 @@ class History:
         d["sessions"].setdefault(str(counter), {"tag": tag, "digest": None, "source": source,
                                                 "baseline": True})
         self._changed = True
+
+    # -- which board is the device ------------------------------------------------------------
+
+    def chip(self, dev):
+        """The chip id (a board's status `chip_id`) this computer provisioned as `dev`, or None."""
+        d = self._device(dev)
+        return d.get("chip") if d else None
+
+    def set_chip(self, dev, chip):
+        d = self._device(dev, create=True)
+        if d.get("chip") != chip:
+            d["chip"] = chip
+            self._changed = True
 
     # -- the transparency log ------------------------------------------------------------------
 

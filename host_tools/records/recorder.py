@@ -118,21 +118,30 @@ class Recorder:
         """The board's hello: a device this history has never heard of is remembered now, with
         the newest session the board says it sent (its status `last_session`), so a first
         session lost before anything was kept (the recorder killed) is noticed by the next
-        recorder: the session after it chains to a header this history never received."""
+        recorder: the session after it chains to a header this history never received.
+        Returns a warning (a str) when this board is not the one this computer gave its
+        device id to: its sessions will look like replays of the other one's."""
         dev = status.get("device_id")
         last = status.get("last_session")
+        given, chip = self.history.chip(dev) if dev else None, status.get("chip_id")
+        if given and chip and given != chip:
+            return ("this board (chip %s) calls itself %s, but this computer gave that device "
+                    "id to another board (chip %s): two boards with one id look like replays "
+                    "of each other, so sessions will be refused. Give one of them another id "
+                    "(earshot provision --device-id)" % (chip, dev, given))
         if not dev or not isinstance(last, dict) or self.history.knows(dev):
-            return
+            return None
         if status.get("gate") in ("open", "closing"):
             # A session was streaming as the board answered: its header came before the
             # answer, so `last_session` is that one and this recorder receives it. It, not the
             # board's word, starts this history for the device.
-            return
+            return None
         counter, tag = last.get("counter"), last.get("tag")
         if isinstance(counter, int) and isinstance(tag, str) and len(tag) == 64:
             self.history.baseline(dev, counter, tag, "the board's last session before the "
                                   "first recording (%s)" % self.source)
             self.history.save()
+        return None
 
 
 def _restart_cause(boot):

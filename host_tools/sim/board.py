@@ -11,6 +11,7 @@ The supervisor plays the part of the board's silicon around MicroPython:
 """
 
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -47,6 +48,12 @@ BOOT_HOLD_S = 3.0
 _BOOT_FAILURES = 3  # MicroPython dying before it boots this often in a row: stop, say why
 
 
+def chip_mac(flash_dir):
+    """A locally administered MAC (02:e5:...) that names the board whose flash is `flash_dir`."""
+    digest = hashlib.sha256(str(Path(flash_dir).resolve()).encode()).digest()
+    return ":".join("%02x" % b for b in b"\x02\xe5" + digest[:4])
+
+
 class VirtualBoard:
     """A virtual ESP32-S3 Earshot board. Use as a context manager.
 
@@ -69,7 +76,7 @@ class VirtualBoard:
     """
 
     def __init__(self, flash_dir=None, erase=False, heap=VIRTUAL_HEAP, board="virtual", link=None,
-                 mac="02:e5:00:00:00:01", download_mode=False, serial_cost=True,
+                 mac=None, download_mode=False, serial_cost=True,
                  uart_baud=BOOT_BAUD, tick_hz=100, usb_cdc=True, flash_cost=True,
                  clock_start_ms=0, renumerate=False):
         self.heap = "%dK" % (parse_heap(heap) >> 10)
@@ -88,7 +95,10 @@ class VirtualBoard:
         if erase and self.flash_dir.exists():
             shutil.rmtree(self.flash_dir)
         self.flash_dir.mkdir(exist_ok=True)
-        self.mac = mac
+        # A chip's MAC lives in its eFuse and is what machine.unique_id() returns: one per
+        # board. Taken from the flash's path, so the same flash is the same board across runs
+        # and two boards (two flash directories) are two chips.
+        self.mac = mac or chip_mac(self.flash_dir)
         self.link = link
         self.download_mode = download_mode
         self.log_path = Path(self._tmp) / "micropython.log"

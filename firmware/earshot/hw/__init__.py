@@ -34,6 +34,8 @@
 #                            blocks as long as the console driver does; n < len(data): the host
 #                            is not reading (see host_took), what it got of data is unknown
 #   urandom(n) -> bytes      n random bytes
+#   chip_id                  this chip's id as hex (machine.unique_id(): the base MAC from
+#                            eFuse), so a host can tell two boards given one device id apart
 #   cpu_hz                   the CPU clock the board runs at, read back after boot set it
 #                            (set_clock); 0 when the build cannot tell
 #   fail_safe()              mic off and mute LED on, from any state; never raises

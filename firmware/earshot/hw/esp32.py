@@ -3,6 +3,7 @@
 # PDM mic, codec mic; GPIO or NeoPixel LED) are small classes picked from tables.
 # The hw package (this module and esp32_es7210.py) is the only firmware code that imports `machine`.
 
+import binascii
 import os
 import select
 import sys
@@ -190,6 +191,8 @@ class Hardware:
         self.cpu_hz, note = set_clock(machine)
         if note:
             print(note)
+        # ports/esp32/modmachine.c mp_machine_unique_id: esp_efuse_mac_get_default(), 6 bytes
+        self.chip_id = binascii.hexlify(machine.unique_id()).decode()
         self._console(board)
 
     def speaker(self):

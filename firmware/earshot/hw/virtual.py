@@ -5,6 +5,7 @@
 # $EARSHOT_SIM_SOCK; the USB serial is this process's stdin/stdout. Board time is the world's
 # clock: the audio clock plus what serial and flash writes cost. See host_tools/sim/world.py
 # and host_tools/sim/wire.py (the opcodes and pin ids, one copy for both sides).
+import binascii
 import os
 import select
 import socket
@@ -67,6 +68,8 @@ class Hardware:
         self.cpu_hz, note = set_clock(machine)
         if note:
             print(note)
+        # As hw.esp32: the board's MAC, which the virtual board takes from its flash's path.
+        self.chip_id = binascii.hexlify(machine.unique_id()).decode()
         baud, wake_ms = console_settings(board)
         if baud:
             # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model,
