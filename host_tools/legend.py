@@ -39,7 +39,7 @@ class Light:
     led: str  # "mute LED" or "status LED"
     rgb: tuple  # the colour lit; (0, 0, 0) for off
     colour: str  # its name
-    pattern: str  # "steady", "off", "blinking", "alternating with white"
+    pattern: str  # "steady", "off", "blinking", "flickering", "alternating with white"
     means: str
     you_can: str
 
@@ -115,6 +115,13 @@ def card():
         "be changed until it restarts; the microphone stays off until the mute button is pressed.",
         "If nobody in the home is updating it, unplug it and plug it in again: it locks again."))
     rows.append(Light(
+        "status LED", v.STATUS_LED["private"][0], "the setting's colour",
+        "flickering (dark %d ms of every %d ms)" % (v.REPAIR_DARK_MS, v.REPAIR_FLICKER_MS),
+        "The board found its log of what it did changed or damaged when it started, and set "
+        "the lines that did not check out aside. Every entry that checks out was kept.",
+        "Ask who set it up to look at the log (earshot log says which lines). Then hold the "
+        "mute button for 2 seconds: the flicker stops; the lines stay kept aside."))
+    rows.append(Light(
         "status LED", v.STATUS_LED["private"][0], "the setting's colour", "alternating with white "
         "(%d ms)" % v.TEST_MODE_BLINK_MS,
         "Test mode: a developer may feed recorded audio into the board.",
@@ -156,7 +163,7 @@ def _led_svg(r, cx, cy):
                 'stroke-width="2" stroke-dasharray="4 3"/>' % (cx, cy))
     parts = ['<circle cx="%d" cy="%d" r="15" fill="%s" stroke="#222" stroke-width="1.5"/>'
              % (cx, cy, fill)]
-    if r.pattern.startswith(("blinking", "slow blinking")):
+    if r.pattern.startswith(("blinking", "slow blinking", "flickering")):
         parts.append('<circle cx="%d" cy="%d" r="15" fill="#ffffff" stroke="#444" '
                      'stroke-width="2" stroke-dasharray="4 3"/>' % (cx + 40, cy))
     elif r.pattern.startswith("alternating"):

@@ -39,6 +39,10 @@ STATUS_LED = {
 BLINK_MS = 250  # a request waiting for the button: the requested colour blinks, on/off
 TEST_MODE_BLINK_MS = 500  # test mode: the status colour alternates with white
 UNLOCKED_BLINK_MS = 500  # unlocked at the board: white on, dark, until the next reset
+# A log repair not acknowledged at the board: the status colour, dark REPAIR_DARK_MS of every
+# REPAIR_FLICKER_MS (firmware/earshot/app.py)
+REPAIR_FLICKER_MS = 500
+REPAIR_DARK_MS = 100
 MUTE_LED = "red, lit: the microphone is off (mute)"
 # The household's gesture that allows what a host asked for (firmware/earshot/buttons.py BOTH_MS);
 # nothing else uses it, and push-to-talk is ignored while a request waits.
@@ -46,6 +50,8 @@ CONFIRM_GESTURE = "hold both buttons together"
 # Acknowledging a log repair (firmware/earshot/app.py _acknowledge_repair): the mute button
 # held past buttons.LONG_MS (1.5 s); a short press still mutes/unmutes.
 REPAIR_ACK_GESTURE = "hold the mute button on the board for 2 seconds"
+REPAIR_LIGHT = ("the board repaired its log at start-up and set lines aside (earshot "
+                "log says which); to acknowledge, %s" % REPAIR_ACK_GESTURE)
 
 
 def repair_warning(repair):
@@ -116,10 +122,11 @@ WHITE = (255, 255, 255)
 DARK = (0, 0, 0)
 
 
-def shown_light(preset, guest=False, waiting=None, test_mode=False, access=None):
+def shown_light(preset, guest=False, waiting=None, test_mode=False, access=None, repair=False):
     """What the status LED shows now, in the firmware's order (app.py _show_status_led):
     unlocked, then a request waiting for the household (a consent: its colour; a key
-    replacement: white), then the preset (alternating with white in test mode).
+    replacement: white), then a log repair not yet acknowledged (`repair`: the preset's
+    colour, flickering), then the preset (alternating with white in test mode).
 
     `waiting`: the status reply's `confirm` ({"what", "target"}), or a consent target (the
     preset name a host asked for). Returns {"rgb", "colour", "pattern", "means"}."""
@@ -141,16 +148,19 @@ def shown_light(preset, guest=False, waiting=None, test_mode=False, access=None)
                          "(device %s)" % (CONFIRM_GESTURE, waiting.get("target"))}
     rgb, name, meaning = STATUS_LED["guest" if guest else preset if preset in STATUS_LED
                                     else "custom"]
+    if repair:
+        return {"rgb": rgb, "colour": name, "pattern": "flickering",
+                "means": "%s; %s" % (meaning, REPAIR_LIGHT)}
     if test_mode:
         return {"rgb": rgb, "colour": name, "pattern": "alternating with white",
                 "means": "%s; test mode: a host may play audio into the board" % meaning}
     return {"rgb": rgb, "colour": name, "pattern": "steady", "means": meaning}
 
 
-def led_text(preset, waiting=None, test_mode=False, access=None, guest=False):
+def led_text(preset, waiting=None, test_mode=False, access=None, guest=False, repair=False):
     """What the status LED shows now and what it means, e.g. 'green: private: nothing ...'
     (shown_light, as one line)."""
-    light = shown_light(preset, guest, waiting, test_mode, access)
+    light = shown_light(preset, guest, waiting, test_mode, access, repair)
     if light["pattern"] == "steady":
         return "%s: %s" % (light["colour"], light["means"])
     if light["pattern"] == "alternating with white":
@@ -174,6 +184,8 @@ def light_named(rgb, pattern):
     elif pattern in ("blinking", "slow blinking"):
         means = "a host's request for %s waits for someone to %s on the board" % (
             preset or name, CONFIRM_GESTURE)
+    elif pattern == "flickering":
+        means = "%s; %s" % (STATUS_LED[preset][2] if preset else name, REPAIR_LIGHT)
     elif pattern == "alternating with white":
         means = "%s; test mode: a host may play audio into the board" % (
             STATUS_LED[preset][2] if preset else name)
@@ -201,6 +213,9 @@ def legend():
                                                                 CONFIRM_GESTURE))
     lines.append("%-8s white %d ms, dark %d ms: unlocked at the board for an update, until the "
                  "next reset" % ("slow", UNLOCKED_BLINK_MS, UNLOCKED_BLINK_MS))
+    lines.append("%-8s the status colour, dark %d ms of every %d ms: the board repaired its "
+                 "log at start-up; %s to acknowledge" % ("flicker", REPAIR_DARK_MS,
+                                                         REPAIR_FLICKER_MS, REPAIR_ACK_GESTURE))
     lines.append("%-8s %s" % ("mute LED", MUTE_LED))
     return lines
 

@@ -55,6 +55,34 @@ def test_pins_names_the_blink_by_board_time_however_slowly_the_host_polls(steps,
         assert classify(samples) == (WHITE, pattern), (start, samples)
 
 
+class FlickeringBoard(BlinkingBoard):
+    """A log repair nobody has acknowledged (firmware/earshot/app.py): the status colour, dark
+    for the first 100 ms of every 500 ms."""
+
+    def led(self, t):
+        return DARK if round(t * 1000) % 500 < 100 else self.colour
+
+    def edges(self, since):
+        out = []
+        for k in itertools.count(int(since // 0.5)):
+            for at in (k * 0.5, k * 0.5 + 0.1):
+                if at > self.t:
+                    return out
+                if at > since:
+                    out.append([at, "status_led", list(self.led(at))])
+
+
+@pytest.mark.parametrize("steps", [(0.03,), (0.35, 0.41, 0.28), (0.9,), (0.02, 0.7)],
+                         ids=["idle", "loaded", "very-loaded", "uneven"])
+def test_pins_names_the_log_repair_flicker_apart_from_every_blink(steps):
+    # Its lit phase (400 ms) is longer than the 250 ms blink's and shorter than the unlocked
+    # board's 500 ms: named by a lit phase it would pass for "slow blinking".
+    for start in (3.17, 3.49, 3.51, 4.0):
+        board = FlickeringBoard(0.5, steps, start=start, colour=(0, 255, 0))
+        _, samples = watch(board.ask, board.edges, wait=lambda s: None)
+        assert classify(samples) == ((0, 255, 0), "flickering"), (start, samples)
+
+
 def test_pins_names_a_steady_light_and_test_mode_s_alternation_in_board_time():
     class Steady(BlinkingBoard):
         def led(self, t):

@@ -38,6 +38,10 @@ def test_host_legend_data_matches_the_firmwares_colours_presets_and_timings():
     app = (FIRMWARE / "earshot" / "app.py").read_text()
     assert int(re.search(r"_TEST_MODE_BLINK_MS = const\((\d+)\)", app).group(1)) == \
         v.TEST_MODE_BLINK_MS
+    assert int(re.search(r"_REPAIR_FLICKER_MS = const\((\d+)\)", app).group(1)) == \
+        v.REPAIR_FLICKER_MS
+    assert int(re.search(r"_REPAIR_DARK_MS = const\((\d+)\)", app).group(1)) == \
+        v.REPAIR_DARK_MS
     assert [f for f, _ in legend.PLAIN_FLAGS] == fw["flags"]
 
 

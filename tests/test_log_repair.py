@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+from host_tools.cli.pins import classify, watch
 from host_tools.records.translog import read_log
 from tests.household import Earshot, provisioned_board, wait_event
 from tests.test_store import decode_state
@@ -23,6 +24,16 @@ def _status(board):
     r = earshot("status", "--port", board.port, "--json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
+
+
+def _light(board):
+    """The status LED's pattern, watched in board time as `earshot pins` does."""
+    def ask():
+        return {"sim_time_s": board.time_s, "powered": True,
+                "pins": {"status_led": list(board.pins()["status_led"])}}
+
+    _, samples = watch(ask, lambda since: [list(e) for e in board.edges(since)])
+    return classify(samples)
 
 
 def test_a_tampered_entry_is_set_aside_and_warned_about_until_acknowledged_at_the_board(
@@ -49,6 +60,8 @@ def test_a_tampered_entry_is_set_aside_and_warned_about_until_acknowledged_at_th
 
         repair = _status(board)["log"]["repair"]  # answered: the board has started
         assert repair["pending"] and repair["lines"] == 1
+        # The board itself warns: its status LED flickers in the preset's colour.
+        assert _light(board) == ((0, 255, 0), "flickering")
         after = read_log(log)
         assert after.ok, after.error
         kept = {e.seq: e.hash for e in after.entries}
@@ -59,6 +72,7 @@ def test_a_tampered_entry_is_set_aside_and_warned_about_until_acknowledged_at_th
 
         r = earshot("status", "--port", board.port)
         assert "LOG       WARNING: the board repaired its log" in r.stdout, r.stdout
+        assert "LED       green, flickering: " in r.stdout, r.stdout
         r = earshot("log", "--port", board.port, "--history", str(tmp_path / "h.json"))
         assert r.returncode == 0, r.stderr
         assert "entry #%d was set aside" % seq in r.stdout
@@ -87,6 +101,7 @@ def test_a_tampered_entry_is_set_aside_and_warned_about_until_acknowledged_at_th
         assert status["log"]["repair"]["pending"] is False
         assert status["log"]["repair"]["kept_bytes"] == len(edited) + 1  # still kept aside
         assert "WARNING" not in earshot("status", "--port", board.port).stdout
+        assert _light(board) == ((0, 255, 0), "steady")
         assert read_log(log).entries[-1].kind == "repair_ack"
     finally:
         board.close()

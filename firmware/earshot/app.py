@@ -36,6 +36,10 @@ _MEM_EVERY = const(63)  # sample the heap every 64 frames
 # buffer (ibuf 32768, 256 ms) is read empty within 13 frames even by a loop that never waits.
 _SPLICE_FRAMES = const(16)
 _UNLOCKED_BLINK_MS = const(500)
+# A log repair nobody has acknowledged at the board: the status colour, dark for the first
+# _REPAIR_DARK_MS of every _REPAIR_FLICKER_MS (a flicker no other pattern has).
+_REPAIR_FLICKER_MS = const(500)
+_REPAIR_DARK_MS = const(100)
 _WHITE = (255, 255, 255)
 _DARK = (0, 0, 0)
 # machine.reset_cause() numbering of the hw package (earshot/hw/__init__.py), for the log.
@@ -187,6 +191,9 @@ class App:
         #                            250 ms, dark 250 ms (the gesture confirms only what this
         #                            showed, so it outranks everything else)
         #   unlocked (maintenance)   white 500 ms, dark 500 ms
+        #   log repaired, not yet    the status colour, dark 100 ms of every 500 ms, until
+        #   acknowledged             someone holds the mute button (it hides test mode and
+        #                            speaking meanwhile)
         #   test mode                the status colour alternating with white every 500 ms
         #   speaking                 the status colour at a quarter brightness, steady
         #   otherwise                the applied preset's colour, steady
@@ -202,6 +209,9 @@ class App:
                 colour = _WHITE
         elif self.access.mode == UNLOCKED:
             colour = _DARK if (now // _UNLOCKED_BLINK_MS) & 1 else _WHITE
+        elif self.log.quarantine.pending:
+            colour = _DARK if now % _REPAIR_FLICKER_MS < _REPAIR_DARK_MS \
+                else self.consent.led_colour()
         else:
             colour = self.consent.led_colour()
             if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:

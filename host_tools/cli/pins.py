@@ -3,8 +3,9 @@ buttons; the same names and colours as the status LED legend.
 
 The status LED says some things by a pattern, not a colour (docs/sessions.md): white steady is
 a custom consent, white blinking a key replacement waiting for the household, white blinking
-slowly an unlocked board, a colour alternating with white test mode. So the LED is watched
-for a moment of board time (until its pattern is certain, at most 1.3 s) and named by what it
+slowly an unlocked board, a colour alternating with white test mode, a colour flickering (dark
+100 ms of every 500) a log repair nobody acknowledged. So the LED is watched for a moment of
+board time (until a whole dark phase tells its pattern, at most 1.6 s) and named by what it
 did, never by one sample's colour alone: every change comes with the board time the board made
 it (the simulator's record, like a logic analyser's), so a busy PC cannot stretch a blink.
 """
@@ -14,8 +15,9 @@ import time
 from .common import add_json_argument, add_sim_port_argument
 
 STEADY_S = 0.55  # no change for this long: steady (every pattern changes within 500 ms)
-WATCH_S = 1.3  # long enough to see one whole lit phase of the slowest pattern (500 ms)
-SLOW_S = 0.375  # a phase longer than this is the 500 ms blink, shorter the 250 ms one
+WATCH_S = 1.6  # long enough to see one whole dark phase of the slowest pattern (500 ms)
+SLOW_S = 0.375  # a dark phase longer than this is the 500 ms blink, shorter the 250 ms one
+FLICKER_S = 0.175  # a dark phase shorter than this is the log repair's 100 ms flicker
 _STALLED_S = 10  # host seconds without the board's clock moving: it is not running
 _WHITE, _DARK = (255, 255, 255), (0, 0, 0)
 
@@ -88,31 +90,37 @@ def _certain(samples):
     colours = {c for _, c in samples}
     if _DARK not in colours:
         return len(colours) > 1  # a colour and white, never dark: test mode
-    return _whole_phase(samples) is not None
+    return _whole_phase(samples, dark=True) is not None
 
 
-def _whole_phase(samples):
-    """The longest phase (lit or dark) seen from the change that began it to the change that
-    ended it, in board seconds, or None. The blink patterns are lit and dark for equal halves
-    (firmware/earshot/app.py: lit while (elapsed // BLINK_MS) is even), so either half tells
-    the period. The first sample is where watching began and the last where it ended, not
-    changes: a phase that touches either is not whole."""
+def _whole_phase(samples, dark=None):
+    """The longest phase seen from the change that began it to the change that ended it, in
+    board seconds, or None: of either kind, or only dark ones (dark=True). The blink patterns
+    are lit and dark for equal halves (firmware/earshot/app.py: lit while (elapsed // BLINK_MS)
+    is even); the log repair's flicker is dark 100 ms and lit 400 ms, so only a dark phase
+    tells all three apart. The first sample is where watching began and the last where it
+    ended, not changes: a phase that touches either is not whole."""
     changes = [(t, c) for i, (t, c) in enumerate(samples)
                if 0 < i < len(samples) - 1 and c != samples[i - 1][1]]
-    spans = [b[0] - a[0] for a, b in zip(changes, changes[1:])]
+    spans = [b[0] - a[0] for a, b in zip(changes, changes[1:])
+             if dark is None or (a[1] == _DARK) == dark]
     return max(spans) if spans else None
 
 
 def classify(samples):
-    """(rgb, pattern) the samples show: pattern is off, steady, blinking, slow blinking or
-    alternating with white (docs/sessions.md, the status LED legend)."""
+    """(rgb, pattern) the samples show: pattern is off, steady, blinking, slow blinking,
+    flickering or alternating with white (docs/sessions.md, the status LED legend)."""
     colours = [c for _, c in samples]
     lit = [c for c in colours if c != _DARK]
     if not lit:
         return _DARK, "off"
     if _DARK in colours:
         rgb = max(set(lit), key=lit.count)
-        phase = _whole_phase(samples)
+        phase = _whole_phase(samples, dark=True)
+        if phase is None:
+            phase = _whole_phase(samples)  # watched too briefly: the best guess
+        elif phase < FLICKER_S:
+            return rgb, "flickering"
         return rgb, "slow blinking" if phase is not None and phase > SLOW_S else "blinking"
     others = [c for c in lit if c != _WHITE]
     if others and _WHITE in lit:

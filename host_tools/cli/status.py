@@ -42,7 +42,8 @@ def format_status(s):
                                                 "--wake-word NAME)"),
         "access    %s" % ACCESS.get(s.get("access"), s.get("access") or "?"),
         "LED       %s" % led_text(c.get("preset"), waiting, s.get("test_mode"),
-                                  s.get("access"), c.get("guest")),
+                                  s.get("access"), c.get("guest"),
+                                  ((s.get("log") or {}).get("repair") or {}).get("pending")),
     ]
     if s.get("hardware_muted"):
         lines[3] = "mute      MUTED by the mute switch: slide it to unmute"

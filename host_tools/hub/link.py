@@ -243,6 +243,8 @@ class BoardLink(threading.Thread):
                 # a session it was sending will never be closed.
                 self._status_due = True
                 self._session_facts(self.live.abandon("truncated: the board restarted"))
+            if kind == "log_repair":
+                self._status_due = True  # acknowledged at the board: its LED stops flickering
             if kind in _LOG_EVENTS or (kind == "state" and ev.get("m") == "mute"):
                 self._log_due = time.monotonic() + LOG_SETTLE_S
         elif frame.type in (T_SESSION_HEADER, T_SESSION_CHUNK, T_SESSION_CLOSE):

@@ -78,6 +78,9 @@ class BoardView:
     def _on_status(self, s):
         self.board = {k: s.get(k) for k in ("device_id", "board", "version", "wake_word", "speaker",
                                             "test_mode", "provisioned", "access")}
+        # A log repair set aside lines and nobody acknowledged it at the board: its LED flickers.
+        self.board["repair_pending"] = bool(((s.get("log") or {}).get("repair") or {})
+                                            .get("pending"))
         self.muted = bool(s.get("muted"))
         self.gate = s.get("gate")
         self._consent(s.get("consent") or {})
@@ -240,7 +243,7 @@ class BoardView:
             return None
         c = self.consent
         light = v.shown_light(c["preset"], c["guest"], self.pending, self.board.get("test_mode"),
-                              self.board.get("access"))
+                              self.board.get("access"), self.board.get("repair_pending"))
         return dict(light, rgb=list(light["rgb"]))
 
     def log_json(self):
