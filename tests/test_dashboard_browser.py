@@ -517,3 +517,58 @@ def test_on_a_phone_a_waiting_request_is_the_first_card_and_names_who_asked(brow
                     headers=headers)[0] == 200
     page.wait_for_selector("#confirm-card.cancelled")
     assert "the computer withdrew it" in page.inner_text("#confirm-text")
+
+
+def test_a_board_the_page_loses_is_described_in_household_words(browser, firmware_image,
+                                                                tmp_path):
+    """Two boards the page had: one's cable is pulled (its device node goes away), the other
+    restarts into the MicroPython REPL (its firmware removed). The terminal gets the raw
+    errors; the page says each in a household phrase, and nothing technical (a device path, a
+    URL, an errno, "REPL", the port's own spelling) is on it. (A port another program holds,
+    a network address nobody answers: test_link_words.py, with the errors pyserial raises.)"""
+    from host_tools.hil.fixtures import boot_board
+
+    gone = boot_board(firmware_image, tmp_path / "gone")
+    repl = boot_board(firmware_image, tmp_path / "repl")
+    proc = None
+    try:
+        for b in (gone, repl):
+            b.start()
+            b.wait_booted()
+        ports = {gone.port: "unplugged, switched off or out of reach",
+                 repl.port: "not running its Earshot software"}
+        proc = Earshot("dashboard", "--bind", "127.0.0.1:0", "--port", gone.port, "--port",
+                       repl.port, env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+        url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
+        pg = browser.new_page()
+        try:
+            for n in (1, 2):
+                pg.goto(url + "board/%d" % n)
+                pg.wait_for_selector("#link-state.up")
+            gone.close()  # the cable is pulled
+            repl.power_cut()
+            (repl.flash_dir / "main.py").unlink()  # it starts into the REPL
+            repl.power_on()
+            for n, (port, words) in enumerate(ports.items(), 1):
+                pg.goto(url + "board/%d" % n)
+                _wait_or_say(pg, "document.getElementById('link-state').textContent"
+                                 ".includes(%s)" % json.dumps(words),
+                             lambda: "board %d (%s): the page says %r; the terminal: %s" % (
+                                 n, port, pg.inner_text("#link-state"), proc.output[-1500:]),
+                             timeout=30000)
+                text = pg.inner_text("body").lower()
+                for raw in ("/dev/", "://", "errno", "repl", "could not", "pts", "exception",
+                            "traceback", "micropython", port.lower()):
+                    assert raw not in text, (port, raw, text)
+            pg.goto(url)  # the overview names them the same way
+            pg.wait_for_selector("#boards li.board")
+            text = pg.inner_text("body").lower()
+            for raw in ("/dev/", "://", "errno", "repl", "pts"):
+                assert raw not in text, (raw, text)
+        finally:
+            pg.close()
+    finally:
+        if proc is not None:
+            proc.stop()
+        for b in (gone, repl):
+            b.close()

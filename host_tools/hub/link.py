@@ -61,6 +61,7 @@ class BoardLink(threading.Thread):
         self._heard = time.monotonic()  # when the board last sent anything
         self._ping = None  # (command number, sent at) of the status asked for liveness
         self._silent = False
+        self._silent_why = None  # what the page was told the board says instead of answering
         self._pins = []  # (seq, hash) of the head verified last: a rewritten log fails
         # Where the same board is now when its port is gone: a real ESP32-S3 re-enumerates its
         # USB port at every reset. locate(old port) -> its new port (found by USB serial number
@@ -158,6 +159,8 @@ class BoardLink(threading.Thread):
         self._heard = time.monotonic()
         self._ping = None
         self._silent = False
+        if self.client is not None:
+            self.client.forget_talk()  # what it says if it goes silent is said from now on
         self.publish("link", {"state": "up", "error": None})
         self.publish("status", _plain(status))
         self._log_due = time.monotonic()
@@ -181,11 +184,19 @@ class BoardLink(threading.Thread):
         self._went_silent()
 
     def _went_silent(self):
+        # A board that restarted into the MicroPython REPL (or another protocol version) says
+        # so on the line: that, not plain silence, is why it does not answer (also when it
+        # says so only after it fell silent: this runs every ANSWER_S while it stays silent).
+        other = self.client.other_talk() if self.client is not None else None
         if self._silent:
+            if other and other != self._silent_why:
+                self._silent_why = other
+                self.publish("link", {"state": "silent", "error": other})
             return
-        self._silent = True
+        self._silent, self._silent_why = True, other
         self._session_facts(self.live.abandon("truncated: the board stopped answering"))
-        self.publish("link", {"state": "silent", "error": "no answer from the board for %.0f s"
+        self.publish("link", {"state": "silent", "error": other or
+                              "no answer from the board for %.0f s"
                               % (time.monotonic() - self._heard)})
 
     def _serve_requests(self):

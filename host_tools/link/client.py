@@ -218,6 +218,16 @@ class Client:
                                     waiting_until is None else
                                     "the board did not report the outcome of %s" % name)
 
+    def other_talk(self):
+        """Why the board, silent in the Earshot protocol, is talking otherwise (it is at the
+        MicroPython REPL, or speaks another protocol version), from what it sent since
+        forget_talk(); None when it sent nothing that says."""
+        reason = self._silence_reason()
+        return None if reason.startswith("no answer from") else reason
+
+    def forget_talk(self):
+        self.parser.noise.clear()
+
     def _silence_reason(self):
         noise = bytes(self.parser.noise)
         if self.parser.versions_seen - {VERSION}:
