@@ -243,6 +243,59 @@ def test_earshot_press_both_then_consent_set_under_the_hold_changes_nothing(sim)
     assert s["confirm"]["by"].endswith("earshot consent set contribute")
 
 
+class HoldAsItArrives:
+    """The household starts holding both buttons as the host's command (the first line on the
+    line that holds `needle`) is on its way: it reaches the firmware HOLD_LEAD_S of board time
+    into the hold, however slowly the PC runs the `earshot` command that sends it (the line
+    from the host is held back meanwhile, as a busy USB host would)."""
+
+    HOLD_LEAD_S = 0.1
+
+    def __init__(self, board, needle, seconds=2.0):
+        self.start = None
+        feed = board.console.feed
+
+        def deliver(data):
+            if self.start is None and needle in data:
+                self.start = board.time_s
+                board.world.hold(BOTH, seconds, at=self.start)
+                wait_for(lambda: board.time_s >= self.start + self.HOLD_LEAD_S, timeout=30)
+            return feed(data)
+
+        board.console.feed = deliver
+
+
+def test_a_swap_under_a_hold_at_the_command_line_is_refused(sim, tmp_path):
+    # Issue 20, attack 2, typed at the command line: the household has seen "history" blink
+    # and holds both buttons; within the half second the host makes it private (the request
+    # is withdrawn), then asks for contribute, and for a key of its own.
+    board, client, port = sim
+    r = earshot("consent", "set", "history", "--port", port, "--no-wait")
+    assert r.returncode == 0, r.stderr
+    board.advance(1.5)  # it has blinked for more than a second
+    hold = HoldAsItArrives(board, b'"preset":"private"')
+    r = earshot("consent", "set", "private", "--port", port)
+    assert r.returncode == 0, r.stderr
+    assert hold.start is not None
+    r = earshot("consent", "set", "contribute", "--port", port, "--no-wait")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "the board takes a new one in" in r.stderr, r.stderr
+    key = tmp_path / "attacker.key"
+    r = earshot("provision", "--port", port, "--device-id", "attacker", "--key-file", str(key))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "the board takes a new one in" in r.stderr, r.stderr
+    assert not key.exists()
+    board.advance(max(0.0, hold.start + 2.5 - board.time_s))  # the hold is over
+    s = client.command("status")
+    assert s["consent"]["preset"] == "private" and s["device_id"] == DEVICE_ID, s
+    assert s["confirm"] is None
+    assert not [c for c in consent_entries(board) if c["source"] == "host+button"]
+    log = requests(board)
+    assert ("cancelled", "superseded") in log and ("refused", "cooldown") in log, log
+    # The hold itself was answered: the request it began on changed under it.
+    assert ("gesture_refused", "the request changed while the buttons were held") in log, log
+
+
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_provision_withdraws_its_request_before_it_exits(sim, tmp_path, how):
     board, client, port = sim
