@@ -24,6 +24,8 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
     key.write_text("00" * 32)
     bad = tmp_path / "pipelines.toml"
     bad.write_text('[pipelines.kitchen]\nlisten = "tcp://127.0.0.1:10700"\ncloud = true\n')
+    not_a_table = tmp_path / "flat.toml"
+    not_a_table.write_text('pipelines = "kitchen"\n')
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -49,6 +51,8 @@ def test_dashboard_and_bridge_mistakes_are_one_line_errors(tmp_path):
              "declare whether it lets people listen to it: human_review = true or false"),
             (("bridge", "--port", "/dev/nope", "--pipelines", str(tmp_path / "none.toml")),
              "cannot read"),
+            (("bridge", "--port", "/dev/nope", "--pipelines", str(not_a_table)),
+             "declares no pipeline"),
             (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://0.0.0.0:10700",
               "--key-file", str(key)), "add --allow with Home Assistant's address"),
             (("bridge", "--port", "/dev/nope", "--wyoming", "tcp://0.0.0.0:10700",

@@ -120,11 +120,14 @@ def test_saving_the_history_leaves_a_file_named_like_its_temporary_alone(tmp_pat
 def test_a_history_file_that_is_not_ours_is_refused_and_left_alone(tmp_path):
     cap, key = _one_capture(tmp_path)
     notes = tmp_path / "notes.json"
-    notes.write_text('{"my": "notes"}')
-    r = earshot("verify", str(cap), "--key-file", str(key), "--history", str(notes))
-    assert r.returncode == 1 and "not an earshot receiver history" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
-    assert notes.read_text() == '{"my": "notes"}'
+    # Notes, another format of ours (a newer earshot's), a damaged one, not an object.
+    for text in ('{"my": "notes"}', '{"earshot_receiver": 2, "devices": {}}',
+                 '{"earshot_receiver": 1, "devices": []}', '[1, 2]'):
+        notes.write_text(text)
+        r = earshot("verify", str(cap), "--key-file", str(key), "--history", str(notes))
+        assert r.returncode == 1 and "not an earshot receiver history" in r.stderr, text
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert notes.read_text() == text
 
 
 def test_earshot_log_remembers_the_head_and_reports_a_rollback(board, tmp_path):

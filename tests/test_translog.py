@@ -319,3 +319,21 @@ print(b.compact_step())
     assert lines[1] == "False"
     assert open(one, "rb").read() == open(sliced, "rb").read()
     assert read_log(sliced).ok
+
+
+def test_every_entry_kind_is_described_and_an_unknown_one_keeps_its_fields():
+    # `earshot log` and the page show these lines: a kind that lost its words (None) would
+    # print nothing for an event the household should see.
+    from host_tools.records.translog import Entry
+
+    def line(kind, **fields):
+        return describe(Entry(seq=3, t=1500, kind=kind, fields=fields, hash="0" * 64))
+
+    assert line("repair_ack", by="mute button held").endswith(
+        "the log repair warning was acknowledged at the board (mute button held)")
+    assert line("repair", lines=2, quarantined_bytes=90, kept_bytes=90).endswith(
+        "LOG REPAIRED at boot: 2 lines (90 bytes) that did not chain were set aside on the "
+        "board (90 bytes kept there); every entry that chains was kept")
+    assert line("repair", dropped_bytes=12).endswith(
+        "log repaired at boot: 12 damaged bytes dropped")  # as firmware before quarantine wrote
+    assert line("from_the_future", x=1).endswith('from_the_future {"x": 1}')

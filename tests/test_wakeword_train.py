@@ -133,3 +133,25 @@ def test_training_progress_goes_to_stdout(monkeypatch, capsys):
     assert main(["wakeword", "train", "hey computer"]) == 0
     out = capsys.readouterr()
     assert out.out == "step 0/3000 loss 0.7\n" and out.err == "" and seen["steps"] == 3000
+
+
+def test_positives_are_drawn_by_their_engine_s_weight():
+    # One voice with many renders (Piper joe: 43 % of the train positives) need not stand
+    # for the word: --pos-weights piper=0.3 draws its clips less often, in proportion.
+    entries = [{"label": "pos", "word_end_s": 1.0, "voice": "piper:joe"} for _ in range(30)]
+    entries += [{"label": "pos", "word_end_s": 1.0, "voice": "espeak:en-us"} for _ in range(10)]
+    entries.append({"label": "neg", "voice": "mixed:1"})
+    feats = [np.full((80, feat.N_BANDS), 0 if e["voice"].startswith("piper") else 100, np.uint8)
+             for e in entries[:-1]] + [np.zeros((3000, feat.N_BANDS), np.uint8)]
+
+    def espeak_share(weights):
+        bat = T.Batcher(entries, feats, np.random.default_rng(3), weights)
+        drawn = []
+        for _ in range(20):
+            X, Y, _ = bat.batch(64, frac_pos=1.0, frac_nm=0.0)
+            drawn += [int(x.max()) for x in X]
+        return sum(1 for d in drawn if d >= 50) / len(drawn)  # augmentation moves +-20 at most
+
+    assert abs(espeak_share(None) - 0.25) < 0.06  # 10 of 40 clips
+    assert abs(espeak_share({"piper": 1 / 3}) - 0.5) < 0.06  # 10 against 30/3
+    assert espeak_share({"espeak": 0}) == 0.0

@@ -91,7 +91,7 @@ class History:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-        self._changed = False
+        self._changed = False  # on disk now
 
     # -- sessions ----------------------------------------------------------------------------
 

@@ -342,7 +342,6 @@ def verify_stream(records, key, last_counters=None, history=None, source=None,
     ordinal = 0
     cur = None  # SessionInfo while a session is open
     prev_tag = None
-    end = 0  # index of the next header after the open session's header
     deferred = None  # with replay_last: the replay, reported at the session's close
 
     def fail(reason, where, detail=""):

@@ -104,9 +104,14 @@ NEAR_MISS_SHARE = 0.15  # of each batch's sequences: near misses ("Alexei", "a l
 class Batcher:
     """Sequences of CROP frames: clips with negative context before them, and negative crops."""
 
-    def __init__(self, entries, feats, rng):
+    def __init__(self, entries, feats, rng, pos_weights=None):
         self.rng = rng
         self.pos = [(f, e) for f, e in zip(feats, entries) if e["label"] == "pos"]
+        # Positives drawn in proportion to their engine's weight (pos_weights: {"piper": 0.3}),
+        # so one voice with many renders does not stand for the word; uniform by default.
+        w = np.array([(pos_weights or {}).get(e["voice"].split(":")[0], 1.0)
+                      for _, e in self.pos], np.float64)
+        self._pos_cdf = np.cumsum(w) / w.sum() if pos_weights and w.sum() > 0 else None
         self.nm = [(f, e) for f, e in zip(feats, entries) if e["label"] == "nearmiss"]
         self.neg = [f for f, e in zip(feats, entries) if e["label"] == "neg" and len(f) > CROP]
         self.hard = []  # (negative file index, frame) where the model last scored highest
@@ -165,7 +170,11 @@ class Batcher:
         for i in range(n):
             r = self.rng.random()
             if r < frac_pos:
-                X[i], Y[i], W[i] = self._clip(*self.pos[self.rng.integers(len(self.pos))])
+                if self._pos_cdf is None:  # as before weights existed: same draws per seed
+                    k = self.rng.integers(len(self.pos))
+                else:
+                    k = int(np.searchsorted(self._pos_cdf, self.rng.random(), side="right"))
+                X[i], Y[i], W[i] = self._clip(*self.pos[min(k, len(self.pos) - 1)])
             elif r < frac_pos + frac_nm and self.nm:
                 X[i], Y[i], W[i] = self._clip(*self.nm[self.rng.integers(len(self.nm))])
             else:
@@ -384,7 +393,7 @@ def frame_loss(logits, y, w):
 
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
           channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None,
-          near_miss_share=NEAR_MISS_SHARE, max_near_miss=None):
+          near_miss_share=NEAR_MISS_SHARE, max_near_miss=None, pos_weights=None):
     """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
     the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
     torch = _torch()
@@ -398,7 +407,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     log("training on %d of %d train entries (left out: %s)"
         % (len(tr), len(entries), ", ".join(sorted(exclude_speakers)) or "none"))
     rng = np.random.default_rng(seed)
-    bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng)
+    bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng, pos_weights)
     net = build_net(channels)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=int(steps * 0.6),
@@ -452,6 +461,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     manifest["training"] = {
         "data": str(root / "train"), "steps": steps, "batch": batch, "seed": seed,
         "near_miss_share": near_miss_share,
+        "pos_weights": dict(pos_weights or {}),
         "hard_negatives": ({"share": HARD_SHARE, "count": HARD_COUNT, "mined_at": list(MINE_AT)}
                            if mine else None),
         "excluded_speakers": sorted(exclude_speakers),
@@ -469,6 +479,19 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     Path(".cache/ww").mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), Path(".cache/ww") / (stem + ".pt"))
     return man
+
+
+def _weights(text):
+    out = {}
+    for part in filter(None, text.split(",")):
+        engine, _, w = part.partition("=")
+        try:
+            out[engine.strip()] = float(w)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r: give ENGINE=WEIGHT, e.g. piper=0.3" % part)
+        if out[engine.strip()] < 0:
+            raise argparse.ArgumentTypeError("%r: a weight is 0 or more" % part)
+    return out
 
 
 def main(argv=None):
@@ -490,6 +513,9 @@ def main(argv=None):
     p.add_argument("--max-near-miss", type=float,
                    help="the threshold also keeps the held near misses that fire at or under "
                         "this share (e.g. 0.10)")
+    p.add_argument("--pos-weights", type=_weights, default={}, metavar="ENGINE=W,...",
+                   help="draw positives in proportion to their engine's weight (e.g. "
+                        "piper=0.3,espeak=2; default: every positive alike)")
     p.add_argument("--rethreshold", metavar="MODEL_BIN",
                    help="no training: set MODEL_BIN's threshold again by the rule, on --data")
     a = p.parse_args(argv)
@@ -510,7 +536,8 @@ def main(argv=None):
         train(a.word, a.data, a.out, a.steps, a.batch, a.seed, a.channels,
               log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining,
               exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads,
-              near_miss_share=a.near_miss_share, max_near_miss=a.max_near_miss)
+              near_miss_share=a.near_miss_share, max_near_miss=a.max_near_miss,
+              pos_weights=a.pos_weights)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
