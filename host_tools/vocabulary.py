@@ -148,6 +148,10 @@ def shown_light(preset, guest=False, waiting=None, test_mode=False, access=None,
                          "(device %s)" % (CONFIRM_GESTURE, waiting.get("target"))}
     rgb, name, meaning = STATUS_LED["guest" if guest else preset if preset in STATUS_LED
                                     else "custom"]
+    if repair and test_mode:
+        return {"rgb": rgb, "colour": name, "pattern": "flickering, alternating with white",
+                "means": "%s; test mode: a host may play audio into the board; %s"
+                         % (meaning, REPAIR_LIGHT)}
     if repair:
         return {"rgb": rgb, "colour": name, "pattern": "flickering",
                 "means": "%s; %s" % (meaning, REPAIR_LIGHT)}
@@ -186,6 +190,9 @@ def light_named(rgb, pattern):
             preset or name, CONFIRM_GESTURE)
     elif pattern == "flickering":
         means = "%s; %s" % (STATUS_LED[preset][2] if preset else name, REPAIR_LIGHT)
+    elif pattern == "flickering, alternating with white":
+        means = "%s; test mode: a host may play audio into the board; %s" % (
+            STATUS_LED[preset][2] if preset else name, REPAIR_LIGHT)
     elif pattern == "alternating with white":
         means = "%s; test mode: a host may play audio into the board" % (
             STATUS_LED[preset][2] if preset else name)

@@ -59,8 +59,13 @@ class FlickeringBoard(BlinkingBoard):
     """A log repair nobody has acknowledged (firmware/earshot/app.py): the status colour, dark
     for the first 100 ms of every 500 ms."""
 
+    test_mode = False  # then the lit part alternates with white every 500 ms
+
     def led(self, t):
-        return DARK if round(t * 1000) % 500 < 100 else self.colour
+        ms = round(t * 1000)
+        if ms % 500 < 100:
+            return DARK
+        return WHITE if self.test_mode and (ms // 500) & 1 else self.colour
 
     def edges(self, since):
         out = []
@@ -81,6 +86,12 @@ def test_pins_names_the_log_repair_flicker_apart_from_every_blink(steps):
         board = FlickeringBoard(0.5, steps, start=start, colour=(0, 255, 0))
         _, samples = watch(board.ask, board.edges, wait=lambda s: None)
         assert classify(samples) == ((0, 255, 0), "flickering"), (start, samples)
+        # In test mode the flicker lies over the alternation with white, which stays named.
+        board = FlickeringBoard(0.5, steps, start=start, colour=(0, 255, 0))
+        board.test_mode = True
+        _, samples = watch(board.ask, board.edges, wait=lambda s: None)
+        assert classify(samples) == ((0, 255, 0), "flickering, alternating with white"), (
+            start, samples)
 
 
 def test_pins_names_a_steady_light_and_test_mode_s_alternation_in_board_time():

@@ -521,34 +521,49 @@ def test_on_a_phone_a_waiting_request_is_the_first_card_and_names_who_asked(brow
 
 def test_a_board_the_page_loses_is_described_in_household_words(browser, firmware_image,
                                                                 tmp_path):
-    """Two boards the page had: one's cable is pulled (its device node goes away), the other
-    restarts into the MicroPython REPL (its firmware removed). The terminal gets the raw
-    errors; the page says each in a household phrase, and nothing technical (a device path, a
-    URL, an errno, "REPL", the port's own spelling) is on it. (A port another program holds,
-    a network address nobody answers: test_link_words.py, with the errors pyserial raises.)"""
+    """Three boards the page had: one's cable is pulled (its device node goes away), one
+    restarts into the MicroPython REPL (its firmware removed), and one on native USB does the
+    same, so its port goes away and comes back under a new name (the page finds it again by
+    its name and meets the REPL there). The terminal gets the raw errors; the page says each
+    in a household phrase, and nothing technical (a device path, a URL, an errno, "REPL", the
+    port's own spelling) is on it. (A port another program holds, a network address nobody
+    answers: test_link_words.py, with the errors pyserial raises.)"""
     from host_tools.hil.fixtures import boot_board
+    from tests.household import Registered
 
     gone = boot_board(firmware_image, tmp_path / "gone")
     repl = boot_board(firmware_image, tmp_path / "repl")
+    usb = boot_board(firmware_image, tmp_path / "usb", renumerate=True)
+    name = "lost%d" % os.getpid()
+    reg = None
     proc = None
     try:
-        for b in (gone, repl):
+        for b in (gone, repl, usb):
             b.start()
             b.wait_booted()
+        reg = Registered(usb, name)
+        usb.on_port = lambda port: reg.registration.publish(
+            port=port, control=reg.control.path, board="virtual", flash=str(usb.flash_dir),
+            download_mode=False)
         ports = {gone.port: "unplugged, switched off or out of reach",
-                 repl.port: "not running its Earshot software"}
+                 repl.port: "not running its Earshot software",
+                 usb.port: "not running its Earshot software"}
         proc = Earshot("dashboard", "--bind", "127.0.0.1:0", "--port", gone.port, "--port",
-                       repl.port, env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
+                       repl.port, "--port", "sim:" + name,
+                       env={"EARSHOT_STATE_DIR": str(tmp_path / "state")})
         url = proc.wait_line(r"dashboard: (http://\S+)").group(1)
         pg = browser.new_page()
         try:
-            for n in (1, 2):
+            for n in (1, 2, 3):
                 pg.goto(url + "board/%d" % n)
                 pg.wait_for_selector("#link-state.up")
+            was = usb.port
             gone.close()  # the cable is pulled
-            repl.power_cut()
-            (repl.flash_dir / "main.py").unlink()  # it starts into the REPL
-            repl.power_on()
+            for b in (repl, usb):
+                b.power_cut()
+                (b.flash_dir / "main.py").unlink()  # it starts into the REPL
+                b.power_on()
+            assert usb.port != was  # it came back under a new name
             for n, (port, words) in enumerate(ports.items(), 1):
                 pg.goto(url + "board/%d" % n)
                 _wait_or_say(pg, "document.getElementById('link-state').textContent"
@@ -558,7 +573,7 @@ def test_a_board_the_page_loses_is_described_in_household_words(browser, firmwar
                              timeout=30000)
                 text = pg.inner_text("body").lower()
                 for raw in ("/dev/", "://", "errno", "repl", "could not", "pts", "exception",
-                            "traceback", "micropython", port.lower()):
+                            "traceback", "micropython", port.lower(), usb.port, name):
                     assert raw not in text, (port, raw, text)
             pg.goto(url)  # the overview names them the same way
             pg.wait_for_selector("#boards li.board")
@@ -570,5 +585,7 @@ def test_a_board_the_page_loses_is_described_in_household_words(browser, firmwar
     finally:
         if proc is not None:
             proc.stop()
-        for b in (gone, repl):
+        if reg is not None:
+            reg.close()
+        for b in (gone, repl, usb):
             b.close()

@@ -215,3 +215,35 @@ def test_verify_with_another_key_says_to_check_the_key(tmp_path):
     r = earshot("verify", str(a), "--key-file", str(other))
     assert r.returncode == 1 and "header: forged" in r.stderr, r.stderr
     assert "check --key-file is this board's key" in r.stderr
+
+
+def test_a_history_saved_by_two_programs_keeps_what_each_learnt(tmp_path):
+    # A dashboard runs for days with the history it read at start; meanwhile `earshot
+    # provision` records which chip took an id, and `record` receives sessions. Neither save
+    # may take away what the other wrote (before, the last writer's copy won).
+    import pytest
+
+    from host_tools.errors import EarshotError
+    from host_tools.records.history import History
+    from host_tools.records.sessions import SessionInfo
+
+    path = tmp_path / "h.json"
+    dashboard, provision = History.load(path), History.load(path)
+    provision.set_chip("kitchen", "02e5aabbccdd")
+    provision.save()
+    dashboard.commit([SessionInfo("hall", "00" * 8, 4, "alexa", 1, 0, tag="ab" * 32)], "live")
+    dashboard.set_log_head("hall", (9, "cd" * 32))
+    dashboard.save()
+    both = History.load(path)
+    assert both.chip("kitchen") == "02e5aabbccdd" and both.max_counter("hall") == 4
+    provision.set_chip("hall", "02e5aabbccee")  # its old copy knows nothing of hall's sessions
+    provision.save()
+    both = History.load(path)
+    assert both.max_counter("hall") == 4 and both.log_head("hall") == (9, "cd" * 32)
+    assert both.chip("hall") == "02e5aabbccee" and both.chip("kitchen") == "02e5aabbccdd"
+    # A file that stopped being ours meanwhile is refused, never overwritten.
+    path.write_text('{"my": "notes"}')
+    provision.set_chip("den", "02e5aabbccff")
+    with pytest.raises(EarshotError):
+        provision.save()
+    assert path.read_text() == '{"my": "notes"}'

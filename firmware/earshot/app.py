@@ -191,9 +191,9 @@ class App:
         #                            250 ms, dark 250 ms (the gesture confirms only what this
         #                            showed, so it outranks everything else)
         #   unlocked (maintenance)   white 500 ms, dark 500 ms
-        #   log repaired, not yet    the status colour, dark 100 ms of every 500 ms, until
-        #   acknowledged             someone holds the mute button (it hides test mode and
-        #                            speaking meanwhile)
+        #   log repaired, not yet    dark 100 ms of every 500 ms over the pattern below (test
+        #   acknowledged             mode's alternation stays visible), until someone holds
+        #                            the mute button
         #   test mode                the status colour alternating with white every 500 ms
         #   speaking                 the status colour at a quarter brightness, steady
         #   otherwise                the applied preset's colour, steady
@@ -209,9 +209,6 @@ class App:
                 colour = _WHITE
         elif self.access.mode == UNLOCKED:
             colour = _DARK if (now // _UNLOCKED_BLINK_MS) & 1 else _WHITE
-        elif self.log.quarantine.pending:
-            colour = _DARK if now % _REPAIR_FLICKER_MS < _REPAIR_DARK_MS \
-                else self.consent.led_colour()
         else:
             colour = self.consent.led_colour()
             if self.test_mode and (now // _TEST_MODE_BLINK_MS) & 1:
@@ -219,6 +216,8 @@ class App:
             elif self.speaker is not None and self.speaker.playing():
                 # Speaking: the status colour at a quarter brightness, steady.
                 colour = (colour[0] >> 2, colour[1] >> 2, colour[2] >> 2)
+            if self.log.quarantine.pending and now % _REPAIR_FLICKER_MS < _REPAIR_DARK_MS:
+                colour = _DARK  # a log repair nobody acknowledged: over whatever else it shows
         if colour != self._led:
             self._led = colour
             self.hw.set_status_led(colour[0], colour[1], colour[2])

@@ -9,6 +9,7 @@ replaced unless asked (`replace`). Replacing a board's key needs both of its but
 
 import os
 import secrets
+import sys
 
 from ..errors import EarshotError
 from . import keys
@@ -49,9 +50,15 @@ def provision(port, device_id=None, key_file=None, replace=False, countdown=None
                                    "old key and no key file was written" % outcome)
             path.commit()
         if hello.get("chip_id"):
-            # Which board is this device id, for the next provision and record on this computer.
+            # Which board is this device id, for the next provision and record on this computer
+            # (saved merged with what other earshot programs wrote meanwhile). The board and the
+            # key file are done: a history that cannot be written is a warning, not a failure.
             history.set_chip(device_id, hello["chip_id"])
-            history.save()
+            try:
+                history.save()
+            except EarshotError as e:
+                print("earshot: warning: %s; this computer will not know that %s is this board"
+                      % (e, device_id), file=sys.stderr)
     return device_id, path.path, outcome
 
 

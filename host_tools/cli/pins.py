@@ -109,7 +109,8 @@ def _whole_phase(samples, dark=None):
 
 def classify(samples):
     """(rgb, pattern) the samples show: pattern is off, steady, blinking, slow blinking,
-    flickering or alternating with white (docs/sessions.md, the status LED legend)."""
+    flickering (also "flickering, alternating with white") or alternating with white
+    (docs/sessions.md, the status LED legend)."""
     colours = [c for _, c in samples]
     lit = [c for c in colours if c != _DARK]
     if not lit:
@@ -120,6 +121,9 @@ def classify(samples):
         if phase is None:
             phase = _whole_phase(samples)  # watched too briefly: the best guess
         elif phase < FLICKER_S:
+            others = [c for c in lit if c != _WHITE]
+            if others and _WHITE in lit:  # over test mode's alternation
+                return max(set(others), key=others.count), "flickering, alternating with white"
             return rgb, "flickering"
         return rgb, "slow blinking" if phase is not None and phase > SLOW_S else "blinking"
     others = [c for c in lit if c != _WHITE]

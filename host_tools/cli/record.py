@@ -11,7 +11,6 @@ session off (kept as <id>.truncated.*, its sidecar says why). With --seconds, Ct
 interrupts (130), keeping what arrived the same way.
 """
 
-import sys
 import time
 
 from .common import SECONDS, add_history_argument, add_json_argument, add_port_argument
@@ -52,9 +51,7 @@ def run(args):
             print(text, flush=True)
 
     with Client(port, share="record") as board, terminate_as_interrupt(Stopped):
-        warning = recorder.start(board.hello())
-        if warning:
-            print("earshot: warning: %s" % warning, file=sys.stderr, flush=True)
+        recorder.start(board.hello())
         where = Whereabouts.of(args.port)  # to find the same board again after a reset
         if not args.json:
             print("recording sessions from %s into %s%s" % (

@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 
+from .. import vocabulary as v
 from ..errors import EarshotError, PortError, ProtocolError
 from ..link.client import Client
 from ..link.protocol import T_EVENT, T_SESSION_CHUNK, T_SESSION_CLOSE, T_SESSION_HEADER
@@ -62,6 +63,7 @@ class BoardLink(threading.Thread):
         self._ping = None  # (command number, sent at) of the status asked for liveness
         self._silent = False
         self._silent_why = None  # what the page was told the board says instead of answering
+        self._down_why = None  # why the page was told the board is not connected
         self._pins = []  # (seq, hash) of the head verified last: a rewritten log fails
         # Where the same board is now when its port is gone: a real ESP32-S3 re-enumerates its
         # USB port at every reset. locate(old port) -> its new port (found by USB serial number
@@ -144,6 +146,11 @@ class BoardLink(threading.Thread):
             if moved and moved != self.port:
                 self.port = moved  # the same board, elsewhere: greeted there at once
                 return
+            if v.link_words(str(e)) != v.link_words(self._down_why):
+                # What stops it now (back at the REPL after a reset on native USB, busy with
+                # another program...), not only what took it away, is what the page says.
+                self._down_why = str(e)
+                self.publish("link", {"state": "down", "error": str(e)})
             self._fail_requests(str(e))
             self._stopping.wait(RETRY_S)
 
@@ -170,6 +177,7 @@ class BoardLink(threading.Thread):
         if self.client is not None:
             self.client.close()
             self.client = None
+        self._down_why = why
         self.publish("link", {"state": "down", "error": why})
 
     def _check_alive(self):

@@ -227,6 +227,7 @@ class Client:
 
     def forget_talk(self):
         self.parser.noise.clear()
+        self.parser.versions_seen.clear()
 
     def _silence_reason(self):
         noise = bytes(self.parser.noise)

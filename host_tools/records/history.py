@@ -72,8 +72,13 @@ class History:
         return cls(path, data)
 
     def save(self):
+        """Write what this process knows, merged with what other earshot programs wrote to the
+        file since it was read (a dashboard runs for days beside `record` and `provision`):
+        sessions either knows, the chip a device id was given to, the newer log head."""
         if not self._changed or self.path is None:
             return
+        with self.lock:
+            self._merge_from_disk()
         tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +97,27 @@ class History:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
         self._changed = False  # on disk now
+
+    def _merge_from_disk(self):
+        try:
+            disk = History.load(self.path)._data["devices"]
+        except EarshotError:
+            if self.path.exists():
+                raise  # someone else's file now: refused, never overwritten
+            return
+        mine = self._data["devices"]
+        for dev, theirs in disk.items():
+            d = mine.setdefault(dev, {"sessions": {}, "log_head": None})
+            for counter, entry in theirs.get("sessions", {}).items():
+                d["sessions"].setdefault(counter, entry)
+            if theirs.get("chip") and not d.get("chip"):
+                d["chip"] = theirs["chip"]
+            head = theirs.get("log_head")
+            if head and (not d.get("log_head") or head[0] > d["log_head"][0]):
+                d["log_head"] = head
+            if len(d["sessions"]) > MAX_SESSIONS:
+                for c in sorted(int(c) for c in d["sessions"])[:-MAX_SESSIONS]:
+                    del d["sessions"][str(c)]
 
     # -- sessions ----------------------------------------------------------------------------
 

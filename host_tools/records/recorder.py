@@ -91,7 +91,7 @@ class Recorder:
             # The rest of a session that began before the recording did: without its header
             # nothing of it can be verified or attributed (the board's log lists it).
             self.joined_late += 1
-            return None
+            return
         if frame.type == T_SESSION_CHUNK:
             self.records.append(frame.payload)
         elif frame.type == T_SESSION_CLOSE:
@@ -108,7 +108,7 @@ class Recorder:
         kept in the sidecar of a session that was cut off."""
         records, self.records = self.records, []
         if not records:
-            return None
+            return
         stored = store_session(self.out, records, self.key, self.history, self.source,
                                self.recording, cut=cut)
         self.history.save()
@@ -119,29 +119,30 @@ class Recorder:
         the newest session the board says it sent (its status `last_session`), so a first
         session lost before anything was kept (the recorder killed) is noticed by the next
         recorder: the session after it chains to a header this history never received.
-        Returns a warning (a str) when this board is not the one this computer gave its
-        device id to: its sessions will look like replays of the other one's."""
+        A board that is not the one this computer gave its device id to is refused
+        (EarshotError) before anything is received: its sessions, kept under that id, would
+        make the real board's later sessions look like replays."""
         dev = status.get("device_id")
         last = status.get("last_session")
         given, chip = self.history.chip(dev) if dev else None, status.get("chip_id")
         if given and chip and given != chip:
-            return ("this board (chip %s) calls itself %s, but this computer gave that device "
-                    "id to another board (chip %s): two boards with one id look like replays "
-                    "of each other, so sessions will be refused. Give one of them another id "
-                    "(earshot provision --device-id)" % (chip, dev, given))
+            raise EarshotError(
+                "this board (chip %s) calls itself %s, but this computer gave that device id to "
+                "another board (chip %s): recording it would make that board's sessions look "
+                "like replays of this one's. Give one of them another id (earshot provision "
+                "--device-id), or record with another --history" % (chip, dev, given))
         if not dev or not isinstance(last, dict) or self.history.knows(dev):
-            return None
+            return
         if status.get("gate") in ("open", "closing"):
             # A session was streaming as the board answered: its header came before the
             # answer, so `last_session` is that one and this recorder receives it. It, not the
             # board's word, starts this history for the device.
-            return None
+            return
         counter, tag = last.get("counter"), last.get("tag")
         if isinstance(counter, int) and isinstance(tag, str) and len(tag) == 64:
             self.history.baseline(dev, counter, tag, "the board's last session before the "
                                   "first recording (%s)" % self.source)
             self.history.save()
-        return None
 
 
 def _restart_cause(boot):
