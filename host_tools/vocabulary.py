@@ -248,6 +248,8 @@ def port_words(port):
 # (what the technical message contains, what a household member reads); the first match wins
 _LINK_WORDS = (
     (("busy",), "another program on this computer is using the board's connection"),
+    (("gave that device id to another board",),
+     "this board has the name this computer gave another board: it needs a name of its own"),
     (("permission denied",), "this computer does not let the page use the board's connection "
                              "(a setting on the computer)"),
     (("repl", "firmware is not running", "not an earshot board", "speaks earshot protocol",

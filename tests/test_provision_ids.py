@@ -80,3 +80,9 @@ def test_a_second_board_given_an_id_this_computer_gave_another_board_is_refused(
         assert rec.returncode == 1 and len(rec.stderr.splitlines()) == 1, rec.stderr
         assert "another board (chip %s)" % chip in rec.stderr, rec.stderr
         assert History.load(hist).max_counter("kitchen") is None  # nothing kept under it
+        # The page, which receives and remembers sessions once it has the key, refuses it
+        # the same way, before it serves anything.
+        dash = earshot("dashboard", "--port", other.port, "--history", hist, "--bind",
+                       "127.0.0.1:0", "--key-file", str(tmp_path / "k2.key"))
+        assert dash.returncode == 1 and len(dash.stderr.splitlines()) == 1, dash.stderr
+        assert "another board (chip %s)" % chip in dash.stderr, dash.stderr

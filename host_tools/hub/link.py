@@ -92,6 +92,7 @@ class BoardLink(threading.Thread):
         client = Client(self.port, timeout=3.0, share=self.owner)
         try:
             status = client.hello()
+            self._same_board(status)
         except EarshotError:
             client.close()
             raise
@@ -156,10 +157,26 @@ class BoardLink(threading.Thread):
 
     def _ask_status(self):
         try:
-            self._greeted(self.client.command("status"))
+            status = self.client.command("status")
         except ProtocolError:
             self._stopping.wait(0.2)  # still booting: ask again on the next turn
             return
+        try:
+            self._same_board(status)
+        except EarshotError as e:
+            self._lost(str(e))  # another board now answers on this port: not received
+            self._stopping.wait(RETRY_S)
+            return
+        self._greeted(status)
+
+    def _same_board(self, status):
+        """Refuse (EarshotError) a board that calls itself a device id this computer gave
+        another chip (records/history.py not_the_board): nothing of it is received."""
+        if self.history is not None:
+            with self._history_lock:
+                refused = self.history.not_the_board(status)
+            if refused:
+                raise EarshotError(refused)
 
     def _greeted(self, status):
         self._status_due = False

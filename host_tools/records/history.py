@@ -186,6 +186,19 @@ class History:
         d = self._device(dev)
         return d.get("chip") if d else None
 
+    def not_the_board(self, status):
+        """Why a board (its hello/status reply) must not be received under the device id it
+        gives, or None: this computer gave that id to another chip. Its sessions, kept under
+        the id, would make the real board's later sessions look like replays."""
+        dev, chip = status.get("device_id"), status.get("chip_id")
+        given = self.chip(dev) if dev else None
+        if not (given and chip and given != chip):
+            return None
+        return ("this board (chip %s) calls itself %s, but this computer gave that device id to "
+                "another board (chip %s): receiving it would make that board's sessions look "
+                "like replays of this one's. Give one of them another id (earshot provision "
+                "--device-id), or use another --history" % (chip, dev, given))
+
     def set_chip(self, dev, chip):
         d = self._device(dev, create=True)
         if d.get("chip") != chip:

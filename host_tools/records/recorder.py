@@ -124,13 +124,9 @@ class Recorder:
         make the real board's later sessions look like replays."""
         dev = status.get("device_id")
         last = status.get("last_session")
-        given, chip = self.history.chip(dev) if dev else None, status.get("chip_id")
-        if given and chip and given != chip:
-            raise EarshotError(
-                "this board (chip %s) calls itself %s, but this computer gave that device id to "
-                "another board (chip %s): recording it would make that board's sessions look "
-                "like replays of this one's. Give one of them another id (earshot provision "
-                "--device-id), or record with another --history" % (chip, dev, given))
+        refused = self.history.not_the_board(status)
+        if refused:
+            raise EarshotError(refused)
         if not dev or not isinstance(last, dict) or self.history.knows(dev):
             return
         if status.get("gate") in ("open", "closing"):
