@@ -278,3 +278,34 @@ def test_micropython_and_cpython_run_the_same_consent_scenarios_identically():
         heap="4M",
     )
     assert json.loads(out) == expected
+
+
+def test_flags_from_a_host_are_an_int_never_a_bool_or_anything_else():
+    # JSON `true` is a bool, and a bool is an int in Python: it must not pass for flags 1
+    # (cloud) and ask the household for "assistant".
+    import pytest
+
+    c = C.Consent(on_change=lambda e, t: None, log=lambda *a: None)
+    for bad in (True, False, 1.0, None, -1, C.ALL + 1, [1], "cloud"):
+        with pytest.raises(ValueError):
+            c.target(bad)
+    assert c.target(C.ALL) == (C.ALL, False) and c.target(0) == (0, False)
+
+
+def test_a_request_waits_exactly_its_window_and_a_withdrawal_exactly_its_cool_down():
+    # Board time to the millisecond (the firmware acts on whole frames, but a real board's
+    # ticks are continuous): 30 s to walk over, then it lapses; 5 s before a host that
+    # withdrew a request may ask again, then at once.
+    log = []
+    k = K.Confirmation(lambda m, o, n, w: log.append(w))
+    assert k.window_ms == 30000
+    assert k.ask("consent", "history", (5, False), 1, 1000)
+    assert k.expired(1000 + 30000) is None and k.state == K.WAITING
+    assert k.expired(1000 + 30001) is not None and log[-1] == "expired"
+    assert k.shown_for(40000) == -1  # nothing waits: never "shown"
+    k.withdrawn(50000)
+    assert k.cooldown_ms(50000) == 5000 and k.cooldown_ms(54999) == 1
+    assert k.cooldown_ms(55000) == 0 and k.cooldown_ms(55001) == 0
+    assert k.ask("consent", "history", (5, False), 2, 55000)
+    k.show(55020)
+    assert k.shown_for(55020 + 999) == 999 and k.shown_for(55000) == -1

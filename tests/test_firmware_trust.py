@@ -22,6 +22,10 @@ print(run(held(0, 700, M | A) + [(700, 0)]))                    # chord: 'both',
 print(run(held(0, 200, M | A) + [(200, 0)]))                    # too short: no gesture
 print(run([(0, A)] + held(200, 2000, M | A) + [(2100, 0)]))     # no long, no ptt
 print(run(held(0, 1000, M | A) + [(1000, 0)], prime=M | A))     # the boot gesture's release
+print(run(held(0, 1600, A) + [(1600, 0)]))                       # long: the next preset
+print(run(held(0, 4100, A) + [(4100, 0)]))                       # very long: guest mode
+print(run([(t, M | A) for t in range(0, 600, 40)] + [(600, 0)]))  # 15 samples, a late loop
+print(run(held(0, 480, M | A) + [(520, M | A), (540, 0)]))       # 25 samples over 520 ms
 """)
     assert out.splitlines() == [
         "[('press', 2)]",
@@ -29,6 +33,13 @@ print(run(held(0, 1000, M | A) + [(1000, 0)], prime=M | A))     # the boot gestu
         "[('chord', 3)]",
         "[('chord', 3), ('both', 3)]",
         "[]",
+        "[('long', 2)]",
+        "[('long', 2), ('very_long', 2)]",
+        # The chord must be seen in BOTH_FRAMES (25) samples in a row and for 0.5 s of board
+        # time: a loop that samples it only every 40 ms needs 1 s, not 0.5 s...
+        "[('chord', 3)]",
+        # ...and 25 samples in a row spanning 0.5 s confirm, however unevenly they came.
+        "[('chord', 3), ('both', 3)]",
     ]
 
 

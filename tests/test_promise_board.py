@@ -280,6 +280,45 @@ def test_a_host_stop_ends_the_open_session_and_says_whether_one_was_open(ready):
     assert client.command("status")["gate"] == "listening"
 
 
+def test_a_more_private_consent_ends_the_open_session_at_once(ready, key):
+    """Point 5: a session carries the consent in force when it opened. The household (or a
+    host) making the board more private while it streams ends it there, as `consent`: no
+    chunk leaves after the new consent was applied, and the next session carries it."""
+    board, client = ready
+    board.press("action")
+    board.play(speech_like(3.0))
+    board.advance(0.5)
+    assert client.command("status")["gate"] == "open"
+    assert client.command("consent", preset="private")["result"] == "applied"
+    board.wait_audio_done()
+    frames = events(client, 0.5)
+    ends = [e for e in event_dicts(frames) if e["ev"] == "session"]
+    assert [e["end"] for e in ends] == ["consent"], ends
+    result = sessions.verify_stream(session_records(frames), key)
+    assert len(result.sessions) == 1 and result.sessions[0].reason == "consent", result.failure
+    assert client.command("status")["gate"] == "listening"
+
+
+def test_while_the_board_speaks_its_light_is_the_preset_at_a_quarter_brightness(board, client):
+    """The status LED legend (docs/sessions.md): speaking is the status colour at a quarter
+    brightness, steady, so the household can tell the board's voice from a session."""
+    import base64
+
+    # A custom consent (cloud and training: no preset) lights white, every channel lit.
+    assert client.command("consent", preset=9)["result"] == "needs_confirmation"
+    confirm(board)
+    wait_for(lambda: client.command("status")["consent"]["preset"] == "custom")
+    since = board.probe_time()
+    pcm = speech_like(1.0)
+    for i in range(0, len(pcm), 640):  # 20 ms a line, as the bridge sends it
+        client.command("play", pcm=base64.b64encode(pcm[i:i + 640]).decode())
+    client.command("play", end=True)
+    wait_for(lambda: any(e["ev"] == "played" for e in event_dicts(events(client, 0.2))),
+             timeout=30)
+    shown = {tuple(v) for t, name, v in board.edges(since) if name == "status_led"}
+    assert (63, 63, 63) in shown and shown <= {(255, 255, 255), (63, 63, 63)}, shown
+
+
 def test_the_host_is_told_exactly_what_the_board_did_with_its_request(board, client):
     from host_tools.errors import ProtocolError
     import pytest

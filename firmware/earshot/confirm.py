@@ -50,8 +50,8 @@ class Confirmation:
         self.seq = 0
         self.since = 0
         self.gen = 0
-        self.shown_at = -1  # board time the LED first showed the request; -1: not yet
-        self._withdrawn_at = -1  # board time a host last withdrew a request; -1: none lately
+        self.shown_at = None  # board time the LED first showed the request; None: not yet
+        self._withdrawn_at = None  # board time a host last withdrew a request; None: not lately
 
     def set_state(self, new, why):
         old = self.state
@@ -70,20 +70,20 @@ class Confirmation:
         self.by = by
         self.seq = seq
         self.since = now_ms
-        self.shown_at = -1
+        self.shown_at = None
         self.gen = (self.gen + 1) & _GEN_MASK
         self.set_state(WAITING, kind)
         return True
 
     def show(self, now_ms):
         """The status LED shows the waiting request from now on (first call counts)."""
-        if self.state == WAITING and self.shown_at < 0:
+        if self.state == WAITING and self.shown_at is None:
             self.shown_at = now_ms
 
     def shown_for(self, now_ms):
         """How long (ms) the LED had shown the waiting request at board time now_ms; -1 if it
         had not (nothing waits, not shown yet, or shown only after now_ms)."""
-        if self.state != WAITING or self.shown_at < 0:
+        if self.state != WAITING or self.shown_at is None:
             return -1
         d = self._diff(now_ms, self.shown_at)
         return d if d >= 0 else -1
@@ -94,11 +94,11 @@ class Confirmation:
 
     def cooldown_ms(self, now_ms):
         """How long before a host may ask again after withdrawing a request; 0: it may now."""
-        if self._withdrawn_at < 0:
+        if self._withdrawn_at is None:
             return 0
         left = COOLDOWN_MS - self._diff(now_ms, self._withdrawn_at)
         if left <= 0:
-            self._withdrawn_at = -1
+            self._withdrawn_at = None
             return 0
         return left
 
@@ -128,7 +128,7 @@ class Confirmation:
     def _finish(self, why):
         done = (self.kind, self.target, self.data, self.seq)
         self.kind = self.target = self.data = self.by = None
-        self.shown_at = -1
+        self.shown_at = None
         self.gen = (self.gen + 1) & _GEN_MASK
         self.set_state(IDLE, why)
         return done

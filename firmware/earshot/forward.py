@@ -38,7 +38,6 @@ class Forwarder:
         self._counter_path = counter_path
         self._urandom = urandom
         self._ticks_add = ticks_add  # board times wrap (hw.ticks_add)
-        self.lost_samples = 0  # audio the board lost (I2S DMA overflow) inside sessions
         self.streamer = None
         self.signer = None
         # The open (or last) session, for its log entry and the host's summary.
@@ -108,8 +107,8 @@ class Forwarder:
         return self.streamer.pump(may_send)
 
     def gap(self, lost_samples):
-        """The board lost audio (the loop fell behind the I2S DMA buffer): mark the session."""
-        self.lost_samples += lost_samples
+        """The board lost audio (the loop fell behind the I2S DMA buffer): mark the session.
+        (How much is counted by the app, for status `audio_lost_ms`.)"""
         self.streamer.gap()
 
     def flash_written(self):
