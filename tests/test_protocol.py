@@ -166,3 +166,31 @@ class AnsweringSerial:
     def read(self, n):
         data, self.data = self.data, b""
         return data
+
+
+def test_a_command_that_fails_on_the_board_gets_an_error_reply_and_the_board_carries_on():
+    # commands.handle: a bad command (ValueError, TypeError, KeyError) and anything else a
+    # handler raises (a full flash, MemoryError, a bug) each get one error reply; nothing
+    # raises out of the protocol loop.
+    out = run_mpy(r"""
+from earshot import commands
+class App:
+    def __init__(self): self.out = []
+    def reply_error(self, seq, text): self.out.append(("error", seq, text))
+    def reply(self, seq, **kw): self.out.append(("reply", seq, sorted(kw)))
+def boom(app, seq, cmd, now): raise OSError(28)
+def bad(app, seq, cmd, now): raise ValueError("no such thing")
+commands.COMMANDS["boom"] = boom
+commands.COMMANDS["bad"] = bad
+app = App()
+for seq, cmd in ((1, {"cmd": "boom"}), (2, {"cmd": "bad"}), (3, {"cmd": "nope"})):
+    commands.handle(app, (seq, cmd), 0)
+commands.handle(app, (4, None, "line too long"), 0)
+for r in app.out: print(r)
+""")
+    assert out.splitlines() == [
+        "('error', 1, 'boom failed on the board: OSError')",
+        "('error', 2, 'bad bad command: no such thing')",
+        "('error', 3, \"unknown command 'nope'\")",
+        "('error', 4, 'line too long')",
+    ]
