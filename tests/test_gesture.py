@@ -206,6 +206,19 @@ def test_consent_private_while_private_cancels_a_waiting_request(household):
     assert ("cancelled", "superseded") in requests(board)
 
 
+def test_a_cancel_names_the_request_it_withdraws(household):
+    # An interrupted command withdraws its own request (`cancel` with its command number);
+    # another host's number, or a stale one, leaves the household's request waiting.
+    board, client = household
+    c = client.client
+    seq = c.send("consent", preset="history")
+    wait_for(lambda: (client.command("status")["confirm"] or {}).get("target") == "history")
+    assert client.command("cancel", re=seq + 1000)["cancelled"] is False
+    assert client.command("status")["confirm"]["target"] == "history"
+    assert client.command("cancel", re=seq)["cancelled"] is True
+    assert client.command("status")["confirm"] is None
+
+
 def test_who_asked_is_kept_with_the_request_as_text(household):
     board, client = household
     client.command("consent", preset="assistant", by="ann@laptop: earshot consent\x07 set")
