@@ -298,3 +298,16 @@ print(" ".join(binascii.hexlify(r).decode() for r in recs))
     assert not dropped.ok and dropped.failure.reason == "dropped"
     forged = board[2][:5] + bytes(32)
     assert not verify_stream(board[:2] + [forged] + board[3:], KEY).ok
+
+
+def test_a_signing_key_is_at_least_16_bytes():
+    out = run_mpy(r"""
+from earshot.session import SessionSigner
+for n in (32, 16, 15, 0):
+    try:
+        SessionSigner(bytes(range(n)), "kitchen")
+        print(n, "taken")
+    except ValueError:
+        print(n, "refused")
+""")
+    assert out.splitlines() == ["32 taken", "16 taken", "15 refused", "0 refused"]

@@ -337,3 +337,25 @@ def test_every_entry_kind_is_described_and_an_unknown_one_keeps_its_fields():
     assert line("repair", dropped_bytes=12).endswith(
         "log repaired at boot: 12 damaged bytes dropped")  # as firmware before quarantine wrote
     assert line("from_the_future", x=1).endswith('from_the_future {"x": 1}')
+
+
+def test_the_firmware_log_refuses_a_malformed_anchor_and_a_log_too_small_to_chain(tmp_path):
+    # An anchor line (what compaction leaves of the dropped entries) is "A seq hash" or
+    # "A seq hash counter tag", each hash 64 hex digits; anything else is not an anchor. A log
+    # must keep at least 2 entries (the anchor and one entry to chain from it).
+    out = run_mpy(r"""
+from earshot import translog
+h = b"ab" * 32
+for line in (b"A 5 " + h, b"A 5 " + h + b" 7 " + h, b"A 5 abcd", b"B 5 " + h,
+             b"A 5 " + h + b" 7 abcd", b"A 5 " + h + b" 7"):
+    r = translog._parse_anchor(line)
+    print(None if r is None else (r[0], len(r[1]), r[2], None if r[3] is None else len(r[3])))
+translog.TransparencyLog(%r, 2)
+try:
+    translog.TransparencyLog(%r, 1)
+    print("1 taken")
+except ValueError:
+    print("1 refused")
+""" % (str(tmp_path / "a.txt"), str(tmp_path / "b.txt")))
+    assert out.splitlines() == ["(5, 32, 0, None)", "(5, 32, 7, 32)", "None", "None", "None",
+                                "None", "1 refused"]
