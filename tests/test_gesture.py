@@ -290,10 +290,12 @@ def test_a_swap_under_a_hold_at_the_command_line_is_refused(sim, tmp_path):
     r = earshot("consent", "set", "private", "--port", port)
     assert r.returncode == 0, r.stderr
     assert hold.start is not None
+    board.freeze_until_host_writes()  # within the 5 s cool-down on any PC (board time)
     r = earshot("consent", "set", "contribute", "--port", port, "--no-wait")
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "the board takes a new one in" in r.stderr, r.stderr
     key = tmp_path / "attacker.key"
+    board.freeze_until_host_writes()
     r = earshot("provision", "--port", port, "--device-id", "attacker", "--key-file", str(key))
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert "the board takes a new one in" in r.stderr, r.stderr
@@ -335,11 +337,14 @@ def test_an_interrupted_provision_withdraws_its_request_before_it_exits(sim, tmp
     proc.send_signal(how)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert client.command("status")["confirm"] is None
+    # The cool-down is 5 s of board time: the next command lands at this board time however
+    # long a busy PC takes to start it.
+    board.freeze_until_host_writes()
     r = earshot("consent", "set", "history", "--port", port, "--no-wait")
     assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("earshot: board refused consent: a request was just withdrawn: "
                                "the board takes a new one in "), r.stderr
+    assert client.command("status")["confirm"] is None
 
 
 def test_consent_commands_that_answer_a_waiting_request_print_no_traceback(sim):
@@ -422,3 +427,18 @@ def test_a_ctrl_c_pending_as_main_py_turns_ctrl_c_off_never_stops_a_locked_board
         (e.kind, e.fields) for e in res.entries]
     assert [e.fields["cause"] for e in res.entries if e.kind == "boot"] == ["power-on"]
     assert board._ctrl_c_in_window is False  # that start had it
+
+
+def test_a_frozen_board_keeps_its_time_until_the_host_writes_and_is_not_taken_for_stuck(
+        board, client):
+    # VirtualBoard.freeze_until_host_writes: what makes the command-line tests above hold on
+    # a busy PC. Board time stands still (12 s of wall time: past the 10 s "stuck firmware"
+    # watchdog heuristic), the first host byte lets it go on, and nothing was reset.
+    boots = board.boots
+    board.freeze_until_host_writes()
+    t0 = board.time_s
+    time.sleep(12)
+    assert board.time_s - t0 < 0.05
+    assert client.command("status")["uptime_ms"] >= 0  # the host's bytes let it go on
+    board.advance(0.5)
+    assert board.boots == boots

@@ -105,6 +105,7 @@ class VirtualBoard:
         self.serial_out_bytes = 0  # every byte the board ever wrote to its serial port
         self._taps = []
         self._proc = None
+        self._frozen = None  # the firmware process stopped by freeze_until_host_writes()
         self._powered = False
         self._in_reset = False  # EN held low by a rig (hold_in_reset)
         self._lock = threading.RLock()
@@ -385,6 +386,7 @@ class VirtualBoard:
         self.boots += 1
 
     def _kill(self):
+        self._thaw()
         if self._rom is not None:
             self._rom = None
             self._rom_stop.set()
@@ -544,7 +546,33 @@ class VirtualBoard:
             return
         if not self._powered:
             return
+        self._thaw()
         self.console.feed(data)
+
+    def freeze_until_host_writes(self):
+        """Board time stands still until the host's next byte reaches the board: the firmware
+        is stopped (SIGSTOP; board time moves only when it asks for audio) and goes on as that
+        byte arrives. A command a slow PC starts now lands at this board time, however long the
+        program takes to start: for tests of a board-time window (a 5 s cool-down) that a busy
+        machine must not stretch."""
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.poll() is not None or self._frozen is not None:
+                return
+            self.world.set_paused(True)  # no "stuck firmware" watchdog bite meanwhile
+            os.kill(proc.pid, signal.SIGSTOP)
+            self._frozen = proc
+
+    def _thaw(self):
+        with self._lock:
+            proc, self._frozen = self._frozen, None
+            if proc is None:
+                return
+            try:
+                os.kill(proc.pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            self.world.set_paused(False)
 
     def tap(self):
         """Start capturing everything the board writes to serial; returns the growing buffer."""

@@ -102,6 +102,7 @@ class World:
     def __init__(self, reset_state, dma_samples=1280, serial=None, flash=None,
                  clock_start_ms=0, mute_switch=False):
         self._cond = threading.Condition()
+        self._paused = False  # the firmware stopped on purpose (set_paused)
         self._audio = deque()  # [bytes, live] chunks, consumed front first
         self._queued = 0  # bytes queued
         # Live audio (play(live=True)): the wall time its first sample reached the microphone,
@@ -383,8 +384,16 @@ class World:
         with self._cond:
             if self._wdt_timeout_us is None:
                 return False
-            stuck = time.monotonic() - self._last_op > max(2.0, 2 * self._wdt_timeout_us / 1e6)
+            stuck = not self._paused and \
+                time.monotonic() - self._last_op > max(2.0, 2 * self._wdt_timeout_us / 1e6)
             return self._wdt_bitten or stuck
+
+    def set_paused(self, paused):
+        """The firmware is stopped on purpose (VirtualBoard.freeze_until_host_writes): its
+        silence is no stuck loop. Going on, it starts a fresh stuck-check period."""
+        with self._cond:
+            self._paused = paused
+            self._last_op = time.monotonic()
 
     def power_off(self):
         # No power: every output is dark and the microphone is dead.
