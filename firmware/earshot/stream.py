@@ -60,9 +60,6 @@ class Streamer:
             return True
         return False
 
-    def pending(self):
-        return self._fifo.filled
-
     def gap(self):
         """Audio was lost before the frame about to be added: mark it in the session."""
         if self._gap_at >= 0:
