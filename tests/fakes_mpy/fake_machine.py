@@ -20,6 +20,11 @@ def reset_cause():
     return RESET_CAUSE[0]
 
 
+def unique_id():
+    # ports/esp32/modmachine.c mp_machine_unique_id: the eFuse base MAC, 6 bytes
+    return b"\x24\x0a\xc4\x5e\xa7\x01"
+
+
 # The CPU clock: 160 MHz at boot, ESP-IDF's default, which upstream's plain ESP32_GENERIC_S3
 # build keeps (no boards/sdkconfig.240mhz); freq(hz) as ports/esp32/modmachine.c
 # mp_machine_set_freq: 20/40/80/160/240 MHz, anything else ValueError.
