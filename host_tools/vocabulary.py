@@ -50,8 +50,14 @@ CONFIRM_GESTURE = "hold both buttons together"
 # Acknowledging a log repair (firmware/earshot/app.py _acknowledge_repair): the mute button
 # held past buttons.LONG_MS (1.5 s); a short press still mutes/unmutes.
 REPAIR_ACK_GESTURE = "hold the mute button on the board for 2 seconds"
+TEST_MODE_LIGHT = "test mode: a host may play audio into the board"
 REPAIR_LIGHT = ("the board repaired its log at start-up and set lines aside (earshot "
                 "log says which); to acknowledge, %s" % REPAIR_ACK_GESTURE)
+
+
+def repair_pending(status):
+    """Whether a status reply says a log repair waits to be acknowledged at the board."""
+    return bool(((status.get("log") or {}).get("repair") or {}).get("pending"))
 
 
 def repair_warning(repair):
@@ -150,14 +156,13 @@ def shown_light(preset, guest=False, waiting=None, test_mode=False, access=None,
                                     else "custom"]
     if repair and test_mode:
         return {"rgb": rgb, "colour": name, "pattern": "flickering, alternating with white",
-                "means": "%s; test mode: a host may play audio into the board; %s"
-                         % (meaning, REPAIR_LIGHT)}
+                "means": "%s; %s; %s" % (meaning, TEST_MODE_LIGHT, REPAIR_LIGHT)}
     if repair:
         return {"rgb": rgb, "colour": name, "pattern": "flickering",
                 "means": "%s; %s" % (meaning, REPAIR_LIGHT)}
     if test_mode:
         return {"rgb": rgb, "colour": name, "pattern": "alternating with white",
-                "means": "%s; test mode: a host may play audio into the board" % meaning}
+                "means": "%s; %s" % (meaning, TEST_MODE_LIGHT)}
     return {"rgb": rgb, "colour": name, "pattern": "steady", "means": meaning}
 
 
@@ -188,14 +193,14 @@ def light_named(rgb, pattern):
     elif pattern in ("blinking", "slow blinking"):
         means = "a host's request for %s waits for someone to %s on the board" % (
             preset or name, CONFIRM_GESTURE)
-    elif pattern == "flickering":
-        means = "%s; %s" % (STATUS_LED[preset][2] if preset else name, REPAIR_LIGHT)
-    elif pattern == "flickering, alternating with white":
-        means = "%s; test mode: a host may play audio into the board; %s" % (
-            STATUS_LED[preset][2] if preset else name, REPAIR_LIGHT)
-    elif pattern == "alternating with white":
-        means = "%s; test mode: a host may play audio into the board" % (
-            STATUS_LED[preset][2] if preset else name)
+    elif pattern in ("flickering", "flickering, alternating with white",
+                     "alternating with white"):
+        parts = [STATUS_LED[preset][2] if preset else name]
+        if pattern.endswith("alternating with white"):
+            parts.append(TEST_MODE_LIGHT)
+        if pattern.startswith("flickering"):
+            parts.append(REPAIR_LIGHT)
+        means = "; ".join(parts)
     else:
         means = STATUS_LED[preset][2] if preset else "not a colour of the legend"
     return {"rgb": list(rgb), "colour": name, "pattern": pattern, "means": means}

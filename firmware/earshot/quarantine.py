@@ -4,8 +4,8 @@
 # When the log's chain breaks in the middle (an edited entry, flash damage), translog.py keeps
 # every entry that still chains and moves only the lines that do not into this file, then the
 # board warns (its status LED flickers; status "log_repair", the page, `earshot status`,
-# `earshot log`) until someone at
-# the board acknowledges it (app.py: the mute button held past buttons.LONG_MS).
+# `earshot log`) until someone at the board acknowledges it (app.py: the mute button held past
+# buttons.LONG_MS).
 #
 # One store.save() file (atomic: old or new after a power cut), JSON:
 #   {"pending": bool,        the household has not acknowledged it at the board yet

@@ -10,7 +10,7 @@ def setup(p):
 
 def format_status(s):
     from ..vocabulary import (ACCESS, CONFIRM_GESTURE, FLAG_MEANINGS, TEST_MODE, board_clock,
-                              consent_text, led_text, legend, repair_warning)
+                              consent_text, led_text, legend, repair_pending, repair_warning)
 
     c = s.get("consent") or {}
     # What waits for the household's gesture: the board's `confirm` (a consent change or a key
@@ -43,7 +43,7 @@ def format_status(s):
         "access    %s" % ACCESS.get(s.get("access"), s.get("access") or "?"),
         "LED       %s" % led_text(c.get("preset"), waiting, s.get("test_mode"),
                                   s.get("access"), c.get("guest"),
-                                  ((s.get("log") or {}).get("repair") or {}).get("pending")),
+                                  repair_pending(s)),
     ]
     if s.get("hardware_muted"):
         lines[3] = "mute      MUTED by the mute switch: slide it to unmute"

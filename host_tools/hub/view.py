@@ -79,8 +79,7 @@ class BoardView:
         self.board = {k: s.get(k) for k in ("device_id", "board", "version", "wake_word", "speaker",
                                             "test_mode", "provisioned", "access")}
         # A log repair set aside lines and nobody acknowledged it at the board: its LED flickers.
-        self.board["repair_pending"] = bool(((s.get("log") or {}).get("repair") or {})
-                                            .get("pending"))
+        self.board["repair_pending"] = v.repair_pending(s)
         self.muted = bool(s.get("muted"))
         self.gate = s.get("gate")
         self._consent(s.get("consent") or {})

@@ -115,9 +115,7 @@ class History:
             head = theirs.get("log_head")
             if head and (not d.get("log_head") or head[0] > d["log_head"][0]):
                 d["log_head"] = head
-            if len(d["sessions"]) > MAX_SESSIONS:
-                for c in sorted(int(c) for c in d["sessions"])[:-MAX_SESSIONS]:
-                    del d["sessions"][str(c)]
+            _keep_newest(d)
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -162,9 +160,7 @@ class History:
             if d["sessions"].get(key) != entry:
                 d["sessions"][key] = entry
                 self._changed = True
-            if len(d["sessions"]) > MAX_SESSIONS:
-                for c in sorted(int(c) for c in d["sessions"])[:-MAX_SESSIONS]:
-                    del d["sessions"][str(c)]
+            _keep_newest(d)
 
     def knows(self, dev):
         d = self._device(dev)
@@ -217,3 +213,10 @@ class History:
         if d.get("log_head") != list(head):
             d["log_head"] = list(head)
             self._changed = True
+
+
+def _keep_newest(device):
+    """At most MAX_SESSIONS per device: the oldest go, the highest counter stays."""
+    if len(device["sessions"]) > MAX_SESSIONS:
+        for c in sorted(int(c) for c in device["sessions"])[:-MAX_SESSIONS]:
+            del device["sessions"][str(c)]

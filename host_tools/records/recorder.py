@@ -91,7 +91,7 @@ class Recorder:
             # The rest of a session that began before the recording did: without its header
             # nothing of it can be verified or attributed (the board's log lists it).
             self.joined_late += 1
-            return
+            return None
         if frame.type == T_SESSION_CHUNK:
             self.records.append(frame.payload)
         elif frame.type == T_SESSION_CLOSE:
@@ -108,7 +108,7 @@ class Recorder:
         kept in the sidecar of a session that was cut off."""
         records, self.records = self.records, []
         if not records:
-            return
+            return None
         stored = store_session(self.out, records, self.key, self.history, self.source,
                                self.recording, cut=cut)
         self.history.save()

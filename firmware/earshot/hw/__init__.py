@@ -124,6 +124,14 @@ def console_rate_note(baud, error):
 CPU_HZ = 240_000_000
 
 
+def chip_id(machine):
+    """This chip's id as hex: machine.unique_id() (ports/esp32/modmachine.c
+    mp_machine_unique_id: esp_efuse_mac_get_default(), the base MAC, 6 bytes)."""
+    import binascii
+
+    return binascii.hexlify(machine.unique_id()).decode()
+
+
 def set_clock(machine, hz=CPU_HZ):
     """Set the CPU clock at boot; (the clock now in force, a line to print or None)."""
     try:

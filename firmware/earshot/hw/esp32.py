@@ -3,7 +3,6 @@
 # PDM mic, codec mic; GPIO or NeoPixel LED) are small classes picked from tables.
 # The hw package (this module and esp32_es7210.py) is the only firmware code that imports `machine`.
 
-import binascii
 import os
 import select
 import sys
@@ -14,7 +13,7 @@ import micropython
 from machine import I2S, WDT, Pin
 from micropython import const
 
-from earshot.hw import (BUTTON_ACTION, BUTTON_MUTE, NO_PDM, NotSupportedError,
+from earshot.hw import (BUTTON_ACTION, BUTTON_MUTE, NO_PDM, NotSupportedError, chip_id,
                         console_rate_note, console_settings, host_took, mute_is_switch,
                         reset_cause_from, set_clock)
 
@@ -191,8 +190,7 @@ class Hardware:
         self.cpu_hz, note = set_clock(machine)
         if note:
             print(note)
-        # ports/esp32/modmachine.c mp_machine_unique_id: esp_efuse_mac_get_default(), 6 bytes
-        self.chip_id = binascii.hexlify(machine.unique_id()).decode()
+        self.chip_id = chip_id(machine)  # the base MAC, from eFuse
         self._console(board)
 
     def speaker(self):

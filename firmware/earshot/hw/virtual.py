@@ -5,7 +5,6 @@
 # $EARSHOT_SIM_SOCK; the USB serial is this process's stdin/stdout. Board time is the world's
 # clock: the audio clock plus what serial and flash writes cost. See host_tools/sim/world.py
 # and host_tools/sim/wire.py (the opcodes and pin ids, one copy for both sides).
-import binascii
 import os
 import select
 import socket
@@ -15,7 +14,8 @@ import sys
 from micropython import const
 
 from earshot.hw import (BUTTON_MUTE, NO_PDM, NotSupportedError, console_rate_note,
-                        console_settings, host_took, mute_is_switch, reset_cause_from, set_clock)
+                        chip_id, console_settings, host_took, mute_is_switch, reset_cause_from,
+                        set_clock)
 
 _FRAME = const(320)
 _HEADER = const(9)  # wire.FRAME_HEADER: buttons u8, lost u16, backlog u16, ticks u32
@@ -68,8 +68,7 @@ class Hardware:
         self.cpu_hz, note = set_clock(machine)
         if note:
             print(note)
-        # As hw.esp32: the board's MAC, which the virtual board takes from its flash's path.
-        self.chip_id = binascii.hexlify(machine.unique_id()).decode()
+        self.chip_id = chip_id(machine)  # the eFuse MAC (the virtual board's: from its flash path)
         baud, wake_ms = console_settings(board)
         if baud:
             # What hw.esp32 does to UART0 and its wake timer, told to the world's serial model,
