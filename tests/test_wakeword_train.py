@@ -155,3 +155,67 @@ def test_positives_are_drawn_by_their_engine_s_weight():
     assert abs(espeak_share(None) - 0.25) < 0.06  # 10 of 40 clips
     assert abs(espeak_share({"piper": 1 / 3}) - 0.5) < 0.06  # 10 against 30/3
     assert espeak_share({"espeak": 0}) == 0.0
+
+
+def test_the_lowpass_removes_the_top_band_and_keeps_the_rest_in_place():
+    from host_tools.wakeword import augment as A
+    t = np.arange(16000) / 16000.0
+    low, high = np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 6000 * t)
+    y = A.lowpass((low + high).astype(np.float32), 4000.0)
+    assert len(y) == len(t)
+    assert np.abs(y - low).max() < 1e-3  # 1 kHz untouched, in phase; 6 kHz gone
+    assert np.allclose(A.lowpass(low.astype(np.float32), 8000.0), low, atol=1e-6)
+
+
+def test_a_band_limited_copy_is_the_same_on_every_run_and_has_no_top_band():
+    rng = np.random.default_rng(5)
+    pcm = (rng.standard_normal(16000) * 3000).astype(np.int16)
+    a, b = T.band_limited(pcm, "pos/00001.wav"), T.band_limited(pcm, "pos/00001.wav")
+    assert a.dtype == np.int16 and len(a) == len(pcm) and (a == b).all()
+    assert not (T.band_limited(pcm, "pos/00002.wav") == a).all()  # another clip, another cut
+    tables = feat.build_tables()
+    full, cut = feat.features(pcm, tables), feat.features(a, tables)
+    # the top mel bands (above 7 kHz, beyond every cutoff) fall to the floor; the lowest stay
+    assert (full[:, -2:].mean() - cut[:, -2:].mean()) > 40
+    assert abs(int(full[:, :4].mean()) - int(cut[:, :4].mean())) <= 2
+
+
+def test_band_share_draws_the_band_limited_copy_for_positives_and_negatives_alike():
+    entries, feats = _split()
+    band = [np.full_like(f, 127) for f in feats]  # readable: a copy is all 127 before augment
+    for share, want in ((0.0, 0.0), (0.5, 0.5), (1.0, 1.0)):
+        bat = T.Batcher(entries, feats, np.random.default_rng(4), None, band, share)
+        pos, neg = [], []
+        for _ in range(400):
+            pos.append(int(bat._clip(*bat.pos[0])[0][-1, 5] == 127))
+            neg.append(int(bat._neg_crop(T.CROP)[0, 5] == 127))
+        assert abs(np.mean(pos) - want) < 0.08 and abs(np.mean(neg) - want) < 0.08
+
+
+def test_eval_lowpass_scores_every_clip_band_limited(tmp_path, capsys, monkeypatch):
+    import json
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    from host_tools.cli import main
+    root = tmp_path / "alexa"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "dataset" / "dev", root / "dev")
+    full = T.split_features(root / "dev", cache_dir=str(tmp_path / "c"), log=lambda m: None)[1]
+    cut = T.split_features(root / "dev", cache_dir=str(tmp_path / "c"), log=lambda m: None,
+                           band=3800.0)[1]
+    # bands above 3.8 kHz (the top 9 of 32) fall to the floor in every clip, negatives too
+    assert all(c[:, -8:].mean() + 5 < f[:, -8:].mean() for f, c in zip(full, cut))
+    runs, bands, real = {}, [], T.split_features
+    monkeypatch.setattr(T, "split_features", lambda *a, **k: bands.append(k.get("band")) or
+                        real(*a, cache_dir=str(tmp_path / "c"), **k))
+    for extra in ([], ["--lowpass", "3800"]):
+        assert main(["wakeword", "eval", "--model", "alexa", "--split", "dev",
+                     "--data", str(root)] + extra) == 0
+        runs[tuple(extra)] = json.loads(capsys.readouterr().out)
+    assert runs[()]["lowpass_hz"] is None and runs[("--lowpass", "3800")]["lowpass_hz"] == 3800
+    assert bands == [False, 3800.0]  # the clips scored are the band-limited ones
+    with pytest.raises(SystemExit) as bad:
+        main(["wakeword", "eval", "--model", "alexa", "--lowpass", "9000"])
+    assert bad.value.code == 2 and "at most 7999" in capsys.readouterr().err

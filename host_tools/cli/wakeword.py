@@ -67,12 +67,13 @@ def _eval(args):
     root = Path(args.data or Path("data/wakeword") / dataset_text.slug(man["word"]))
     neg = root / args.neg_split if args.neg_split else None
     res = S.evaluate(qm, man, root / args.split, log=lambda m: print(m, file=sys.stderr),
-                     speakers=args.speakers, neg_split=neg)
+                     speakers=args.speakers, neg_split=neg, lowpass=args.lowpass)
     print(json.dumps(res, indent=1))
     return 0
 
 
 SPLITS = ("train", "held", "dev")
+
 
 
 def _dataset(args):
@@ -121,6 +122,9 @@ def setup(parser):
             p.add_argument("--speakers", nargs="*",
                            help="only clips of these whole speakers (e.g. flite:awb)")
             p.add_argument("--neg-split", help="count false accepts on this split's negatives")
+            p.add_argument("--lowpass", type=Number(float, 500, 7999, of="Hz"), metavar="HZ",
+                           help="score every clip with nothing above HZ (e.g. 3800: a voice "
+                                "made at 8 kHz; 5300: at 11.025 kHz)")
             p.add_argument("--data", help="dataset root (default data/wakeword/<slug>)")
         if name == "train":
             p.add_argument("phrase", type=nonempty, help='the wake word, e.g. "hey jarvis"')

@@ -92,6 +92,21 @@ def resample_to(x, n_out):
     return y[:n_out].astype(np.float32)
 
 
+def lowpass(x, cutoff_hz, rate=RATE, width_hz=250.0):
+    """Everything above `cutoff_hz` removed (a raised-cosine edge `width_hz` wide below it), as
+    a voice synthesised at 8 or 11.025 kHz, a phone line or a dull microphone sounds at 16 kHz.
+    The length is unchanged, so frame k of the copy is frame k of the original."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0 or cutoff_hz >= rate / 2:
+        return x.astype(np.float32)
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1.0 / rate)
+    lo = cutoff_hz - width_hz
+    gain = np.clip((cutoff_hz - f) / width_hz, 0.0, 1.0)
+    gain = np.where(f <= lo, 1.0, 0.5 - 0.5 * np.cos(np.pi * gain))
+    return np.fft.irfft(spec * gain, len(x)).astype(np.float32)
+
+
 def time_stretch(x, rate, frame=512, tolerance=128):
     """WSOLA: change tempo by `rate` (>1 faster/shorter) keeping pitch. len(y) == round(len(x)/rate).
 

@@ -74,20 +74,23 @@ def speaker_label(voice_id):
 
 
 def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print, speakers=None,
-             neg_split=None):
+             neg_split=None, lowpass=None):
     """False-reject rates at <= budget false accepts per hour on a split's negatives, overall,
     per condition and per speaker. `speakers`: only positives/near misses involving these whole
     speakers (train.speaker_of); `neg_split`: count false accepts on that split's negatives
-    instead (a leave-speakers-out run scores train clips against the held split's hours)."""
+    instead (a leave-speakers-out run scores train clips against the held split's hours);
+    `lowpass`: every clip (negatives too) with nothing above this many Hz, as a voice made at
+    8 or 11.025 kHz or a phone line sounds (train.band_limited)."""
     from .train import speaker_of, split_features
     t0 = time.time()
-    entries, feats = split_features(split_dir, log=log)
+    band = float(lowpass) if lowpass else False
+    entries, feats = split_features(split_dir, log=log, band=band)
     items = list(zip(entries, feats))
     if speakers:
         sp = set(speakers)
         items = [(e, f) for e, f in items if e["label"] == "neg" or speaker_of(e["voice"]) & sp]
     if neg_split:
-        ne, nf = split_features(neg_split, log=log)
+        ne, nf = split_features(neg_split, log=log, band=band)
         items = [(e, f) for e, f in items if e["label"] != "neg"]
         items += [(e, f) for e, f in zip(ne, nf) if e["label"] == "neg"]
     hop = manifest["hop_s"]
@@ -108,7 +111,7 @@ def evaluate(qmodel, manifest, split_dir, budgets=(0.5, 0.2), log=print, speaker
             break
     pos_max = np.array([s.max() for _, s in pos])
     out = {"split": str(split_dir), "neg_split": str(neg_split or split_dir),
-           "speakers": sorted(speakers) if speakers else "all",
+           "speakers": sorted(speakers) if speakers else "all", "lowpass_hz": lowpass,
            "neg_hours": round(hours, 2), "positives": len(pos),
            "near_misses": len(nm), "shipped_threshold": manifest["threshold"], "at": {}}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EarshotError
+from . import augment as A
 from . import features as feat
 from . import model as M
 
@@ -38,6 +39,10 @@ TARGET_FA_PER_HOUR = 0.3     # threshold chosen on held-back train negatives
 HARD_SHARE = 0.3             # negative crops drawn around mined hard negatives ...
 HARD_COUNT = 2000            # ... the highest-scoring peaks of the last mining pass
 MINE_AT = (0.3, 0.45, 0.6, 0.75, 0.9)  # fractions of the steps after which to mine
+BAND_HZ = (3400.0, 7000.0)   # cutoffs of the band-limited copies (--band-share): a voice made
+                             # at 8 or 11.025 kHz, a phone line, a dull microphone
+BAND_FLOOR_DBFS = -70.0      # white noise under a copy, as the renderer's microphone floor
+BAND_SHARE = 0.3             # of draws that take the band-limited copy (session 9)
 
 
 def read_wav(path):
@@ -60,10 +65,28 @@ def load_manifest(split_dir):
     return out
 
 
-def split_features(split_dir, cache_dir=".cache/ww/feat", log=print):
-    """Features of every clip of a split, cached by manifest content: (entries, [arrays])."""
+def band_limited(pcm, key, cutoff=None):
+    """A copy of int16 `pcm` with everything above `cutoff` Hz (default: drawn from BAND_HZ)
+    removed and a -70 dBFS floor under it; the cutoff and noise are a pure function of `key`
+    (the clip's path in its split), so the copies, and the cache of their features, are the
+    same on every run."""
+    rng = np.random.default_rng(int(hashlib.sha1(key.encode()).hexdigest()[:12], 16))
+    drawn = rng.uniform(*BAND_HZ)
+    cutoff = drawn if cutoff is None else cutoff
+    y = A.lowpass(pcm.astype(np.float32) / 32768.0, cutoff)
+    y = y + rng.standard_normal(len(y)).astype(np.float32) * 10.0 ** (BAND_FLOOR_DBFS / 20.0)
+    return np.clip(np.round(y * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def split_features(split_dir, cache_dir=".cache/ww/feat", log=print, band=False):
+    """Features of every clip of a split, cached by manifest content: (entries, [arrays]).
+    With `band`, of each clip's band-limited copy instead (`band_limited`): True draws each
+    clip's cutoff from BAND_HZ, a number is the cutoff in Hz for every clip."""
     entries = load_manifest(split_dir)
-    key = hashlib.sha1((Path(split_dir) / "manifest.jsonl").read_bytes()).hexdigest()[:12]
+    cut = None if band is True else band
+    key = hashlib.sha1((Path(split_dir) / "manifest.jsonl").read_bytes()
+                       + (b"band %r %r %r" % (BAND_HZ, BAND_FLOOR_DBFS, cut) if band else b"")
+                       ).hexdigest()[:12]
     cache = Path(cache_dir) / ("%s.npz" % key)  # paths in a manifest are relative: keyed by content
     if cache.exists():
         z = np.load(cache)
@@ -75,7 +98,8 @@ def split_features(split_dir, cache_dir=".cache/ww/feat", log=print):
     tables = feat.build_tables()
     feats = []
     for i, e in enumerate(entries):
-        feats.append(feat.features(read_wav(e["path"]), tables))
+        pcm = read_wav(e["path"])
+        feats.append(feat.features(band_limited(pcm, e["file"], cut) if band else pcm, tables))
         if i % 1000 == 0:
             log("features %s: %d/%d (%.0f s)" % (split_dir, i, len(entries), time.time() - t0))
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -104,8 +128,14 @@ NEAR_MISS_SHARE = 0.15  # of each batch's sequences: near misses ("Alexei", "a l
 class Batcher:
     """Sequences of CROP frames: clips with negative context before them, and negative crops."""
 
-    def __init__(self, entries, feats, rng, pos_weights=None):
+    def __init__(self, entries, feats, rng, pos_weights=None, band_feats=None, band_share=0.0):
         self.rng = rng
+        # Each clip's band-limited copy (same frames) stands in for it with p = band_share, for
+        # positives and negatives alike, so a missing top band is never a cue either way.
+        self.band_share = band_share if band_feats is not None else 0.0
+        if band_feats is None:
+            band_feats = feats
+        feats = [(f, b) for f, b in zip(feats, band_feats)]
         self.pos = [(f, e) for f, e in zip(feats, entries) if e["label"] == "pos"]
         # Positives drawn in proportion to their engine's weight (pos_weights: {"piper": 0.3}),
         # so one voice with many renders does not stand for the word; uniform by default.
@@ -113,19 +143,25 @@ class Batcher:
                       for _, e in self.pos], np.float64)
         self._pos_cdf = np.cumsum(w) / w.sum() if pos_weights and w.sum() > 0 else None
         self.nm = [(f, e) for f, e in zip(feats, entries) if e["label"] == "nearmiss"]
-        self.neg = [f for f, e in zip(feats, entries) if e["label"] == "neg" and len(f) > CROP]
+        self.neg = [f for f, e in zip(feats, entries) if e["label"] == "neg" and len(f[0]) > CROP]
         self.hard = []  # (negative file index, frame) where the model last scored highest
         if not self.pos or not self.neg:
             raise EarshotError("the train split needs positives and long negatives")
 
+    def _which(self, pair):
+        """The clip's features, or its band-limited copy's with p = band_share."""
+        if self.band_share and self.rng.random() < self.band_share:
+            return pair[1]
+        return pair[0]
+
     def _neg_crop(self, n):
         if self.hard and n == CROP and self.rng.random() < HARD_SHARE:
             k, peak = self.hard[self.rng.integers(len(self.hard))]
-            f = self.neg[k]
+            f = self._which(self.neg[k])
             # the peak anywhere in the crop's last 3/4, where the net has context for it
             s = int(np.clip(peak - self.rng.integers(CROP // 4, CROP), 0, len(f) - n))
             return f[s:s + n]
-        f = self.neg[self.rng.integers(len(self.neg))]
+        f = self._which(self.neg[self.rng.integers(len(self.neg))])
         s = self.rng.integers(0, len(f) - n + 1)
         return f[s:s + n]
 
@@ -137,7 +173,7 @@ class Batcher:
         net.eval()
         peaks = []
         with torch.no_grad():
-            for k, f in enumerate(self.neg):
+            for k, (f, _) in enumerate(self.neg):
                 z = net(torch.from_numpy(f[None].astype(np.float32)))[0].numpy()
                 for _ in range(max(1, count // len(self.neg) * 3)):
                     i = int(np.argmax(z))
@@ -150,7 +186,8 @@ class Batcher:
         self.hard = [(k, i) for _, k, i in peaks[:count]]
         return peaks[0][0], peaks[min(count, len(peaks)) - 1][0]
 
-    def _clip(self, f, e):
+    def _clip(self, pair, e):
+        f = self._which(pair)
         y, m = frame_targets(len(f), e)
         if len(f) >= CROP:
             # keep the end of the word inside the crop
@@ -393,7 +430,7 @@ def frame_loss(logits, y, w):
 
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
           channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None,
-          near_miss_share=NEAR_MISS_SHARE, max_near_miss=None, pos_weights=None):
+          near_miss_share=NEAR_MISS_SHARE, max_near_miss=None, pos_weights=None, band_share=BAND_SHARE):
     """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
     the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
     torch = _torch()
@@ -407,7 +444,12 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     log("training on %d of %d train entries (left out: %s)"
         % (len(tr), len(entries), ", ".join(sorted(exclude_speakers)) or "none"))
     rng = np.random.default_rng(seed)
-    bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng, pos_weights)
+    band_feats = None
+    if band_share > 0:
+        band_feats = split_features(root / "train", log=log, band=True)[1]
+        band_feats = [band_feats[i] for i in tr]
+    bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng, pos_weights,
+                  band_feats, band_share)
     net = build_net(channels)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=int(steps * 0.6),
@@ -462,6 +504,8 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         "data": str(root / "train"), "steps": steps, "batch": batch, "seed": seed,
         "near_miss_share": near_miss_share,
         "pos_weights": dict(pos_weights or {}),
+        "band_limited": ({"share": band_share, "cutoff_hz": list(BAND_HZ),
+                          "floor_dbfs": BAND_FLOOR_DBFS} if band_share > 0 else None),
         "hard_negatives": ({"share": HARD_SHARE, "count": HARD_COUNT, "mined_at": list(MINE_AT)}
                            if mine else None),
         "excluded_speakers": sorted(exclude_speakers),
@@ -494,6 +538,16 @@ def _weights(text):
     return out
 
 
+def _share(text):
+    try:
+        p = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number" % text) from None
+    if not 0.0 <= p <= 1.0:
+        raise argparse.ArgumentTypeError("%s: a share is from 0 to 1" % text)
+    return p
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m host_tools.wakeword.train")
     p.add_argument("--word", required=True)
@@ -516,6 +570,10 @@ def main(argv=None):
     p.add_argument("--pos-weights", type=_weights, default={}, metavar="ENGINE=W,...",
                    help="draw positives in proportion to their engine's weight (e.g. "
                         "piper=0.3,espeak=2; default: every positive alike)")
+    p.add_argument("--band-share", type=_share, default=BAND_SHARE, metavar="P",
+                   help="draw each clip's band-limited copy (cut off at %d-%d Hz) instead of "
+                        "the clip with probability P, positives and negatives alike "
+                        "(default %.1f; 0: never)" % (BAND_HZ + (BAND_SHARE,)))
     p.add_argument("--rethreshold", metavar="MODEL_BIN",
                    help="no training: set MODEL_BIN's threshold again by the rule, on --data")
     a = p.parse_args(argv)
@@ -537,7 +595,7 @@ def main(argv=None):
               log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining,
               exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads,
               near_miss_share=a.near_miss_share, max_near_miss=a.max_near_miss,
-              pos_weights=a.pos_weights)
+              pos_weights=a.pos_weights, band_share=a.band_share)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
