@@ -46,10 +46,11 @@ def add(src, out, engine, positives, near_misses, neg_hours, seed=0, workers=2, 
         raise EarshotError("%s has no train split (train/manifest.jsonl); build it with "
                            "`make dataset`" % src)
     tmp = out + ".building"
-    for path in (out, tmp):
-        if os.path.lexists(path):
-            raise EarshotError("%s already exists; give a new --out (nothing is overwritten)"
-                               % path)
+    if os.path.lexists(out):
+        raise EarshotError("%s already exists; give a new --out (nothing is overwritten)" % out)
+    if os.path.lexists(tmp):
+        raise EarshotError("%s already exists (left by a run that stopped?); remove it or give "
+                           "another --out" % tmp)
     if engine == "espeak" or engine not in tts.NATURAL_ENGINES:
         raise EarshotError("unknown engine %r (choose from %s)"
                            % (engine, ", ".join(e for e in tts.NATURAL_ENGINES)))
