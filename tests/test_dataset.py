@@ -448,7 +448,7 @@ def test_an_engine_is_added_to_a_built_dataset_without_touching_it(tmp_path):
     src = tmp_path / "alexa"
     (src / "train" / "pos").mkdir(parents=True)
     (src / "held").mkdir()
-    (src / "params.json").write_text(json.dumps({"word": "alexa"}))
+    (src / "params.json").write_text(json.dumps({"word": "alexa", "seed": 0}))
     old = '{"file": "pos/00000.wav", "label": "pos", "voice": "piper:joe"}\n'
     (src / "train" / "manifest.jsonl").write_text(old)
     before = sorted(str(p) for p in src.rglob("*"))
@@ -471,3 +471,5 @@ def test_an_engine_is_added_to_a_built_dataset_without_touching_it(tmp_path):
         dataset_add.add(str(src), str(out), "dectalk", 1, 0, 0, screen=False, log=lambda m: None)
     with pytest.raises(Exception, match="unknown engine"):
         dataset_add.add(str(src), str(tmp_path / "x"), "festival", 1, 0, 0, screen=False)
+    with pytest.raises(Exception, match="would repeat its draws"):
+        dataset_add.add(str(src), str(tmp_path / "y"), "dectalk", 1, 0, 0, seed=0, screen=False)

@@ -25,7 +25,7 @@ from . import dataset as D
 from . import dataset_text as T
 from . import dataset_tts as tts
 
-_SEED_OFFSET = 1000  # the added clips draw from seeds no full build uses for this split
+ADD_SEED = 11  # the seed session 9's DECtalk clips were rendered with (any but the base's)
 
 
 def _engine_voices(engine):
@@ -37,8 +37,8 @@ def _engine_voices(engine):
     return [tts.Voice(engine, n, n) for n in names]
 
 
-def add(src, out, engine, positives, near_misses, neg_hours, seed=0, workers=2, screen=True,
-        log=print):
+def add(src, out, engine, positives, near_misses, neg_hours, seed=ADD_SEED, workers=2,
+        screen=True, log=print):
     """Render `engine`'s train speakers into a new dataset root `out` on top of `src`."""
     src, out = os.path.abspath(src), os.path.abspath(out)
     manifest = os.path.join(src, "train", "manifest.jsonl")
@@ -54,13 +54,17 @@ def add(src, out, engine, positives, near_misses, neg_hours, seed=0, workers=2, 
     if engine == "espeak" or engine not in tts.NATURAL_ENGINES:
         raise EarshotError("unknown engine %r (choose from %s)"
                            % (engine, ", ".join(e for e in tts.NATURAL_ENGINES)))
-    word = json.load(open(os.path.join(src, "params.json")))["word"]
+    params = json.load(open(os.path.join(src, "params.json")))
+    word = params["word"]
+    if seed == params.get("seed"):
+        raise EarshotError("seed %d is the one %s was built with: the added clips would repeat "
+                           "its draws; give another --seed" % (seed, src))
     voices = [(v.engine, v.name, v.variant) for v in _engine_voices(engine)
               if tts.speaker_split(v) == "train"]
     if not voices:
         raise EarshotError("%s has no train speakers" % engine)
     log("adding %s: %s" % (engine, ", ".join(v[1] for v in voices)))
-    base = {"seed": seed + _SEED_OFFSET, "split_id": 0, "voices": voices, "word": word,
+    base = {"seed": seed, "split_id": 0, "voices": voices, "word": word,
             "split_dir": os.path.join(tmp, "train", engine), "split_name": "train",
             "perturb": False, "screen": screen}
     babble = [dict(base, kind_id=4, index=i) for i in range(6)]
@@ -112,7 +116,8 @@ def main(argv=None):
     p.add_argument("--positives", type=int, default=500)
     p.add_argument("--near-misses", type=int, default=60)
     p.add_argument("--neg-hours", type=float, default=0.4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=ADD_SEED,
+                   help="not the base build's (default %d)" % ADD_SEED)
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args(argv)
     if min(a.positives, a.near_misses, a.neg_hours) < 0 or a.positives < 1 or a.workers < 1:
