@@ -2,7 +2,9 @@
 #   make train-wakeword WORD="alexa" [STEPS=3000] [SEED=0]
 #                                       train on data/wakeword/<slug>/train, write firmware/models/<slug>.*
 #   make models                         both shipped models again (replaces them): alexa 3000 steps
-#                                       seed 0 (session 6, on the format-7 dataset of docs/wakeword.md),
+#                                       seed 1 with band-limited copies (session 9, on the format-7
+#                                       dataset plus DECtalk: data/wakeword/alexa+dectalk, made by
+#                                       host_tools.wakeword.dataset_add; docs/wakeword.md),
 #                                       hey jarvis 6000 steps seed 0 (session 3)
 #   make eval-wakeword WORD="alexa" [SPLIT=held]  false rejects / FA per hour / latency, per speaker
 #   make loso-wakeword WORD="alexa"     leave each train speaker out in turn (out/loso/<slug>/)
@@ -22,7 +24,7 @@ train-wakeword: $(TRAIN_STAMP)
 	nice -n 10 $(BIN)/python -m host_tools.cli wakeword train "$(WORD)" --steps $(STEPS) --seed $(SEED) $(TRAIN_ARGS)
 
 models: $(TRAIN_STAMP)
-	$(MAKE) train-wakeword WORD="alexa" STEPS=3000 SEED=0
+	$(MAKE) train-wakeword WORD="alexa" STEPS=3000 SEED=1 TRAIN_ARGS="--data data/wakeword/alexa+dectalk"
 	$(MAKE) train-wakeword WORD="hey jarvis" STEPS=6000 SEED=0
 
 SPLIT ?= dev
