@@ -266,7 +266,7 @@ def test_bad_input(name, args, status, says, untouched, table_sim, tmp_path):
 def test_the_dataset_command_of_the_docs_parses(tmp_path):
     # docs/wakeword-data.md: `earshot wakeword dataset --word alexa` (an argparse error before).
     r = subprocess.run([EARSHOT, "wakeword", "dataset", "--word", "alexa", "--scale", "0.001",
-                        "--out", str(tmp_path / "ds")], capture_output=True, text=True,
+                        "--out", str(tmp_path / "ds"), "--json"], capture_output=True, text=True,
                        timeout=300)
     import importlib.util
 
