@@ -473,3 +473,27 @@ def test_an_engine_is_added_to_a_built_dataset_without_touching_it(tmp_path):
         dataset_add.add(str(src), str(tmp_path / "x"), "festival", 1, 0, 0, screen=False)
     with pytest.raises(Exception, match="would repeat its draws"):
         dataset_add.add(str(src), str(tmp_path / "y"), "dectalk", 1, 0, 0, seed=0, screen=False)
+
+
+def test_a_band_copy_of_a_split_cuts_every_clip_and_keeps_the_source(tmp_path):
+    # band_copy: what the anchors are benchmarked on for band-limited speech (docs/wakeword.md)
+    from pathlib import Path
+
+    from host_tools.wakeword import band_copy
+    fx = Path(__file__).parent / "fixtures" / "dataset"
+    before = {p: p.read_bytes() for p in (fx / "dev").rglob("*") if p.is_file()}
+    assert band_copy.copy_split(str(fx), "dev", str(tmp_path / "cut"), log=lambda m: None) == 3
+    assert {p: p.read_bytes() for p in (fx / "dev").rglob("*") if p.is_file()} == before
+    src = [json.loads(l) for l in (fx / "dev" / "manifest.jsonl").read_text().splitlines()]
+    got = [json.loads(l) for l in (tmp_path / "cut" / "dev" / "manifest.jsonl").read_text()
+           .splitlines()]
+    assert [e.pop("cutoff_hz") for e in got] == [3800.0, 5300.0, 3800.0]
+    assert got == src  # every other field as it was
+    for e in src:
+        x = band_copy._read(str(fx / "dev" / e["file"]))
+        y = band_copy._read(str(tmp_path / "cut" / "dev" / e["file"]))
+        assert len(x) == len(y)
+        hi = lambda s: np.abs(np.fft.rfft(s)[int(len(s) * 6000 / 16000):]).sum()
+        assert hi(y) < 0.2 * hi(x)  # above 6 kHz only the floor is left
+    with pytest.raises(Exception, match="already exists"):
+        band_copy.copy_split(str(fx), "dev", str(tmp_path / "cut"), log=lambda m: None)

@@ -1,0 +1,91 @@
+"""A band-limited copy of a dataset split, for engines that score WAV files (the anchors of
+`make bench-wakeword`); Earshot's own `earshot wakeword eval --lowpass HZ` needs no copy.
+
+    python -m host_tools.wakeword.band_copy --from data/wakeword/alexa --split held \\
+        --out data/wakeword/alexa-band
+
+Every clip of the split, negatives too, is cut off at 3800 Hz (even lines of the manifest: a
+voice made at 8 kHz) or 5300 Hz (odd lines: at 11.025 kHz), with a -70 dBFS floor of white noise
+under it, seeded by the line number, so a copy is the same on every machine. The manifest
+keeps every field and adds `cutoff_hz`. Then:
+
+    python -m host_tools.wakeword.bench --words alexa --data data/wakeword/alexa-band --split held
+"""
+
+import argparse
+import json
+import os
+import sys
+import wave
+
+import numpy as np
+
+from ..errors import EarshotError
+from . import augment as A
+
+CUTOFFS_HZ = (3800.0, 5300.0)
+FLOOR_DBFS = -70.0
+
+
+def _read(path):
+    with wave.open(path) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+
+
+def _write(path, x):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.clip(np.round(x * 32767), -32768, 32767).astype("<i2").tobytes())
+
+
+def copy_split(src_root, split, out_root, log=print):
+    """Write `out_root/split` (WAVs and manifest); returns the number of clips."""
+    src = os.path.join(src_root, split)
+    dst = os.path.join(out_root, split)
+    manifest = os.path.join(src, "manifest.jsonl")
+    if not os.path.isfile(manifest):
+        raise EarshotError("%s has no manifest.jsonl" % src)
+    if os.path.lexists(dst):
+        raise EarshotError("%s already exists; give a new --out (nothing is overwritten)" % dst)
+    tmp = dst + ".building"
+    if os.path.lexists(tmp):
+        raise EarshotError("%s already exists (left by a run that stopped?); remove it" % tmp)
+    lines = open(manifest).read().splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        e = json.loads(line)
+        x = _read(os.path.join(src, e["file"]))
+        cutoff = CUTOFFS_HZ[i % 2]
+        noise = np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
+        _write(os.path.join(tmp, e["file"]), A.lowpass(x, cutoff) + noise * 10 ** (FLOOR_DBFS / 20))
+        e["cutoff_hz"] = cutoff
+        out.append(json.dumps(e, sort_keys=True))
+        if i % 500 == 0:
+            log("%s: %d/%d" % (split, i, len(lines)))
+    with open(os.path.join(tmp, "manifest.jsonl"), "w") as f:
+        f.write("\n".join(out) + "\n")
+    os.rename(tmp, dst)
+    return len(out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m host_tools.wakeword.band_copy",
+                                description="a band-limited copy of a dataset split")
+    p.add_argument("--from", dest="src", required=True, help="dataset root")
+    p.add_argument("--split", default="held")
+    p.add_argument("--out", required=True, help="dataset root for the copy")
+    a = p.parse_args(argv)
+    try:
+        n = copy_split(a.src, a.split, a.out, log=lambda m: print(m, file=sys.stderr))
+    except (EarshotError, OSError, ValueError) as e:
+        print("band_copy: %s" % e, file=sys.stderr)
+        return 1
+    print("%d clips in %s" % (n, os.path.join(a.out, a.split)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
