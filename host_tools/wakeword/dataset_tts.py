@@ -282,8 +282,8 @@ def speaker_split(voice):
 
 def voices(neural=True):
     """Every voice the dataset uses (espeak-ng languages x variants, flite awb/rms, Pico,
-    DECtalk's nine, and with `neural` Piper joe and Kokoro's speakers and blends). A missing engine is an error, not
-    a smaller dataset: the same seed must give the same files."""
+    DECtalk's nine, and with `neural` Piper joe and Kokoro's speakers and blends). A missing
+    engine is an error, not a smaller dataset: the same seed must give the same files."""
     out = []
     langs, variants = espeak_languages(), espeak_variants()
     for lang in langs:

@@ -430,7 +430,8 @@ def frame_loss(logits, y, w):
 
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
           channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None,
-          near_miss_share=NEAR_MISS_SHARE, max_near_miss=None, pos_weights=None, band_share=BAND_SHARE):
+          near_miss_share=NEAR_MISS_SHARE, max_near_miss=None, pos_weights=None,
+          band_share=BAND_SHARE):
     """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
     the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
     torch = _torch()
