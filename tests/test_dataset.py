@@ -451,11 +451,12 @@ def test_an_engine_is_added_to_a_built_dataset_without_touching_it(tmp_path):
     (src / "params.json").write_text(json.dumps({"word": "alexa", "seed": 0}))
     old = '{"file": "pos/00000.wav", "label": "pos", "voice": "piper:joe"}\n'
     (src / "train" / "manifest.jsonl").write_text(old)
-    before = sorted(str(p) for p in src.rglob("*"))
+    before = {str(p): p.read_bytes() for p in src.rglob("*") if p.is_file()}
     out = tmp_path / "alexa+dectalk"
     added = dataset_add.add(str(src), str(out), "dectalk", 3, 1, 0.004, screen=False,
                             log=lambda m: None)
-    assert sorted(str(p) for p in src.rglob("*")) == before  # nothing added to the source
+    # nothing added to the source, nothing in it changed
+    assert {str(p): p.read_bytes() for p in src.rglob("*") if p.is_file()} == before
     lines = (out / "train" / "manifest.jsonl").read_text().splitlines()
     assert lines[0] + "\n" == old and len(lines) == 1 + 3 + 1 + 1
     new = [json.loads(l) for l in lines[1:]]
@@ -473,6 +474,24 @@ def test_an_engine_is_added_to_a_built_dataset_without_touching_it(tmp_path):
         dataset_add.add(str(src), str(tmp_path / "x"), "festival", 1, 0, 0, screen=False)
     with pytest.raises(Exception, match="would repeat its draws"):
         dataset_add.add(str(src), str(tmp_path / "y"), "dectalk", 1, 0, 0, seed=0, screen=False)
+    with pytest.raises(Exception, match="already has dectalk"):  # on top of its own output
+        dataset_add.add(str(out), str(tmp_path / "z"), "dectalk", 1, 0, 0, screen=False)
+    # a run that fails half-way (here: a clip that cannot be rendered, after the first was
+    # written) leaves nothing behind, so the next one can start
+    real = dataset_add.D._clip
+
+    def fail_second(job):
+        if job["index"] == 1:
+            raise RuntimeError("render failed")
+        return real(job)
+    dataset_add.D._clip, saved = fail_second, dataset_add.D._clip
+    try:
+        with pytest.raises(RuntimeError):
+            dataset_add.add(str(src), str(tmp_path / "w"), "dectalk", 2, 0, 0, screen=False,
+                            workers=1, log=lambda m: None)
+    finally:
+        dataset_add.D._clip = saved
+    assert not (tmp_path / "w").exists() and not (tmp_path / "w.building").exists()
 
 
 def test_a_band_copy_of_a_split_cuts_every_clip_and_keeps_the_source(tmp_path):
@@ -497,3 +516,23 @@ def test_a_band_copy_of_a_split_cuts_every_clip_and_keeps_the_source(tmp_path):
         assert hi(y) < 0.2 * hi(x)  # above 6 kHz only the floor is left
     with pytest.raises(Exception, match="already exists"):
         band_copy.copy_split(str(fx), "dev", str(tmp_path / "cut"), log=lambda m: None)
+    # each line is cut where the manifest says: 3.8 kHz removes 4.2-5 kHz, 5.3 kHz keeps it
+    noise = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    mid = lambda s: np.abs(np.fft.rfft(s)[4200:5000]).sum()  # 1 Hz bins over 1 s
+    low, high = (band_copy.A.lowpass(noise, c) for c in band_copy.CUTOFFS_HZ)
+    assert mid(low) < 0.01 * mid(noise) and mid(high) > 0.9 * mid(noise)
+    for e in got[:2]:
+        y = band_copy._read(str(tmp_path / "cut" / "dev" / e["file"]))
+        x = band_copy._read(str(fx / "dev" / e["file"]))
+        bins = lambda s: np.abs(np.fft.rfft(s)[int(len(s) * 4200 / 16000):
+                                               int(len(s) * 5000 / 16000)]).sum()
+        assert (bins(y) < 0.3 * bins(x)) == (e["file"] == got[0]["file"])
+    # a bad line is one error naming it, and no half-made copy is left
+    bad = tmp_path / "badsrc" / "dev"
+    shutil.copytree(fx / "dev", bad)
+    with open(bad / "manifest.jsonl", "a") as f:
+        f.write('{"label": "pos"}\n')
+    with pytest.raises(Exception, match="line 4 is not a clip entry"):
+        band_copy.copy_split(str(bad.parent), "dev", str(tmp_path / "cut2"), log=lambda m: None)
+    assert not (tmp_path / "cut2" / "dev").exists()
+    assert not (tmp_path / "cut2" / "dev.building").exists()

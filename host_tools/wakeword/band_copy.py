@@ -15,6 +15,7 @@ keeps every field and adds `cutoff_hz`. Then:
 import argparse
 import json
 import os
+import shutil
 import sys
 import wave
 
@@ -28,8 +29,14 @@ FLOOR_DBFS = -70.0
 
 
 def _read(path):
-    with wave.open(path) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+    """float32 samples of a 16 kHz mono int16 WAV, or EarshotError naming the file."""
+    try:
+        with wave.open(path) as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (16000, 1, 2):
+                raise EarshotError("%s: need 16 kHz mono int16 WAV" % path)
+            return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+    except (wave.Error, EOFError) as e:
+        raise EarshotError("%s: not a WAV file (%s)" % (path, e)) from None
 
 
 def _write(path, x):
@@ -54,21 +61,31 @@ def copy_split(src_root, split, out_root, log=print):
     if os.path.lexists(tmp):
         raise EarshotError("%s already exists (left by a run that stopped?); remove it" % tmp)
     lines = open(manifest).read().splitlines()
-    out = []
-    for i, line in enumerate(lines):
-        e = json.loads(line)
-        x = _read(os.path.join(src, e["file"]))
-        cutoff = CUTOFFS_HZ[i % 2]
-        noise = np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
-        _write(os.path.join(tmp, e["file"]), A.lowpass(x, cutoff) + noise * 10 ** (FLOOR_DBFS / 20))
-        e["cutoff_hz"] = cutoff
-        out.append(json.dumps(e, sort_keys=True))
-        if i % 500 == 0:
-            log("%s: %d/%d" % (split, i, len(lines)))
-    with open(os.path.join(tmp, "manifest.jsonl"), "w") as f:
-        f.write("\n".join(out) + "\n")
+    try:
+        out = [_copy_clip(src, tmp, i, line) for i, line in enumerate(lines)]
+        with open(os.path.join(tmp, "manifest.jsonl"), "w") as f:
+            f.write("\n".join(out) + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # made by this run (a leftover one is refused)
+        raise
     os.rename(tmp, dst)
+    log("%s: %d clips" % (split, len(out)))
     return len(out)
+
+
+def _copy_clip(src, tmp, i, line):
+    """Manifest line `i` cut off at its cutoff into `tmp`; returns the new line."""
+    try:
+        e = json.loads(line)
+        rel = e["file"]
+    except (ValueError, KeyError, TypeError):
+        raise EarshotError("manifest line %d is not a clip entry: %.60s" % (i + 1, line)) from None
+    x = _read(os.path.join(src, rel))
+    cutoff = CUTOFFS_HZ[i % 2]
+    noise = np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
+    _write(os.path.join(tmp, rel), A.lowpass(x, cutoff) + noise * 10 ** (FLOOR_DBFS / 20))
+    e["cutoff_hz"] = cutoff
+    return json.dumps(e, sort_keys=True)
 
 
 def main(argv=None):

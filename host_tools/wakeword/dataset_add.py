@@ -14,7 +14,9 @@ recogniser as in a full build.
 
 import argparse
 import json
+import math
 import os
+import shutil
 import sys
 import time
 
@@ -54,8 +56,21 @@ def add(src, out, engine, positives, near_misses, neg_hours, seed=ADD_SEED, work
     if engine == "espeak" or engine not in tts.NATURAL_ENGINES:
         raise EarshotError("unknown engine %r (choose from %s)"
                            % (engine, ", ".join(e for e in tts.NATURAL_ENGINES)))
-    params = json.load(open(os.path.join(src, "params.json")))
-    word = params["word"]
+    try:
+        params = json.load(open(os.path.join(src, "params.json")))
+        word = params["word"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise EarshotError("%s/params.json is not a dataset's parameters (%s)" % (src, e)) from None
+    built = {}
+    if os.path.isfile(os.path.join(src, "dataset.json")):
+        try:
+            built = json.load(open(os.path.join(src, "dataset.json"))).get("speakers", {})
+        except ValueError:
+            built = {}
+    if (os.path.lexists(os.path.join(src, "train", engine))
+            or any(v.startswith(engine + ":") for v in built.get("train", []))):
+        raise EarshotError("%s already has %s's train speakers: add to the dataset it was "
+                           "built on instead" % (src, engine))
     if seed == params.get("seed"):
         raise EarshotError("seed %d is the one %s was built with: the added clips would repeat "
                            "its draws; give another --seed" % (seed, src))
@@ -77,6 +92,17 @@ def add(src, out, engine, positives, near_misses, neg_hours, seed=ADD_SEED, work
         longs.append(dict(base, kind_id=3, index=i, seconds=min(left, 300.0)))
         left -= 300.0
         i += 1
+    try:
+        added = _render(src, tmp, engine, voices, seed, manifest, babble, clips, longs, workers,
+                        log)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # made by this run (a leftover one is refused)
+        raise
+    os.rename(tmp, out)
+    return added
+
+
+def _render(src, tmp, engine, voices, seed, manifest, babble, clips, longs, workers, log):
     t0 = time.time()
     pool = np.concatenate(D._map(D._babble, babble, workers, "babble", log=log)).astype(np.float32)
     entries = [e for e in D._map(D._clip, clips, workers, "clips", pool, log=log)
@@ -103,7 +129,6 @@ def add(src, out, engine, positives, near_misses, neg_hours, seed=ADD_SEED, work
              "seconds": round(time.time() - t0, 1)}
     with open(os.path.join(train, engine, "added.json"), "w") as f:
         json.dump(added, f, indent=1, sort_keys=True)
-    os.rename(tmp, out)
     return added
 
 
@@ -120,8 +145,10 @@ def main(argv=None):
                    help="not the base build's (default %d)" % ADD_SEED)
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args(argv)
-    if min(a.positives, a.near_misses, a.neg_hours) < 0 or a.positives < 1 or a.workers < 1:
-        p.error("--positives and --workers are at least 1; counts and hours are not negative")
+    if (min(a.positives, a.near_misses, a.neg_hours) < 0 or a.positives < 1 or a.workers < 1
+            or not math.isfinite(a.neg_hours) or a.neg_hours > 100):
+        p.error("--positives and --workers are at least 1, --near-misses at least 0, "
+                "--neg-hours from 0 to 100")
     try:
         added = add(a.src, a.out, a.engine, a.positives, a.near_misses, a.neg_hours, a.seed,
                     a.workers, log=lambda m: print(m, file=sys.stderr))
