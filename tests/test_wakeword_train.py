@@ -126,13 +126,16 @@ def test_training_progress_goes_to_stdout(monkeypatch, capsys):
     seen = {}
 
     def fake_train(word, data, out, steps, seed=0, log=print, exclude_speakers=(),
-                   max_near_miss=None):
-        seen["steps"] = steps
+                   max_near_miss=None, band_share=None):
+        seen["steps"], seen["band_share"] = steps, band_share
         log("step 0/%d loss 0.7" % steps)
     monkeypatch.setattr(T, "train", fake_train)
     assert main(["wakeword", "train", "hey computer"]) == 0
     out = capsys.readouterr()
     assert out.out == "step 0/3000 loss 0.7\n" and out.err == "" and seen["steps"] == 3000
+    assert seen["band_share"] == T.BAND_SHARE  # the command trains as the module does
+    assert main(["wakeword", "train", "hey computer", "--band-share", "0"]) == 0
+    assert seen["band_share"] == 0.0  # as session 3's hey jarvis was trained (make models)
 
 
 def test_positives_are_drawn_by_their_engine_s_weight():
@@ -173,6 +176,14 @@ def test_a_band_limited_copy_is_the_same_on_every_run_and_has_no_top_band():
     a, b = T.band_limited(pcm, "pos/00001.wav"), T.band_limited(pcm, "pos/00001.wav")
     assert a.dtype == np.int16 and len(a) == len(pcm) and (a == b).all()
     assert not (T.band_limited(pcm, "pos/00002.wav") == a).all()  # another clip, another cut
+
+    def cutoff(key):  # the highest 50 Hz band still holding the signal's power
+        p = np.abs(np.fft.rfft(T.band_limited(pcm, key).astype(np.float64))) ** 2
+        bands = p[:8000].reshape(160, 50).mean(axis=1)
+        return 50 * int(np.nonzero(bands > 0.01 * bands[:40].mean())[0].max())
+    cuts = [cutoff("pos/%05d.wav" % i) for i in range(12)]
+    assert min(cuts) >= T.BAND_HZ[0] - 300 and max(cuts) <= T.BAND_HZ[1]
+    assert max(cuts) - min(cuts) > 1500  # drawn per clip across the range, not one cutoff
     tables = feat.build_tables()
     full, cut = feat.features(pcm, tables), feat.features(a, tables)
     # the top mel bands (above 7 kHz, beyond every cutoff) fall to the floor; the lowest stay
@@ -207,6 +218,9 @@ def test_eval_lowpass_scores_every_clip_band_limited(tmp_path, capsys, monkeypat
                            band=3800.0)[1]
     # bands above 3.8 kHz (the top 9 of 32) fall to the floor in every clip, negatives too
     assert all(c[:, -8:].mean() + 5 < f[:, -8:].mean() for f, c in zip(full, cut))
+    other = T.split_features(root / "dev", cache_dir=str(tmp_path / "c"), log=lambda m: None,
+                             band=5300.0)[1]
+    assert any((o != c).any() for o, c in zip(other, cut))  # each cutoff is cached apart
     runs, bands, real = {}, [], T.split_features
     monkeypatch.setattr(T, "split_features", lambda *a, **k: bands.append(k.get("band")) or
                         real(*a, cache_dir=str(tmp_path / "c"), **k))
@@ -216,6 +230,9 @@ def test_eval_lowpass_scores_every_clip_band_limited(tmp_path, capsys, monkeypat
         runs[tuple(extra)] = json.loads(capsys.readouterr().out)
     assert runs[()]["lowpass_hz"] is None and runs[("--lowpass", "3800")]["lowpass_hz"] == 3800
     assert bands == [False, 3800.0]  # the clips scored are the band-limited ones
+    assert main(["wakeword", "eval", "--model", "alexa", "--split", "dev", "--data", str(root),
+                 "--neg-split", "dev", "--lowpass", "3800"]) == 0
+    assert bands[2:] == [3800.0, 3800.0]  # the negatives of another split too
     with pytest.raises(SystemExit) as bad:
         main(["wakeword", "eval", "--model", "alexa", "--lowpass", "9000"])
     assert bad.value.code == 2 and "at most 7999" in capsys.readouterr().err

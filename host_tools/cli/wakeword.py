@@ -53,7 +53,8 @@ def _train(args):
         if rc:
             return rc
     T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed, log=Progress(),
-            exclude_speakers=args.exclude_speakers, max_near_miss=args.max_near_miss)
+            exclude_speakers=args.exclude_speakers, max_near_miss=args.max_near_miss,
+            band_share=args.band_share)
     return 0
 
 
@@ -140,6 +141,10 @@ def setup(parser):
             p.add_argument("--max-near-miss", type=SHARE, metavar="SHARE",
                            help="the threshold also keeps the held split's near misses that "
                                 "fire at or under this share (e.g. 0.10; default: not bounded)")
+            p.add_argument("--band-share", type=SHARE, default=0.3, metavar="SHARE",
+                           help="share of draws that take a clip's band-limited copy (cut off "
+                                "at 3.4-7 kHz), positives and negatives alike (default: 0.3; "
+                                "0: never)")
             p.add_argument("--build-data", action="store_true",
                            help="build (or reuse) the dataset first")
         if name == "dataset":

