@@ -76,7 +76,6 @@ def _eval(args):
 SPLITS = ("train", "held", "dev")
 
 
-
 def _dataset(args):
     from ..wakeword import dataset as D
 

@@ -107,6 +107,12 @@ def lowpass(x, cutoff_hz, rate=RATE, width_hz=250.0):
     return np.fft.irfft(spec * gain, len(x)).astype(np.float32)
 
 
+def band_limit(x, cutoff_hz, rng, floor_dbfs=-70.0):
+    """`lowpass` at `cutoff_hz` with white noise at `floor_dbfs` under it: the top band holds
+    a microphone's floor, not digital silence."""
+    return lowpass(x, cutoff_hz) + white_noise(len(x), rng) * 10.0 ** (floor_dbfs / 20.0)
+
+
 def time_stretch(x, rate, frame=512, tolerance=128):
     """WSOLA: change tempo by `rate` (>1 faster/shorter) keeping pitch. len(y) == round(len(x)/rate).
 

@@ -23,29 +23,18 @@ import numpy as np
 
 from ..errors import EarshotError
 from . import augment as A
+from .dataset_render import write_wav
+from .train import BAND_FLOOR_DBFS, read_wav
 
 CUTOFFS_HZ = (3800.0, 5300.0)
-FLOOR_DBFS = -70.0
 
 
 def _read(path):
     """float32 samples of a 16 kHz mono int16 WAV, or EarshotError naming the file."""
     try:
-        with wave.open(path) as w:
-            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (16000, 1, 2):
-                raise EarshotError("%s: need 16 kHz mono int16 WAV" % path)
-            return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+        return read_wav(path).astype(np.float32) / 32768
     except (wave.Error, EOFError) as e:
         raise EarshotError("%s: not a WAV file (%s)" % (path, e)) from None
-
-
-def _write(path, x):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.clip(np.round(x * 32767), -32768, 32767).astype("<i2").tobytes())
 
 
 def copy_split(src_root, split, out_root, log=print):
@@ -82,8 +71,8 @@ def _copy_clip(src, tmp, i, line):
         raise EarshotError("manifest line %d is not a clip entry: %.60s" % (i + 1, line)) from None
     x = _read(os.path.join(src, rel))
     cutoff = CUTOFFS_HZ[i % 2]
-    noise = np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
-    _write(os.path.join(tmp, rel), A.lowpass(x, cutoff) + noise * 10 ** (FLOOR_DBFS / 20))
+    write_wav(os.path.join(tmp, rel),
+              A.band_limit(x, cutoff, np.random.default_rng(i), BAND_FLOOR_DBFS))
     e["cutoff_hz"] = cutoff
     return json.dumps(e, sort_keys=True)
 

@@ -195,17 +195,24 @@ def _dectalk_synth(name, text, speed, tmpdir=None):
     if name not in DECTALK_VOICES:
         raise EarshotError("unknown DECtalk voice %r" % name)
     home = _dectalk()
+    rate = int(min(600, max(75, round(180 * speed))))
+    said = re.sub(r"[\[\]]", " ", text)
+    return _wav_from(lambda path: [os.path.join(home, "say"), "-pre",
+                                   "[:n%s]" % DECTALK_VOICES[name], "-r", str(rate),
+                                   "-fo", path, "-a", said], "DECtalk", name, tmpdir, cwd=home)
+
+
+def _wav_from(command, engine, name, tmpdir=None, cwd=None):
+    """(samples, rate) of a synthesiser that writes a WAV file: `command(path)` is its command
+    line, run with the file made for it, which is removed afterwards."""
     fd, path = tempfile.mkstemp(suffix=".wav", dir=tmpdir)
     os.close(fd)
     try:
-        rate = int(min(600, max(75, round(180 * speed))))
-        cmd = [os.path.join(home, "say"), "-pre", "[:n%s]" % DECTALK_VOICES[name],
-               "-r", str(rate), "-fo", path, "-a", re.sub(r"[\[\]]", " ", text)]
-        res = subprocess.run(cmd, capture_output=True, check=False, cwd=home)
+        res = subprocess.run(command(path), capture_output=True, check=False, cwd=cwd)
         with open(path, "rb") as f:
             data = f.read()
         if res.returncode != 0 or len(data) <= 44:
-            raise EarshotError("DECtalk failed for voice %s: %s" % (name, res.stderr[:200]))
+            raise EarshotError("%s failed for voice %s: %s" % (engine, name, res.stderr[:200]))
         return _read_wav(data)
     finally:
         os.unlink(path)
@@ -383,18 +390,9 @@ def synth(voice, text, speed=1.0, pitch=50, tmpdir=None):
         if voice.name in RESERVED_FLITE or voice.name not in FLITE_VOICES:
             raise EarshotError("flite voice %r is reserved for independent evaluation" % voice.name)
         _need("flite")
-        fd, path = tempfile.mkstemp(suffix=".wav", dir=tmpdir)
-        os.close(fd)
-        try:
-            cmd = ["flite", "-voice", voice.name, "--setf", "duration_stretch=%.3f" % (1.0 / speed),
-                   "-t", text, "-o", path]
-            res = subprocess.run(cmd, capture_output=True, check=False)
-            if res.returncode != 0:
-                raise EarshotError("flite failed for voice %s: %s" % (voice.name, res.stderr[:200]))
-            with open(path, "rb") as f:
-                x, rate = _read_wav(f.read())
-        finally:
-            os.unlink(path)
+        x, rate = _wav_from(lambda path: ["flite", "-voice", voice.name, "--setf",
+                                          "duration_stretch=%.3f" % (1.0 / speed), "-t", text,
+                                          "-o", path], "flite", voice.name, tmpdir)
     elif voice.engine == "pico":
         if voice.name not in PICO_VOICES:
             raise EarshotError("unknown Pico voice %r" % voice.name)

@@ -72,10 +72,9 @@ def band_limited(pcm, key, cutoff=None):
     same on every run."""
     rng = np.random.default_rng(int(hashlib.sha1(key.encode()).hexdigest()[:12], 16))
     drawn = rng.uniform(*BAND_HZ)
-    cutoff = drawn if cutoff is None else cutoff
-    y = A.lowpass(pcm.astype(np.float32) / 32768.0, cutoff)
-    y = y + rng.standard_normal(len(y)).astype(np.float32) * 10.0 ** (BAND_FLOOR_DBFS / 20.0)
-    return np.clip(np.round(y * 32767.0), -32768, 32767).astype(np.int16)
+    cutoff = drawn if cutoff is None else cutoff  # drawn either way: the noise after it stays
+    return A.to_int16(A.band_limit(pcm.astype(np.float32) / 32768.0, cutoff, rng,
+                                   BAND_FLOOR_DBFS))
 
 
 def split_features(split_dir, cache_dir=".cache/ww/feat", log=print, band=False):
