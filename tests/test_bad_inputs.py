@@ -8,6 +8,7 @@ one running `earshot sim` (--port sim); rows about `earshot sim` itself start th
 import hashlib
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -111,6 +112,9 @@ ROWS = [
     ("flash-force-a-random-file", "flash --board esp32-s3-devkitc-1-inmp441 --port {rom} "
      "--micropython random.bin --force --no-deploy --before no-reset",
      1, "random.bin is not an ESP32 firmware image", True),
+    ("flash-force-a-damaged-header", "flash --board esp32-s3-devkitc-1-inmp441 --port {rom} "
+     "--micropython damaged.bin --force --no-deploy --before no-reset",
+     1, "damaged.bin has a damaged image header (122 segments)", True),
     ("deploy-port-sim-none-running", "deploy --port sim:nobody",
      1, "no virtual board named 'nobody' is running", True),
     ("press-without-a-virtual-board", "press mute --port sim:nobody",
@@ -210,7 +214,12 @@ def scratch_files(d):
     (d / "precious" / "thesis.txt").write_text("years of work\n")
     (d / "keys").mkdir()
     (d / "keys" / "other.key").write_text("aa" * 32 + "\n")
-    (d / "random.bin").write_bytes(os.urandom(300_000))
+    # Random bytes, but never starting with the image magic 0xE9: one run in 256 did, and got
+    # the "damaged image header" line instead (CI, stop 27). That case has its own file.
+    noise = random.Random(213).randbytes(300_000)
+    assert noise[0] != 0xE9
+    (d / "random.bin").write_bytes(noise)
+    (d / "damaged.bin").write_bytes(b"\xe9\x7a" + noise[2:])  # the magic, then 122 segments
     (d / "notes.wav").write_text("not audio, only named like it\n")
     with wave.open(str(d / "empty.wav"), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
