@@ -119,6 +119,35 @@ def _python_lines(dry_run):
     return out
 
 
+def test_make_models_trains_each_shipped_model_as_its_manifest_says():
+    """`make models` is how a shipped model is made again: its steps, seed, data, band-limited
+    share and threshold rule must be the ones the shipped manifest records (a model replaced
+    without the recipe, or the recipe changed without the model, fails here)."""
+    import argparse
+    import json
+    from host_tools.wakeword import train as T
+
+    dry = make("-n", "models")
+    assert dry.returncode == 0, dry.stderr
+    p = argparse.ArgumentParser()
+    for flag in ("--steps", "--seed", "--data", "--band-share", "--max-near-miss"):
+        p.add_argument(flag)
+    seen = []
+    for argv in _python_lines(dry.stdout):
+        assert argv[:3] == ["host_tools.cli", "wakeword", "train"], argv
+        a = p.parse_args(argv[4:])
+        slug = argv[3].replace(" ", "_")
+        t = json.loads((ROOT / "firmware" / "models" / (slug + ".json")).read_text())["training"]
+        assert (t["steps"], t["seed"]) == (int(a.steps), int(a.seed)), slug
+        assert t["data"] == (a.data or "data/wakeword/" + slug) + "/train", slug
+        share = float(a.band_share) if a.band_share is not None else T.BAND_SHARE
+        assert (t.get("band_limited") or {}).get("share", 0.0) == share, slug
+        bound = float(a.max_near_miss) if a.max_near_miss is not None else None
+        assert t["threshold_rule"] == T.threshold_rule(bound), slug
+        seen.append(slug)
+    assert sorted(seen) == sorted(p.stem for p in (ROOT / "firmware" / "models").glob("*.bin"))
+
+
 @pytest.mark.parametrize("target", sorted(set(WIRED_ONLY) & defined_targets()))
 def test_a_target_ci_cannot_run_is_wired_to_modules_and_options_that_exist(target):
     dry = make("-n", target)

@@ -135,7 +135,7 @@ def test_training_progress_goes_to_stdout(monkeypatch, capsys):
     assert out.out == "step 0/3000 loss 0.7\n" and out.err == "" and seen["steps"] == 3000
     assert seen["band_share"] == T.BAND_SHARE  # the command trains as the module does
     assert main(["wakeword", "train", "hey computer", "--band-share", "0"]) == 0
-    assert seen["band_share"] == 0.0  # as session 3's hey jarvis was trained (make models)
+    assert seen["band_share"] == 0.0  # copies off: the recipe of the models before session 9
 
 
 def test_positives_are_drawn_by_their_engine_s_weight():
