@@ -142,10 +142,14 @@ def _seed_result(label, frr, easy, nm, spk):
 
 
 def test_the_report_gives_the_spread_over_seeds_not_the_best_seed():
-    rs = [_seed_result("s1", 0.10, 0.02, 0.05, {"kokoro:af_sarah": (0.0, 0.1)}),
-          _seed_result("s2", 0.30, 0.06, 0.15, {"kokoro:af_sarah": (0.1, 0.3)})]
+    # dectalk:frank has no clean or 20 dB clip (frr_easy None): "-" there, not "nan +- nan%"
+    rs = [_seed_result("s1", 0.10, 0.02, 0.05, {"kokoro:af_sarah": (0.0, 0.1),
+                                                 "dectalk:frank": (None, 0.0)}),
+          _seed_result("s2", 0.30, 0.06, 0.15, {"kokoro:af_sarah": (0.1, 0.3),
+                                                 "dectalk:frank": (None, 0.2)})]
     md = B.markdown(rs, "")
     assert "Spread over 2 Earshot seeds" in md
     assert "| all positives | 4.0 +- 2.8% (2.0-6.0) | 20.0 +- 14.1% (10.0-30.0) |" in md
     assert "| kokoro:af_sarah | 5.0 +- 7.1% (0.0-10.0) | 20.0 +- 14.1% (10.0-30.0) |" in md
+    assert "| dectalk:frank | - | 10.0 +- 14.1% (0.0-20.0) |" in md and "nan" not in md
     assert "Spread over" not in B.markdown(rs[:1], "")  # one seed has no spread to report

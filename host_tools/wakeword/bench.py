@@ -356,8 +356,11 @@ def markdown(results, meta):
 
 
 def _spread(vals):
-    """'mean +- sd (min-max)' of FRRs over seeds, in percent."""
+    """'mean +- sd (min-max)' of FRRs over seeds, in percent; '-' where a seed had no clips
+    to count (a speaker with no clean or 20 dB clip)."""
     v = 100.0 * np.asarray(vals, dtype=np.float64)
+    if np.isnan(v).any():
+        return "-"
     return "%.1f +- %.1f%% (%.1f-%.1f)" % (v.mean(), v.std(ddof=1) if len(v) > 1 else 0.0,
                                           v.min(), v.max())
 
