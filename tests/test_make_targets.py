@@ -123,38 +123,33 @@ def test_make_models_trains_each_shipped_model_as_its_manifest_says():
     """`make models` is how a shipped model is made again: its steps, seed, data, band-limited
     share and threshold rule must be the ones the shipped manifest records (a model replaced
     without the recipe, or the recipe changed without the model, fails here)."""
-    import argparse
     import inspect
     import json
+    from host_tools.cli import build_parser
     from host_tools.wakeword import train as T
 
     default = {k: v.default for k, v in inspect.signature(T.train).parameters.items()}
 
     dry = make("-n", "models")
     assert dry.returncode == 0, dry.stderr
-    p = argparse.ArgumentParser()
-    for flag in ("--steps", "--seed", "--data", "--band-share", "--max-near-miss"):
-        p.add_argument(flag)
     seen = []
     for argv in _python_lines(dry.stdout):
         assert argv[:3] == ["host_tools.cli", "wakeword", "train"], argv
-        a = p.parse_args(argv[4:])
-        slug = argv[3].replace(" ", "_")
+        a = build_parser().parse_args(argv[1:])  # the command's own parser, defaults and all
+        slug = a.phrase.replace(" ", "_")
         man = json.loads((ROOT / "firmware" / "models" / (slug + ".json")).read_text())
         t = man["training"]
-        assert (t["steps"], t["seed"]) == (int(a.steps), int(a.seed)), slug
+        assert (t["steps"], t["seed"]) == (a.steps, a.seed), slug
         assert t["data"] == (a.data or "data/wakeword/" + slug) + "/train", slug
-        share = float(a.band_share) if a.band_share is not None else T.BAND_SHARE
-        assert (t.get("band_limited") or {}).get("share", 0.0) == share, slug
-        bound = float(a.max_near_miss) if a.max_near_miss is not None else None
-        assert t["threshold_rule"] == T.threshold_rule(bound), slug
+        assert (t.get("band_limited") or {}).get("share", 0.0) == a.band_share, slug
+        assert t["threshold_rule"] == T.threshold_rule(a.max_near_miss), slug
         # and what the recipe leaves to train.py's defaults is what the model was trained with
         assert (t["batch"], t["near_miss_share"], t["pos_weights"]) == (
-            default["batch"], T.NEAR_MISS_SHARE, {}), slug
+            default["batch"], default["near_miss_share"], {}), slug
         assert t["hard_negatives"] == {"share": T.HARD_SHARE, "count": T.HARD_COUNT,
                                        "mined_at": list(T.MINE_AT)}, slug
-        if share:
-            assert t["band_limited"] == {"share": share, "cutoff_hz": list(T.BAND_HZ),
+        if a.band_share:
+            assert t["band_limited"] == {"share": a.band_share, "cutoff_hz": list(T.BAND_HZ),
                                          "floor_dbfs": T.BAND_FLOOR_DBFS}, slug
         assert (man["channels"], tuple(man["dilations"])) == (T.CHANNELS, T.DILATIONS), slug
         seen.append(slug)
