@@ -142,6 +142,7 @@ def test_make_models_trains_each_shipped_model_as_its_manifest_says():
         assert (t["steps"], t["seed"]) == (a.steps, a.seed), slug
         assert t["data"] == (a.data or "data/wakeword/" + slug) + "/train", slug
         assert (t.get("band_limited") or {}).get("share", 0.0) == a.band_share, slug
+        assert (t.get("band_limited") or {}).get("per", "draw") == a.band_per, slug
         assert t["threshold_rule"] == T.threshold_rule(a.max_near_miss), slug
         # and what the recipe leaves to train.py's defaults is what the model was trained with
         assert (t["batch"], t["near_miss_share"], t["pos_weights"]) == (
@@ -149,8 +150,11 @@ def test_make_models_trains_each_shipped_model_as_its_manifest_says():
         assert t["hard_negatives"] == {"share": T.HARD_SHARE, "count": T.HARD_COUNT,
                                        "mined_at": list(T.MINE_AT)}, slug
         if a.band_share:
-            assert t["band_limited"] == {"share": a.band_share, "cutoff_hz": list(T.BAND_HZ),
-                                         "floor_dbfs": T.BAND_FLOOR_DBFS}, slug
+            want = {"share": a.band_share, "cutoff_hz": list(T.BAND_HZ),
+                    "floor_dbfs": T.BAND_FLOOR_DBFS}
+            if a.band_per != "draw":  # "draw" is not written: the models from before --band-per
+                want["per"] = a.band_per
+            assert t["band_limited"] == want, slug
         assert (man["channels"], tuple(man["dilations"])) == (T.CHANNELS, T.DILATIONS), slug
         seen.append(slug)
     assert sorted(seen) == sorted(b.stem for b in (ROOT / "firmware" / "models").glob("*.bin"))

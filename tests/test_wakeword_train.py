@@ -203,6 +203,32 @@ def test_band_share_draws_the_band_limited_copy_for_positives_and_negatives_alik
         assert abs(np.mean(pos) - want) < 0.08 and abs(np.mean(neg) - want) < 0.08
 
 
+def test_band_per_sequence_cuts_the_context_and_the_clip_after_it_alike():
+    """--band-per sequence: one choice for the whole sequence, so no sequence changes band where
+    the clip starts; "draw" (the shipped models') does, about 3 times in 10 at share 0.3."""
+    import pytest
+
+    from host_tools.errors import EarshotError
+    entries, feats = _split()
+    band = [np.full_like(f, 127) for f in feats]
+    for per in ("sequence", "draw"):
+        bat = T.Batcher(entries, feats, np.random.default_rng(5), None, band, 0.3, per)
+        changed = clip_band = 0
+        for _ in range(600):
+            x = bat._clip(*bat.pos[0])[0]
+            ctx, clip = x[0, 5] == 127, x[-1, 5] == 127
+            ctx_is_silence = not x[0].any()  # 3 in 10 sequences have no context
+            changed += int(ctx != clip and not ctx_is_silence)
+            clip_band += int(clip)
+        assert abs(clip_band / 600 - 0.3) < 0.06, per  # the share is the same either way
+        if per == "sequence":
+            assert changed == 0
+        else:
+            assert 0.2 < changed / 600 < 0.4
+    with pytest.raises(EarshotError, match="band_per"):
+        T.Batcher(entries, feats, np.random.default_rng(5), None, band, 0.3, "clip")
+
+
 def test_eval_lowpass_scores_every_clip_band_limited(tmp_path, capsys, monkeypatch):
     import json
     import shutil

@@ -54,7 +54,7 @@ def _train(args):
             return rc
     T.train(args.phrase, args.data, args.out, args.steps, seed=args.seed, log=Progress(),
             exclude_speakers=args.exclude_speakers, max_near_miss=args.max_near_miss,
-            band_share=args.band_share)
+            band_share=args.band_share, band_per=args.band_per)
     return 0
 
 
@@ -144,6 +144,10 @@ def setup(parser):
                            help="share of draws that take a clip's band-limited copy (cut off "
                                 "at 3.4-7 kHz), positives and negatives alike (default: 0.3; "
                                 "0: never)")
+            p.add_argument("--band-per", choices=("draw", "sequence"), default="draw",
+                           help="what one band choice covers: each clip and the negative "
+                                "context before it alone (draw, the default) or the whole "
+                                "training sequence (sequence)")
             p.add_argument("--build-data", action="store_true",
                            help="build (or reuse) the dataset first")
         if name == "dataset":

@@ -43,6 +43,8 @@ BAND_HZ = (3400.0, 7000.0)   # cutoffs of the band-limited copies (--band-share)
                              # at 8 or 11.025 kHz, a phone line, a dull microphone
 BAND_FLOOR_DBFS = -70.0      # white noise under a copy, as the renderer's microphone floor
 BAND_SHARE = 0.3             # of draws that take the band-limited copy (session 9)
+BAND_PER = ("draw", "sequence")  # what one band choice covers (--band-per): each clip and
+                             # context crop alone (session 9/10's models), or a whole sequence
 
 
 def read_wav(path):
@@ -127,11 +129,19 @@ NEAR_MISS_SHARE = 0.15  # of each batch's sequences: near misses ("Alexei", "a l
 class Batcher:
     """Sequences of CROP frames: clips with negative context before them, and negative crops."""
 
-    def __init__(self, entries, feats, rng, pos_weights=None, band_feats=None, band_share=0.0):
+    def __init__(self, entries, feats, rng, pos_weights=None, band_feats=None, band_share=0.0,
+                 band_per="draw"):
         self.rng = rng
         # Each clip's band-limited copy (same frames) stands in for it with p = band_share, for
         # positives and negatives alike, so a missing top band is never a cue either way.
+        # band_per "draw" chooses for the clip and for the negative context put in front of it
+        # independently (about 3 sequences in 10 change band where the clip starts: a cue for
+        # "a phrase starts here"); "sequence" chooses once, so a sequence is all one band.
+        if band_per not in BAND_PER:
+            raise EarshotError("band_per must be one of %s, not %r" % (", ".join(BAND_PER),
+                                                                     band_per))
         self.band_share = band_share if band_feats is not None else 0.0
+        self.band_per = band_per
         if band_feats is None:
             band_feats = feats
         feats = [(f, b) for f, b in zip(feats, band_feats)]
@@ -147,20 +157,21 @@ class Batcher:
         if not self.pos or not self.neg:
             raise EarshotError("the train split needs positives and long negatives")
 
-    def _which(self, pair):
-        """The clip's features, or its band-limited copy's with p = band_share."""
-        if self.band_share and self.rng.random() < self.band_share:
-            return pair[1]
-        return pair[0]
+    def _which(self, pair, band=None):
+        """The clip's features, or its band-limited copy's with p = band_share (or as `band`,
+        a choice already made for the whole sequence, says)."""
+        if band is None:
+            band = bool(self.band_share) and self.rng.random() < self.band_share
+        return pair[1] if band else pair[0]
 
-    def _neg_crop(self, n):
+    def _neg_crop(self, n, band=None):
         if self.hard and n == CROP and self.rng.random() < HARD_SHARE:
             k, peak = self.hard[self.rng.integers(len(self.hard))]
             f = self._which(self.neg[k])
             # the peak anywhere in the crop's last 3/4, where the net has context for it
             s = int(np.clip(peak - self.rng.integers(CROP // 4, CROP), 0, len(f) - n))
             return f[s:s + n]
-        f = self._which(self.neg[self.rng.integers(len(self.neg))])
+        f = self._which(self.neg[self.rng.integers(len(self.neg))], band)
         s = self.rng.integers(0, len(f) - n + 1)
         return f[s:s + n]
 
@@ -186,7 +197,10 @@ class Batcher:
         return peaks[0][0], peaks[min(count, len(peaks)) - 1][0]
 
     def _clip(self, pair, e):
-        f = self._which(pair)
+        band = None
+        if self.band_per == "sequence":
+            band = bool(self.band_share) and self.rng.random() < self.band_share
+        f = self._which(pair, band)
         y, m = frame_targets(len(f), e)
         if len(f) >= CROP:
             # keep the end of the word inside the crop
@@ -195,7 +209,7 @@ class Batcher:
             s = min(hi, s + int(self.rng.integers(0, 10))) if hi > 0 else 0
             return f[s:s + CROP], y[s:s + CROP], m[s:s + CROP]
         k = CROP - len(f)
-        ctx = self._neg_crop(k) if self.rng.random() < 0.7 else np.zeros((k, feat.N_BANDS), np.uint8)
+        ctx = self._neg_crop(k, band) if self.rng.random() < 0.7 else np.zeros((k, feat.N_BANDS), np.uint8)
         return (np.concatenate([ctx, f]), np.concatenate([np.zeros(k, np.float32), y]),
                 np.concatenate([np.ones(k, np.float32), m]))
 
@@ -430,7 +444,7 @@ def frame_loss(logits, y, w):
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
           channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None,
           near_miss_share=NEAR_MISS_SHARE, max_near_miss=None, pos_weights=None,
-          band_share=BAND_SHARE):
+          band_share=BAND_SHARE, band_per="draw"):
     """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
     the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
     torch = _torch()
@@ -449,7 +463,7 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         band_feats = split_features(root / "train", log=log, band=True)[1]
         band_feats = [band_feats[i] for i in tr]
     bat = Batcher([entries[i] for i in tr], [feats[i] for i in tr], rng, pos_weights,
-                  band_feats, band_share)
+                  band_feats, band_share, band_per)
     net = build_net(channels)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=int(steps * 0.6),
@@ -504,8 +518,11 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         "data": str(root / "train"), "steps": steps, "batch": batch, "seed": seed,
         "near_miss_share": near_miss_share,
         "pos_weights": dict(pos_weights or {}),
-        "band_limited": ({"share": band_share, "cutoff_hz": list(BAND_HZ),
-                          "floor_dbfs": BAND_FLOOR_DBFS} if band_share > 0 else None),
+        "band_limited": (dict({"share": band_share, "cutoff_hz": list(BAND_HZ),
+                               "floor_dbfs": BAND_FLOOR_DBFS},
+                              # "draw" is left out: the models made before the choice existed
+                              **({"per": band_per} if band_per != "draw" else {}))
+                         if band_share > 0 else None),
         "hard_negatives": ({"share": HARD_SHARE, "count": HARD_COUNT, "mined_at": list(MINE_AT)}
                            if mine else None),
         "excluded_speakers": sorted(exclude_speakers),
@@ -574,6 +591,9 @@ def main(argv=None):
                    help="draw each clip's band-limited copy (cut off at %d-%d Hz) instead of "
                         "the clip with probability P, positives and negatives alike "
                         "(default %.1f; 0: never)" % (BAND_HZ + (BAND_SHARE,)))
+    p.add_argument("--band-per", choices=BAND_PER, default="draw",
+                   help="one band choice per clip or context crop (draw, the default) or per "
+                        "whole training sequence (sequence)")
     p.add_argument("--rethreshold", metavar="MODEL_BIN",
                    help="no training: set MODEL_BIN's threshold again by the rule, on --data")
     a = p.parse_args(argv)
@@ -595,7 +615,7 @@ def main(argv=None):
               log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining,
               exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads,
               near_miss_share=a.near_miss_share, max_near_miss=a.max_near_miss,
-              pos_weights=a.pos_weights, band_share=a.band_share)
+              pos_weights=a.pos_weights, band_share=a.band_share, band_per=a.band_per)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
