@@ -238,7 +238,7 @@ def test_wakeword_train_progress_goes_to_stdout(monkeypatch, capsys):
     from host_tools.wakeword import train as T
 
     def fake_train(word, data, out, steps, seed=0, log=print, exclude_speakers=(),
-                   max_near_miss=None, band_share=None):
+                   max_near_miss=None, band_share=None, band_per=None):
         log("step 1/%d loss 0.5000 (0 s)" % steps)
 
     monkeypatch.setattr(T, "train", fake_train)

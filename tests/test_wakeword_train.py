@@ -126,8 +126,8 @@ def test_training_progress_goes_to_stdout(monkeypatch, capsys):
     seen = {}
 
     def fake_train(word, data, out, steps, seed=0, log=print, exclude_speakers=(),
-                   max_near_miss=None, band_share=None):
-        seen["steps"], seen["band_share"] = steps, band_share
+                   max_near_miss=None, band_share=None, band_per=None):
+        seen["steps"], seen["band_share"], seen["band_per"] = steps, band_share, band_per
         log("step 0/%d loss 0.7" % steps)
     monkeypatch.setattr(T, "train", fake_train)
     assert main(["wakeword", "train", "hey computer"]) == 0
@@ -136,6 +136,9 @@ def test_training_progress_goes_to_stdout(monkeypatch, capsys):
     assert seen["band_share"] == T.BAND_SHARE  # the command trains as the module does
     assert main(["wakeword", "train", "hey computer", "--band-share", "0"]) == 0
     assert seen["band_share"] == 0.0  # copies off: the recipe of the models before session 9
+    assert seen["band_per"] == "draw"  # the shipped models' choice, unless asked
+    assert main(["wakeword", "train", "hey computer", "--band-per", "sequence"]) == 0
+    assert seen["band_per"] == "sequence"
 
 
 def test_positives_are_drawn_by_their_engine_s_weight():
