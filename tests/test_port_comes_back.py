@@ -7,6 +7,7 @@ pseudo-terminal. `earshot monitor` and `earshot record` find the same board agai
 """
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -65,22 +66,40 @@ def current_port(hall):
     return resolve("sim:hall").port
 
 
-def follow(hall, *args, seconds=25):
-    """Start `earshot <args> --port sim:hall --seconds N`; cycle the power once it listens."""
-    proc = subprocess.Popen([EARSHOT, *args, "--port", "sim:hall", "--seconds", str(seconds)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=hall.work)
-    first = proc.stdout.readline()
-    before, after = _cycle_power_and_wait_for_a_new_name(hall)
-    time.sleep(3)  # the tool finds it and greets it
-    ok(earshot("press", "mute", "--port", "sim:hall", cwd=hall.work))  # something to report
-    out, err = proc.communicate(timeout=seconds + 60)
-    return proc.returncode, first + out, err, before, after
+def follow(hall, *args, until, stop=signal.SIGINT):
+    """Start `earshot <args> --port sim:hall` as a household runs it (until it is stopped);
+    cycle the power once it listens, press mute once it says it found the board again, and
+    stop it (`stop`: Ctrl-C, or a service manager's SIGTERM) once `until` is in its output."""
+    import threading
+
+    proc = subprocess.Popen([EARSHOT, *args, "--port", "sim:hall"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=hall.work)
+    lines = [proc.stdout.readline()]
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    try:
+        before, after = _cycle_power_and_wait_for_a_new_name(hall)
+        reader.start()
+
+        def wait_for(text):
+            deadline = time.monotonic() + 60
+            while text not in "".join(lines):
+                assert proc.poll() is None and time.monotonic() < deadline, "".join(lines)
+                time.sleep(0.1)
+
+        wait_for("found it again")
+        ok(earshot("press", "mute", "--port", "sim:hall", cwd=hall.work))  # something to report
+        wait_for(until)
+        proc.send_signal(stop)
+        err = proc.communicate(timeout=60)[1]
+        reader.join(10)
+    finally:
+        proc.kill()
+    return proc.returncode, "".join(lines), err, before, after
 
 
 def test_monitor_finds_the_board_again_under_its_new_port_and_carries_on(hall):
-    code, out, err, before, after = follow(hall, "monitor")
-    assert code == 0, err
+    code, out, err, before, after = follow(hall, "monitor", until="muted -> unmuted")
+    assert code == 130 and err == "earshot: interrupted\n", err  # Ctrl-C is how it stops
     assert "%s went away" % before in out and "found it again at %s" % after in out, out
     tail = out.split("found it again", 1)[1]
     assert "mute" in tail and "muted -> unmuted" in tail  # events after the reset still shown
@@ -88,7 +107,8 @@ def test_monitor_finds_the_board_again_under_its_new_port_and_carries_on(hall):
 
 def test_record_finds_the_board_again_and_keeps_recording(hall, tmp_path):
     code, out, err, before, after = follow(hall, "record", "--out", str(tmp_path / "rec"),
-                                           "--key-file", str(hall.key))
+                                           "--key-file", str(hall.key), until="found it again",
+                                           stop=signal.SIGTERM)
     assert code == 0, err
     assert "%s went away" % before in out and "found it again at %s" % after in out, out
 

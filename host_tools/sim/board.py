@@ -647,9 +647,21 @@ class VirtualBoard:
                                "firmware running?" % timeout)
 
     def advance(self, seconds, timeout=None):
-        """Let `seconds` of board time pass (silence unless audio is queued)."""
+        """Let `seconds` of board time pass: what is queued plays, then silence. The silence is
+        queued like a recording, so the firmware hears it as fast as it reads (the same
+        samples, frames and board time as a quiet room at real-time pace; the host's clock
+        just does not wait for it). A test that needs a quiet room to last on the host's clock
+        too (a page watching) lets time pass without advance()."""
         target = self.time_s + seconds
-        return self.world.wait_board_time(target, wall_timeout=timeout or seconds * 2 + 5)
+        gap = int(round((seconds - self.world.queued_seconds()) * 16000))
+        if gap > 0:
+            self.world.play(bytes(2 * gap))
+        if self.world.wait_board_time(target, wall_timeout=timeout or seconds * 2 + 5):
+            return True
+        # The firmware stopped reading (a power cut, a hang): what it did not hear is not left
+        # queued in front of what the test plays next.
+        self.world.unplay(2 * max(gap, 0))
+        return False
 
     def deploy(self, **kwargs):
         from ..board.deploy import deploy

@@ -433,6 +433,20 @@ class World:
             self._cond.notify_all()
             return (self.samples + self._queued // 2) / RATE
 
+    def unplay(self, nbytes):
+        """Take back up to `nbytes` of the latest queued audio not yet heard (a silence that
+        advance() queued for a firmware that stopped reading)."""
+        with self._cond:
+            while nbytes > 0 and self._audio:
+                chunk, live = self._audio.pop()
+                keep = max(0, len(chunk) - nbytes)
+                nbytes -= len(chunk) - keep
+                self._queued -= len(chunk) - keep
+                if keep:
+                    self._audio.append((chunk[:keep], live))
+            if not self._audio:
+                self._live_t0 = None
+
     def audio_read(self):
         """True once queued audio has all been heard and read by the firmware (lock held)."""
         return self._queued == 0 and len(self._dma) < FRAME_BYTES
