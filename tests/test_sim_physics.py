@@ -167,3 +167,27 @@ def test_live_audio_a_write_used_up_still_counts_toward_the_pace():
     while not w.audio_read():
         w.next_frame()
     assert time.monotonic() - t0 >= 0.95
+
+
+def test_unplay_takes_back_only_the_latest_audio_not_yet_heard():
+    # advance() queues its silence like a recording; a firmware that stopped reading must not
+    # find it queued in front of the next sound a test plays (SimBoard.advance).
+    w = world()
+    speech = ramp(800)
+    w.play(speech)
+    w.play(bytes(2 * 800))  # the silence advance() queued
+    assert w.next_frame()[4] == speech[:640]  # the firmware heard one frame, then stopped
+    w.unplay(2 * 800)
+    assert w.queued_seconds() == (800 - 320) / 16000  # the rest of the speech stays
+    w.play(ramp(320))
+    assert w.next_frame()[4] == speech[640:1280]
+    assert w.next_frame()[4] == speech[1280:] + ramp(320)[:320]  # then what came next
+
+
+def test_unplay_takes_back_part_of_a_chunk_or_everything_there_is():
+    w = world()
+    w.play(bytes(2 * 400))
+    w.unplay(2 * 100)
+    assert w.queued_seconds() == 300 / 16000
+    w.unplay(10 ** 6)
+    assert w.queued_seconds() == 0 and w.audio_read()

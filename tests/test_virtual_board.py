@@ -158,3 +158,11 @@ def _read_until(s, marker, timeout=10):
             raise AssertionError("no %r in %r" % (marker, buf[-300:]))
         buf += s.read(256)
     return buf
+
+
+def test_advance_on_a_board_that_reads_no_audio_leaves_nothing_queued(bare):
+    # advance() queues its silence like a recording; bare MicroPython never reads the
+    # microphone, so the board time never comes, and that silence must not wait in front of
+    # the next sound played.
+    assert bare.advance(2.0, timeout=0.3) is False
+    assert bare.world.queued_seconds() == 0
