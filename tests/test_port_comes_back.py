@@ -90,8 +90,9 @@ def follow(hall, *args, until, stop=signal.SIGINT):
         ok(earshot("press", "mute", "--port", "sim:hall", cwd=hall.work))  # something to report
         wait_for(until)
         proc.send_signal(stop)
-        err = proc.communicate(timeout=60)[1]
-        reader.join(10)
+        proc.wait(60)
+        reader.join(10)  # the reader has stdout to its end; stderr is read here
+        err = proc.stderr.read()
     finally:
         proc.kill()
     return proc.returncode, "".join(lines), err, before, after
@@ -103,6 +104,11 @@ def test_monitor_finds_the_board_again_under_its_new_port_and_carries_on(hall):
     assert "%s went away" % before in out and "found it again at %s" % after in out, out
     tail = out.split("found it again", 1)[1]
     assert "mute" in tail and "muted -> unmuted" in tail  # events after the reset still shown
+
+
+def test_monitor_with_seconds_stops_by_itself_and_exits_0(hall):
+    r = earshot("monitor", "--port", "sim:hall", "--seconds", "1", cwd=hall.work, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("monitoring "), r.stdout + r.stderr
 
 
 def test_record_finds_the_board_again_and_keeps_recording(hall, tmp_path):

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -265,16 +266,28 @@ def test_a_session_recorded_through_the_dashboard_verifies_and_the_page_shows_it
                             "--out", str(out), "--json"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            cwd=board.work)
+    printed = []
+    reader = threading.Thread(target=lambda: printed.extend(rec.stdout), daemon=True)
+    reader.start()
+
+    def a_session_printed():
+        try:
+            return json.JSONDecoder().raw_decode("".join(printed).strip())
+        except ValueError:
+            return None
+
     try:
         time.sleep(3)  # it greets the board through the dashboard
         ok(earshot("press", "action", "--port", "sim:den", cwd=board.work))
         ok(earshot("play", "sample:speech", "--wait", "--port", "sim:den", cwd=board.work))
         deadline = time.monotonic() + 120
-        while not list(out.glob("*.json")):  # the session ends in the quiet after the speech
+        while not a_session_printed():  # it ends in the quiet after the speech, and is kept
             assert rec.poll() is None and time.monotonic() < deadline, rec.poll()
             quiet_room(board, 2)
         rec.send_signal(signal.SIGTERM)
-        stdout, stderr = rec.communicate(timeout=120)
+        rec.wait(120)
+        reader.join(10)
+        stdout, stderr = "".join(printed), rec.stderr.read()
     finally:
         if rec.poll() is None:
             rec.kill()

@@ -169,25 +169,30 @@ def test_live_audio_a_write_used_up_still_counts_toward_the_pace():
     assert time.monotonic() - t0 >= 0.95
 
 
-def test_unplay_takes_back_only_the_latest_audio_not_yet_heard():
+def test_unplay_takes_back_only_the_unheard_rest_of_its_own_span():
     # advance() queues its silence like a recording; a firmware that stopped reading must not
-    # find it queued in front of the next sound a test plays (SimBoard.advance).
+    # find it queued in front of the next sound a test plays (VirtualBoard.advance), and what
+    # was queued before or after it stays.
     w = world()
     speech = ramp(800)
     w.play(speech)
-    w.play(bytes(2 * 800))  # the silence advance() queued
+    quiet = w.queue(bytes(2 * 800))  # the silence advance() queued
+    later = ramp(300)
+    w.play(later)  # another sound, queued meanwhile
     assert w.next_frame()[4] == speech[:640]  # the firmware heard one frame, then stopped
-    w.unplay(2 * 800)
-    assert w.queued_seconds() == (800 - 320) / 16000  # the rest of the speech stays
-    w.play(ramp(320))
+    w.unplay(quiet)
+    assert w.queued_seconds() == (800 - 320 + 300) / 16000
     assert w.next_frame()[4] == speech[640:1280]
-    assert w.next_frame()[4] == speech[1280:] + ramp(320)[:320]  # then what came next
+    assert w.next_frame()[4] == speech[1280:] + later[:320]  # no silence between them
 
 
-def test_unplay_takes_back_part_of_a_chunk_or_everything_there_is():
+def test_unplay_takes_back_a_partly_heard_span_and_nothing_else():
     w = world()
-    w.play(bytes(2 * 400))
-    w.unplay(2 * 100)
-    assert w.queued_seconds() == 300 / 16000
-    w.unplay(10 ** 6)
+    quiet = w.queue(bytes(2 * 400))
+    after = w.queue(ramp(400))
+    w.next_frame()  # 320 of the 400 silent samples heard
+    w.unplay(quiet)
+    assert w.queued_seconds() == 400 / 16000
+    assert w.next_frame()[4] == ramp(320)
+    w.unplay(after)  # what is left of it
     assert w.queued_seconds() == 0 and w.audio_read()

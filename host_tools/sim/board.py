@@ -654,13 +654,13 @@ class VirtualBoard:
         too (a page watching) lets time pass without advance()."""
         target = self.time_s + seconds
         gap = int(round((seconds - self.world.queued_seconds()) * 16000))
-        if gap > 0:
-            self.world.play(bytes(2 * gap))
+        span = self.world.queue(bytes(2 * gap)) if gap > 0 else None
         if self.world.wait_board_time(target, wall_timeout=timeout or seconds * 2 + 5):
             return True
-        # The firmware stopped reading (a power cut, a hang): what it did not hear is not left
-        # queued in front of what the test plays next.
-        self.world.unplay(2 * max(gap, 0))
+        if span:
+            # The firmware stopped reading (a power cut, a hang): the silence it did not hear
+            # is not left queued in front of what the test plays next.
+            self.world.unplay(span)
         return False
 
     def deploy(self, **kwargs):

@@ -105,6 +105,7 @@ class World:
         self._paused = False  # the firmware stopped on purpose (set_paused)
         self._audio = deque()  # [bytes, live] chunks, consumed front first
         self._queued = 0  # bytes queued
+        self._queued_total = 0  # bytes ever queued (unplay finds a span by it)
         # Live audio (play(live=True)): the wall time its first sample reached the microphone,
         # and how many of its samples the microphone has taken since.
         self._live_t0 = None
@@ -430,20 +431,37 @@ class World:
         with self._cond:
             self._audio.append((pcm, bool(live)))
             self._queued += len(pcm)
+            self._queued_total += len(pcm)
             self._cond.notify_all()
             return (self.samples + self._queued // 2) / RATE
 
-    def unplay(self, nbytes):
-        """Take back up to `nbytes` of the latest queued audio not yet heard (a silence that
-        advance() queued for a firmware that stopped reading)."""
+    def queue(self, pcm):
+        """Queue PCM as a recording; returns where it lies in everything ever queued, (start,
+        end) in bytes, for unplay()."""
         with self._cond:
-            while nbytes > 0 and self._audio:
-                chunk, live = self._audio.pop()
-                keep = max(0, len(chunk) - nbytes)
-                nbytes -= len(chunk) - keep
-                self._queued -= len(chunk) - keep
-                if keep:
-                    self._audio.append((chunk[:keep], live))
+            start = self._queued_total
+            self.play(pcm)
+            return start, start + len(pcm)
+
+    def unplay(self, span):
+        """Take back what is still unheard of the audio queue() put at `span` (a silence that
+        advance() queued for a firmware that stopped reading); audio queued before or after it
+        stays where it was."""
+        start, end = span
+        with self._cond:
+            pos = self._queued_total - self._queued  # where the front of the queue lies
+            kept = deque()
+            for chunk, live in self._audio:
+                a, b = max(start - pos, 0), min(end - pos, len(chunk))
+                if a < b:
+                    for part in (chunk[:a], chunk[b:]):
+                        if part:
+                            kept.append((part, live))
+                else:
+                    kept.append((chunk, live))
+                pos += len(chunk)
+            self._audio = kept
+            self._queued = sum(len(c) for c, _ in kept)
             if not self._audio:
                 self._live_t0 = None
 
