@@ -161,8 +161,12 @@ class Batcher:
         """The clip's features, or its band-limited copy's with p = band_share (or as `band`,
         a choice already made for the whole sequence, says)."""
         if band is None:
-            band = bool(self.band_share) and self.rng.random() < self.band_share
+            band = self._draw_band()
         return pair[1] if band else pair[0]
+
+    def _draw_band(self):
+        """True with p = band_share: take the band-limited copy (no draw when it is 0)."""
+        return bool(self.band_share) and self.rng.random() < self.band_share
 
     def _neg_crop(self, n, band=None):
         if self.hard and n == CROP and self.rng.random() < HARD_SHARE:
@@ -197,9 +201,7 @@ class Batcher:
         return peaks[0][0], peaks[min(count, len(peaks)) - 1][0]
 
     def _clip(self, pair, e):
-        band = None
-        if self.band_per == "sequence":
-            band = bool(self.band_share) and self.rng.random() < self.band_share
+        band = self._draw_band() if self.band_per == "sequence" else None
         f = self._which(pair, band)
         y, m = frame_targets(len(f), e)
         if len(f) >= CROP:
