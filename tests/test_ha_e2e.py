@@ -281,6 +281,17 @@ def _ready(probe, ports):
              timeout=180)
 
 
+def _running(house):
+    """Home Assistant up and connected to the bridge, whatever ran before in this module (the
+    mute test ends with Home Assistant stopped; `-k` may pick any subset)."""
+    if house["ha"].proc.poll() is not None:
+        bridge = house["bridge"]
+        mark = len(bridge.lines)
+        house["ha"].start()
+        _ready(house["probe"], house["ports"])
+        _wait_line_after(bridge, mark, r"connected to pipeline", 120)
+
+
 def _listening(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -436,11 +447,7 @@ def test_home_assistants_mute_switch_and_the_bridge_agree_and_a_restart_mutes_no
 
 def test_an_announcement_and_a_timer_set_by_voice_play_on_the_board(house):
     board, bridge, probe, stt = house["board"], house["bridge"], house["probe"], house["stt"]
-    if house["ha"].proc.poll() is not None:
-        mark = len(bridge.lines)
-        house["ha"].start()
-        _ready(probe, house["ports"])
-        _wait_line_after(bridge, mark, r"connected to pipeline", 120)
+    _running(house)
     sat = probe.entity("assist_satellite")
     wait_for(lambda: probe.states()[sat]["state"] == "idle", timeout=120)
     mark, since = len(bridge.lines), board.time_s
@@ -464,7 +471,9 @@ def test_an_announcement_and_a_timer_set_by_voice_play_on_the_board(house):
 
 def test_a_gone_board_shows_as_unavailable_in_home_assistant_and_comes_back(house):
     board, bridge, probe, ha = house["board"], house["bridge"], house["probe"], house["ha"]
+    _running(house)
     sat = probe.entity("assist_satellite")
+    assert sat, "Home Assistant shows no satellite entity before the board goes"
     ha.stop()
     board.power_cut()
     bridge.wait_line(r"REFUSED the board is gone", timeout=30)
