@@ -265,3 +265,52 @@ def test_eval_lowpass_scores_every_clip_band_limited(tmp_path, capsys, monkeypat
     with pytest.raises(SystemExit) as bad:
         main(["wakeword", "eval", "--model", "alexa", "--lowpass", "9000"])
     assert bad.value.code == 2 and "at most 7999" in capsys.readouterr().err
+
+
+def test_a_distilled_target_mixes_the_label_with_the_teachers_mean_probability():
+    torch = __import__("pytest").importorskip("torch")  # the [train] extra
+    Y = torch.tensor([[0.0, 1.0, 0.0]])
+    a, b = torch.tensor([[0.0, 3.0, -4.0]]), torch.tensor([[0.0, 1.0, 4.0]])
+    got = T.distilled_targets([lambda X: a, lambda X: b], None, Y, 0.25)
+    # The ensemble is the mean of the teachers' probabilities, not the sigmoid of their mean
+    # logit (0.842 against 0.881 for the middle frame); a quarter of each target is theirs.
+    p = (torch.sigmoid(a) + torch.sigmoid(b)) / 2
+    assert torch.allclose(got, 0.75 * Y + 0.25 * p)
+    assert not torch.allclose(got, 0.75 * Y + 0.25 * torch.sigmoid((a + b) / 2))
+    assert torch.equal(T.distilled_targets([lambda X: a], None, Y, 0.0), Y)
+
+
+def test_frame_loss_weighs_the_words_frames_by_the_hard_labels_not_the_soft_targets():
+    torch = __import__("pytest").importorskip("torch")
+    logits = torch.tensor([[0.3, -0.2, 1.0]])
+    w = torch.ones(1, 3)
+    soft, hard = torch.tensor([[0.5, 0.5, 0.9]]), torch.tensor([[0.0, 0.0, 1.0]])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, soft, reduction="none")
+    want = (bce * torch.tensor([[1.0, 1.0, 5.0]])).sum() / 7.0
+    assert torch.allclose(T.frame_loss(logits, soft, w, weight_by=hard), want)
+    assert not torch.allclose(T.frame_loss(logits, soft, w), want)
+
+
+def test_a_teacher_is_the_trained_net_as_the_board_runs_it(tmp_path):
+    torch = __import__("pytest").importorskip("torch")
+    torch.manual_seed(0)
+    net = T.build_net(8)
+    net.eval()
+    net.fold_bn()
+    net.quant = True
+    torch.save(net.state_dict(), tmp_path / "n.pt")
+    X = torch.rand(2, 40, feat.N_BANDS) * 100
+    with torch.no_grad():
+        assert torch.equal(T.load_teacher(tmp_path / "n.pt", 8)(X), net(X))
+    (tmp_path / "bad.pt").write_bytes(b"not a state")
+    for bad in (tmp_path / "bad.pt", tmp_path / "missing.pt"):
+        with __import__("pytest").raises(T.EarshotError, match="not a teacher"):
+            T.load_teacher(bad, 8)
+
+
+def test_a_bad_teacher_is_one_line_before_any_training(tmp_path, capsys):
+    __import__("pytest").importorskip("torch")
+    assert T.main(["--word", "alexa", "--data", str(tmp_path), "--teacher",
+                   str(tmp_path / "gone.pt")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("train: ") and "not a teacher" in err and err.count("\n") == 1

@@ -13,6 +13,7 @@ and long negatives is held back to pick the threshold; dev is never read here.
 import argparse
 import hashlib
 import json
+import pickle
 import sys
 import time
 import wave
@@ -43,6 +44,7 @@ BAND_HZ = (3400.0, 7000.0)   # cutoffs of the band-limited copies (--band-share)
                              # at 8 or 11.025 kHz, a phone line, a dull microphone
 BAND_FLOOR_DBFS = -70.0      # white noise under a copy, as the renderer's microphone floor
 BAND_SHARE = 0.3             # of draws that take the band-limited copy (session 9)
+DISTILL_SHARE = 0.5          # of a frame's target from the teachers' ensemble (--teacher)
 BAND_PER = ("draw", "sequence")  # what one band choice covers (--band-per): each clip and
                              # context crop alone (session 9/10's models), or a whole sequence
 
@@ -435,23 +437,52 @@ def without_speakers(entries, speakers):
     return [i for i, e in enumerate(entries) if not (speaker_of(e["voice"]) & speakers)]
 
 
-def frame_loss(logits, y, w):
-    """Per-frame cross entropy, target frames weighted 5x (they are few)."""
+def frame_loss(logits, y, w, weight_by=None):
+    """Per-frame cross entropy, target frames weighted 5x (they are few): by their labels
+    (`weight_by`, the hard labels when y are distilled soft targets; y itself otherwise)."""
     torch = _torch()
-    w = w * (1 + 4 * y)
+    w = w * (1 + 4 * (y if weight_by is None else weight_by))
     return (torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
             * w).sum() / w.sum()
+
+
+def load_teacher(path, channels=CHANNELS):
+    """A trained net as train() leaves it in .cache/ww/<stem>.pt (batch norm folded, the
+    quantisation simulated): the same integers the board runs, in torch, to teach a student."""
+    torch = _torch()
+    net = build_net(channels)
+    try:
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
+        raise EarshotError("%s: not a teacher this trainer can load (%s)"
+                           % (path, str(e).splitlines()[0])) from None
+    net.use_bn, net.quant = False, True
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def distilled_targets(teachers, X, Y, share):
+    """Each frame's target: (1 - share) of its label plus `share` of the teachers' ensemble
+    (the mean of their frame probabilities)."""
+    torch = _torch()
+    with torch.no_grad():
+        p = torch.stack([torch.sigmoid(t(X)) for t in teachers]).mean(0)
+    return (1 - share) * Y + share * p
 
 
 def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64, seed=0,
           channels=CHANNELS, log=print, threads=1, mine=True, exclude_speakers=(), name=None,
           near_miss_share=NEAR_MISS_SHARE, max_near_miss=None, pos_weights=None,
-          band_share=BAND_SHARE, band_per="draw"):
+          band_share=BAND_SHARE, band_per="draw", teachers=(), distill=DISTILL_SHARE):
     """Train on the train split (minus `exclude_speakers`, for leave-speakers-out runs), pick
-    the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}."""
+    the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}.
+    With `teachers` (.pt files of earlier runs), the frame targets mix in their ensemble."""
     torch = _torch()
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
+    teacher_nets = [load_teacher(t, channels) for t in teachers]
     from . import dataset_text
     slug = dataset_text.slug(word)
     root = Path(data_root or Path("data/wakeword") / slug)
@@ -486,8 +517,10 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
             log("step %d: mined %d hard negatives, logits %.2f .. %.2f" % (step, len(bat.hard),
                                                                           top, last))
         X, Y, W = bat.batch(batch, frac_nm=near_miss_share)
-        logits = net(torch.from_numpy(X.astype(np.float32)))
-        loss = frame_loss(logits, torch.from_numpy(Y), torch.from_numpy(W))
+        X = torch.from_numpy(X.astype(np.float32))
+        Y = torch.from_numpy(Y)
+        target = distilled_targets(teacher_nets, X, Y, distill) if teacher_nets else Y
+        loss = frame_loss(net(X), target, torch.from_numpy(W), weight_by=Y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -528,6 +561,8 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
         "hard_negatives": ({"share": HARD_SHARE, "count": HARD_COUNT, "mined_at": list(MINE_AT)}
                            if mine else None),
         "excluded_speakers": sorted(exclude_speakers),
+        **({"teachers": [Path(t).stem for t in teachers], "distill": distill}
+           if teachers else {}),
         "seconds": round(time.time() - t0, 1),
         "held": {"data": str(root / "held"), "neg_hours": round(hours, 2),
                  "fa_per_hour": round(fa_h, 3), "false_reject": round(frr, 4)},
@@ -596,6 +631,12 @@ def main(argv=None):
     p.add_argument("--band-per", choices=BAND_PER, default="draw",
                    help="one band choice per clip or context crop (draw, the default) or per "
                         "whole training sequence (sequence)")
+    p.add_argument("--teacher", action="append", default=[], metavar="PT",
+                   help="a trained net (.cache/ww/<stem>.pt) whose frame probabilities, averaged "
+                        "over every --teacher, make up --distill of each frame's target")
+    p.add_argument("--distill", type=_share, default=DISTILL_SHARE, metavar="P",
+                   help="the teachers' share of each frame's target (default %.1f)"
+                        % DISTILL_SHARE)
     p.add_argument("--rethreshold", metavar="MODEL_BIN",
                    help="no training: set MODEL_BIN's threshold again by the rule, on --data")
     a = p.parse_args(argv)
@@ -617,7 +658,8 @@ def main(argv=None):
               log=lambda m: print(m, file=sys.stderr), mine=not a.no_mining,
               exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads,
               near_miss_share=a.near_miss_share, max_near_miss=a.max_near_miss,
-              pos_weights=a.pos_weights, band_share=a.band_share, band_per=a.band_per)
+              pos_weights=a.pos_weights, band_share=a.band_share, band_per=a.band_per,
+              teachers=a.teacher, distill=a.distill)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
