@@ -638,7 +638,7 @@ class VirtualBoard:
 
     @property
     def time_s(self):
-        return self.world.samples / 16000
+        return self.world.samples / wire.RATE
 
     def wait_audio_done(self, timeout=60):
         """Wait until the firmware has read all queued audio (out of the DMA buffer too)."""
@@ -653,7 +653,7 @@ class VirtualBoard:
         just does not wait for it). A test that needs a quiet room to last on the host's clock
         too (a page watching) lets time pass without advance()."""
         target = self.time_s + seconds
-        gap = int(round((seconds - self.world.queued_seconds()) * 16000))
+        gap = int(round((seconds - self.world.queued_seconds()) * wire.RATE))
         span = self.world.queue(bytes(2 * gap)) if gap > 0 else None
         if self.world.wait_board_time(target, wall_timeout=timeout or seconds * 2 + 5):
             return True
