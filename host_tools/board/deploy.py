@@ -204,27 +204,38 @@ def copy(port, image, say, file_progress=None, timeout=180):
     args += ["reset"]
     # One mpremote session for all files (one raw-REPL entry); it prints a `cp SRC :DEST` line
     # as it copies each file, which is our per-file progress.
+    with (file_progress or _no_progress)(len(changed)) as advance:
+        code, lines = mpremote_lines(port, args, timeout, lambda line: advance(
+            line.split(":")[-1].strip()) if line.startswith("cp ") else None)
+    if code:
+        last = next((x for x in reversed(lines) if x), "no output")
+        raise EarshotError("copying to %s failed (mpremote: %s)" % (port, last))
+
+
+def mpremote_lines(port, args, timeout, on_line):
+    """One mpremote session, on_line(line) for each line it prints; (exit status, lines). Past
+    `timeout` it is killed; so is it on Ctrl-C, whenever that lands, and no timer outlives the
+    call. (The timer was a non-daemon thread started outside the try: a Ctrl-C while start()
+    waited for it to run, the moment `deploy: copying` is printed, left it armed, and earshot
+    said "interrupted" but could not exit until it fired 180 s later: seen once in a fresh-clone
+    run of the suite on a busy machine.)"""
     proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", port, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     timer = threading.Timer(timeout, proc.kill)
-    timer.start()
+    timer.daemon = True  # never what keeps the interpreter from exiting
     lines = []
     try:
-        with (file_progress or _no_progress)(len(changed)) as advance:
-            for line in proc.stdout:
-                lines.append(line.strip())
-                if line.startswith("cp "):
-                    advance(line.split(":")[-1].strip())
-        code = proc.wait()
+        timer.start()
+        for line in proc.stdout:
+            lines.append(line.strip())
+            on_line(line)
+        return proc.wait(), lines
     finally:
         timer.cancel()
         if proc.poll() is None:  # interrupted: nothing may go on writing to the board
             proc.kill()
             proc.wait()
-    if code:
-        last = next((x for x in reversed(lines) if x), "no output")
-        raise EarshotError("copying to %s failed (mpremote: %s)" % (port, last))
 
 
 class _no_progress:
