@@ -306,6 +306,8 @@ def test_a_teacher_is_the_trained_net_as_the_board_runs_it(tmp_path):
     for bad in (tmp_path / "bad.pt", tmp_path / "missing.pt"):
         with __import__("pytest").raises(T.EarshotError, match="not a teacher"):
             T.load_teacher(bad, 8)
+    with __import__("pytest").raises(T.EarshotError, match="not a 16-channel net"):
+        T.load_teacher(tmp_path / "n.pt", 16)  # trained at another --channels
 
 
 def test_a_bad_teacher_is_one_line_before_any_training(tmp_path, capsys):

@@ -452,10 +452,18 @@ def load_teacher(path, channels=CHANNELS):
     torch = _torch()
     net = build_net(channels)
     try:
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
         raise EarshotError("%s: not a teacher this trainer can load (%s)"
-                           % (path, str(e).splitlines()[0])) from None
+                           % (path, e.strerror or e)) from None
+    except (RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+        raise EarshotError("%s: not a teacher this trainer can load (not a net it saved: "
+                           "those are .cache/ww/<name>.pt)" % path) from None
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError):  # another width, or not a state dict
+        raise EarshotError("%s: not a teacher this trainer can load (not a %d-channel net of "
+                           "this trainer's layers)" % (path, channels)) from None
     net.use_bn, net.quant = False, True
     net.eval()
     for p in net.parameters():
