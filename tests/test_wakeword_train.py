@@ -291,8 +291,9 @@ def test_frame_loss_weighs_the_words_frames_by_the_hard_labels_not_the_soft_targ
     assert not torch.allclose(T.frame_loss(logits, soft, w), want)
 
 
-def test_a_teacher_is_the_trained_net_as_the_board_runs_it(tmp_path):
-    torch = __import__("pytest").importorskip("torch")
+def test_a_teacher_is_a_trained_net_of_any_width_frozen_as_the_board_runs_it(tmp_path):
+    pytest = __import__("pytest")
+    torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     net = T.build_net(8)
     net.eval()
@@ -300,14 +301,59 @@ def test_a_teacher_is_the_trained_net_as_the_board_runs_it(tmp_path):
     net.quant = True
     torch.save(net.state_dict(), tmp_path / "n.pt")
     X = torch.rand(2, 40, feat.N_BANDS) * 100
+    teacher = T.load_teacher(tmp_path / "n.pt")  # 8 channels, read from the file
+    assert not teacher.training and teacher.quant and not teacher.use_bn
+    assert not any(p.requires_grad for p in teacher.parameters())
     with torch.no_grad():
-        assert torch.equal(T.load_teacher(tmp_path / "n.pt", 8)(X), net(X))
+        assert torch.equal(teacher(X), net(X))
+    got = T.distilled_targets([teacher], X, torch.zeros(2, 40), 0.5)
+    assert not got.requires_grad  # the teachers add nothing to the student's graph
     (tmp_path / "bad.pt").write_bytes(b"not a state")
-    for bad in (tmp_path / "bad.pt", tmp_path / "missing.pt"):
-        with __import__("pytest").raises(T.EarshotError, match="not a teacher"):
-            T.load_teacher(bad, 8)
-    with __import__("pytest").raises(T.EarshotError, match="not a 16-channel net"):
-        T.load_teacher(tmp_path / "n.pt", 16)  # trained at another --channels
+    torch.save({"something": torch.zeros(3)}, tmp_path / "other.pt")
+    for bad in ("bad.pt", "missing.pt", "other.pt"):
+        with pytest.raises(T.EarshotError, match="not a teacher"):
+            T.load_teacher(tmp_path / bad)
+
+
+def test_teachers_do_not_move_the_students_initial_weights(tmp_path, monkeypatch):
+    torch = __import__("pytest").importorskip("torch")
+    real, students = T.build_net, []
+
+    class Stop(Exception):
+        pass
+
+    def student_then_stop(*a, **k):
+        students.append(real(*a, **k))
+        raise Stop
+    monkeypatch.setattr(T, "split_features", lambda *a, **k: ([], []))
+    monkeypatch.setattr(T, "Batcher", lambda *a, **k: None)
+    monkeypatch.setattr(T, "build_net", student_then_stop)
+    # Loading a teacher builds a net: it draws from torch's generator, as this stand-in does.
+    monkeypatch.setattr(T, "load_teacher", lambda path: torch.rand(1000))
+    for teachers in ((), ("t.pt",), ("t.pt", "u.pt")):
+        try:
+            T.train("alexa", data_root=tmp_path, out_dir=tmp_path, name="s", seed=3,
+                    teachers=teachers, band_share=0)
+        except Stop:
+            pass
+    first = students[0].state_dict()
+    for other in students[1:]:
+        assert all(torch.equal(first[k], v) for k, v in other.state_dict().items())
+
+
+def test_a_run_cannot_be_taught_by_the_net_it_is_about_to_overwrite(tmp_path, monkeypatch,
+                                                                    capsys):
+    pytest = __import__("pytest")
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--word", "alexa", "--teacher", ".cache/ww/alexa.pt"],
+                 ["--word", "alexa", "--name", "mine", "--teacher", "./.cache/ww/mine.pt"]):
+        assert T.main(argv) == 1
+        err = capsys.readouterr().err
+        assert "is where this run saves its own net" in err and err.count("\n") == 1, err
+    with pytest.raises(SystemExit):  # --distill alone: argparse's one line, exit 2
+        T.main(["--word", "alexa", "--distill", "0.3"])
+    assert "--distill needs --teacher" in capsys.readouterr().err
 
 
 def test_a_bad_teacher_is_one_line_before_any_training(tmp_path, capsys):

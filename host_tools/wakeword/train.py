@@ -446,11 +446,10 @@ def frame_loss(logits, y, w, weight_by=None):
             * w).sum() / w.sum()
 
 
-def load_teacher(path, channels=CHANNELS):
+def load_teacher(path):
     """A trained net as train() leaves it in .cache/ww/<stem>.pt (batch norm folded, the
-    quantisation simulated): the same integers the board runs, in torch, to teach a student."""
+    quantisation simulated in float, as in the student's last phase), of any width, frozen."""
     torch = _torch()
-    net = build_net(channels)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as e:
@@ -460,10 +459,11 @@ def load_teacher(path, channels=CHANNELS):
         raise EarshotError("%s: not a teacher this trainer can load (not a net it saved: "
                            "those are .cache/ww/<name>.pt)" % path) from None
     try:
+        net = build_net(int(state["conv0.weight"].shape[0]))
         net.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError):  # another width, or not a state dict
-        raise EarshotError("%s: not a teacher this trainer can load (not a %d-channel net of "
-                           "this trainer's layers)" % (path, channels)) from None
+    except (RuntimeError, TypeError, AttributeError, KeyError, IndexError):
+        raise EarshotError("%s: not a teacher this trainer can load (not a net of this "
+                           "trainer's layers)" % path) from None
     net.use_bn, net.quant = False, True
     net.eval()
     for p in net.parameters():
@@ -488,10 +488,18 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     the threshold on the held split (never on dev), write out_dir/<name or slug>.{bin,json}.
     With `teachers` (.pt files of earlier runs), the frame targets mix in their ensemble."""
     torch = _torch()
+    from . import dataset_text
+    stem = name or dataset_text.slug(word)
+    state_out = Path(".cache/ww") / (stem + ".pt")
+    for t in teachers:
+        if Path(t).resolve() == state_out.resolve():
+            raise EarshotError("%s is where this run saves its own net: it cannot also teach "
+                               "it (give the student another --name)" % t)
+    # Teachers first: building them draws from torch's generator, which must not move the
+    # student's initial weights (a seed starts the same net with or without teachers).
+    teacher_nets = [load_teacher(t) for t in teachers]
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    teacher_nets = [load_teacher(t, channels) for t in teachers]
-    from . import dataset_text
     slug = dataset_text.slug(word)
     root = Path(data_root or Path("data/wakeword") / slug)
     entries, feats = split_features(root / "train", log=log)
@@ -578,12 +586,11 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = name or slug
     man = M.save(out / (stem + ".bin"), out / (stem + ".json"), qm, manifest)
     log("saved %s (%d bytes), threshold %d: held FA/h %.3f, FRR %.4f"
         % (out / (stem + ".bin"), man["model_bytes"], thr, fa_h, frr))
-    Path(".cache/ww").mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), Path(".cache/ww") / (stem + ".pt"))
+    state_out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), state_out)
     return man
 
 
@@ -642,12 +649,14 @@ def main(argv=None):
     p.add_argument("--teacher", action="append", default=[], metavar="PT",
                    help="a trained net (.cache/ww/<stem>.pt) whose frame probabilities, averaged "
                         "over every --teacher, make up --distill of each frame's target")
-    p.add_argument("--distill", type=_share, default=DISTILL_SHARE, metavar="P",
-                   help="the teachers' share of each frame's target (default %.1f)"
-                        % DISTILL_SHARE)
+    p.add_argument("--distill", type=_share, metavar="P",
+                   help="the teachers' share of each frame's target (default %.1f; only with "
+                        "--teacher)" % DISTILL_SHARE)
     p.add_argument("--rethreshold", metavar="MODEL_BIN",
                    help="no training: set MODEL_BIN's threshold again by the rule, on --data")
     a = p.parse_args(argv)
+    if a.distill is not None and not a.teacher:
+        p.error("--distill needs --teacher: without teachers there is nothing to mix in")
     if a.rethreshold:
         from . import dataset_text
 
@@ -667,7 +676,8 @@ def main(argv=None):
               exclude_speakers=a.exclude_speakers, name=a.name, threads=a.threads,
               near_miss_share=a.near_miss_share, max_near_miss=a.max_near_miss,
               pos_weights=a.pos_weights, band_share=a.band_share, band_per=a.band_per,
-              teachers=a.teacher, distill=a.distill)
+              teachers=a.teacher,
+              distill=DISTILL_SHARE if a.distill is None else a.distill)
     except EarshotError as e:
         print("train: %s" % e, file=sys.stderr)
         return 1
