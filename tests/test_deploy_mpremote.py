@@ -65,3 +65,35 @@ def test_ctrl_c_mid_copy_stops_mpremote_and_the_timer(copying):
 def test_past_the_timeout_mpremote_is_killed_and_its_lines_come_back(copying):
     code, lines = deploy.mpremote_lines("sim:x", ["reset"], 0.5, lambda line: None)
     assert code != 0 and lines == ["cp a.py :a.py"]
+
+
+def test_copy_advances_per_file_as_mpremote_prints_them_and_names_its_last_line(tmp_path,
+                                                                              monkeypatch):
+    import contextlib
+
+    image = tmp_path / "image"
+    (image / "earshot").mkdir(parents=True)
+    (image / "earshot" / "a.py").write_text("A = 1\n")
+    (image / "main.py").write_text("import earshot\n")
+    monkeypatch.setattr(deploy, "interrupt", lambda port: None)
+    monkeypatch.setattr(deploy, "board_files", lambda port: ({}, set()))
+    real, argv_seen = subprocess.Popen, []
+
+    def popen(argv, **kw):
+        argv_seen.append(argv)
+        return real([sys.executable, "-c", "print('cp x :earshot/a.py'); print('cp y :main.py');"
+                     " print('mpremote: failed to access sim:x'); raise SystemExit(1)"], **kw)
+    monkeypatch.setattr(deploy.subprocess, "Popen", popen)
+    landed, totals = [], []
+
+    @contextlib.contextmanager
+    def file_progress(total):
+        totals.append(total)
+        yield landed.append
+
+    with pytest.raises(deploy.EarshotError) as e:
+        deploy.copy("sim:x", image, lambda msg: None, file_progress=file_progress)
+    assert totals == [2] and landed == ["earshot/a.py", "main.py"]
+    assert str(e.value) == "copying to sim:x failed (mpremote: mpremote: failed to access sim:x)"
+    # main.py is copied last, so a copy cut short never boots new code with old modules
+    assert [a for a in argv_seen[0] if a.startswith(":")][-2:] == [":earshot/a.py", ":main.py"]

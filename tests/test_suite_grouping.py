@@ -67,7 +67,10 @@ def test_make_tests_scheduling_keeps_every_xdist_group_on_one_worker(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup",
          "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "WHERE": str(where)})
+        # Not the outer run's PYTEST_XDIST_WORKER (nor its PYTEST_ADDOPTS): the tiny suite's
+        # workers must be its own for "ran under xdist" to mean anything.
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+             "WHERE": str(where)})
     assert run.returncode == 0, run.stdout + run.stderr
     rows = [json.loads(line) for line in where.read_text().splitlines()]
     assert len(rows) == 10, rows

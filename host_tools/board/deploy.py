@@ -219,20 +219,21 @@ def mpremote_lines(port, args, timeout, on_line):
     waited for it to run, the moment `deploy: copying` is printed, left it armed, and earshot
     said "interrupted" but could not exit until it fired 180 s later: seen once in a fresh-clone
     run of the suite on a busy machine.)"""
+    lines, timer = [], None
     proc = subprocess.Popen([sys.executable, "-m", "mpremote", "connect", port, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    timer = threading.Timer(timeout, proc.kill)
-    timer.daemon = True  # never what keeps the interpreter from exiting
-    lines = []
     try:
+        timer = threading.Timer(timeout, proc.kill)
+        timer.daemon = True  # never what keeps the interpreter from exiting
         timer.start()
         for line in proc.stdout:
             lines.append(line.strip())
             on_line(line)
         return proc.wait(), lines
     finally:
-        timer.cancel()
+        if timer is not None:
+            timer.cancel()
         if proc.poll() is None:  # interrupted: nothing may go on writing to the board
             proc.kill()
             proc.wait()
