@@ -489,7 +489,8 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     With `teachers` (.pt files of earlier runs), the frame targets mix in their ensemble."""
     torch = _torch()
     from . import dataset_text
-    stem = name or dataset_text.slug(word)
+    slug = dataset_text.slug(word)
+    stem = name or slug
     state_out = Path(".cache/ww") / (stem + ".pt")
     for t in teachers:
         if Path(t).resolve() == state_out.resolve():
@@ -500,7 +501,6 @@ def train(word, data_root=None, out_dir="firmware/models", steps=3000, batch=64,
     teacher_nets = [load_teacher(t) for t in teachers]
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
-    slug = dataset_text.slug(word)
     root = Path(data_root or Path("data/wakeword") / slug)
     entries, feats = split_features(root / "train", log=log)
     tr = without_speakers(entries, exclude_speakers)
